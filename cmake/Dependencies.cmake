@@ -1,0 +1,11 @@
+# Every dependency comes from Debian's packages; nothing is downloaded.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(RocksDB REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(Threads REQUIRED)
+if(NIGHTJAR_TESTS)
+  find_package(Catch2 2.13 REQUIRED)
+endif()
