@@ -29,6 +29,9 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
     lines_.push_back(std::move(line));
   }
   void flush_() override {}
+
+ private:
+  std::vector<std::string> lines_;
 };
 
 std::shared_ptr<CaptureSink> sink() {
