@@ -1,0 +1,439 @@
+#include "routing/link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace nightjar {
+
+const char* to_string(SendStatus s) {
+  switch (s) {
+    case SendStatus::ok: return "ok";
+    case SendStatus::queue_full: return "write queue full";
+    case SendStatus::not_open: return "link not open";
+    case SendStatus::too_large: return "frame too large";
+  }
+  return "unknown";
+}
+
+const char* to_string(CloseReason r) {
+  switch (r) {
+    case CloseReason::local: return "closed locally";
+    case CloseReason::peer_closed: return "closed by peer";
+    case CloseReason::io_error: return "socket error";
+    case CloseReason::connect_failed: return "connect failed";
+    case CloseReason::handshake_timeout: return "handshake timed out";
+    case CloseReason::idle_timeout: return "idle timeout";
+    case CloseReason::protocol_error: return "protocol error";
+    case CloseReason::refused: return "over connection limit";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger_or_default(const std::shared_ptr<spdlog::logger>& l) {
+  return l ? l : spdlog::default_logger();
+}
+
+// Keeps buffer memory proportional to current load: a burst must not pin a
+// multi-megabyte allocation on every idle link.
+void release_if_large(std::vector<std::uint8_t>& v) {
+  if (v.empty() && v.capacity() > 256 * 1024) std::vector<std::uint8_t>().swap(v);
+}
+
+std::string peer_name(uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "(unknown peer)";
+  return Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)).to_string();
+}
+
+}  // namespace
+
+// --- Link --------------------------------------------------------------------
+
+Link::Link(uv_loop_t* loop, LinkSession session, LinkConfig config, Handlers handlers)
+    : loop_(loop),
+      session_(std::move(session)),
+      config_(std::move(config)),
+      handlers_(std::move(handlers)),
+      log_(logger_or_default(config_.log)) {}
+
+Link::~Link() = default;
+
+void Link::init_handles() {
+  uv_tcp_init(loop_, &tcp_);
+  tcp_.data = this;
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  open_handles_ = 2;
+  last_activity_ms_ = uv_now(loop_);
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); },
+      static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
+}
+
+std::shared_ptr<Link> Link::dial(uv_loop_t* loop, const Endpoint& to,
+                                 const X25519PublicKey& expected,
+                                 std::shared_ptr<const X25519KeyPair> own, LinkConfig config,
+                                 Handlers handlers) {
+  crypto::init();
+  auto session = LinkSession::dialer(expected, std::move(own), config.prologue, config.max_frame);
+  std::shared_ptr<Link> link(new Link(loop, std::move(session), std::move(config), std::move(handlers)));
+  link->self_ = link;
+  link->peer_label_ = to.to_string();
+  link->init_handles();
+  link->connect_req_.data = link.get();
+  int rc = uv_tcp_connect(&link->connect_req_, &link->tcp_, to.sa(), [](uv_connect_t* req, int status) {
+    auto* self = static_cast<Link*>(req->data);
+    if (status == UV_ECANCELED) return;  // we closed while connecting
+    if (status < 0) {
+      self->drop(CloseReason::connect_failed, uv_strerror(status));
+      return;
+    }
+    self->connected_ = true;
+    self->start_io();
+  });
+  if (rc < 0) link->drop(CloseReason::connect_failed, uv_strerror(rc));
+  return link;
+}
+
+void Link::start_io() {
+  uv_tcp_nodelay(&tcp_, 1);  // cells are latency-sensitive; never wait for Nagle
+  scratch_.clear();
+  session_.start(scratch_);
+  if (!scratch_.empty()) queue_raw(scratch_);
+  update_flow();
+}
+
+void Link::queue_raw(std::vector<std::uint8_t>& bytes) {
+  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+  bytes.clear();
+  if (!write_in_flight_) flush();
+}
+
+SendStatus Link::send(Bytes frame) {
+  if (closing_ || shutting_down_ || !connected_) return SendStatus::not_open;
+  if (frame.size() > session_.max_frame()) return SendStatus::too_large;
+  if (write_queue_bytes() + frame.size() + LinkSession::frame_overhead > config_.write_queue_limit) {
+    ++stats_.sends_refused;
+    return SendStatus::queue_full;
+  }
+  if (!session_.seal(frame, pending_)) return SendStatus::not_open;
+  ++stats_.frames_out;
+  if (!write_in_flight_) flush();
+  update_flow();
+  return SendStatus::ok;
+}
+
+void Link::flush() {
+  if (closing_ || write_in_flight_ || pending_.empty()) return;
+  // Try the socket directly first: on an idle link the frame leaves now,
+  // without an allocation or a trip through the loop.
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(pending_.data()),
+                             static_cast<unsigned>(pending_.size()));
+  int n = uv_try_write(stream(), &buf, 1);
+  if (n > 0) {
+    stats_.bytes_out += static_cast<std::uint64_t>(n);
+    last_activity_ms_ = uv_now(loop_);
+    pending_.erase(pending_.begin(), pending_.begin() + n);
+  } else if (n < 0 && n != UV_EAGAIN) {
+    drop(CloseReason::io_error, uv_strerror(n));
+    return;
+  }
+  if (pending_.empty()) {
+    release_if_large(pending_);
+    maybe_finish_shutdown();
+    return;
+  }
+  inflight_.swap(pending_);
+  pending_.clear();
+  buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data()),
+                    static_cast<unsigned>(inflight_.size()));
+  write_req_.data = this;
+  int rc = uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+    static_cast<Link*>(req->data)->handle_write_done(status);
+  });
+  if (rc < 0) {
+    inflight_.clear();
+    drop(CloseReason::io_error, uv_strerror(rc));
+    return;
+  }
+  write_in_flight_ = true;
+}
+
+void Link::handle_write_done(int status) {
+  write_in_flight_ = false;
+  stats_.bytes_out += inflight_.size();
+  inflight_.clear();
+  release_if_large(inflight_);
+  if (status < 0) {
+    if (status != UV_ECANCELED) drop(CloseReason::io_error, uv_strerror(status));
+    return;
+  }
+  last_activity_ms_ = uv_now(loop_);
+  const bool was_paused = flow_paused_;
+  flush();
+  update_flow();
+  if (was_paused && !flow_paused_ && !closing_ && handlers_.on_writable) handlers_.on_writable(*this);
+}
+
+void Link::update_flow() {
+  if (closing_) return;
+  const std::size_t queued = write_queue_bytes();
+  if (queued > config_.read_pause_bytes)
+    flow_paused_ = true;
+  else if (queued <= config_.read_pause_bytes / 2)
+    flow_paused_ = false;
+
+  const bool want = connected_ && !shutting_down_ && !app_paused_ && !flow_paused_;
+  if (want && !reading_) {
+    int rc = uv_read_start(
+        stream(),
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          auto* self = static_cast<Link*>(h->data);
+          *buf = uv_buf_init(self->read_buf_.data(), static_cast<unsigned>(self->read_buf_.size()));
+        },
+        [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+          static_cast<Link*>(s->data)->handle_read(nread, buf);
+        });
+    if (rc < 0) {
+      drop(CloseReason::io_error, uv_strerror(rc));
+      return;
+    }
+    reading_ = true;
+  } else if (!want && reading_) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0 || closing_) return;
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      if (session_.established())
+        drop(CloseReason::peer_closed, "end of stream");
+      else
+        drop(CloseReason::peer_closed, "end of stream during handshake");
+    } else {
+      drop(CloseReason::io_error, uv_strerror(static_cast<int>(nread)));
+    }
+    return;
+  }
+  stats_.bytes_in += static_cast<std::uint64_t>(nread);
+  last_activity_ms_ = uv_now(loop_);
+  const bool was_established = session_.established();
+  scratch_.clear();
+  auto r = session_.receive({reinterpret_cast<const std::uint8_t*>(buf->base),
+                             static_cast<std::size_t>(nread)},
+                            scratch_, *this);
+  if (!r) {
+    protocol_error_ = r.error();
+    drop(CloseReason::protocol_error, to_string(r.error()));
+    return;
+  }
+  if (!scratch_.empty()) queue_raw(scratch_);
+  if (!was_established && session_.established() && !closing_) {
+    // The handshake is done: the timer now watches for idleness instead.
+    const auto period = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(config_.idle_timeout.count()) / 4);
+    uv_timer_start(
+        &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); }, period,
+        period);
+    log_->debug("link {} established", peer_label_);
+    if (handlers_.on_established) handlers_.on_established(*this);
+  }
+}
+
+bool Link::on_frame(Bytes frame) {
+  if (closing_) return false;
+  ++stats_.frames_in;
+  if (handlers_.on_frame) handlers_.on_frame(*this, frame);
+  // Frames that arrived in the same read after a pause are still delivered;
+  // the pause takes effect at the next read.
+  return !closing_;
+}
+
+void Link::handle_timer() {
+  if (closing_) return;
+  if (shutting_down_) {
+    drop(CloseReason::local, "shutdown did not finish in time");
+    return;
+  }
+  if (!session_.established()) {
+    drop(CloseReason::handshake_timeout,
+         "no handshake within " + std::to_string(config_.handshake_timeout.count()) + " ms");
+    return;
+  }
+  const std::uint64_t idle = uv_now(loop_) - last_activity_ms_;
+  if (idle >= static_cast<std::uint64_t>(config_.idle_timeout.count()))
+    drop(CloseReason::idle_timeout, "idle for " + std::to_string(idle) + " ms");
+}
+
+void Link::pause_reading() {
+  app_paused_ = true;
+  update_flow();
+}
+
+void Link::resume_reading() {
+  app_paused_ = false;
+  update_flow();
+}
+
+void Link::shutdown() {
+  if (closing_ || shutting_down_) return;
+  if (!connected_) {
+    close(CloseReason::local);
+    return;
+  }
+  shutting_down_ = true;
+  update_flow();
+  // Bound the time a peer that does not read can hold us open.
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); },
+      static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
+  maybe_finish_shutdown();
+}
+
+void Link::maybe_finish_shutdown() {
+  if (!shutting_down_ || shutdown_sent_ || closing_ || write_in_flight_ || !pending_.empty()) return;
+  shutdown_sent_ = true;
+  shutdown_req_.data = this;
+  int rc = uv_shutdown(&shutdown_req_, stream(), [](uv_shutdown_t* req, int status) {
+    auto* self = static_cast<Link*>(req->data);
+    if (status == UV_ECANCELED) return;
+    self->close(CloseReason::local);
+  });
+  if (rc < 0) close(CloseReason::local);
+}
+
+void Link::drop(CloseReason reason, const std::string& why) {
+  if (closing_) return;
+  switch (reason) {
+    case CloseReason::protocol_error:
+    case CloseReason::handshake_timeout:
+    case CloseReason::refused:
+      // Operators need to see misbehaving peers; no payload is ever logged.
+      log_->info("link {} dropped: {}: {}", peer_label_, to_string(reason), why);
+      break;
+    default:
+      log_->debug("link {} closed: {}: {}", peer_label_, to_string(reason), why);
+  }
+  close(reason);
+}
+
+void Link::close(CloseReason reason) {
+  if (closing_) return;
+  closing_ = true;
+  close_reason_ = reason;
+  reading_ = false;
+  auto on_closed = [](uv_handle_t* h) {
+    auto* self = static_cast<Link*>(h->data);
+    if (--self->open_handles_ > 0) return;
+    // Last handle gone: report, then let go of ourselves. `keep` may be the
+    // final owner, so nothing touches `self` after this block.
+    std::shared_ptr<Link> keep = std::move(self->self_);
+    if (self->handlers_.on_closed) self->handlers_.on_closed(*self, self->close_reason_);
+    self->handlers_ = {};
+  };
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_)))
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+}
+
+// --- LinkListener ------------------------------------------------------------
+
+struct LinkListener::Handle {
+  uv_tcp_t tcp{};
+  LinkListener* owner = nullptr;
+};
+
+LinkListener::LinkListener(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> identity,
+                           LinkConfig config, ListenerOptions options, AcceptHandler on_accept)
+    : loop_(loop),
+      identity_(std::move(identity)),
+      config_(std::move(config)),
+      options_(options),
+      on_accept_(std::move(on_accept)),
+      log_(logger_or_default(config_.log)) {
+  crypto::init();
+}
+
+LinkListener::~LinkListener() { close(); }
+
+Result<void, std::string> LinkListener::listen(const Endpoint& at) {
+  if (handle_) return fail(std::string("already listening"));
+  handle_ = new Handle;
+  handle_->owner = this;
+  handle_->tcp.data = handle_;
+  uv_tcp_init(loop_, &handle_->tcp);
+  int rc = uv_tcp_bind(&handle_->tcp, at.sa(), 0);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&handle_->tcp), 128, [](uv_stream_t* s, int status) {
+      auto* h = static_cast<Handle*>(s->data);
+      if (h->owner) h->owner->handle_connection(status);
+    });
+  if (rc != 0) {
+    close();
+    return fail("cannot listen on " + at.to_string() + ": " + uv_strerror(rc));
+  }
+  log_->debug("listening on {}", at.to_string());
+  return {};
+}
+
+std::uint16_t LinkListener::port() const {
+  if (!handle_) return 0;
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(&handle_->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  return Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)).port();
+}
+
+void LinkListener::close() {
+  if (!handle_) return;
+  handle_->owner = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_->tcp),
+           [](uv_handle_t* h) { delete static_cast<Handle*>(h->data); });
+  handle_ = nullptr;
+}
+
+std::size_t LinkListener::link_count() {
+  std::erase_if(links_, [](const auto& kv) { return kv.second.expired(); });
+  return links_.size();
+}
+
+void LinkListener::close_links(CloseReason reason) {
+  for (auto& [ptr, weak] : links_)
+    if (auto l = weak.lock()) l->close(reason);
+  links_.clear();
+}
+
+void LinkListener::handle_connection(int status) {
+  if (status < 0) {
+    log_->warn("accept failed: {}", uv_strerror(status));
+    return;
+  }
+  auto session = LinkSession::responder(identity_, config_.prologue, options_.allow_anonymous,
+                                        config_.max_frame);
+  std::shared_ptr<Link> link(new Link(loop_, std::move(session), config_, {}));
+  link->self_ = link;
+  link->init_handles();
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(&handle_->tcp), link->stream()) != 0) {
+    link->close(CloseReason::io_error);
+    return;
+  }
+  link->connected_ = true;
+  link->peer_label_ = peer_name(&link->tcp_);
+  if (link_count() >= options_.max_links) {
+    link->drop(CloseReason::refused, std::to_string(options_.max_links) + " links open");
+    return;
+  }
+  links_.emplace(link.get(), link);
+  link->handlers_ = on_accept_ ? on_accept_(*link) : Link::Handlers{};
+  link->start_io();
+}
+
+}  // namespace nightjar
