@@ -100,7 +100,8 @@ Result<void, CryptoError> aead_encrypt(const SymmetricKey& key, const AeadNonce&
                                        Bytes plaintext, MutableBytes out);
 std::vector<std::uint8_t> aead_encrypt(const SymmetricKey& key, const AeadNonce& nonce, Bytes ad,
                                        Bytes plaintext);
-// `out` must be ciphertext.size() - 16 bytes. Nothing is written on failure.
+// `out` must be ciphertext.size() - 16 bytes. On failure `out` is zeroed, so
+// no unauthenticated plaintext is ever left behind.
 Result<void, CryptoError> aead_decrypt(const SymmetricKey& key, const AeadNonce& nonce, Bytes ad,
                                        Bytes ciphertext, MutableBytes out);
 Result<std::vector<std::uint8_t>, CryptoError> aead_decrypt(const SymmetricKey& key,

@@ -23,6 +23,9 @@ Result<Endpoint, std::string> Endpoint::parse(std::string_view text) {
       return fail(std::string("expected HOST:PORT, got '") + std::string(text) + "'");
     host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos)
+      return fail(std::string("an IPv6 address needs brackets: [ADDRESS]:PORT, got '") +
+                  std::string(text) + "'");
   }
   unsigned port = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
