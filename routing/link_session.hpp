@@ -112,7 +112,8 @@ class LinkSession {
   const std::optional<X25519PublicKey>& peer_static() const { return peer_static_; }
   // The final handshake hash, identical on both ends (for channel binding).
   const Hash256& handshake_hash() const { return hs_.h; }
-  // Bytes held while waiting for the rest of a frame; bounded by one frame.
+  // Bytes held while waiting for the rest of a frame: at most one frame, unless
+  // the sink stopped processing (then the link is being closed anyway).
   std::size_t buffered() const { return rx_.size() - rx_pos_; }
 
  private:
