@@ -8,3 +8,8 @@ target_compile_options(nightjar_warnings INTERFACE
 if(NIGHTJAR_WERROR)
   target_compile_options(nightjar_warnings INTERFACE -Werror)
 endif()
+if(NIGHTJAR_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12's flow analysis gives false -Wmaybe-uninitialized reports inside
+  # libstdc++ (std::function) when instrumented for ASan.
+  target_compile_options(nightjar_warnings INTERFACE -Wno-maybe-uninitialized)
+endif()
