@@ -6,10 +6,14 @@ namespace nightjar {
 
 const char* to_string(CryptoError e) {
   switch (e) {
-    case CryptoError::low_order_point: return "low-order public key";
-    case CryptoError::bad_public_key: return "invalid public key";
-    case CryptoError::auth_failed: return "authentication failed";
-    case CryptoError::bad_length: return "bad buffer length";
+    case CryptoError::low_order_point:
+      return "low-order public key";
+    case CryptoError::bad_public_key:
+      return "invalid public key";
+    case CryptoError::auth_failed:
+      return "authentication failed";
+    case CryptoError::bad_length:
+      return "bad buffer length";
   }
   return "unknown crypto error";
 }
@@ -24,9 +28,13 @@ static_assert(crypto_sign_BYTES == Ed25519Signature::size_bytes);
 static_assert(crypto_scalarmult_BYTES == X25519PublicKey::size_bytes);
 static_assert(crypto_kdf_KEYBYTES == SymmetricKey::size_bytes);
 
-bool init() { return sodium_init() >= 0; }
+bool init() {
+  return sodium_init() >= 0;
+}
 
-void random_bytes(MutableBytes out) { randombytes_buf(out.data(), out.size()); }
+void random_bytes(MutableBytes out) {
+  randombytes_buf(out.data(), out.size());
+}
 
 std::uint64_t random_u64() {
   std::uint64_t v;
@@ -34,7 +42,9 @@ std::uint64_t random_u64() {
   return v;
 }
 
-std::uint32_t random_uniform(std::uint32_t upper) { return randombytes_uniform(upper); }
+std::uint32_t random_uniform(std::uint32_t upper) {
+  return randombytes_uniform(upper);
+}
 
 X25519KeyPair x25519_generate() {
   X25519KeyPair kp;
@@ -56,7 +66,9 @@ Result<SharedSecret, CryptoError> x25519(const X25519SecretKey& sec, const X2551
   return out;
 }
 
-Ed25519KeyPair ed25519_generate() { return ed25519_from_seed(random_secret<Ed25519Seed>()); }
+Ed25519KeyPair ed25519_generate() {
+  return ed25519_from_seed(random_secret<Ed25519Seed>());
+}
 
 Ed25519KeyPair ed25519_from_seed(const Ed25519Seed& seed) {
   Ed25519KeyPair kp;
@@ -134,8 +146,8 @@ Result<std::vector<std::uint8_t>, CryptoError> aead_decrypt(const SymmetricKey& 
 
 void blake2b(MutableBytes out, Bytes input, Bytes key) {
   if (out.size() < crypto_generichash_BYTES_MIN || out.size() > crypto_generichash_BYTES_MAX ||
-      (!key.empty() &&
-       (key.size() < crypto_generichash_KEYBYTES_MIN || key.size() > crypto_generichash_KEYBYTES_MAX)))
+      (!key.empty() && (key.size() < crypto_generichash_KEYBYTES_MIN ||
+                        key.size() > crypto_generichash_KEYBYTES_MAX)))
     throw std::invalid_argument("blake2b: output or key length out of range");
   crypto_generichash(out.data(), out.size(), input.data(), input.size(),
                      key.empty() ? nullptr : key.data(), key.size());

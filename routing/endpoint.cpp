@@ -54,7 +54,8 @@ Endpoint Endpoint::from_sockaddr(const sockaddr* sa) {
 }
 
 std::uint16_t Endpoint::port() const {
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
   if (addr.ss_family == AF_INET6)
     return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
   return 0;

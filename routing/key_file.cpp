@@ -83,7 +83,8 @@ auto load_or_create(const std::filesystem::path& path, std::string_view header)
 
 }  // namespace
 
-Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content, std::string_view header) {
+Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content,
+                                                             std::string_view header) {
   if (content.size() < header.size() ||
       std::memcmp(content.data(), header.data(), header.size()) != 0)
     return fail("not a key file of the expected kind (expected a first line '" +

@@ -31,7 +31,8 @@ Result<LoadedEd25519, std::string> load_or_create_ed25519_key(const std::filesys
 
 // The pieces, exposed for tests.
 // Parses a key file's content; `header` is the kind line including '\n'.
-Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content, std::string_view header);
+Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content,
+                                                             std::string_view header);
 // Writes `content` to `path` atomically (temporary file, fsync, rename) with
 // mode 0600. Fails if `path` already exists.
 Result<void, std::string> write_private_file(const std::filesystem::path& path, Bytes content);

@@ -8,24 +8,36 @@ namespace nightjar {
 
 const char* to_string(SendStatus s) {
   switch (s) {
-    case SendStatus::ok: return "ok";
-    case SendStatus::queue_full: return "write queue full";
-    case SendStatus::not_open: return "link not open";
-    case SendStatus::too_large: return "frame too large";
+    case SendStatus::ok:
+      return "ok";
+    case SendStatus::queue_full:
+      return "write queue full";
+    case SendStatus::not_open:
+      return "link not open";
+    case SendStatus::too_large:
+      return "frame too large";
   }
   return "unknown";
 }
 
 const char* to_string(CloseReason r) {
   switch (r) {
-    case CloseReason::local: return "closed locally";
-    case CloseReason::peer_closed: return "closed by peer";
-    case CloseReason::io_error: return "socket error";
-    case CloseReason::connect_failed: return "connect failed";
-    case CloseReason::handshake_timeout: return "handshake timed out";
-    case CloseReason::idle_timeout: return "idle timeout";
-    case CloseReason::protocol_error: return "protocol error";
-    case CloseReason::refused: return "over connection limit";
+    case CloseReason::local:
+      return "closed locally";
+    case CloseReason::peer_closed:
+      return "closed by peer";
+    case CloseReason::io_error:
+      return "socket error";
+    case CloseReason::connect_failed:
+      return "connect failed";
+    case CloseReason::handshake_timeout:
+      return "handshake timed out";
+    case CloseReason::idle_timeout:
+      return "idle timeout";
+    case CloseReason::protocol_error:
+      return "protocol error";
+    case CloseReason::refused:
+      return "over connection limit";
   }
   return "unknown";
 }
@@ -80,21 +92,23 @@ std::shared_ptr<Link> Link::dial(uv_loop_t* loop, const Endpoint& to,
                                  Handlers handlers) {
   crypto::init();
   auto session = LinkSession::dialer(expected, std::move(own), config.prologue, config.max_frame);
-  std::shared_ptr<Link> link(new Link(loop, std::move(session), std::move(config), std::move(handlers)));
+  std::shared_ptr<Link> link(
+      new Link(loop, std::move(session), std::move(config), std::move(handlers)));
   link->self_ = link;
   link->peer_label_ = to.to_string();
   link->init_handles();
   link->connect_req_.data = link.get();
-  int rc = uv_tcp_connect(&link->connect_req_, &link->tcp_, to.sa(), [](uv_connect_t* req, int status) {
-    auto* self = static_cast<Link*>(req->data);
-    if (status == UV_ECANCELED) return;  // we closed while connecting
-    if (status < 0) {
-      self->drop(CloseReason::connect_failed, uv_strerror(status));
-      return;
-    }
-    self->connected_ = true;
-    self->start_io();
-  });
+  int rc =
+      uv_tcp_connect(&link->connect_req_, &link->tcp_, to.sa(), [](uv_connect_t* req, int status) {
+        auto* self = static_cast<Link*>(req->data);
+        if (status == UV_ECANCELED) return;  // we closed while connecting
+        if (status < 0) {
+          self->drop(CloseReason::connect_failed, uv_strerror(status));
+          return;
+        }
+        self->connected_ = true;
+        self->start_io();
+      });
   if (rc < 0) link->drop(CloseReason::connect_failed, uv_strerror(rc));
   return link;
 }
@@ -116,7 +130,8 @@ void Link::queue_raw(std::vector<std::uint8_t>& bytes) {
 SendStatus Link::send(Bytes frame) {
   if (closing_ || shutting_down_ || !connected_) return SendStatus::not_open;
   if (frame.size() > session_.max_frame()) return SendStatus::too_large;
-  if (write_queue_bytes() + frame.size() + LinkSession::frame_overhead > config_.write_queue_limit) {
+  if (write_queue_bytes() + frame.size() + LinkSession::frame_overhead >
+      config_.write_queue_limit) {
     ++stats_.sends_refused;
     return SendStatus::queue_full;
   }
@@ -131,8 +146,8 @@ void Link::flush() {
   if (closing_ || write_in_flight_ || pending_.empty()) return;
   // Try the socket directly first: on an idle link the frame leaves now,
   // without an allocation or a trip through the loop.
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(pending_.data()),
-                             static_cast<unsigned>(pending_.size()));
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(pending_.data()), static_cast<unsigned>(pending_.size()));
   int n = uv_try_write(stream(), &buf, 1);
   if (n > 0) {
     stats_.bytes_out += static_cast<std::uint64_t>(n);
@@ -176,7 +191,8 @@ void Link::handle_write_done(int status) {
   const bool was_paused = flow_paused_;
   flush();
   update_flow();
-  if (was_paused && !flow_paused_ && !closing_ && handlers_.on_writable) handlers_.on_writable(*this);
+  if (was_paused && !flow_paused_ && !closing_ && handlers_.on_writable)
+    handlers_.on_writable(*this);
 }
 
 void Link::update_flow() {
@@ -226,9 +242,9 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
   last_activity_ms_ = uv_now(loop_);
   const bool was_established = session_.established();
   scratch_.clear();
-  auto r = session_.receive({reinterpret_cast<const std::uint8_t*>(buf->base),
-                             static_cast<std::size_t>(nread)},
-                            scratch_, *this);
+  auto r = session_.receive(
+      {reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)}, scratch_,
+      *this);
   if (!r) {
     protocol_error_ = r.error();
     drop(CloseReason::protocol_error, to_string(r.error()));
@@ -237,8 +253,8 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (!scratch_.empty()) queue_raw(scratch_);
   if (!was_established && session_.established() && !closing_) {
     // The handshake is done: the timer now watches for idleness instead.
-    const auto period = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(config_.idle_timeout.count()) / 4);
+    const auto period =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.idle_timeout.count()) / 4);
     uv_timer_start(
         &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); }, period,
         period);
@@ -298,7 +314,8 @@ void Link::shutdown() {
 }
 
 void Link::maybe_finish_shutdown() {
-  if (!shutting_down_ || shutdown_sent_ || closing_ || write_in_flight_ || !pending_.empty()) return;
+  if (!shutting_down_ || shutdown_sent_ || closing_ || write_in_flight_ || !pending_.empty())
+    return;
   shutdown_sent_ = true;
   shutdown_req_.data = this;
   int rc = uv_shutdown(&shutdown_req_, stream(), [](uv_shutdown_t* req, int status) {
@@ -362,7 +379,9 @@ LinkListener::LinkListener(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair>
   crypto::init();
 }
 
-LinkListener::~LinkListener() { close(); }
+LinkListener::~LinkListener() {
+  close();
+}
 
 Result<void, std::string> LinkListener::listen(const Endpoint& at) {
   if (handle_) return fail(std::string("already listening"));
@@ -372,10 +391,11 @@ Result<void, std::string> LinkListener::listen(const Endpoint& at) {
   uv_tcp_init(loop_, &handle_->tcp);
   int rc = uv_tcp_bind(&handle_->tcp, at.sa(), 0);
   if (rc == 0)
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&handle_->tcp), 128, [](uv_stream_t* s, int status) {
-      auto* h = static_cast<Handle*>(s->data);
-      if (h->owner) h->owner->handle_connection(status);
-    });
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&handle_->tcp), 128,
+                   [](uv_stream_t* s, int status) {
+                     auto* h = static_cast<Handle*>(s->data);
+                     if (h->owner) h->owner->handle_connection(status);
+                   });
   if (rc != 0) {
     close();
     return fail("cannot listen on " + at.to_string() + ": " + uv_strerror(rc));

@@ -38,7 +38,8 @@ struct LinkConfig {
   std::size_t max_frame = LinkSession::default_max_frame;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds idle_timeout{300'000};
-  std::size_t read_pause_bytes = 1u << 20;   // stop reading while our queue to the peer is above this
+  std::size_t read_pause_bytes = 1u
+                                 << 20;  // stop reading while our queue to the peer is above this
   std::size_t write_queue_limit = 4u << 20;  // refuse sends beyond this many queued bytes
   std::vector<std::uint8_t> prologue;        // e.g. the network ID; both ends must agree
   std::shared_ptr<spdlog::logger> log;       // null: spdlog's default logger

@@ -9,17 +9,28 @@ namespace nightjar {
 
 const char* to_string(LinkError e) {
   switch (e) {
-    case LinkError::bad_magic: return "not a Nightjar link handshake";
-    case LinkError::bad_version: return "unsupported link version";
-    case LinkError::bad_mode: return "unknown handshake mode";
-    case LinkError::anonymous_not_allowed: return "anonymous dialer not allowed";
-    case LinkError::low_order_key: return "low-order public key";
-    case LinkError::handshake_auth_failed: return "handshake authentication failed";
-    case LinkError::frame_too_large: return "frame too large";
-    case LinkError::frame_too_small: return "frame too small";
-    case LinkError::frame_auth_failed: return "frame authentication failed";
-    case LinkError::bad_stream_tag: return "unexpected stream tag";
-    case LinkError::not_established: return "link not established";
+    case LinkError::bad_magic:
+      return "not a Nightjar link handshake";
+    case LinkError::bad_version:
+      return "unsupported link version";
+    case LinkError::bad_mode:
+      return "unknown handshake mode";
+    case LinkError::anonymous_not_allowed:
+      return "anonymous dialer not allowed";
+    case LinkError::low_order_key:
+      return "low-order public key";
+    case LinkError::handshake_auth_failed:
+      return "handshake authentication failed";
+    case LinkError::frame_too_large:
+      return "frame too large";
+    case LinkError::frame_too_small:
+      return "frame too small";
+    case LinkError::frame_auth_failed:
+      return "frame authentication failed";
+    case LinkError::bad_stream_tag:
+      return "unexpected stream tag";
+    case LinkError::not_established:
+      return "link not established";
   }
   return "unknown link error";
 }
@@ -144,7 +155,8 @@ void LinkSession::start(std::vector<std::uint8_t>& out) {
   state_ = State::await_reply;
 }
 
-Result<std::size_t, LinkError> LinkSession::handle_request(Bytes in, std::vector<std::uint8_t>& out) {
+Result<std::size_t, LinkError> LinkSession::handle_request(Bytes in,
+                                                           std::vector<std::uint8_t>& out) {
   if (in.size() < header_bytes) return std::size_t{0};
   if (std::memcmp(in.data(), magic, 3) != 0) return fail(LinkError::bad_magic);
   if (in[3] != version) return fail(LinkError::bad_version);

@@ -117,7 +117,14 @@ class LinkSession {
   std::size_t buffered() const { return rx_.size() - rx_pos_; }
 
  private:
-  enum class State { dialer_start, await_request, await_reply, await_stream_header, established, failed };
+  enum class State {
+    dialer_start,
+    await_request,
+    await_reply,
+    await_stream_header,
+    established,
+    failed
+  };
 
   // Noise's SymmetricState over BLAKE2b and XChaCha20-Poly1305.
   struct Symmetric {

@@ -6,10 +6,14 @@ namespace nightjar {
 
 const char* to_string(WireError e) {
   switch (e) {
-    case WireError::truncated: return "truncated";
-    case WireError::too_long: return "length over limit";
-    case WireError::trailing_bytes: return "trailing bytes";
-    case WireError::bad_value: return "bad value";
+    case WireError::truncated:
+      return "truncated";
+    case WireError::too_long:
+      return "length over limit";
+    case WireError::trailing_bytes:
+      return "trailing bytes";
+    case WireError::bad_value:
+      return "bad value";
   }
   return "unknown wire error";
 }
@@ -52,7 +56,8 @@ WireWriter& WireWriter::var8(Bytes b) {
 }
 
 WireWriter& WireWriter::var16(Bytes b) {
-  if (b.size() > 0xffff) throw std::length_error("WireWriter::var16: field longer than 65535 bytes");
+  if (b.size() > 0xffff)
+    throw std::length_error("WireWriter::var16: field longer than 65535 bytes");
   u16(static_cast<std::uint16_t>(b.size()));
   return raw(b);
 }
@@ -66,7 +71,8 @@ WireWriter& WireWriter::var32(Bytes b) {
 Result<std::uint64_t, WireError> WireReader::uint(std::size_t n) {
   if (remaining() < n) return fail(WireError::truncated);
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | data_[pos_ + i];
+  for (std::size_t i = 0; i < n; ++i)
+    v = (v << 8) | data_[pos_ + i];
   pos_ += n;
   return v;
 }
@@ -89,7 +95,9 @@ Result<std::uint32_t, WireError> WireReader::u32() {
   return static_cast<std::uint32_t>(*v);
 }
 
-Result<std::uint64_t, WireError> WireReader::u64() { return uint(8); }
+Result<std::uint64_t, WireError> WireReader::u64() {
+  return uint(8);
+}
 
 Result<Bytes, WireError> WireReader::raw(std::size_t n) {
   if (remaining() < n) return fail(WireError::truncated);
@@ -115,9 +123,15 @@ Result<Bytes, WireError> WireReader::var(std::size_t prefix_bytes, std::size_t m
   return raw(static_cast<std::size_t>(*len));
 }
 
-Result<Bytes, WireError> WireReader::var8(std::size_t max) { return var(1, max); }
-Result<Bytes, WireError> WireReader::var16(std::size_t max) { return var(2, max); }
-Result<Bytes, WireError> WireReader::var32(std::size_t max) { return var(4, max); }
+Result<Bytes, WireError> WireReader::var8(std::size_t max) {
+  return var(1, max);
+}
+Result<Bytes, WireError> WireReader::var16(std::size_t max) {
+  return var(2, max);
+}
+Result<Bytes, WireError> WireReader::var32(std::size_t max) {
+  return var(4, max);
+}
 
 Bytes WireReader::rest() {
   Bytes out = data_.subspan(pos_);

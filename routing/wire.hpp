@@ -98,10 +98,12 @@ inline void store_u16(std::uint8_t* p, std::uint16_t v) {
   p[1] = static_cast<std::uint8_t>(v);
 }
 inline void store_u32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+  for (int i = 3; i >= 0; --i, v >>= 8)
+    p[i] = static_cast<std::uint8_t>(v);
 }
 inline void store_u64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    p[i] = static_cast<std::uint8_t>(v);
 }
 inline std::uint16_t load_u16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);

@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -22,7 +22,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 struct Options {
   std::size_t messages = 1000;
@@ -81,7 +83,8 @@ int run(const Options& opt) {
   std::shared_ptr<Link> link;
 
   auto send_next = [&](Link& l) {
-    for (std::size_t k = 0; k < msg.size(); ++k) msg[k] = static_cast<std::uint8_t>(sent * 31 + k);
+    for (std::size_t k = 0; k < msg.size(); ++k)
+      msg[k] = static_cast<std::uint8_t>(sent * 31 + k);
     sent_at = Clock::now();
     if (l.send(msg) != SendStatus::ok) ++bad;
     ++sent;
@@ -130,10 +133,14 @@ int run(const Options& opt) {
   std::printf("  handshake   %.2f ms (connect + IK handshake)\n", ms(established_at - start));
   std::sort(rtts.begin(), rtts.end());
   auto pct = [&](double p) {
-    return rtts.empty() ? 0.0 : rtts[std::min(rtts.size() - 1, static_cast<std::size_t>(p * static_cast<double>(rtts.size())))];
+    return rtts.empty()
+               ? 0.0
+               : rtts[std::min(rtts.size() - 1,
+                               static_cast<std::size_t>(p * static_cast<double>(rtts.size())))];
   };
   std::printf("  exchanged   %zu of %zu messages of %zu bytes, echoed back: %s\n", rtts.size(),
-              opt.messages, opt.size, bad == 0 && rtts.size() == opt.messages ? "all intact" : "ERRORS");
+              opt.messages, opt.size,
+              bad == 0 && rtts.size() == opt.messages ? "all intact" : "ERRORS");
   std::printf("  round trip  p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", pct(0.5), pct(0.99),
               rtts.empty() ? 0.0 : rtts.back());
   std::printf("  closed      %s; every libuv handle freed: %s\n",
@@ -150,9 +157,9 @@ int main(int argc, char** argv) {
       "Usage: nightjar-link-demo [options]\n\nOptions");
   desc.add_options()("help,h", "print this help and exit")(
       "messages,n", po::value<std::size_t>(&opt.messages)->default_value(1000),
-      "messages to exchange (1..1000000)")(
-      "size,s", po::value<std::size_t>(&opt.size)->default_value(1024),
-      "bytes per message (0..65536)")(
+      "messages to exchange (1..1000000)")("size,s",
+                                           po::value<std::size_t>(&opt.size)->default_value(1024),
+                                           "bytes per message (0..65536)")(
       "key-dir", po::value<std::filesystem::path>(&opt.key_dir),
       "directory for the two endpoints' key files (created on first use; default: a new "
       "temporary directory)")("verbose,v", po::bool_switch(&opt.verbose), "debug logging");
@@ -173,7 +180,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (opt.size > LinkSession::default_max_frame) {
-    std::cerr << "nightjar-link-demo: --size must be at most " << LinkSession::default_max_frame << "\n";
+    std::cerr << "nightjar-link-demo: --size must be at most " << LinkSession::default_max_frame
+              << "\n";
     return 2;
   }
   if (!crypto::init()) {

@@ -44,9 +44,9 @@ using namespace nightjar;
 
 namespace {
 
-#define CHECK(cond)                 \
-  do {                              \
-    if (!(cond)) __builtin_trap();  \
+#define CHECK(cond)                \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
   } while (0)
 
 constexpr std::size_t abytes = crypto_secretstream_xchacha20poly1305_ABYTES;
@@ -167,10 +167,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool mutual = (flags & 0x20) != 0;
   const bool stop = (flags & 0x40) != 0 && genuine_count > 0;
 
-  auto dialer = LinkSession::dialer(server_key()->pub, mutual ? client_key() : nullptr, prologue,
-                                    max_frame);
-  auto responder = LinkSession::responder(server_key(), prologue, /*allow_anonymous=*/true,
-                                          max_frame);
+  auto dialer =
+      LinkSession::dialer(server_key()->pub, mutual ? client_key() : nullptr, prologue, max_frame);
+  auto responder =
+      LinkSession::responder(server_key(), prologue, /*allow_anonymous=*/true, max_frame);
   handshake(dialer, responder);
   CHECK(responder.peer_static().has_value() == mutual);
   LinkSession& rx = dialer_receives ? dialer : responder;
@@ -183,7 +183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t sizes[4] = {0, 1, 100, max_frame};
     const std::size_t len = std::min(sizes[(frame_sizes >> (2 * i)) & 3u], max_frame);
     std::vector<std::uint8_t> f(len);
-    for (std::size_t j = 0; j < len; ++j) f[j] = static_cast<std::uint8_t>(i * 31 + j);
+    for (std::size_t j = 0; j < len; ++j)
+      f[j] = static_cast<std::uint8_t>(i * 31 + j);
     const std::size_t before = wire.size();
     CHECK(tx.seal(f, wire).ok());
     CHECK(wire.size() == before + LinkSession::frame_overhead + len);

@@ -41,9 +41,9 @@ using namespace nightjar;
 
 namespace {
 
-#define CHECK(cond)                 \
-  do {                              \
-    if (!(cond)) __builtin_trap();  \
+#define CHECK(cond)                \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
   } while (0)
 
 const std::uint8_t prologue_bytes[] = {'f', 'u', 'z', 'z', '-', 'n', 'e', 't'};
@@ -51,7 +51,8 @@ const Bytes prologue{prologue_bytes, sizeof prologue_bytes};
 
 std::shared_ptr<const X25519KeyPair> fixed_key(std::uint8_t first) {
   std::array<std::uint8_t, 32> sec{};
-  for (std::size_t i = 0; i < sec.size(); ++i) sec[i] = static_cast<std::uint8_t>(first + i);
+  for (std::size_t i = 0; i < sec.size(); ++i)
+    sec[i] = static_cast<std::uint8_t>(first + i);
   X25519KeyPair kp;
   kp.sec = X25519SecretKey::from(sec);
   kp.pub = crypto::x25519_public(kp.sec);
@@ -110,9 +111,9 @@ void for_each_chunk(Bytes stream, std::uint8_t ctrl, Feed&& feed) {
 }
 
 std::size_t buffer_bound(const LinkSession& s) {
-  return std::max(LinkSession::request_mutual_bytes,
-                  LinkSession::length_bytes + s.max_frame() +
-                      crypto_secretstream_xchacha20poly1305_ABYTES);
+  return std::max(
+      LinkSession::request_mutual_bytes,
+      LinkSession::length_bytes + s.max_frame() + crypto_secretstream_xchacha20poly1305_ABYTES);
 }
 
 // After an error the session is dead and says so.
@@ -151,8 +152,7 @@ void run_responder(Bytes stream, std::uint8_t ctrl, bool allow_anonymous) {
   if (dead) check_dead(s, stream);
 
   CHECK(sink.frames == 0);
-  CHECK(out.empty() ||
-        out.size() == LinkSession::reply_bytes + LinkSession::stream_header_bytes);
+  CHECK(out.empty() || out.size() == LinkSession::reply_bytes + LinkSession::stream_header_bytes);
   if (!out.empty()) {
     // It accepted a request: the header must have been a valid one.
     CHECK(stream.size() >= LinkSession::request_anonymous_bytes);

@@ -17,9 +17,9 @@
 //   - re-encoding every value read with WireWriter reproduces the consumed
 //     bytes exactly, and replaying the successful reads over that encoding
 //     gives the same values and ends with finish() succeeding.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -32,14 +32,14 @@ using namespace nightjar;
 
 namespace {
 
-#define CHECK(cond)                 \
-  do {                              \
-    if (!(cond)) __builtin_trap();  \
+#define CHECK(cond)                \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
   } while (0)
 
 constexpr std::size_t sizes[16] = {
-    0, 1, 2, 3, 4, 7, 8, 31, 32, 255, 256, 1000, 0xffff, 0x10000, 0xffffffffu,
-    std::numeric_limits<std::size_t>::max(),
+    0,  1,   2,   3,    4,      7,       8,           31,
+    32, 255, 256, 1000, 0xffff, 0x10000, 0xffffffffu, std::numeric_limits<std::size_t>::max(),
 };
 
 enum Op : std::uint8_t {
@@ -64,14 +64,15 @@ enum Op : std::uint8_t {
 // A successful read, kept for re-encoding and replay.
 struct Done {
   std::uint8_t op;
-  std::size_t param;       // n for raw, max for var
-  std::uint64_t value;     // integers
-  Bytes view;              // raw, var, fixed, rest
+  std::size_t param;    // n for raw, max for var
+  std::uint64_t value;  // integers
+  Bytes view;           // raw, var, fixed, rest
 };
 
 std::uint64_t load_be(const std::uint8_t* p, std::size_t n) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+  for (std::size_t i = 0; i < n; ++i)
+    v = (v << 8) | p[i];
   return v;
 }
 
@@ -175,10 +176,14 @@ bool run_op(std::uint8_t op, std::size_t param, WireReader& r, Bytes buf, Done& 
   m.check_position(pos);
   done = Done{op, param, 0, {}};
   switch (op) {
-    case op_u8: return m.integer(r.u8(), 1, pos, done.value);
-    case op_u16: return m.integer(r.u16(), 2, pos, done.value);
-    case op_u32: return m.integer(r.u32(), 4, pos, done.value);
-    case op_u64: return m.integer(r.u64(), 8, pos, done.value);
+    case op_u8:
+      return m.integer(r.u8(), 1, pos, done.value);
+    case op_u16:
+      return m.integer(r.u16(), 2, pos, done.value);
+    case op_u32:
+      return m.integer(r.u32(), 4, pos, done.value);
+    case op_u64:
+      return m.integer(r.u64(), 8, pos, done.value);
     case op_raw:
     case op_raw_remaining: {
       if (op == op_raw_remaining) done.param = param = r.remaining();
@@ -222,8 +227,10 @@ bool run_op(std::uint8_t op, std::size_t param, WireReader& r, Bytes buf, Done& 
       done.view = *res;
       return true;
     }
-    case op_fixed_hash: return m.fixed(r.fixed<Hash256>(), pos, done.view);
-    case op_fixed_nonce: return m.fixed(r.fixed<AeadNonce>(), pos, done.view);
+    case op_fixed_hash:
+      return m.fixed(r.fixed<Hash256>(), pos, done.view);
+    case op_fixed_nonce:
+      return m.fixed(r.fixed<AeadNonce>(), pos, done.view);
     case op_finish: {
       auto res = r.finish();
       CHECK(res.ok() == (pos == buf.size()));
@@ -248,15 +255,29 @@ bool run_op(std::uint8_t op, std::size_t param, WireReader& r, Bytes buf, Done& 
 
 void encode(const Done& d, WireWriter& w) {
   switch (d.op) {
-    case op_u8: w.u8(static_cast<std::uint8_t>(d.value)); break;
-    case op_u16: w.u16(static_cast<std::uint16_t>(d.value)); break;
-    case op_u32: w.u32(static_cast<std::uint32_t>(d.value)); break;
-    case op_u64: w.u64(d.value); break;
+    case op_u8:
+      w.u8(static_cast<std::uint8_t>(d.value));
+      break;
+    case op_u16:
+      w.u16(static_cast<std::uint16_t>(d.value));
+      break;
+    case op_u32:
+      w.u32(static_cast<std::uint32_t>(d.value));
+      break;
+    case op_u64:
+      w.u64(d.value);
+      break;
     case op_var8:
-    case op_var8_default: w.var8(d.view); break;
+    case op_var8_default:
+      w.var8(d.view);
+      break;
     case op_var16:
-    case op_var16_default: w.var16(d.view); break;
-    case op_var32: w.var32(d.view); break;
+    case op_var16_default:
+      w.var16(d.view);
+      break;
+    case op_var32:
+      w.var32(d.view);
+      break;
     case op_fixed_hash: {
       Hash256 h = Hash256::from(d.view.first<Hash256::size_bytes>());
       w.fixed(h);
@@ -267,7 +288,9 @@ void encode(const Done& d, WireWriter& w) {
       w.fixed(n);
       break;
     }
-    default: w.raw(d.view); break;  // raw, raw_remaining, rest
+    default:
+      w.raw(d.view);
+      break;  // raw, raw_remaining, rest
   }
 }
 

@@ -1,6 +1,5 @@
 // The link layer over real TCP on loopback.
 #include <catch2/catch.hpp>
-
 #include <deque>
 #include <random>
 
@@ -26,7 +25,9 @@ LinkConfig test_config() {
   return c;
 }
 
-Endpoint loopback() { return *Endpoint::parse("127.0.0.1:0"); }
+Endpoint loopback() {
+  return *Endpoint::parse("127.0.0.1:0");
+}
 
 Endpoint at_port(std::uint16_t port) {
   return *Endpoint::parse("127.0.0.1:" + std::to_string(port));
@@ -61,7 +62,8 @@ struct EchoServer {
   }
   ~EchoServer() {
     // Handlers point at this object, which dies before the close callbacks run.
-    for (auto& l : accepted) l->set_handlers({});
+    for (auto& l : accepted)
+      l->set_handlers({});
     listener->close_links();
     listener->close();
   }
@@ -113,9 +115,8 @@ TEST_CASE("mutual and anonymous links handshake over loopback", "[link][integrat
     REQUIRE(loop.run_until([&] { return node.established && anon.established; }));
     REQUIRE(loop.run_until([&] { return server.accepted.size() == 2; }));
     CHECK(*node.link->peer_static() == server.key->pub);
-    REQUIRE(loop.run_until([&] {
-      return server.accepted[0]->established() && server.accepted[1]->established();
-    }));
+    REQUIRE(loop.run_until(
+        [&] { return server.accepted[0]->established() && server.accepted[1]->established(); }));
     int mutual = 0, anonymous = 0;
     for (auto& l : server.accepted) {
       if (l->peer_static() && *l->peer_static() == own->pub) ++mutual;
@@ -178,7 +179,8 @@ TEST_CASE("10,000 frames of random sizes arrive intact and in order", "[link][in
       std::vector<std::uint8_t> f(len);
       for (std::size_t k = 0; k < len; k += 4) {
         auto v = static_cast<std::uint32_t>(rng());
-        for (std::size_t b = 0; b < 4 && k + b < len; ++b) f[k + b] = static_cast<std::uint8_t>(v >> (8 * b));
+        for (std::size_t b = 0; b < 4 && k + b < len; ++b)
+          f[k + b] = static_cast<std::uint8_t>(v >> (8 * b));
       }
       return f;
     };
@@ -210,8 +212,8 @@ TEST_CASE("10,000 frames of random sizes arrive intact and in order", "[link][in
         max_queue = std::max(max_queue, c.link->write_queue_bytes());
       }
     };
-    c.link->set_handlers({nullptr, nullptr, [&](Link&) { pump(); },
-                          [&](Link&, CloseReason r) { c.closed = r; }});
+    c.link->set_handlers(
+        {nullptr, nullptr, [&](Link&) { pump(); }, [&](Link&, CloseReason r) { c.closed = r; }});
     pump();
     REQUIRE(loop.run_until([&] { return next_expected == total || c.closed; }, 120s));
     CHECK(sent == total);
@@ -366,7 +368,8 @@ TEST_CASE("shutdown delivers queued frames before closing", "[link][integration]
     Client c(loop, server.port(), server.key->pub, make_key(), test_config());
     REQUIRE(loop.run_until([&] { return c.established; }));
     std::vector<std::uint8_t> f(40'000, 3);
-    for (int i = 0; i < 50; ++i) REQUIRE(c.link->send(f) == SendStatus::ok);
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(c.link->send(f) == SendStatus::ok);
     c.link->shutdown();
     CHECK(c.link->send(f) == SendStatus::not_open);
     REQUIRE(loop.run_until([&] { return c.closed.has_value() && !server.closes.empty(); }));

@@ -23,7 +23,8 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
     spdlog::memory_buf_t buf;
     formatter_->format(msg, buf);
     std::string line(buf.data(), buf.size());
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+      line.pop_back();
     // Bounded, so a chatty test cannot grow memory without limit.
     if (lines_.size() >= 20000) lines_.erase(lines_.begin(), lines_.begin() + 10000);
     lines_.push_back(std::move(line));
@@ -47,7 +48,9 @@ std::shared_ptr<spdlog::logger> capture_logger(const std::string& name) {
   return logger;
 }
 
-std::vector<std::string> captured_lines() { return sink()->lines(); }
+std::vector<std::string> captured_lines() {
+  return sink()->lines();
+}
 
 bool log_contains(const std::string& needle) {
   for (const auto& l : captured_lines())
@@ -55,6 +58,8 @@ bool log_contains(const std::string& needle) {
   return false;
 }
 
-void clear_captured() { sink()->clear(); }
+void clear_captured() {
+  sink()->clear();
+}
 
 }  // namespace nightjar::test

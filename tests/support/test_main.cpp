@@ -1,7 +1,7 @@
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
 #include <sodium.h>
 
+#include <catch2/catch.hpp>
 #include <iostream>
 
 #include "tests/support/log_capture.hpp"
@@ -19,7 +19,8 @@ class LogOnFailure : public Catch::TestEventListenerBase {
     auto lines = nightjar::test::captured_lines();
     if (lines.empty()) return;
     std::cerr << "---- log of failed test case '" << stats.testInfo.name << "' ----\n";
-    for (const auto& l : lines) std::cerr << l << '\n';
+    for (const auto& l : lines)
+      std::cerr << l << '\n';
     std::cerr << "---- end of log ----\n";
   }
 };

@@ -11,7 +11,8 @@ TestLoop::TestLoop() {
   // A ticking timer bounds each UV_RUN_ONCE, so deadlines are checked even
   // when nothing else happens. Unreferenced: it does not keep the loop alive.
   uv_timer_init(&loop_, &tick_);
-  uv_timer_start(&tick_, [](uv_timer_t*) {}, 5, 5);
+  uv_timer_start(
+      &tick_, [](uv_timer_t*) {}, 5, 5);
   uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
 }
 
@@ -89,7 +90,8 @@ std::shared_ptr<RawClient> RawClient::connect(uv_loop_t* loop, std::uint16_t por
                          }
                        });
                    auto queued = std::move(self->queued_);
-                   for (auto& q : queued) self->write(q);
+                   for (auto& q : queued)
+                     self->write(q);
                  });
   return c;
 }
@@ -105,8 +107,8 @@ void RawClient::write(Bytes data) {
     std::vector<std::uint8_t> bytes;
   };
   auto* r = new Req{{}, std::vector<std::uint8_t>(data.begin(), data.end())};
-  uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(r->bytes.data()),
-                           static_cast<unsigned>(r->bytes.size()));
+  uv_buf_t b =
+      uv_buf_init(reinterpret_cast<char*>(r->bytes.data()), static_cast<unsigned>(r->bytes.size()));
   if (uv_write(&r->w, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1,
                [](uv_write_t* w, int) { delete reinterpret_cast<Req*>(w); }) != 0)
     delete r;

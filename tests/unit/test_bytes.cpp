@@ -1,8 +1,7 @@
 // Tests of routing/bytes.hpp: hex encoding and decoding, FixedBytes equality
 // and is_zero, and the Secret container's basic behaviour.
-#include <catch2/catch.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,7 +47,8 @@ TEST_CASE("from_hex decodes good input", "[bytes]") {
   }
   SECTION("round trip of every byte value") {
     std::vector<std::uint8_t> all(256);
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i);
+    for (std::size_t i = 0; i < all.size(); ++i)
+      all[i] = static_cast<std::uint8_t>(i);
     const std::string hex = to_hex(all);
     CHECK(hex.size() == 512u);
     std::vector<std::uint8_t> back(256);
@@ -79,9 +79,9 @@ TEST_CASE("from_hex rejects bad input", "[bytes]") {
     CHECK_FALSE(from_hex("GgFf", out));
   }
   SECTION("wrong output size") {
-    CHECK_FALSE(from_hex("00", out));        // too short for the buffer
-    CHECK_FALSE(from_hex("000000", out));    // too long for the buffer
-    CHECK_FALSE(from_hex("", out));          // empty input, non-empty buffer
+    CHECK_FALSE(from_hex("00", out));             // too short for the buffer
+    CHECK_FALSE(from_hex("000000", out));         // too long for the buffer
+    CHECK_FALSE(from_hex("", out));               // empty input, non-empty buffer
     CHECK_FALSE(from_hex("00", MutableBytes{}));  // non-empty input, empty buffer
   }
 }

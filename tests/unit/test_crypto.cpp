@@ -7,11 +7,11 @@
 //   draft-irtf-cfrg-xchacha-03 appendix A.3.1 (XChaCha20-Poly1305),
 //   RFC 7693 appendix A (BLAKE2b-512) and the BLAKE2 reference KAT file
 //   (keyed BLAKE2b-512, key 00..3f, empty message).
-#include <catch2/catch.hpp>
 #include <sodium.h>
 
 #include <algorithm>
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -79,7 +79,9 @@ concept verifies_with = requires(const K& k, Bytes m, const Ed25519Signature& s)
 static_assert(verifies_with<Ed25519PublicKey>);
 static_assert(!verifies_with<X25519PublicKey>);
 template <class K>
-concept dh_peer = requires(const X25519SecretKey& sec, const K& peer) { crypto::x25519(sec, peer); };
+concept dh_peer = requires(const X25519SecretKey& sec, const K& peer) {
+  crypto::x25519(sec, peer);
+};
 static_assert(dh_peer<X25519PublicKey>);
 static_assert(!dh_peer<Ed25519PublicKey>);
 
@@ -156,10 +158,10 @@ TEST_CASE("X25519: RFC 7748 section 5.2 iterated test, 1 and 1,000 iterations", 
 }
 
 TEST_CASE("X25519: RFC 7748 section 6.1 Diffie-Hellman", "[crypto]") {
-  const auto alice = hex_as<X25519SecretKey>(
-      "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
-  const auto bob = hex_as<X25519SecretKey>(
-      "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+  const auto alice =
+      hex_as<X25519SecretKey>("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+  const auto bob =
+      hex_as<X25519SecretKey>("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
   const auto alice_pub = crypto::x25519_public(alice);
   const auto bob_pub = crypto::x25519_public(bob);
   CHECK(alice_pub.hex() == "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
@@ -340,8 +342,8 @@ TEST_CASE("Ed25519 to X25519 conversion", "[crypto]") {
   auto zero = crypto::ed25519_to_x25519(Ed25519PublicKey{});
   REQUIRE_FALSE(zero.ok());
   CHECK(zero.error() == CryptoError::bad_public_key);
-  auto identity = crypto::ed25519_to_x25519(hex_as<Ed25519PublicKey>(
-      "0100000000000000000000000000000000000000000000000000000000000000"));
+  auto identity = crypto::ed25519_to_x25519(
+      hex_as<Ed25519PublicKey>("0100000000000000000000000000000000000000000000000000000000000000"));
   REQUIRE_FALSE(identity.ok());
   CHECK(identity.error() == CryptoError::bad_public_key);
 }
@@ -541,7 +543,8 @@ TEST_CASE("BLAKE2b: RFC 7693 appendix A and reference vectors", "[crypto]") {
   // Keyed: the first keyed vector of the BLAKE2 reference KAT (key 00..3f,
   // empty message).
   std::array<std::uint8_t, 64> key{};
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < key.size(); ++i)
+    key[i] = static_cast<std::uint8_t>(i);
   std::array<std::uint8_t, 64> out{};
   crypto::blake2b(out, Bytes{}, key);
   CHECK(to_hex(out) ==
@@ -564,14 +567,14 @@ TEST_CASE("BLAKE2b: length checks", "[crypto]") {
 }
 
 TEST_CASE("kdf_derive separates ids and contexts", "[crypto]") {
-  const auto master = hex_as<SymmetricKey>(
-      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  const auto master =
+      hex_as<SymmetricKey>("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
   const auto k1 = crypto::kdf_derive(master, 1, "Nightjar");
   const auto k1_again = crypto::kdf_derive(master, 1, "Nightjar");
   const auto k2 = crypto::kdf_derive(master, 2, "Nightjar");
   const auto k1_other_ctx = crypto::kdf_derive(master, 1, "NJ-links");
-  auto other_master = hex_as<SymmetricKey>(
-      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1e");
+  auto other_master =
+      hex_as<SymmetricKey>("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1e");
   const auto k1_other_master = crypto::kdf_derive(other_master, 1, "Nightjar");
 
   CHECK_FALSE(k1.is_zero());
@@ -659,7 +662,8 @@ TEST_CASE("randomness helpers", "[crypto]") {
     ++seen[v];
   }
   CHECK(all_below);
-  for (int count : seen) CHECK(count > 0);  // each value is hit (miss chance < 2^-200)
+  for (int count : seen)
+    CHECK(count > 0);  // each value is hit (miss chance < 2^-200)
   CHECK(crypto::random_uniform(1) == 0u);
 
   const auto k1 = crypto::random_secret<SymmetricKey>();

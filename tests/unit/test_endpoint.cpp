@@ -25,9 +25,9 @@ TEST_CASE("endpoints parse from HOST:PORT text", "[endpoint]") {
 }
 
 TEST_CASE("bad endpoint text is rejected with a message", "[endpoint]") {
-  for (const char* bad : {"", "127.0.0.1", ":80", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
-                          "127.0.0.1:80x", "example.com:80", "[::1]80", "[::1", "1.2.3:4",
-                          "::1:80"}) {
+  for (const char* bad :
+       {"", "127.0.0.1", ":80", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
+        "example.com:80", "[::1]80", "[::1", "1.2.3:4", "::1:80"}) {
     INFO(bad);
     auto r = Endpoint::parse(bad);
     CHECK_FALSE(r.ok());

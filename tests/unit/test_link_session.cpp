@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <vector>
 
@@ -53,9 +52,11 @@ struct Pair {
 };
 
 Pair linked_pair(const std::shared_ptr<const X25519KeyPair>& server,
-               std::shared_ptr<const X25519KeyPair> client, bool allow_anonymous = true) {
+                 std::shared_ptr<const X25519KeyPair> client, bool allow_anonymous = true) {
   return Pair{LinkSession::dialer(server->pub, std::move(client), prologue),
-              LinkSession::responder(server, prologue, allow_anonymous), {}, {}};
+              LinkSession::responder(server, prologue, allow_anonymous),
+              {},
+              {}};
 }
 
 }  // namespace
@@ -93,7 +94,9 @@ TEST_CASE("a dialer expecting the wrong static key fails", "[link]") {
   auto impostor = make_key();
   for (auto client : {make_key(), std::shared_ptr<const X25519KeyPair>()}) {
     Pair p{LinkSession::dialer(impostor->pub, client, prologue),
-           LinkSession::responder(server, prologue, true), {}, {}};
+           LinkSession::responder(server, prologue, true),
+           {},
+           {}};
     auto err = p.handshake();
     REQUIRE(err.has_value());
     CHECK(*err == LinkError::handshake_auth_failed);
@@ -105,7 +108,9 @@ TEST_CASE("different prologues (networks) cannot link", "[link]") {
   auto server = make_key();
   const std::vector<std::uint8_t> other = {'n', 'e', 't', '2'};
   Pair p{LinkSession::dialer(server->pub, make_key(), prologue),
-         LinkSession::responder(server, other, true), {}, {}};
+         LinkSession::responder(server, other, true),
+         {},
+         {}};
   auto err = p.handshake();
   REQUIRE(err.has_value());
   CHECK(*err == LinkError::handshake_auth_failed);
@@ -138,7 +143,8 @@ TEST_CASE("frames arrive intact and in order, whatever the read boundaries", "[l
     std::size_t len = std::uniform_int_distribution<std::size_t>(0, 3000)(rng);
     if (i == 5) len = LinkSession::default_max_frame;
     std::vector<std::uint8_t> f(len);
-    for (auto& b : f) b = static_cast<std::uint8_t>(rng());
+    for (auto& b : f)
+      b = static_cast<std::uint8_t>(rng());
     REQUIRE(p.dialer.seal(f, wire).ok());
     sent.push_back(std::move(f));
   }

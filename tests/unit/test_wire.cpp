@@ -1,8 +1,7 @@
 // Tests of routing/wire.hpp: WireWriter/WireReader round trips, the exact
 // big-endian layout, every class of bad input, and a randomized round trip.
-#include <catch2/catch.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -26,11 +25,14 @@ namespace {
 
 std::vector<std::uint8_t> seq(std::size_t n, std::uint8_t start = 0) {
   std::vector<std::uint8_t> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(start + i);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = static_cast<std::uint8_t>(start + i);
   return v;
 }
 
-bool same(Bytes a, Bytes b) { return to_hex(a) == to_hex(b); }
+bool same(Bytes a, Bytes b) {
+  return to_hex(a) == to_hex(b);
+}
 
 }  // namespace
 
@@ -38,11 +40,21 @@ TEST_CASE("WireWriter writes integers big-endian", "[wire]") {
   WireWriter w;
   w.u8(0x01).u16(0x0203).u32(0x04050607).u64(0x08090a0b0c0d0e0full);
   CHECK(w.size() == 15u);
-  CHECK(to_hex(w.bytes()) == "01" "0203" "04050607" "08090a0b0c0d0e0f");
+  CHECK(to_hex(w.bytes()) ==
+        "01"
+        "0203"
+        "04050607"
+        "08090a0b0c0d0e0f");
 
   WireWriter extremes;
-  extremes.u8(0).u8(0xff).u16(0).u16(0xffff).u32(0).u32(0xffffffffu).u64(0).u64(
-      std::numeric_limits<std::uint64_t>::max());
+  extremes.u8(0)
+      .u8(0xff)
+      .u16(0)
+      .u16(0xffff)
+      .u32(0)
+      .u32(0xffffffffu)
+      .u64(0)
+      .u64(std::numeric_limits<std::uint64_t>::max());
   CHECK(to_hex(extremes.bytes()) ==
         "00ff"
         "0000ffff"
@@ -53,7 +65,12 @@ TEST_CASE("WireWriter writes integers big-endian", "[wire]") {
   WireWriter ends;
   ends.u16(0x0100).u16(0x0001).u32(0x01000000u).u32(1).u64(0x0100000000000000ull).u64(1);
   CHECK(to_hex(ends.bytes()) ==
-        "0100" "0001" "01000000" "00000001" "0100000000000000" "0000000000000001");
+        "0100"
+        "0001"
+        "01000000"
+        "00000001"
+        "0100000000000000"
+        "0000000000000001");
 }
 
 TEST_CASE("WireReader reads integers big-endian and round-trips", "[wire]") {
@@ -472,19 +489,37 @@ Field random_field(std::mt19937& rng) {
   auto fill = [&](std::size_t max_len) {
     std::uniform_int_distribution<std::size_t> len_dist(0, max_len);
     f.data.resize(len_dist(rng));
-    for (auto& b : f.data) b = static_cast<std::uint8_t>(byte_dist(rng));
+    for (auto& b : f.data)
+      b = static_cast<std::uint8_t>(byte_dist(rng));
   };
   switch (f.kind) {
-    case Kind::u8: f.value = u64_dist(rng) & 0xffu; break;
-    case Kind::u16: f.value = u64_dist(rng) & 0xffffu; break;
-    case Kind::u32: f.value = u64_dist(rng) & 0xffffffffu; break;
-    case Kind::u64: f.value = u64_dist(rng); break;
-    case Kind::raw: fill(40); break;
-    case Kind::var8: fill(255); break;
-    case Kind::var16: fill(300); break;
-    case Kind::var32: fill(300); break;
+    case Kind::u8:
+      f.value = u64_dist(rng) & 0xffu;
+      break;
+    case Kind::u16:
+      f.value = u64_dist(rng) & 0xffffu;
+      break;
+    case Kind::u32:
+      f.value = u64_dist(rng) & 0xffffffffu;
+      break;
+    case Kind::u64:
+      f.value = u64_dist(rng);
+      break;
+    case Kind::raw:
+      fill(40);
+      break;
+    case Kind::var8:
+      fill(255);
+      break;
+    case Kind::var16:
+      fill(300);
+      break;
+    case Kind::var32:
+      fill(300);
+      break;
     case Kind::hash:
-      for (auto& b : f.hash.bytes) b = static_cast<std::uint8_t>(byte_dist(rng));
+      for (auto& b : f.hash.bytes)
+        b = static_cast<std::uint8_t>(byte_dist(rng));
       break;
   }
   return f;
@@ -492,15 +527,33 @@ Field random_field(std::mt19937& rng) {
 
 void write_field(WireWriter& w, const Field& f) {
   switch (f.kind) {
-    case Kind::u8: w.u8(static_cast<std::uint8_t>(f.value)); break;
-    case Kind::u16: w.u16(static_cast<std::uint16_t>(f.value)); break;
-    case Kind::u32: w.u32(static_cast<std::uint32_t>(f.value)); break;
-    case Kind::u64: w.u64(f.value); break;
-    case Kind::raw: w.raw(f.data); break;
-    case Kind::var8: w.var8(f.data); break;
-    case Kind::var16: w.var16(f.data); break;
-    case Kind::var32: w.var32(f.data); break;
-    case Kind::hash: w.fixed(f.hash); break;
+    case Kind::u8:
+      w.u8(static_cast<std::uint8_t>(f.value));
+      break;
+    case Kind::u16:
+      w.u16(static_cast<std::uint16_t>(f.value));
+      break;
+    case Kind::u32:
+      w.u32(static_cast<std::uint32_t>(f.value));
+      break;
+    case Kind::u64:
+      w.u64(f.value);
+      break;
+    case Kind::raw:
+      w.raw(f.data);
+      break;
+    case Kind::var8:
+      w.var8(f.data);
+      break;
+    case Kind::var16:
+      w.var16(f.data);
+      break;
+    case Kind::var32:
+      w.var32(f.data);
+      break;
+    case Kind::hash:
+      w.fixed(f.hash);
+      break;
   }
 }
 
@@ -519,14 +572,22 @@ std::optional<WireError> read_field(WireReader& r, const Field& f, bool& matches
     return std::nullopt;
   };
   switch (f.kind) {
-    case Kind::u8: return check_int(r.u8());
-    case Kind::u16: return check_int(r.u16());
-    case Kind::u32: return check_int(r.u32());
-    case Kind::u64: return check_int(r.u64());
-    case Kind::raw: return check_bytes(r.raw(f.data.size()));
-    case Kind::var8: return check_bytes(r.var8());
-    case Kind::var16: return check_bytes(r.var16(300));
-    case Kind::var32: return check_bytes(r.var32(300));
+    case Kind::u8:
+      return check_int(r.u8());
+    case Kind::u16:
+      return check_int(r.u16());
+    case Kind::u32:
+      return check_int(r.u32());
+    case Kind::u64:
+      return check_int(r.u64());
+    case Kind::raw:
+      return check_bytes(r.raw(f.data.size()));
+    case Kind::var8:
+      return check_bytes(r.var8());
+    case Kind::var16:
+      return check_bytes(r.var16(300));
+    case Kind::var32:
+      return check_bytes(r.var32(300));
     case Kind::hash: {
       auto res = r.fixed<Hash256>();
       if (!res) return res.error();
@@ -550,10 +611,12 @@ TEST_CASE("randomized round trip of field sequences", "[wire]") {
   for (int iter = 0; iter < 1000; ++iter) {
     std::vector<Field> fields;
     const int n = count_dist(rng);
-    for (int i = 0; i < n; ++i) fields.push_back(random_field(rng));
+    for (int i = 0; i < n; ++i)
+      fields.push_back(random_field(rng));
 
     WireWriter w;
-    for (const auto& f : fields) write_field(w, f);
+    for (const auto& f : fields)
+      write_field(w, f);
     const std::vector<std::uint8_t> encoded = w.take();
 
     // Full input: every field reads back, nothing is left over.
