@@ -1,0 +1,282 @@
+#include "routing/onion_relay.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "routing/wire.hpp"
+
+namespace nightjar {
+
+const char* to_string(RelayErrorCode c) {
+  switch (c) {
+    case RelayErrorCode::unknown_next_hop: return "unknown next hop";
+    case RelayErrorCode::next_hop_unreachable: return "next hop unreachable";
+    case RelayErrorCode::overloaded: return "overloaded";
+  }
+  return "unknown relay error";
+}
+
+namespace {
+
+std::vector<std::uint8_t> onion_frame(FrameType type, std::uint64_t id, Bytes cell) {
+  std::vector<std::uint8_t> f(onion_frame_header + cell.size());
+  f[0] = static_cast<std::uint8_t>(type);
+  store_u64(f.data() + 1, id);
+  std::memcpy(f.data() + onion_frame_header, cell.data(), cell.size());
+  return f;
+}
+
+std::uint64_t system_unix_seconds() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+// --- Responder -----------------------------------------------------------------
+
+std::size_t Responder::max_cell_data() const { return onion::max_reply_data(cell_bytes_); }
+
+bool Responder::reply(Bytes data) {
+  auto link = prev_.lock();
+  if (!link || !link->is_open()) return false;
+  const std::size_t per_cell = max_cell_data();
+  std::size_t off = 0;
+  do {
+    const std::size_t n = std::min(per_cell, data.size() - off);
+    const bool last = off + n == data.size();
+    auto cell = make_reply(cell_bytes_, key_, ReplyKind::response, 0, data.subspan(off, n));
+    if (!cell) return false;
+    auto f = onion_frame(last ? FrameType::onion_reply_last : FrameType::onion_reply, id_, *cell);
+    if (link->send(f) != SendStatus::ok) return false;
+    if (auto s = stats_.lock()) ++s->replies_sent;
+    off += n;
+  } while (off < data.size());
+  return true;
+}
+
+// --- OnionRelay ------------------------------------------------------------------
+
+OnionRelay::OnionRelay(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> link_identity,
+                       OnionKeyring keys, const PeerDirectory& directory, RelayConfig config,
+                       DeliverHandler on_deliver)
+    : loop_(loop),
+      link_identity_(std::move(link_identity)),
+      keys_(std::move(keys)),
+      replay_(config.replay_entries_per_epoch),
+      directory_(directory),
+      config_(std::move(config)),
+      on_deliver_(std::move(on_deliver)),
+      log_(config_.link.log ? config_.link.log : spdlog::default_logger()) {
+  if (!config_.clock) config_.clock = system_unix_seconds;
+  keys_.rotate(now());
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uv_timer_start(
+      timer_, [](uv_timer_t* t) { static_cast<OnionRelay*>(t->data)->maintain(); }, 1000, 1000);
+  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // housekeeping must not keep the loop alive
+}
+
+OnionRelay::~OnionRelay() { close(); }
+
+std::uint64_t OnionRelay::now() const { return config_.clock(); }
+
+void OnionRelay::close() {
+  if (timer_) {
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  for (auto& [id, peer] : peers_) {
+    peer.link->set_handlers({});
+    peer.link->close();
+  }
+  peers_.clear();
+  table_.clear();
+  expiry_.clear();
+}
+
+void OnionRelay::maintain() {
+  for (std::uint64_t epoch : keys_.rotate(now())) replay_.forget_epoch(epoch);
+  expire_entries();
+}
+
+void OnionRelay::expire_entries() {
+  const std::uint64_t t = uv_now(loop_);
+  while (!expiry_.empty() && expiry_.front().first <= t) {
+    table_.erase(expiry_.front().second);
+    expiry_.pop_front();
+  }
+}
+
+bool OnionRelay::handle_frame(Link& from, Bytes frame) {
+  if (frame.empty()) return false;
+  const auto type = static_cast<FrameType>(frame[0]);
+  if (type != FrameType::onion_cell && type != FrameType::onion_reply &&
+      type != FrameType::onion_reply_last)
+    return false;
+  if (frame.size() != onion_frame_header + config_.cell_bytes) {
+    ++stats_->dropped_bad_frame;
+    log_->debug("onion frame of {} bytes from {} dropped: wrong size", frame.size(),
+                from.peer_label());
+    return true;
+  }
+  const std::uint64_t id = load_u64(frame.data() + 1);
+  Bytes cell = frame.subspan(onion_frame_header);
+  if (type == FrameType::onion_cell)
+    handle_cell(from, id, cell);
+  else
+    handle_reply(from, type, id, cell);
+  return true;
+}
+
+void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
+  ++stats_->cells_in;
+  // Build the outgoing frame in place: header, then the cell peeled inside it.
+  std::vector<std::uint8_t> out(onion_frame_header + cell.size());
+  MutableBytes buf{out.data() + onion_frame_header, cell.size()};
+  std::memcpy(buf.data(), cell.data(), cell.size());
+  auto peeled = peel_cell(keys_, replay_, buf, config_.cell_bytes, now());
+  if (!peeled) {
+    ++stats_->dropped[static_cast<std::size_t>(peeled.error())];
+    log_->debug("cell dropped: {}", to_string(peeled.error()));
+    return;
+  }
+  if (peeled->action == onion::SlotType::deliver) {
+    ++stats_->cells_delivered;
+    if (on_deliver_)
+      on_deliver_(peeled->data, Responder(from.weak_from_this(), id, std::move(peeled->reply_key),
+                                          config_.cell_bytes, stats_));
+    return;
+  }
+
+  if (!directory_.lookup(peeled->next_hop)) {
+    send_error(from, id, peeled->reply_key, RelayErrorCode::unknown_next_hop);
+    return;
+  }
+  expire_entries();
+  if (table_.size() >= config_.max_entries) {
+    send_error(from, id, peeled->reply_key, RelayErrorCode::overloaded);
+    return;
+  }
+  std::uint64_t out_id;
+  do out_id = crypto::random_u64();
+  while (table_.count(out_id));
+
+  Entry e;
+  e.prev = from.weak_from_this();
+  e.prev_id = id;
+  e.key = std::move(peeled->reply_key);
+  e.expires = uv_now(loop_) + static_cast<std::uint64_t>(config_.entry_ttl.count()) * 1000;
+  expiry_.emplace_back(e.expires, out_id);
+  table_.emplace(out_id, std::move(e));
+  // Entries answered early leave stale expiry records behind; keep the queue
+  // proportional to the table.
+  if (expiry_.size() > 2 * config_.max_entries + 1024) {
+    std::erase_if(expiry_, [&](const auto& rec) {
+      auto it = table_.find(rec.second);
+      return it == table_.end() || it->second.expires != rec.first;
+    });
+  }
+
+  out[0] = static_cast<std::uint8_t>(FrameType::onion_cell);
+  store_u64(out.data() + 1, out_id);
+  forward(peeled->next_hop, out_id, std::move(out));
+}
+
+OnionRelay::OutPeer* OnionRelay::peer_link(const NodeId& next) {
+  auto it = peers_.find(next);
+  if (it != peers_.end()) return &it->second;
+  auto info = directory_.lookup(next);
+  if (!info) return nullptr;
+
+  Link::Handlers h;
+  h.on_established = [this, next](Link&) {
+    auto p = peers_.find(next);
+    if (p == peers_.end()) return;
+    auto pending = std::move(p->second.pending);
+    p->second.pending.clear();
+    for (auto& [out_id, frame] : pending)
+      if (p->second.link->send(frame) == SendStatus::ok)
+        ++stats_->cells_forwarded;
+      else
+        fail_entry(out_id, RelayErrorCode::overloaded);
+  };
+  h.on_frame = [this](Link& l, Bytes f) { handle_frame(l, f); };
+  h.on_closed = [this, next](Link& l, CloseReason) {
+    auto p = peers_.find(next);
+    if (p == peers_.end() || p->second.link.get() != &l) return;
+    auto pending = std::move(p->second.pending);
+    peers_.erase(p);
+    for (auto& [out_id, frame] : pending) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
+  };
+  auto link = Link::dial(loop_, info->endpoint, info->link_key, link_identity_, config_.link, h);
+  auto [ins, ok] = peers_.emplace(next, OutPeer{std::move(link), {}});
+  return &ins->second;
+}
+
+void OnionRelay::forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame) {
+  OutPeer* peer = peer_link(next);
+  if (!peer) {
+    fail_entry(out_id, RelayErrorCode::unknown_next_hop);
+    return;
+  }
+  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = peer->link;
+  if (!peer->link->established()) {
+    if (peer->pending.size() >= config_.max_pending_per_peer) {
+      fail_entry(out_id, RelayErrorCode::overloaded);
+      return;
+    }
+    peer->pending.emplace_back(out_id, std::move(frame));
+    return;
+  }
+  if (peer->link->send(frame) != SendStatus::ok) {
+    fail_entry(out_id, RelayErrorCode::overloaded);
+    return;
+  }
+  ++stats_->cells_forwarded;
+}
+
+void OnionRelay::fail_entry(std::uint64_t out_id, RelayErrorCode code) {
+  auto it = table_.find(out_id);
+  if (it == table_.end()) return;
+  if (auto prev = it->second.prev.lock()) send_error(*prev, it->second.prev_id, it->second.key, code);
+  table_.erase(it);  // its expiry_ record is skipped when it comes due
+}
+
+void OnionRelay::send_error(Link& to, std::uint64_t id, const ReplyKey& key, RelayErrorCode code) {
+  ++stats_->dropped_unforwardable;
+  log_->debug("cell not forwarded: {}", to_string(code));
+  auto cell = make_reply(config_.cell_bytes, key, ReplyKind::relay_error,
+                         static_cast<std::uint8_t>(code), {});
+  if (!cell) return;
+  if (to.send(onion_frame(FrameType::onion_reply_last, id, *cell)) == SendStatus::ok)
+    ++stats_->error_replies;
+}
+
+void OnionRelay::handle_reply(Link& from, FrameType type, std::uint64_t id, Bytes cell) {
+  auto it = table_.find(id);
+  if (it == table_.end() || it->second.next.lock().get() != &from) {
+    ++stats_->replies_dropped;
+    return;
+  }
+  auto prev = it->second.prev.lock();
+  if (!prev) {
+    ++stats_->replies_dropped;
+    table_.erase(it);
+    return;
+  }
+  scratch_.assign(onion_frame_header + cell.size(), 0);
+  scratch_[0] = static_cast<std::uint8_t>(type);
+  store_u64(scratch_.data() + 1, it->second.prev_id);
+  std::memcpy(scratch_.data() + onion_frame_header, cell.data(), cell.size());
+  wrap_reply(it->second.key, {scratch_.data() + onion_frame_header, cell.size()});
+  if (prev->send(scratch_) == SendStatus::ok)
+    ++stats_->replies_forwarded;
+  else
+    ++stats_->replies_dropped;
+  if (type == FrameType::onion_reply_last) table_.erase(it);
+}
+
+}  // namespace nightjar

@@ -1,0 +1,171 @@
+// OnionRelay: a node's part in carrying onion cells over links. It peels each
+// cell that arrives, forwards it to the next hop over an outgoing link (dialed
+// on demand), remembers where the reply must go, and re-encrypts replies on
+// their way back. At the destination it hands the request to the
+// application, which answers through a Responder, now or later (long polls).
+//
+// Request IDs are local to one link: every hop picks a fresh random ID for the
+// next link, so no field crosses two links unchanged. The relay table is
+// bounded and its entries expire; a cell that cannot be forwarded (unknown or
+// unreachable next hop, full table or queue) is answered with an error reply.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "routing/frame.hpp"
+#include "routing/link.hpp"
+#include "routing/onion_cell.hpp"
+
+namespace nightjar {
+
+struct NodeIdHash {
+  std::size_t operator()(const NodeId& id) const noexcept {
+    std::size_t h;
+    std::memcpy(&h, id.data(), sizeof h);
+    return h;
+  }
+};
+
+struct PeerInfo {
+  Endpoint endpoint;
+  X25519PublicKey link_key;
+};
+
+// How a relay finds the next hop. The directory (swarm/) implements it.
+class PeerDirectory {
+ public:
+  virtual ~PeerDirectory() = default;
+  virtual std::optional<PeerInfo> lookup(const NodeId& node) const = 0;
+};
+
+// Codes of ReplyKind::relay_error replies.
+enum class RelayErrorCode : std::uint8_t {
+  unknown_next_hop = 1,
+  next_hop_unreachable = 2,
+  overloaded = 3,
+};
+const char* to_string(RelayErrorCode c);
+
+struct RelayConfig {
+  std::size_t cell_bytes = onion::default_cell_bytes;
+  std::size_t max_entries = 1u << 16;              // relay table entries
+  std::chrono::seconds entry_ttl{120};             // longer than the longest long poll
+  std::size_t max_pending_per_peer = 256;          // cells waiting for a link to connect
+  std::size_t replay_entries_per_epoch = 1u << 22;
+  LinkConfig link;                                 // for outgoing links
+  std::function<std::uint64_t()> clock;            // unix seconds; default: system clock
+};
+
+struct RelayStats {
+  std::uint64_t cells_in = 0;
+  std::uint64_t cells_forwarded = 0;
+  std::uint64_t cells_delivered = 0;
+  std::uint64_t replies_forwarded = 0;
+  std::uint64_t replies_sent = 0;
+  std::uint64_t error_replies = 0;
+  std::uint64_t replies_dropped = 0;  // no entry (expired, unknown) or wrong link
+  std::uint64_t dropped[8] = {};      // by PeelDrop
+  std::uint64_t dropped_bad_frame = 0;
+  std::uint64_t dropped_unforwardable = 0;  // by RelayErrorCode, summed
+};
+
+class OnionRelay;
+
+// Answers one delivered request. Move-only; a reply sent after the relay or
+// the previous link is gone is dropped quietly.
+class Responder {
+ public:
+  Responder(Responder&&) noexcept = default;
+  Responder& operator=(Responder&&) noexcept = default;
+  // Splits `data` over as many reply cells as needed; the last one is marked.
+  bool reply(Bytes data);
+  std::size_t max_cell_data() const;
+
+ private:
+  friend class OnionRelay;
+  Responder(std::weak_ptr<Link> prev, std::uint64_t id, ReplyKey key, std::size_t cell_bytes,
+            std::weak_ptr<RelayStats> stats)
+      : prev_(std::move(prev)), id_(id), key_(std::move(key)), cell_bytes_(cell_bytes),
+        stats_(std::move(stats)) {}
+  std::weak_ptr<Link> prev_;
+  std::uint64_t id_;
+  ReplyKey key_;
+  std::size_t cell_bytes_;
+  std::weak_ptr<RelayStats> stats_;
+};
+
+class OnionRelay {
+ public:
+  using DeliverHandler = std::function<void(Bytes request, Responder responder)>;
+
+  OnionRelay(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> link_identity,
+             OnionKeyring keys, const PeerDirectory& directory, RelayConfig config,
+             DeliverHandler on_deliver);
+  ~OnionRelay();
+  OnionRelay(const OnionRelay&) = delete;
+  OnionRelay& operator=(const OnionRelay&) = delete;
+
+  // Feed every frame from any link here. Returns false if the frame is not an
+  // onion frame (the caller may handle other types).
+  bool handle_frame(Link& from, Bytes frame);
+
+  // Rotates onion keys and forgets the replay tags of expired epochs; the
+  // relay's own timer calls this every second, tests may call it directly.
+  void maintain();
+  // Closes outgoing links and stops the timer.
+  void close();
+
+  const OnionKeyring& keyring() const { return keys_; }
+  const RelayStats& stats() const { return *stats_; }
+  std::size_t entries() const { return table_.size(); }
+  std::size_t replay_memory_bytes() const { return replay_.memory_bytes(); }
+
+ private:
+  struct Entry {
+    std::weak_ptr<Link> prev;
+    std::uint64_t prev_id = 0;
+    std::weak_ptr<Link> next;
+    ReplyKey key;
+    std::uint64_t expires = 0;
+  };
+  struct OutPeer {
+    std::shared_ptr<Link> link;
+    std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> pending;  // out id, frame
+  };
+
+  void handle_cell(Link& from, std::uint64_t id, Bytes cell);
+  void handle_reply(Link& from, FrameType type, std::uint64_t id, Bytes cell);
+  void forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame);
+  void fail_entry(std::uint64_t out_id, RelayErrorCode code);
+  void send_error(Link& to, std::uint64_t id, const ReplyKey& key, RelayErrorCode code);
+  OutPeer* peer_link(const NodeId& next);
+  void expire_entries();
+  std::uint64_t now() const;
+
+  uv_loop_t* loop_;
+  std::shared_ptr<const X25519KeyPair> link_identity_;
+  OnionKeyring keys_;
+  ReplayCache replay_;
+  const PeerDirectory& directory_;
+  RelayConfig config_;
+  DeliverHandler on_deliver_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<RelayStats> stats_ = std::make_shared<RelayStats>();
+
+  std::unordered_map<std::uint64_t, Entry> table_;
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> expiry_;  // (expires, out id), in order
+  std::unordered_map<NodeId, OutPeer, NodeIdHash> peers_;
+  std::vector<std::uint8_t> scratch_;
+  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+};
+
+}  // namespace nightjar
