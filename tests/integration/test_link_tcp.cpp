@@ -226,7 +226,7 @@ TEST_CASE("10,000 frames of random sizes arrive intact and in order", "[link][in
   CHECK(loop.drain_and_close());
 }
 
-TEST_CASE("misbehaving connections are dropped with a reason; a good one keeps working",
+TEST_CASE("misbehaving connections are dropped with a reason, and a good one keeps working",
           "[link][integration]") {
   TestLoop loop;
   {

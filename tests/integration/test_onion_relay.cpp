@@ -235,7 +235,7 @@ TEST_CASE("a large reply arrives as several fixed-size cells", "[onion][integrat
   CHECK(loop.drain_and_close());
 }
 
-TEST_CASE("replayed, expired and garbage cells are dropped; other traffic is not affected",
+TEST_CASE("replayed, expired and garbage cells are dropped, and other traffic is not affected",
           "[onion][integration]") {
   TestLoop loop;
   {
