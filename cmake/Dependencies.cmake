@@ -6,6 +6,9 @@ find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(RocksDB REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(Threads REQUIRED)
+# nlohmann-json (header-only): reading the published test vectors and
+# scenario files, writing reports. Debian's nlohmann-json3-dev.
+find_package(nlohmann_json 3.10 REQUIRED)
 if(NIGHTJAR_TESTS)
   find_package(Catch2 2.13 REQUIRED)
 endif()

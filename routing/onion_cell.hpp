@@ -40,7 +40,7 @@ inline constexpr std::size_t header_bytes = alpha_bytes + beta_bytes + mac_bytes
 inline constexpr std::size_t zero_prefix = 16;  // integrity check on opened payloads
 inline constexpr std::size_t request_prefix = zero_prefix + 2;
 inline constexpr std::size_t reply_prefix = zero_prefix + 4;
-inline constexpr std::size_t default_cell_bytes = 1536;
+inline constexpr std::size_t default_cell_bytes = 1032;  // payload 544: LIONESS R = 512
 inline constexpr std::size_t min_cell_bytes = header_bytes + 64;
 inline constexpr std::size_t max_cell_bytes = 16384;
 

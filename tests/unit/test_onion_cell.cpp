@@ -138,11 +138,11 @@ TEST_CASE("a flipped payload bit leaves nothing readable at the destination", "[
   std::vector<TestNode> nodes(4);
   std::string secret_text;
   for (int i = 0; i < 40; ++i) secret_text += "attack at dawn ";
-  auto msg = text(secret_text.substr(0, 600));
+  auto msg = text(secret_text.substr(0, onion::max_request_data(onion::default_cell_bytes)));
   auto built = build_cell(onion::default_cell_bytes, path_of(nodes), msg, rng);
   REQUIRE(built.ok());
   auto cell = built->cell;
-  cell[onion::header_bytes + 700] ^= 0x01;
+  cell[onion::header_bytes + onion::payload_bytes(onion::default_cell_bytes) / 2] ^= 0x01;
   auto trip = travel(nodes, cell);
   REQUIRE(trip.drop.has_value());
   CHECK(*trip.drop == PeelDrop::bad_payload);
