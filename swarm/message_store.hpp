@@ -1,0 +1,158 @@
+// MessageStore: a node's durable copy of the messages its swarm holds, in
+// RocksDB. Every message carries its own expiry, checked on every read and
+// enforced by a sweep of the expiry index. Deletes leave tombstones (kept
+// until the message would have expired) so that replication does not bring a
+// deleted message back. A write is one WriteBatch (message, ID index, expiry
+// index, quota counters), synced to the write-ahead log before it returns, so
+// an acknowledged message survives kill -9.
+//
+// Order and cursors: a recipient's messages are ordered by (timestamp_ms, id).
+// The timestamp is assigned once, by the node that first accepts the message,
+// and travels with every replica, so a cursor means the same on every member
+// of the swarm.
+//
+// Anti-entropy support: message IDs fall into 256 buckets by their first
+// byte; a bucket's summary (count and XOR of per-entry hashes, covering live
+// messages and tombstones) is kept up to date in memory, so two replicas find
+// the buckets where they differ without reading the database.
+//
+// Single-threaded: call from one thread (the node's loop, or a worker that
+// owns it). Called by node/ request handlers and swarm/ replication.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "routing/crypto.hpp"
+#include "routing/result.hpp"
+
+namespace nightjar {
+
+using MessageId = Hash256;
+
+// BLAKE2b-256(recipient || body).
+MessageId message_id(const Ed25519PublicKey& recipient, Bytes body);
+
+struct StoredMessage {
+  Ed25519PublicKey recipient;
+  MessageId id;
+  std::uint64_t timestamp_ms = 0;  // cursor order; assigned by the first node
+  std::uint64_t expiry_ms = 0;     // unix milliseconds; gone after this
+  std::vector<std::uint8_t> body;  // ciphertext, never logged
+};
+
+// Retrieve returns messages strictly after the cursor. The zero cursor is
+// before everything.
+struct Cursor {
+  std::uint64_t timestamp_ms = 0;
+  MessageId id;
+  friend bool operator==(const Cursor&, const Cursor&) = default;
+};
+Cursor cursor_of(const StoredMessage& m);
+
+enum class StoreError {
+  quota_messages,  // the recipient already has the most messages allowed
+  quota_bytes,     // the recipient's messages would exceed the byte quota
+  disk_full,       // the node's disk cap would be exceeded
+  expired,         // expiry_ms is not in the future
+  deleted,         // a tombstone says the recipient deleted this message
+  io_error,        // RocksDB failed (logged with its status)
+};
+const char* to_string(StoreError e);
+
+enum class PutResult { stored, duplicate };
+
+struct StoreOptions {
+  std::uint64_t disk_cap_bytes = 10ull << 30;      // node-wide, all messages
+  std::uint32_t quota_messages = 10'000;           // per recipient
+  std::uint64_t quota_bytes = 8ull << 20;          // per recipient (bodies)
+  bool sync = true;                                // fsync the WAL on every write
+  std::size_t cache_bytes = 8u << 20;              // RocksDB block cache
+};
+
+struct BucketSummary {
+  std::uint32_t count = 0;
+  Hash256 digest;  // XOR of entry_hash over the bucket's entries
+  friend bool operator==(const BucketSummary&, const BucketSummary&) = default;
+};
+inline constexpr std::size_t summary_buckets = 256;
+using StoreSummary = std::array<BucketSummary, summary_buckets>;
+
+// One entry of a bucket, as replicas exchange them.
+struct EntryState {
+  MessageId id;
+  bool tombstone = false;
+  std::uint64_t expiry_ms = 0;
+  friend bool operator==(const EntryState&, const EntryState&) = default;
+};
+// BLAKE2b-256 of (id || tombstone flag || expiry): what summaries XOR.
+Hash256 entry_hash(const EntryState& e);
+
+class MessageStore {
+ public:
+  static Result<std::unique_ptr<MessageStore>, std::string> open(const std::filesystem::path& dir,
+                                                                 StoreOptions options);
+  ~MessageStore();
+  MessageStore(const MessageStore&) = delete;
+  MessageStore& operator=(const MessageStore&) = delete;
+
+  // Stores (idempotently: the same ID again is `duplicate`, and keeps the first
+  // copy's timestamp). Durable when it returns ok (with options.sync).
+  Result<PutResult, StoreError> put(const StoredMessage& m, std::uint64_t now_ms);
+  // Several messages in one WriteBatch and one sync; one result each.
+  std::vector<Result<PutResult, StoreError>> put_batch(std::span<const StoredMessage> ms,
+                                                       std::uint64_t now_ms);
+
+  // Up to `limit` unexpired messages of `recipient` after `after`, in order.
+  std::vector<StoredMessage> retrieve(const Ed25519PublicKey& recipient, const Cursor& after,
+                                      std::size_t limit, std::uint64_t now_ms) const;
+  std::optional<StoredMessage> get(const MessageId& id, std::uint64_t now_ms) const;
+  bool contains(const MessageId& id) const;  // live or tombstone
+
+  // Deletes one message of `recipient`, leaving a tombstone. False if there
+  // was no such live message. A tombstone may also be recorded for a message
+  // never seen (replication), with the message's expiry.
+  Result<bool, StoreError> erase(const Ed25519PublicKey& recipient, const MessageId& id,
+                                 std::uint64_t now_ms);
+  Result<void, StoreError> put_tombstone(const Ed25519PublicKey& recipient, const MessageId& id,
+                                         std::uint64_t expiry_ms);
+  // Deletes all of a recipient's messages; returns how many.
+  Result<std::size_t, StoreError> erase_all(const Ed25519PublicKey& recipient,
+                                            std::uint64_t now_ms);
+
+  // Removes up to `max` expired messages and tombstones; returns how many.
+  std::size_t sweep_expired(std::uint64_t now_ms, std::size_t max = 10'000);
+
+  // Anti-entropy.
+  const StoreSummary& summary() const { return summary_; }
+  std::vector<EntryState> bucket_entries(std::size_t bucket) const;
+
+  // Migration: the recipients that have live messages, in key order, from
+  // `after` (exclusive; nullopt: from the start), at most `limit`.
+  std::vector<Ed25519PublicKey> recipients(std::optional<Ed25519PublicKey> after,
+                                           std::size_t limit) const;
+  // All live messages of a recipient (for migration), up to `limit`.
+  std::vector<StoredMessage> all_of(const Ed25519PublicKey& recipient, std::size_t limit,
+                                    std::uint64_t now_ms) const;
+  // Drops a recipient's messages without tombstones (moved to another swarm).
+  Result<std::size_t, StoreError> drop_recipient(const Ed25519PublicKey& recipient);
+
+  std::uint64_t message_count() const;
+  std::uint64_t body_bytes() const;       // sum of stored bodies (the disk cap's measure)
+  std::uint64_t disk_bytes() const;       // RocksDB's live SST + WAL size
+  void flush();                           // memtables to disk (before shutdown)
+
+ private:
+  struct Impl;
+  explicit MessageStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  StoreSummary summary_{};
+};
+
+}  // namespace nightjar
