@@ -49,10 +49,11 @@ std::vector<SwarmId> swarm_ids(const SwarmAssignment& a) {
 //     for now. Nodes not in the previous assignment form the pool.
 //  2. Count. k = max(c, floor(n / ideal)), then raised to ceil(n / max) and
 //     lowered to max(1, floor(n / min)), the last bound winning. So a swarm is
-//     created only when every swarm could then have `ideal` members, and one
-//     is dissolved only when the nodes cannot fill c swarms to `min`: the gap
-//     between the two thresholds keeps churn from creating and dissolving the
-//     same swarm over and over. With fewer than 2 * min nodes, k is 1.
+//     created only when every swarm could then have `ideal` members or when
+//     the swarms would otherwise exceed max, and one is dissolved only when
+//     the nodes cannot fill c swarms to `min`: the gap between the thresholds
+//     keeps churn from creating and dissolving the same swarm over and over.
+//     With fewer than 2 * min nodes, k is 1.
 //  3. Dissolve. If k < c, the c - k swarms with the fewest present members
 //     are dissolved; ties go to the swarm with the smallest span of the ring
 //     (half the gap to the previous ID plus half the gap to the next, each

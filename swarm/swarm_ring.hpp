@@ -9,7 +9,8 @@
 // assign_swarms is what the authorities run every epoch: it starts from the
 // previous epoch's assignment and changes as little as it can, so that churn
 // moves few recipients to another swarm. Callers: swarm/directory.cpp (the
-// authority builds a directory), swarm events, clients (swarm_for).
+// authority builds a directory), swarm/swarm_events.hpp (what changed for a
+// node), clients (swarm_for).
 #pragma once
 
 #include <cstdint>
@@ -41,20 +42,26 @@ SwarmId nearest_swarm(std::span<const SwarmId> swarms, std::uint64_t position);
 // The sorted, distinct swarm IDs of an assignment.
 std::vector<SwarmId> swarm_ids(const SwarmAssignment& a);
 
-// The new assignment for `nodes`, given the previous one. Deterministic: the
-// same inputs give the same output on every machine, whatever the order of
-// `nodes`. Guarantees:
+// The new assignment for `nodes`, given the previous one (empty for the first
+// directory). Deterministic: the same inputs give the same output on every
+// machine, whatever the order of `nodes` (duplicates count once). Guarantees:
 //  - every node of `nodes` is in exactly one swarm, and no other node is;
 //  - with at least sizes.min nodes, every swarm has between sizes.min and
-//    sizes.max members; with fewer, all nodes form one swarm;
+//    sizes.max members; with fewer, all nodes form one swarm. (This needs
+//    sizes.max >= 2 * sizes.min - 1, true of 5/7/10 and 3/4/6; with narrower
+//    sizes some node counts cannot be split, and swarms may then exceed max.)
 //  - nodes of the previous assignment that are still present keep their swarm
 //    unless a rule below moves them, and swarm IDs are kept, so churn moves
-//    few recipients;
-//  - new nodes join small swarms; a swarm below sizes.min is refilled from
-//    swarms above sizes.ideal or dissolved; with enough surplus a new swarm is
-//    formed, its ID the midpoint of the largest gap of the ring.
-// The exact rules are in swarm_ring.cpp. Which node moves is decided by a
-// hash of its ID, never by input order.
+//    few recipients; applying it again to its own output changes nothing;
+//  - new nodes join the smallest swarms (below ideal first); a swarm below
+//    sizes.min is refilled from the largest swarms (those above ideal first),
+//    or dissolved when the nodes cannot fill every swarm to min; a new swarm
+//    is formed when every swarm could have sizes.ideal members, its ID the
+//    midpoint of the largest gap of the ring (the first swarms are evenly
+//    spaced from ID 0).
+// The exact rules are in swarm_ring.cpp and docs/SWARMS.md. Which node moves
+// is decided by a hash of its ID, never by input order. Sizes that are not
+// valid() are first raised to min >= 1 and min <= ideal <= max.
 SwarmAssignment assign_swarms(const SwarmAssignment& previous, std::span<const NodeId> nodes,
                               const SwarmSizes& sizes);
 

@@ -225,6 +225,29 @@ TEST_CASE("assign_swarms edge-case network sizes", "[swarm]") {
   }
 }
 
+TEST_CASE("assign_swarms with sizes too narrow to split every count", "[swarm]") {
+  // 4/4/5 cannot split 6 or 7 nodes (one swarm is too big, two too small): the
+  // documented fallback keeps every swarm at min or more and balances them.
+  std::mt19937_64 rng(19);
+  const SwarmSizes narrow{4, 4, 5};
+  const std::vector<NodeId> all = random_nodes(rng, 40);
+  SwarmAssignment a;
+  for (std::size_t n = 4; n <= all.size(); ++n) {
+    INFO("nodes " << n);
+    const std::vector<NodeId> nodes(all.begin(), all.begin() + static_cast<long>(n));
+    a = assign_swarms(a, nodes, narrow);
+    REQUIRE(a.size() == n);
+    std::size_t smallest = n;
+    std::size_t largest = 0;
+    for (const auto& [swarm, count] : swarm_sizes(a)) {
+      smallest = std::min(smallest, count);
+      largest = std::max(largest, count);
+    }
+    CHECK(smallest >= narrow.min);
+    if (largest > narrow.max) CHECK(largest - smallest <= 1);
+  }
+}
+
 TEST_CASE("assign_swarms ignores duplicate nodes", "[swarm]") {
   std::mt19937_64 rng(12);
   std::vector<NodeId> nodes = random_nodes(rng, 30);
