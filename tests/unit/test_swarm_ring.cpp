@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <random>
@@ -98,6 +99,15 @@ std::size_t nodes_kept(const SwarmAssignment& before, const SwarmAssignment& aft
   for (const auto& [node, swarm] : after)
     kept += before.count(node);
   return kept;
+}
+
+// How many swarm IDs one assignment has that the other has not.
+std::size_t ids_changed(const SwarmAssignment& before, const SwarmAssignment& after) {
+  const auto x = swarm_ids(before);
+  const auto y = swarm_ids(after);
+  std::vector<SwarmId> diff;
+  std::set_symmetric_difference(x.begin(), x.end(), y.begin(), y.end(), std::back_inserter(diff));
+  return diff.size();
 }
 
 const std::vector<SwarmSizes> all_sizes = {{5, 7, 10}, {3, 4, 6}, {2, 3, 4}, {1, 1, 1}, {4, 6, 8}};
@@ -310,6 +320,7 @@ TEST_CASE("assign_swarms while a network grows and shrinks one node at a time", 
       REQUIRE(violation(next, nodes, sizes).empty());
       moves += nodes_moved(a, next);
       if (swarm_ids(a) != swarm_ids(next)) ++ring_changes;
+      CHECK(ids_changed(a, next) <= 1);
       a = next;
     }
     for (std::size_t n = all.size() - 1; n >= 1; --n) {
@@ -319,6 +330,7 @@ TEST_CASE("assign_swarms while a network grows and shrinks one node at a time", 
       REQUIRE(violation(next, nodes, sizes).empty());
       moves += nodes_moved(a, next);
       if (swarm_ids(a) != swarm_ids(next)) ++ring_changes;
+      CHECK(ids_changed(a, next) <= 1);
       a = next;
     }
     std::cout << "[swarm] grow 1->200->1 with " << describe(sizes) << ": " << moves
