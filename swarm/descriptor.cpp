@@ -150,12 +150,6 @@ const OnionKeyInfo* NodeDescriptor::onion_key_at(std::uint64_t now) const {
   return best;
 }
 
-bool operator==(const NodeDescriptor& a, const NodeDescriptor& b) {
-  return a.protocol_version == b.protocol_version && a.id == b.id && a.link_key == b.link_key &&
-         a.address == b.address && a.published == b.published && a.onion_keys == b.onion_keys &&
-         a.signature == b.signature;
-}
-
 #undef NJ_READ
 
 }  // namespace nightjar

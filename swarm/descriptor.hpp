@@ -82,7 +82,7 @@ struct NodeDescriptor {
   // holds now with the latest epoch), or null.
   const OnionKeyInfo* onion_key_at(std::uint64_t now) const;
 
-  friend bool operator==(const NodeDescriptor&, const NodeDescriptor&);
+  friend bool operator==(const NodeDescriptor&, const NodeDescriptor&) = default;
 };
 
 }  // namespace nightjar

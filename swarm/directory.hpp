@@ -26,11 +26,13 @@ namespace nightjar {
 struct DirectoryEntry {
   NodeDescriptor node;
   SwarmId swarm = 0;
+  friend bool operator==(const DirectoryEntry&, const DirectoryEntry&) = default;
 };
 
 struct AuthoritySignature {
   Ed25519PublicKey authority;
   Ed25519Signature signature;
+  friend bool operator==(const AuthoritySignature&, const AuthoritySignature&) = default;
 };
 
 enum class DirectoryError {
@@ -87,6 +89,8 @@ struct Directory {
   // sorts the swarm IDs on every call: to place many recipients, call swarms()
   // once and nearest_swarm(swarms, ring_position(recipient)) for each.
   std::optional<SwarmId> swarm_for(const Ed25519PublicKey& recipient) const;
+
+  friend bool operator==(const Directory&, const Directory&) = default;
 };
 
 // Whether a node or client should accept `d`: it belongs to this network, is
