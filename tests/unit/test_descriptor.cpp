@@ -9,7 +9,7 @@
 
 #include "routing/bytes.hpp"
 #include "swarm/descriptor.hpp"
-#include "tests/unit/directory_samples.hpp"
+#include "tests/support/directory_samples.hpp"
 
 using namespace nightjar;
 using nightjar::test::identity_from;

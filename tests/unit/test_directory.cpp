@@ -12,7 +12,7 @@
 
 #include "routing/bytes.hpp"
 #include "swarm/directory.hpp"
-#include "tests/unit/directory_samples.hpp"
+#include "tests/support/directory_samples.hpp"
 
 using namespace nightjar;
 using namespace nightjar::test;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "swarm/network_config.hpp"
-#include "tests/unit/directory_samples.hpp"
+#include "tests/support/directory_samples.hpp"
 
 using namespace nightjar;
 using namespace nightjar::test;

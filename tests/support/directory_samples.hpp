@@ -1,5 +1,6 @@
 // Sample descriptors, directories and network configs for the [directory]
-// tests: deterministic keys (from a seed byte) so that failures reproduce.
+// unit tests and the seed corpora of the directory fuzz targets: keys come
+// from a seed byte, so failures reproduce and the seeds are stable.
 #pragma once
 
 #include <cstdint>
