@@ -42,8 +42,9 @@ struct NodeDescriptor {
   static constexpr std::uint8_t format = 1;
   static constexpr std::size_t max_encoded_bytes = 512;
   static constexpr std::size_t max_onion_keys = 2;
-  // IPv4 and one onion key; IPv6 and two onion keys take 271 bytes.
+  // IPv4 and one onion key; IPv6 and two onion keys.
   static constexpr std::size_t min_encoded_bytes = 203;
+  static constexpr std::size_t largest_encoded_bytes = 271;
   // Prepended to the encoded fields to form what the identity key signs, so
   // a descriptor signature can never be mistaken for any other signature.
   static constexpr char signature_label[] = "nightjar descriptor v1";

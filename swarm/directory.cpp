@@ -42,8 +42,9 @@ void write_body(const Directory& d, WireWriter& w) {
   }
 }
 
+// Enough for any body, so that encoding never reallocates.
 std::size_t body_size_hint(const Directory& d) {
-  return 128 + d.entries.size() * (8 + 2 + 271);
+  return 128 + d.entries.size() * (8 + 2 + NodeDescriptor::largest_encoded_bytes);
 }
 
 Result<DirectoryEntry, DirectoryError> decode_entry(WireReader& r) {
