@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -51,6 +52,41 @@ Endpoint Endpoint::from_sockaddr(const sockaddr* sa) {
   else if (sa->sa_family == AF_INET6)
     std::memcpy(&ep.addr, sa, sizeof(sockaddr_in6));
   return ep;
+}
+
+Endpoint Endpoint::from_ip(Bytes address, std::uint16_t port) {
+  Endpoint ep;
+  if (address.size() == 4) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    std::memcpy(&v4->sin_addr, address.data(), 4);
+  } else if (address.size() == 16) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    std::memcpy(&v6->sin6_addr, address.data(), 16);
+  }
+  return ep;
+}
+
+Bytes Endpoint::ip_bytes() const {
+  if (addr.ss_family == AF_INET)
+    return {reinterpret_cast<const std::uint8_t*>(
+                &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr),
+            4};
+  if (addr.ss_family == AF_INET6)
+    return {reinterpret_cast<const std::uint8_t*>(
+                &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr),
+            16};
+  return {};
+}
+
+bool operator==(const Endpoint& a, const Endpoint& b) {
+  if (a.addr.ss_family != b.addr.ss_family || a.port() != b.port()) return false;
+  const Bytes x = a.ip_bytes();
+  const Bytes y = b.ip_bytes();
+  return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
 }
 
 std::uint16_t Endpoint::port() const {
