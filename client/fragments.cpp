@@ -79,6 +79,11 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
     return std::optional<ReceivedMessage>{
         ReceivedMessage{f.sender, f.timestamp_ms, f.message_id, std::move(f.body)}};
   }
+  const std::size_t cost = f.body.size() + fragment_cost;
+  if (cost > limits_.max_pending_bytes) {
+    if (found != index_.end()) drop(found->second);
+    return fail(ReassemblyError::message_too_large);
+  }
   std::list<Pending>::iterator it;
   if (found == index_.end()) {
     while (pending_.size() >= limits_.max_pending_messages) {
@@ -99,7 +104,6 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
     }
   }
 
-  const std::size_t cost = f.body.size() + fragment_cost;
   if (it->body_bytes + f.body.size() > max_message_bytes ||
       it->cost + cost > limits_.max_pending_bytes) {
     drop(it);

@@ -67,7 +67,8 @@ class Passphrase {
 };
 
 // Argon2id cost. The defaults are libsodium's "interactive" limits (2 passes,
-// 64 MiB, about 0.1 s here): unlocking happens at every start of the client.
+// 64 MiB, 0.1-0.3 s on our shared 2-core machines): unlocking happens at
+// every start of the client.
 struct KdfLimits {
   std::uint64_t opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
   std::uint64_t memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
