@@ -1,6 +1,7 @@
 #include "swarm/replication_messages.hpp"
 
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 
 namespace nightjar::replication {
@@ -46,6 +47,25 @@ bool id_less(const MessageId& a, const MessageId& b) {
   return a.bytes < b.bytes;
 }
 
+// One bucket frame; encode(BucketList) and encode_bucket share it, the latter
+// without copying its entries into a BucketList first.
+std::vector<std::uint8_t> encode_listing(std::uint8_t bucket, bool last,
+                                         std::span<const EntryState> entries) {
+  if (entries.size() > max_bucket_entries_per_frame)
+    throw std::length_error("replication::encode: more than max_bucket_entries_per_frame");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].id.bytes[0] != bucket)
+      throw std::invalid_argument("replication::encode: an entry outside its bucket");
+    if (i > 0 && !id_less(entries[i - 1].id, entries[i].id))
+      throw std::invalid_argument("replication::encode: entries not in increasing ID order");
+  }
+  WireWriter w = start(Type::bucket, bucket_header + entries.size() * bucket_entry_bytes);
+  w.u8(bucket).u8(last ? 1 : 0).u16(static_cast<std::uint16_t>(entries.size()));
+  for (const EntryState& e : entries)
+    w.fixed(e.id).u8(e.tombstone ? tombstone_flag : 0).u64(e.expiry_ms);
+  return w.take();
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> encode(const Push& m) {
@@ -81,19 +101,7 @@ std::vector<std::uint8_t> encode(const Summary& m) {
 }
 
 std::vector<std::uint8_t> encode(const BucketList& m) {
-  if (m.entries.size() > max_bucket_entries_per_frame)
-    throw std::length_error("replication::encode: more than max_bucket_entries_per_frame");
-  for (std::size_t i = 0; i < m.entries.size(); ++i) {
-    if (m.entries[i].id.bytes[0] != m.bucket)
-      throw std::invalid_argument("replication::encode: an entry outside its bucket");
-    if (i > 0 && !id_less(m.entries[i - 1].id, m.entries[i].id))
-      throw std::invalid_argument("replication::encode: entries not in increasing ID order");
-  }
-  WireWriter w = start(Type::bucket, bucket_header + m.entries.size() * bucket_entry_bytes);
-  w.u8(m.bucket).u8(m.last ? 1 : 0).u16(static_cast<std::uint16_t>(m.entries.size()));
-  for (const EntryState& e : m.entries)
-    w.fixed(e.id).u8(e.tombstone ? tombstone_flag : 0).u64(e.expiry_ms);
-  return w.take();
+  return encode_listing(m.bucket, m.last, m.entries);
 }
 
 std::vector<std::uint8_t> encode(const Fetch& m) {
@@ -230,23 +238,19 @@ Result<Fetch, WireError> decode_fetch(Bytes frame) {
 std::vector<std::vector<std::uint8_t>> encode_bucket(std::uint8_t bucket,
                                                      const std::vector<EntryState>& entries) {
   std::vector<EntryState> sorted = entries;
-  std::sort(sorted.begin(), sorted.end(),
-            [](const EntryState& a, const EntryState& b) { return id_less(a.id, b.id); });
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const EntryState& a, const EntryState& b) { return id_less(a.id, b.id); });
   sorted.erase(std::unique(sorted.begin(), sorted.end(),
                            [](const EntryState& a, const EntryState& b) { return a.id == b.id; }),
                sorted.end());
   std::vector<std::vector<std::uint8_t>> frames;
+  const std::span<const EntryState> all(sorted);
   std::size_t off = 0;
   do {
-    const std::size_t n = std::min(max_bucket_entries_per_frame, sorted.size() - off);
-    BucketList frame;
-    frame.bucket = bucket;
-    frame.last = off + n == sorted.size();
-    const auto first = sorted.begin() + static_cast<std::ptrdiff_t>(off);
-    frame.entries.assign(first, first + static_cast<std::ptrdiff_t>(n));
-    frames.push_back(encode(frame));
+    const std::size_t n = std::min(max_bucket_entries_per_frame, all.size() - off);
+    frames.push_back(encode_listing(bucket, off + n == all.size(), all.subspan(off, n)));
     off += n;
-  } while (off < sorted.size());
+  } while (off < all.size());
   return frames;
 }
 

@@ -83,8 +83,8 @@ Result<Fetch, WireError> decode_fetch(Bytes frame);
 
 // Splits a bucket's entries over as many frames as needed (at least one; an
 // empty bucket is one frame with no entries). The entries need not be sorted:
-// they are sorted here, and an ID listed twice is sent once. Every entry must
-// lie in `bucket`.
+// they are sorted here, and an ID listed twice is sent once (its first
+// entry). Every entry must lie in `bucket`.
 std::vector<std::vector<std::uint8_t>> encode_bucket(std::uint8_t bucket,
                                                      const std::vector<EntryState>& entries);
 
