@@ -6,8 +6,10 @@
 //           6 encode_bucket (the rest describes entries, below)
 //   rest    the frame, or for encode_bucket:
 //             byte 0      the bucket
-//             bytes 1-2   the number of entries n, modulo 2,600 (up to three
-//                         frames)
+//             byte 1      the number of entries n: entry_counts[byte % 16],
+//                         sizes around the frame limit and small ones (each
+//                         ID comparison is traced by libFuzzer, so thousands
+//                         of entries per input would starve the decoders)
 //             the rest    a pool P of p bytes the entries are made from,
 //                         cyclically: with k = i mod p and r = i / p, entry i
 //                         has ID bucket || P[k] || P[k+1] || r (u16) || zeros,
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "routing/crypto.hpp"
+#include "routing/wire.hpp"
 #include "swarm/replication_messages.hpp"
 
 using namespace nightjar;
@@ -50,6 +53,8 @@ namespace {
   } while (0)
 
 constexpr std::uint8_t mode_encode_bucket = 6;
+constexpr std::array<std::size_t, 16> entry_counts = {0,   1,   2,    3,    5,    8,    13,   64,
+                                                      255, 999, 1000, 1001, 1999, 2000, 2001, 2600};
 
 bool id_less(const MessageId& a, const MessageId& b) {
   return a.bytes < b.bytes;
@@ -75,15 +80,18 @@ void round_trip(const std::vector<std::uint8_t>& frame, Decode decode) {
 }
 
 void check_encode_bucket(const std::vector<std::uint8_t>& rest) {
-  if (rest.size() < 3) return;
+  if (rest.size() < 2) return;
   const std::uint8_t bucket = rest[0];
-  const std::size_t n = ((std::size_t{rest[1]} << 8) | rest[2]) % 2600;
-  const std::vector<std::uint8_t> pool(rest.begin() + 3, rest.end());
+  const std::size_t n = entry_counts[rest[1] % entry_counts.size()];
+  const std::vector<std::uint8_t> pool(rest.begin() + 2, rest.end());
   if (pool.empty() && n > 0) return;
 
   std::vector<EntryState> entries;
   entries.reserve(n);
-  std::map<std::array<std::uint8_t, 32>, EntryState> want;  // first entry of each ID, sorted
+  // The first entry of each ID, in ID order. Only ID bytes 1-4 vary, so they
+  // make an integer key in the same order (cheaper for libFuzzer to trace than
+  // comparing whole IDs).
+  std::map<std::uint32_t, EntryState> want;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t round = i / pool.size();
     auto at = [&](std::size_t k) { return pool[(i + k) % pool.size()]; };
@@ -96,7 +104,7 @@ void check_encode_bucket(const std::vector<std::uint8_t>& rest) {
     e.expiry_ms = at(2);
     e.tombstone = (at(3) & 1) != 0;
     entries.push_back(e);
-    want.emplace(e.id.bytes, e);
+    want.emplace(load_u32(e.id.data() + 1), e);
   }
 
   const auto frames = encode_bucket(bucket, entries);
@@ -173,12 +181,13 @@ void write_seeds(const std::string& dir) {
   flags[5 + 32] = 0x02;
   write_file(dir + "/bucket-bad-flags", 4, flags);
 
-  // encode_bucket: 1,200 entries from a pool with a repeated pair (two
-  // frames, duplicates), and 2,599 from a pool without (three frames).
-  write_file(dir + "/split-1200", mode_encode_bucket,
-             {0x40, 0x04, 0xb0, 1, 2, 3, 1, 2, 5, 8, 13, 21});
-  write_file(dir + "/split-2599", mode_encode_bucket, {0xfe, 0x0a, 0x27, 9, 8, 7, 6, 5});
-  write_file(dir + "/split-empty", mode_encode_bucket, {0x00, 0x00, 0x00});
+  // encode_bucket: 1,001 entries from a pool with a repeated pair (two
+  // frames, duplicates), 2,600 from a pool without (three frames), 13 from a
+  // pool of one repeated byte, and none.
+  write_file(dir + "/split-1001", mode_encode_bucket, {0x40, 11, 1, 2, 3, 1, 2, 5, 8, 13, 21});
+  write_file(dir + "/split-2600", mode_encode_bucket, {0xfe, 15, 9, 8, 7, 6, 5});
+  write_file(dir + "/split-13", mode_encode_bucket, {0x01, 6, 4, 4, 4});
+  write_file(dir + "/split-empty", mode_encode_bucket, {0x00, 0x00});
 }
 
 }  // namespace
