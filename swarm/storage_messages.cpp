@@ -1,5 +1,6 @@
 #include "swarm/storage_messages.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string_view>
 
