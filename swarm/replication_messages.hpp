@@ -61,6 +61,12 @@ inline constexpr std::size_t max_bucket_entries_per_frame = 1000;
 inline constexpr std::size_t max_fetch_ids = 256;
 inline constexpr std::size_t max_body_bytes = 65535;
 
+// Encoding is canonical: each decoder accepts only what its encoder produces.
+// A bucket listing's entries all lie in its bucket (the ID's first byte) in
+// strictly increasing ID order, at most max_bucket_entries_per_frame per
+// frame; a fetch asks for 1..max_fetch_ids IDs. Encoders throw
+// std::length_error or std::invalid_argument for a frame that breaks these
+// rules (a programming error, as in WireWriter); decoders reject it.
 std::vector<std::uint8_t> encode(const Push& m);
 std::vector<std::uint8_t> encode(const PushAck& m);
 std::vector<std::uint8_t> encode(const Tombstone& m);
@@ -75,7 +81,10 @@ Result<Summary, WireError> decode_summary(Bytes frame);
 Result<BucketList, WireError> decode_bucket(Bytes frame);
 Result<Fetch, WireError> decode_fetch(Bytes frame);
 
-// Splits a bucket's entries over as many frames as needed (at least one).
+// Splits a bucket's entries over as many frames as needed (at least one; an
+// empty bucket is one frame with no entries). The entries need not be sorted:
+// they are sorted here, and an ID listed twice is sent once (its first
+// entry). Every entry must lie in `bucket`.
 std::vector<std::vector<std::uint8_t>> encode_bucket(std::uint8_t bucket,
                                                      const std::vector<EntryState>& entries);
 

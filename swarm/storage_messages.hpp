@@ -4,7 +4,8 @@
 // handles them, client/ builds them.
 //
 // Every request fits in one cell (onion::max_request_data: 526 bytes with the
-// default 1032-byte cell); a response may span several reply cells.
+// default 1032-byte cell, so a store body of up to 486 bytes); a response may
+// span several reply cells.
 // docs/PROTOCOL.md, "Storage API", has the layouts.
 //
 // retrieve, delete and delete_all are signed by the recipient (its account ID
@@ -64,11 +65,18 @@ struct InfoRequest {};
 using Request =
     std::variant<StoreRequest, RetrieveRequest, DeleteRequest, DeleteAllRequest, InfoRequest>;
 
+// Request = version (1) || method (1) || the method's fields. Encoding is
+// canonical: decode_request accepts only what encode produces (it rejects a
+// limit of 0 or over max_retrieve_limit and a wait over max_wait_ms; the node
+// checks the body against the network's own, smaller limit).
 std::vector<std::uint8_t> encode(const Request& r);
 Result<Request, WireError> decode_request(Bytes bytes);
 
-// The bytes a recipient signs for each authenticated request (label, all
-// arguments, timestamp), and signing/verifying helpers.
+// The bytes a recipient signs for each authenticated request: an ASCII label
+// naming the method ("nightjar retrieve v1", "nightjar delete v1",
+// "nightjar delete_all v1"), then the request's encoding from the recipient up
+// to and including the timestamp. No label is a prefix of another, so a
+// signature never verifies for a method other than its own.
 std::vector<std::uint8_t> signed_bytes(const RetrieveRequest& r);
 std::vector<std::uint8_t> signed_bytes(const DeleteRequest& r);
 std::vector<std::uint8_t> signed_bytes(const DeleteAllRequest& r);
@@ -134,7 +142,17 @@ struct Response {
       body;
 };
 
-// `method` tells the decoder which body an ok response carries.
+// At most this many members in a wrong_swarm answer.
+inline constexpr std::size_t max_listed_members = 64;
+
+// Response = status (1) || body. The body must be the one the status (and for
+// ok, the request's method) calls for; encode writes whichever it holds, and
+// throws std::length_error for more than max_retrieve_limit messages,
+// max_listed_members members, a body over 65,535 or a version string over 255
+// bytes (programming errors, as in WireWriter).
+// `method` tells the decoder which body an ok response carries. Retrieved
+// messages travel without their recipient (the request's): decoded ones have
+// a zero StoredMessage::recipient, which the client fills in.
 std::vector<std::uint8_t> encode(const Response& r);
 Result<Response, WireError> decode_response(Method method, Bytes bytes);
 

@@ -1,0 +1,154 @@
+// Fuzzes decode_request, the parser of the storage API's requests (the bytes a
+// client sends inside an onion cell), and the signature helpers on whatever
+// decodes.
+//
+// Input: the request bytes, as is.
+//
+// Invariants (trap on violation):
+//   - a decoded request re-encodes to exactly the input (the encoding is
+//     canonical), and respects the limits: version and method known, retrieve
+//     limit in 1..max_retrieve_limit, wait at most max_wait_ms
+//   - for retrieve, delete and delete_all, signed_bytes is the method's label
+//     followed by the input without its version, method and signature; verify
+//     runs without crashing, and when it succeeds (genuinely signed seeds) it
+//     fails once the timestamp changes or the signature is checked against
+//     another method's signed bytes.
+//
+// The seed corpus holds every kind of request (signed ones genuinely, with a
+// fixed key) and a few invalid ones. To regenerate it:
+//   NIGHTJAR_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/storage_request bin/fuzz_storage_request
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "routing/crypto.hpp"
+#include "swarm/storage_messages.hpp"
+
+using namespace nightjar;
+using namespace nightjar::storage;
+
+namespace {
+
+#define CHECK(cond)                \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
+  } while (0)
+
+bool starts_with_label(const std::vector<std::uint8_t>& signed_input, std::string_view label,
+                       Bytes request) {
+  if (request.size() < 2 + 64) return false;
+  const Bytes args = request.subspan(2, request.size() - 2 - 64);
+  if (signed_input.size() != label.size() + args.size()) return false;
+  return std::equal(label.begin(), label.end(), signed_input.begin()) &&
+         std::equal(args.begin(), args.end(),
+                    signed_input.begin() + static_cast<std::ptrdiff_t>(label.size()));
+}
+
+// The signature properties of one signed request type.
+template <class R>
+void check_signed(const R& r, std::string_view label, Bytes input) {
+  CHECK(starts_with_label(signed_bytes(r), label, input));
+  if (!verify(r)) return;
+  R later = r;
+  later.timestamp_ms += 1;
+  CHECK(!verify(later));
+  // The same signature over another method's bytes, same recipient and time.
+  if constexpr (!std::is_same_v<R, DeleteAllRequest>) {
+    CHECK(!verify(DeleteAllRequest{r.recipient, r.timestamp_ms, r.signature}));
+  } else {
+    CHECK(!verify(DeleteRequest{r.recipient, MessageId{}, r.timestamp_ms, r.signature}));
+  }
+}
+
+// --- Seed generation ---------------------------------------------------------
+
+void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  CHECK(f != nullptr);
+  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+  CHECK(std::fclose(f) == 0);
+}
+
+void write_seeds(const std::string& dir) {
+  Ed25519Seed seed;
+  for (std::size_t i = 0; i < seed.size(); ++i)
+    seed.data()[i] = static_cast<std::uint8_t>(i + 1);
+  const auto key = crypto::ed25519_from_seed(seed);
+
+  StoreRequest store{key.pub, 86'400, std::vector<std::uint8_t>(440, 0x61)};
+  write_file(dir + "/store-440", encode(Request{store}));
+  store.body.clear();
+  write_file(dir + "/store-empty", encode(Request{store}));
+
+  RetrieveRequest retrieve;
+  retrieve.recipient = key.pub;
+  retrieve.after.timestamp_ms = 1'700'000'000'000;
+  retrieve.after.id.bytes.fill(0x42);
+  retrieve.limit = max_retrieve_limit;
+  retrieve.wait_ms = max_wait_ms;
+  retrieve.timestamp_ms = 1'700'000'000'500;
+  sign(retrieve, key.sec);
+  write_file(dir + "/retrieve-signed", encode(Request{retrieve}));
+
+  DeleteRequest del{key.pub, {}, 1'700'000'001'000, {}};
+  del.id.bytes.fill(0x17);
+  sign(del, key.sec);
+  write_file(dir + "/delete-signed", encode(Request{del}));
+
+  DeleteAllRequest all{key.pub, 1'700'000'002'000, {}};
+  sign(all, key.sec);
+  write_file(dir + "/delete-all-signed", encode(Request{all}));
+  write_file(dir + "/info", encode(Request{InfoRequest{}}));
+
+  auto bad_limit = encode(Request{retrieve});  // limit 0
+  bad_limit[2 + 32 + 8 + 32] = 0;
+  bad_limit[2 + 32 + 8 + 32 + 1] = 0;
+  write_file(dir + "/retrieve-limit-zero", bad_limit);
+  auto trailing = encode(Request{InfoRequest{}});
+  trailing.push_back(0);
+  write_file(dir + "/info-trailing", trailing);
+  write_file(dir + "/bad-version", {2, 5});
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  CHECK(crypto::init());
+  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
+    write_seeds(dir);
+    std::exit(0);
+  }
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Copy the input so that ASan catches any read past its end.
+  const std::vector<std::uint8_t> owned(data, data + size);
+  const Bytes input{owned.data(), owned.size()};
+  auto decoded = decode_request(input);
+  if (!decoded) return 0;
+
+  CHECK(encode(*decoded) == owned);
+  CHECK(owned.size() >= 2 && owned[0] == version);
+  if (const auto* r = std::get_if<RetrieveRequest>(&*decoded)) {
+    CHECK(r->limit >= 1 && r->limit <= max_retrieve_limit);
+    CHECK(r->wait_ms <= max_wait_ms);
+    check_signed(*r, "nightjar retrieve v1", input);
+  } else if (const auto* d = std::get_if<DeleteRequest>(&*decoded)) {
+    check_signed(*d, "nightjar delete v1", input);
+  } else if (const auto* a = std::get_if<DeleteAllRequest>(&*decoded)) {
+    check_signed(*a, "nightjar delete_all v1", input);
+  } else if (const auto* s = std::get_if<StoreRequest>(&*decoded)) {
+    CHECK(owned.size() == 2 + 32 + 4 + 2 + s->body.size());
+  } else {
+    CHECK(owned.size() == 2);
+  }
+  return 0;
+}
