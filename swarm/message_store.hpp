@@ -185,6 +185,9 @@ class MessageStore {
   std::uint64_t body_bytes() const;
   std::uint64_t disk_bytes() const;  // RocksDB's SST files + live WAL files
   void flush();                      // memtables to disk (not needed before shutdown)
+  // True while RocksDB has a flush or compaction running or due: for metrics,
+  // and for benchmarks that measure a settled store.
+  bool background_work_pending() const;
 
  private:
   struct Impl;

@@ -224,4 +224,14 @@ void MessageStore::flush() {
   if (!s.ok()) impl_->log_failure("flushing", s);
 }
 
+bool MessageStore::background_work_pending() const {
+  // Per family or per database, summed over the families: only "> 0" matters.
+  for (const auto* property : {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
+                               "rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {
+    std::uint64_t v = 0;
+    if (impl_->db->GetAggregatedIntProperty(property, &v) && v > 0) return true;
+  }
+  return false;
+}
+
 }  // namespace nightjar
