@@ -19,10 +19,18 @@
 //
 // Convergence: when two copies of one ID disagree on the expiry (the same
 // body stored twice with different TTLs, or a tombstone replicated with
-// another expiry), the later expiry wins, on every path (put, put_tombstone).
-// That merge is order-independent, so replicas end with identical entries.
-// An entry whose expiry has passed counts as absent: a put of its ID stores
-// the message afresh.
+// another expiry), the later expiry wins, on every path (put, put_tombstone),
+// and an unexpired tombstone beats a live copy. Both merges are
+// order-independent, so replicas that exchange entries end up identical. An
+// entry whose expiry has passed counts as absent: a put of its ID stores the
+// message afresh.
+//
+// Resources, with many stores in one process in mind (the simnet): flushes
+// and compactions run on the process-wide rocksdb::Env::Default() pool (one
+// thread each, whatever the number of stores); a store has about 0.5 MB of
+// fixed heap, memtables of at most 8 MiB together, its own block cache of
+// cache_bytes, and a handful of file descriptors. Creating a store costs
+// about 17 fsyncs, reopening one about 8.
 //
 // Single-threaded: call from one thread (the node's loop, or a worker that
 // owns it). Called by node/ request handlers and swarm/ replication.

@@ -275,6 +275,15 @@ TEST_CASE("put_tombstone deletes a present message and blocks one never seen",
   CHECK(store->bucket_entries(unseen.id.bytes[0]) ==
         std::vector{EntryState{unseen.id, true, t0 + 2 * hour}});
   CHECK(store->summary() == recompute_summary(*store));
+
+  // A tombstone past its expiry no longer blocks the ID, swept or not.
+  auto late = text_message(r, "late", t0, t0 + 3 * hour);
+  REQUIRE(store->put_tombstone(r, late.id, t0 + 10).ok());
+  CHECK(store->put(late, t0 + 9).error() == StoreError::deleted);
+  CHECK(store->put(late, t0 + 10).value() == PutResult::stored);
+  CHECK(store->bucket_entries(late.id.bytes[0]) ==
+        std::vector{EntryState{late.id, false, t0 + 3 * hour}});
+  CHECK(store->summary() == recompute_summary(*store));
 }
 
 TEST_CASE("erase_all tombstones every message of one recipient only", "[store][integration]") {

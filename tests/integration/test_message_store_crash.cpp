@@ -86,7 +86,9 @@ TEST_CASE("every put acknowledged before kill -9 is in the reopened store",
           "[store][integration]") {
   TempDir dir;
   const std::string dir_arg = (dir.path / "store").string();
-  const auto [pid, out] = spawn_child(dir_arg, false);
+  const auto child = spawn_child(dir_arg, false);
+  const pid_t pid = child.first;
+  const int out = child.second;
   std::vector<MessageId> acked;
   std::string buf;
   bool killed = false;
@@ -137,7 +139,9 @@ TEST_CASE("a store open in one process cannot be opened by another", "[store][in
   options.log = capture_logger("store");
   auto store = MessageStore::open(dir.path, options);
   if (!store) FAIL("open failed: " << store.error());
-  const auto [pid, out] = spawn_child(dir.path.string(), true);
+  const auto child = spawn_child(dir.path.string(), true);
+  const pid_t pid = child.first;
+  const int out = child.second;
   std::string output;
   const auto until = std::chrono::steady_clock::now() + deadline;
   bool killed = false;
