@@ -14,7 +14,23 @@
 // Anti-entropy support: message IDs fall into 256 buckets by their first
 // byte; a bucket's summary (count and XOR of per-entry hashes, covering live
 // messages and tombstones) is kept up to date in memory, so two replicas find
-// the buckets where they differ without reading the database.
+// the buckets where they differ without reading the database. Entries that
+// have expired but are not yet swept still count, until sweep_expired.
+//
+// Convergence: when two copies of one ID disagree on the expiry (the same
+// body stored twice with different TTLs, or a tombstone replicated with
+// another expiry), the later expiry wins, on every path (put, put_tombstone),
+// and an unexpired tombstone beats a live copy. Both merges are
+// order-independent, so replicas that exchange entries end up identical. An
+// entry whose expiry has passed counts as absent: a put of its ID stores the
+// message afresh.
+//
+// Resources, with many stores in one process in mind (the simnet): flushes
+// and compactions run on the process-wide rocksdb::Env::Default() pool (one
+// thread each, whatever the number of stores); a store has about 0.5 MB of
+// fixed heap, memtables of at most 8 MiB together, its own block cache of
+// cache_bytes, and a handful of file descriptors. Creating a store costs
+// about 17 fsyncs, reopening one about 8.
 //
 // Single-threaded: call from one thread (the node's loop, or a worker that
 // owns it). Called by node/ request handlers and swarm/ replication.
@@ -31,6 +47,10 @@
 
 #include "routing/crypto.hpp"
 #include "routing/result.hpp"
+
+namespace spdlog {
+class logger;
+}
 
 namespace nightjar {
 
@@ -62,18 +82,27 @@ enum class StoreError {
   disk_full,       // the node's disk cap would be exceeded
   expired,         // expiry_ms is not in the future
   deleted,         // a tombstone says the recipient deleted this message
+  bad_id,          // the ID is not message_id(recipient, body)
   io_error,        // RocksDB failed (logged with its status)
 };
 const char* to_string(StoreError e);
 
 enum class PutResult { stored, duplicate };
 
+// What the disk cap charges for one message besides its body: its three keys,
+// the index values and RocksDB's per-entry overhead (about 210 bytes of keys
+// and values, rounded up). Without it a flood of tiny bodies would be free.
+inline constexpr std::uint64_t message_overhead_bytes = 256;
+
 struct StoreOptions {
-  std::uint64_t disk_cap_bytes = 10ull << 30;      // node-wide, all messages
-  std::uint32_t quota_messages = 10'000;           // per recipient
-  std::uint64_t quota_bytes = 8ull << 20;          // per recipient (bodies)
-  bool sync = true;                                // fsync the WAL on every write
-  std::size_t cache_bytes = 8u << 20;              // RocksDB block cache
+  // Node-wide, over all live messages: body_bytes() + message_count() *
+  // message_overhead_bytes. Tombstones (small, short-lived) are not charged.
+  std::uint64_t disk_cap_bytes = 10ull << 30;
+  std::uint32_t quota_messages = 10'000;   // per recipient
+  std::uint64_t quota_bytes = 8ull << 20;  // per recipient (bodies only)
+  bool sync = true;                        // fsync the WAL on every write
+  std::size_t cache_bytes = 8u << 20;      // RocksDB block cache, shared by the column families
+  std::shared_ptr<spdlog::logger> log;     // null: spdlog's default logger
 };
 
 struct BucketSummary {
@@ -103,9 +132,14 @@ class MessageStore {
   MessageStore& operator=(const MessageStore&) = delete;
 
   // Stores (idempotently: the same ID again is `duplicate`, and keeps the first
-  // copy's timestamp). Durable when it returns ok (with options.sync).
+  // copy's timestamp; a later expiry extends the stored one). Durable when it
+  // returns ok (with options.sync). Checks, in order: expired, bad_id, deleted
+  // or duplicate, quota_messages, quota_bytes, disk_full; a refused put
+  // changes nothing.
   Result<PutResult, StoreError> put(const StoredMessage& m, std::uint64_t now_ms);
-  // Several messages in one WriteBatch and one sync; one result each.
+  // Several messages in one WriteBatch and one sync; one result each, as if
+  // put one after another (a later copy of an ID in the batch is a duplicate).
+  // If the write fails, every message that would have been stored is io_error.
   std::vector<Result<PutResult, StoreError>> put_batch(std::span<const StoredMessage> ms,
                                                        std::uint64_t now_ms);
 
@@ -113,40 +147,55 @@ class MessageStore {
   std::vector<StoredMessage> retrieve(const Ed25519PublicKey& recipient, const Cursor& after,
                                       std::size_t limit, std::uint64_t now_ms) const;
   std::optional<StoredMessage> get(const MessageId& id, std::uint64_t now_ms) const;
-  bool contains(const MessageId& id) const;  // live or tombstone
+  // Live or tombstone, expired or not, until the sweep removes it (what the
+  // summaries cover). False also when RocksDB fails (logged).
+  bool contains(const MessageId& id) const;
 
-  // Deletes one message of `recipient`, leaving a tombstone. False if there
-  // was no such live message. A tombstone may also be recorded for a message
-  // never seen (replication), with the message's expiry.
+  // Deletes one unexpired message of `recipient`, leaving a tombstone with the
+  // message's expiry. False if there was no such live message.
   Result<bool, StoreError> erase(const Ed25519PublicKey& recipient, const MessageId& id,
                                  std::uint64_t now_ms);
+  // Replication of a delete: records a tombstone for `id`, deleting the
+  // message if it is here (the tombstone keeps the later of the two expiries).
+  // An already expired tombstone is recorded too, and goes at the next sweep.
   Result<void, StoreError> put_tombstone(const Ed25519PublicKey& recipient, const MessageId& id,
                                          std::uint64_t expiry_ms);
-  // Deletes all of a recipient's messages; returns how many.
+  // Deletes all of a recipient's unexpired messages, leaving a tombstone for
+  // each; returns how many. Its expired messages go without a tombstone.
   Result<std::size_t, StoreError> erase_all(const Ed25519PublicKey& recipient,
                                             std::uint64_t now_ms);
 
-  // Removes up to `max` expired messages and tombstones; returns how many.
+  // Removes up to `max` expired messages and tombstones, oldest expiry first,
+  // in WriteBatches of at most sweep_batch entries (not synced: a sweep lost
+  // in a crash is redone by the next one); returns how many.
+  static constexpr std::size_t sweep_batch = 1'000;
   std::size_t sweep_expired(std::uint64_t now_ms, std::size_t max = 10'000);
 
   // Anti-entropy.
   const StoreSummary& summary() const { return summary_; }
   std::vector<EntryState> bucket_entries(std::size_t bucket) const;
 
-  // Migration: the recipients that have live messages, in key order, from
-  // `after` (exclusive; nullopt: from the start), at most `limit`.
+  // Migration: the recipients that have messages stored (from the quota
+  // counters, so one whose messages have all expired is listed until the
+  // sweep), in key order, from `after` (exclusive; nullopt: from the start),
+  // at most `limit`.
   std::vector<Ed25519PublicKey> recipients(std::optional<Ed25519PublicKey> after,
                                            std::size_t limit) const;
-  // All live messages of a recipient (for migration), up to `limit`.
+  // All unexpired messages of a recipient (for migration), in order, up to `limit`.
   std::vector<StoredMessage> all_of(const Ed25519PublicKey& recipient, std::size_t limit,
                                     std::uint64_t now_ms) const;
-  // Drops a recipient's messages without tombstones (moved to another swarm).
+  // Drops a recipient's messages, expired or not, without tombstones (moved to
+  // another swarm); returns how many. Its tombstones stay until they expire.
   Result<std::size_t, StoreError> drop_recipient(const Ed25519PublicKey& recipient);
 
+  // Live messages stored (expired ones count until swept), and their bodies.
   std::uint64_t message_count() const;
-  std::uint64_t body_bytes() const;       // sum of stored bodies (the disk cap's measure)
-  std::uint64_t disk_bytes() const;       // RocksDB's live SST + WAL size
-  void flush();                           // memtables to disk (before shutdown)
+  std::uint64_t body_bytes() const;
+  std::uint64_t disk_bytes() const;  // RocksDB's SST files + live WAL files
+  void flush();                      // memtables to disk (not needed before shutdown)
+  // True while RocksDB has a flush or compaction running or due: for metrics,
+  // and for benchmarks that measure a settled store.
+  bool background_work_pending() const;
 
  private:
   struct Impl;

@@ -1,0 +1,332 @@
+// The message store's operations: each reads what it needs, records its
+// changes in one Pending write (see message_store_impl.hpp) and commits it as
+// one WriteBatch.
+#include "swarm/message_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+
+#include "swarm/message_store_impl.hpp"
+
+namespace nightjar {
+
+using namespace store_layout;
+
+namespace {
+
+bool has_prefix(const rocksdb::Slice& key, const std::string& prefix) {
+  return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.data());
+}
+
+// Iterator bounds for the keys that start with `prefix`. The bound's string
+// must outlive the iterator, hence the struct.
+struct PrefixRead {
+  std::string prefix;
+  std::optional<std::string> upper;
+  rocksdb::Slice upper_slice;
+  rocksdb::ReadOptions options;
+
+  explicit PrefixRead(std::string p) : prefix(std::move(p)), upper(prefix_successor(prefix)) {
+    if (upper) {
+      upper_slice = *upper;
+      options.iterate_upper_bound = &upper_slice;
+    }
+  }
+  PrefixRead(const PrefixRead&) = delete;
+  PrefixRead& operator=(const PrefixRead&) = delete;
+};
+
+}  // namespace
+
+Result<PutResult, StoreError> MessageStore::put(const StoredMessage& m, std::uint64_t now_ms) {
+  auto results = put_batch(std::span<const StoredMessage>(&m, 1), now_ms);
+  return std::move(results.front());
+}
+
+std::vector<Result<PutResult, StoreError>> MessageStore::put_batch(
+    std::span<const StoredMessage> ms, std::uint64_t now_ms) {
+  std::vector<Result<PutResult, StoreError>> results;
+  results.reserve(ms.size());
+  std::vector<std::size_t> changed;  // results that hold only if the batch is written
+  Impl::Pending p;
+  for (const auto& m : ms) {
+    auto staged = impl_->stage_put(p, m, now_ms);
+    if (!staged) {
+      results.emplace_back(staged.failure());
+      continue;
+    }
+    if (staged->second) changed.push_back(results.size());
+    results.emplace_back(staged->first);
+  }
+  if (!changed.empty()) {
+    if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) {
+      for (const std::size_t i : changed)
+        results[i] = fail(StoreError::io_error);
+    }
+  }
+  return results;
+}
+
+std::vector<StoredMessage> MessageStore::Impl::scan_recipient(const Ed25519PublicKey& recipient,
+                                                              const std::optional<Cursor>& after,
+                                                              std::size_t limit,
+                                                              std::uint64_t now_ms) const {
+  std::vector<StoredMessage> out;
+  if (limit == 0) return out;
+  std::string prefix;
+  append_bytes(prefix, recipient);
+  PrefixRead read(prefix);
+  std::string start = prefix;
+  if (after) {
+    append_be64(start, after->timestamp_ms);
+    append_bytes(start, after->id);
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.options, family(messages)));
+  it->Seek(start);
+  if (after && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    if (!has_prefix(key, read.prefix)) break;
+    if (key.size() != message_key_bytes || value.size() < 8) continue;
+    const std::uint64_t expiry_ms = read_be64(value.data());
+    if (expiry_ms <= now_ms) continue;
+    StoredMessage& m = out.emplace_back();
+    m.recipient = recipient;
+    m.timestamp_ms = read_be64(key.data() + 32);
+    m.id = fixed_from<MessageId>(key.data() + 40);
+    m.expiry_ms = expiry_ms;
+    const auto* body = reinterpret_cast<const std::uint8_t*>(value.data()) + 8;
+    m.body.assign(body, body + (value.size() - 8));
+  }
+  if (!it->status().ok()) log_failure("reading messages", it->status());
+  return out;
+}
+
+std::vector<StoredMessage> MessageStore::retrieve(const Ed25519PublicKey& recipient,
+                                                  const Cursor& after, std::size_t limit,
+                                                  std::uint64_t now_ms) const {
+  return impl_->scan_recipient(recipient, after, limit, now_ms);
+}
+
+std::vector<StoredMessage> MessageStore::all_of(const Ed25519PublicKey& recipient,
+                                                std::size_t limit, std::uint64_t now_ms) const {
+  return impl_->scan_recipient(recipient, std::nullopt, limit, now_ms);
+}
+
+std::optional<StoredMessage> MessageStore::get(const MessageId& id, std::uint64_t now_ms) const {
+  auto found = impl_->entry(nullptr, id);
+  if (!found || !*found) return std::nullopt;
+  const IdEntry& e = **found;
+  if (e.tombstone || e.expiry_ms <= now_ms) return std::nullopt;
+  rocksdb::PinnableSlice v;
+  const rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(messages),
+                                           message_key(e.recipient, e.timestamp_ms, id), &v);
+  if (!s.ok()) {
+    // NotFound here means the index and the messages disagree: worth an error.
+    impl_->log_failure("reading a message", s);
+    return std::nullopt;
+  }
+  if (v.size() < 8) return std::nullopt;
+  StoredMessage m;
+  m.recipient = e.recipient;
+  m.id = id;
+  m.timestamp_ms = e.timestamp_ms;
+  m.expiry_ms = read_be64(v.data());
+  const auto* body = reinterpret_cast<const std::uint8_t*>(v.data()) + 8;
+  m.body.assign(body, body + (v.size() - 8));
+  return m;
+}
+
+bool MessageStore::contains(const MessageId& id) const {
+  auto found = impl_->entry(nullptr, id);
+  return found && found->has_value();
+}
+
+Result<bool, StoreError> MessageStore::erase(const Ed25519PublicKey& recipient, const MessageId& id,
+                                             std::uint64_t now_ms) {
+  Impl::Pending p;
+  auto found = impl_->entry(&p, id);
+  if (!found) return found.failure();
+  const std::optional<IdEntry>& e = *found;
+  if (!e || e->tombstone || e->expiry_ms <= now_ms || !(e->recipient == recipient)) return false;
+  if (auto r = impl_->make_tombstone(p, id, *e, e->expiry_ms); !r) return r.failure();
+  if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) return c.failure();
+  return true;
+}
+
+Result<void, StoreError> MessageStore::put_tombstone(const Ed25519PublicKey& recipient,
+                                                     const MessageId& id, std::uint64_t expiry_ms) {
+  Impl::Pending p;
+  auto found = impl_->entry(&p, id);
+  if (!found) return found.failure();
+  const std::optional<IdEntry>& e = *found;
+  if (!e) {
+    impl_->insert_tombstone(p, id, IdEntry{true, recipient, 0, expiry_ms, 0});
+  } else {
+    // The ID, not the recipient the peer named, says which message this is.
+    const std::uint64_t later = std::max(e->expiry_ms, expiry_ms);
+    if (e->tombstone && later == e->expiry_ms) return {};
+    if (auto r = impl_->make_tombstone(p, id, *e, later); !r) return r.failure();
+  }
+  return impl_->commit(p, summary_, impl_->options.sync);
+}
+
+// erase_all and drop_recipient: every message of the recipient, in one batch.
+// The ID index decides what each message is; a message record without a
+// matching live entry is left alone (and logged) rather than miscounted.
+Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
+    Pending& p, const Ed25519PublicKey& recipient, const MessageAction& action) {
+  Impl& impl = *this;
+  if (auto slot = impl.usage_slot(p, recipient); !slot) return slot.failure();
+  std::string prefix;
+  append_bytes(prefix, recipient);
+  PrefixRead read(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(read.options, impl.family(messages)));
+  std::size_t counted = 0;
+  std::size_t orphans = 0;
+  for (it->Seek(prefix); it->Valid() && has_prefix(it->key(), read.prefix); it->Next()) {
+    if (it->key().size() != message_key_bytes) continue;
+    const auto id = fixed_from<MessageId>(it->key().data() + 40);
+    auto found = impl.entry(&p, id);
+    if (!found) return found.failure();
+    const std::optional<IdEntry>& e = *found;
+    if (!e || e->tombstone || !(e->recipient == recipient)) {
+      ++orphans;
+      continue;
+    }
+    auto r = action(*e, id);
+    if (!r) return r.failure();
+    if (*r) ++counted;
+  }
+  if (!it->status().ok()) {
+    impl.log_failure("reading messages", it->status());
+    return fail(StoreError::io_error);
+  }
+  if (orphans > 0) impl.log->error("message store: {} messages without an ID entry", orphans);
+  return counted;
+}
+
+Result<std::size_t, StoreError> MessageStore::erase_all(const Ed25519PublicKey& recipient,
+                                                        std::uint64_t now_ms) {
+  Impl::Pending p;
+  auto n = impl_->for_each_message_of(
+      p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
+        if (e.expiry_ms <= now_ms) {
+          if (auto r = impl_->remove(p, id, e); !r) return r.failure();
+          return false;
+        }
+        if (auto r = impl_->make_tombstone(p, id, e, e.expiry_ms); !r) return r.failure();
+        return true;
+      });
+  if (!n) return n;
+  if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) return c.failure();
+  return n;
+}
+
+Result<std::size_t, StoreError> MessageStore::drop_recipient(const Ed25519PublicKey& recipient) {
+  Impl::Pending p;
+  auto n = impl_->for_each_message_of(
+      p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
+        if (auto r = impl_->remove(p, id, e); !r) return r.failure();
+        return true;
+      });
+  if (!n) return n;
+  if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) return c.failure();
+  return n;
+}
+
+std::size_t MessageStore::sweep_expired(std::uint64_t now_ms, std::size_t max) {
+  // Expired means expiry_ms <= now_ms: every key below be64(now_ms + 1).
+  std::optional<std::string> upper;
+  if (now_ms < std::numeric_limits<std::uint64_t>::max()) {
+    upper.emplace();
+    append_be64(*upper, now_ms + 1);
+  }
+  std::size_t visited = 0;
+  std::size_t removed = 0;
+  while (visited < max) {
+    const std::size_t budget = std::min(sweep_batch, max - visited);
+    rocksdb::Slice upper_slice;
+    rocksdb::ReadOptions ro;
+    if (upper) {
+      upper_slice = *upper;
+      ro.iterate_upper_bound = &upper_slice;
+    }
+    Impl::Pending p;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->family(expiry)));
+    std::size_t in_batch = 0;
+    std::size_t removed_in_batch = 0;
+    std::string last;
+    bool failed = false;
+    for (it->SeekToFirst(); it->Valid() && in_batch < budget; it->Next()) {
+      ++in_batch;
+      last = it->key().ToString();
+      if (last.size() != expiry_key_bytes) continue;  // malformed: the range delete takes it
+      const std::uint64_t expiry_ms = read_be64(last.data());
+      const auto id = fixed_from<MessageId>(last.data() + 8);
+      auto found = impl_->entry(&p, id);
+      if (!found) {
+        failed = true;
+        break;
+      }
+      // An index entry whose expiry moved on is stale: only the key goes.
+      if (!*found || (*found)->expiry_ms != expiry_ms) continue;
+      if (!impl_->remove(p, id, **found, /*keep_expiry_key=*/true)) {
+        failed = true;
+        break;
+      }
+      ++removed_in_batch;
+    }
+    if (!it->status().ok()) {
+      impl_->log_failure("reading the expiry index", it->status());
+      failed = true;
+    }
+    if (failed || last.empty()) break;
+    // Everything up to `last` was visited in this (single-threaded) store, so
+    // one range tombstone replaces a point tombstone per key, which the next
+    // sweep would otherwise have to step over.
+    p.batch.DeleteRange(impl_->family(expiry), rocksdb::Slice(), last + '\0');
+    if (!impl_->commit(p, summary_, /*sync=*/false)) break;
+    visited += in_batch;
+    removed += removed_in_batch;
+    if (in_batch < budget) break;
+  }
+  return removed;
+}
+
+std::vector<EntryState> MessageStore::bucket_entries(std::size_t bucket) const {
+  std::vector<EntryState> out;
+  if (bucket >= summary_buckets) return out;
+  PrefixRead read(std::string(1, static_cast<char>(bucket)));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read.options, impl_->family(ids)));
+  for (it->Seek(read.prefix); it->Valid() && has_prefix(it->key(), read.prefix); it->Next()) {
+    const auto e = parse_id_value(it->value());
+    if (it->key().size() != MessageId::size() || !e) continue;
+    out.push_back(EntryState{fixed_from<MessageId>(it->key().data()), e->tombstone, e->expiry_ms});
+  }
+  if (!it->status().ok()) impl_->log_failure("reading the ID index", it->status());
+  return out;
+}
+
+std::vector<Ed25519PublicKey> MessageStore::recipients(std::optional<Ed25519PublicKey> after,
+                                                       std::size_t limit) const {
+  std::vector<Ed25519PublicKey> out;
+  if (limit == 0) return out;
+  PrefixRead read(std::string(1, usage_prefix));
+  const std::string start = after ? usage_key(*after) : read.prefix;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read.options, impl_->family(meta)));
+  it->Seek(start);
+  if (after && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  for (; it->Valid() && out.size() < limit && has_prefix(it->key(), read.prefix); it->Next()) {
+    if (it->key().size() != usage_key_bytes) continue;
+    out.push_back(fixed_from<Ed25519PublicKey>(it->key().data() + 1));
+  }
+  if (!it->status().ok()) impl_->log_failure("reading quota counters", it->status());
+  return out;
+}
+
+}  // namespace nightjar

@@ -1,0 +1,182 @@
+// Internals of MessageStore, shared by its .cpp files (not for other
+// callers): the layout of the column families, and Impl, which holds the open
+// database and builds one atomic write at a time.
+//
+// Column families (all integers big-endian, so byte order is numeric order):
+//   messages  recipient(32) || timestamp_ms(8) || id(32)  ->  expiry_ms(8) || body
+//   ids       id(32)  ->  state(1) || recipient(32) || timestamp_ms(8) || expiry_ms(8)
+//                         || body_bytes(8)          (state 1 live, 2 tombstone)
+//   expiry    expiry_ms(8) || id(32)  ->  empty     (live messages and tombstones)
+//   meta      "schema_version"  ->  u32
+//             'u' || recipient(32)  ->  count(8) || body_bytes(8)   (live, for quotas)
+// The totals (message_count, body_bytes) are not stored: open() recounts
+// them from the ids column family while it rebuilds the summary.
+//
+// A write (Pending) is a WriteBatch plus what it changes in memory: an
+// overlay of the ID entries and usage counters it has touched (so later
+// messages of one put_batch see earlier ones), the summary changes and the
+// totals. Nothing in memory changes unless the batch is written.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "swarm/message_store.hpp"
+
+namespace nightjar {
+
+namespace store_layout {
+
+inline constexpr std::uint32_t schema_version = 1;
+
+enum Family : std::size_t { messages, ids, expiry, meta, family_count };
+inline constexpr std::array<const char*, family_count> family_names = {"messages", "ids", "expiry",
+                                                                       "meta"};
+
+inline constexpr std::size_t message_key_bytes = 32 + 8 + 32;
+inline constexpr std::size_t id_value_bytes = 1 + 32 + 8 + 8 + 8;
+inline constexpr std::size_t expiry_key_bytes = 8 + 32;
+inline constexpr std::size_t usage_key_bytes = 1 + 32;
+inline constexpr char usage_prefix = 'u';
+inline constexpr const char* schema_key = "schema_version";
+
+// One ID index entry.
+struct IdEntry {
+  bool tombstone = false;
+  Ed25519PublicKey recipient;
+  std::uint64_t timestamp_ms = 0;
+  std::uint64_t expiry_ms = 0;
+  std::uint64_t body_bytes = 0;  // 0 for a tombstone
+};
+
+struct Usage {
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+};
+
+void append_be64(std::string& out, std::uint64_t v);
+std::uint64_t read_be64(const char* p);
+template <std::size_t N, class Tag>
+void append_bytes(std::string& out, const FixedBytes<N, Tag>& b) {
+  out.append(reinterpret_cast<const char*>(b.data()), N);
+}
+template <class T>
+T fixed_from(const char* p) {
+  T t;
+  std::copy(p, p + T::size(), reinterpret_cast<char*>(t.data()));
+  return t;
+}
+
+std::string message_key(const Ed25519PublicKey& recipient, std::uint64_t timestamp_ms,
+                        const MessageId& id);
+std::string message_value(std::uint64_t expiry_ms, Bytes body);
+std::string id_key(const MessageId& id);
+std::string id_value(const IdEntry& e);
+std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v);
+std::string expiry_key(std::uint64_t expiry_ms, const MessageId& id);
+std::string usage_key(const Ed25519PublicKey& recipient);
+std::string usage_value(const Usage& u);
+std::optional<Usage> parse_usage_value(const rocksdb::Slice& v);
+
+// The smallest key greater than every key that starts with `prefix`; nullopt
+// when there is none (all bytes 0xff).
+std::optional<std::string> prefix_successor(std::string prefix);
+
+// Adds or removes (the same operation: XOR) one entry in a summary.
+void toggle_entry(StoreSummary& summary, const EntryState& e, bool add);
+
+}  // namespace store_layout
+
+struct MessageStore::Impl {
+  using IdEntry = store_layout::IdEntry;
+  using Usage = store_layout::Usage;
+  using Key32 = std::array<std::uint8_t, 32>;
+
+  struct UsageSlot {
+    Usage loaded;   // as in the database
+    Usage current;  // after this write
+  };
+  struct Pending {
+    rocksdb::WriteBatch batch;
+    std::map<Key32, std::optional<IdEntry>> entries;  // nullopt: removed by this write
+    std::map<Key32, UsageSlot> usage;
+    std::vector<std::pair<EntryState, bool>> summary_changes;  // (entry, added)
+    std::int64_t count_delta = 0;
+    std::int64_t bytes_delta = 0;
+  };
+
+  Impl() = default;
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  rocksdb::ColumnFamilyHandle* family(store_layout::Family f) const { return handles[f]; }
+  void log_failure(const char* what, const rocksdb::Status& s) const;
+
+  // Reads, through the overlay of `p` when given.
+  Result<std::optional<IdEntry>, StoreError> entry(Pending* p, const MessageId& id) const;
+  Result<Usage, StoreError> usage(Pending* p, const Ed25519PublicKey& recipient) const;
+  // Messages of `recipient` strictly after `after` (nullopt: from the first),
+  // unexpired at now_ms, up to `limit`.
+  std::vector<StoredMessage> scan_recipient(const Ed25519PublicKey& recipient,
+                                            const std::optional<Cursor>& after, std::size_t limit,
+                                            std::uint64_t now_ms) const;
+
+  // The recipient's counters in the overlay of `p`, loaded on first use. Load
+  // them before the first change, so that no change is followed by a failed read.
+  Result<Usage*, StoreError> usage_slot(Pending& p, const Ed25519PublicKey& recipient) const;
+
+  // One message of a put_batch: checks it against the store as `p` leaves it
+  // and records its changes in `p`. The bool says whether it changed anything.
+  Result<std::pair<PutResult, bool>, StoreError> stage_put(Pending& p, const StoredMessage& m,
+                                                           std::uint64_t now_ms);
+
+  // Changes, recorded in `p`. Each keeps the batch, the overlay, the usage
+  // counters, the totals and the summary consistent with one another.
+  Result<void, StoreError> insert_live(Pending& p, const StoredMessage& m);
+  void insert_tombstone(Pending& p, const MessageId& id, const IdEntry& tombstone);
+  // Removes the entry (and its message, if live). With `keep_expiry_key` the
+  // expiry index entry is left for the caller (the sweep deletes a range).
+  Result<void, StoreError> remove(Pending& p, const MessageId& id, const IdEntry& e,
+                                  bool keep_expiry_key = false);
+  // Replaces a live message by a tombstone with `expiry_ms`, or moves a
+  // tombstone to `expiry_ms`.
+  Result<void, StoreError> make_tombstone(Pending& p, const MessageId& id, const IdEntry& e,
+                                          std::uint64_t expiry_ms);
+  // A live message's expiry moves to `expiry_ms` (a duplicate with a later one).
+  void extend_live(Pending& p, const StoredMessage& m, const IdEntry& e, std::uint64_t expiry_ms);
+
+  // Calls `action` on each live message of `recipient` (expired or not); counts
+  // the calls that return true.
+  using MessageAction = std::function<Result<bool, StoreError>(const IdEntry&, const MessageId&)>;
+  Result<std::size_t, StoreError> for_each_message_of(Pending& p, const Ed25519PublicKey& recipient,
+                                                      const MessageAction& action);
+
+  // Writes the batch; on success applies the rest to `summary` and the totals.
+  Result<void, StoreError> commit(Pending& p, StoreSummary& summary, bool sync);
+
+  StoreOptions options;
+  std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<rocksdb::Cache> cache;
+  rocksdb::DB* db = nullptr;
+  // Ours first, in Family order, then any others the database has (opened
+  // because RocksDB insists, never used).
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::uint64_t message_count = 0;
+  std::uint64_t body_bytes = 0;
+
+ private:
+  void set_entry(Pending& p, const MessageId& id, std::optional<IdEntry> e);
+};
+
+}  // namespace nightjar

@@ -1,0 +1,229 @@
+// How one write of the message store is assembled: the checks of a put, and
+// the changes every operation is made of, each keeping the message, its index
+// entries, the quota counters, the totals and the summary in step. Nothing
+// reaches the database or the in-memory state before commit().
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "swarm/message_store_impl.hpp"
+
+namespace nightjar {
+
+using namespace store_layout;
+
+void MessageStore::Impl::log_failure(const char* what, const rocksdb::Status& s) const {
+  log->error("message store: {} failed: {}", what, s.ToString());
+}
+
+Result<std::optional<IdEntry>, StoreError> MessageStore::Impl::entry(Pending* p,
+                                                                     const MessageId& id) const {
+  if (p) {
+    if (auto it = p->entries.find(id.bytes); it != p->entries.end()) return it->second;
+  }
+  rocksdb::PinnableSlice v;
+  const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family(ids), id_key(id), &v);
+  if (s.IsNotFound()) return std::optional<IdEntry>{};
+  if (!s.ok()) {
+    log_failure("reading the ID index", s);
+    return fail(StoreError::io_error);
+  }
+  auto e = parse_id_value(v);
+  if (!e) {
+    log->error("message store: malformed ID index entry ({} bytes)", v.size());
+    return fail(StoreError::io_error);
+  }
+  return e;
+}
+
+Result<Usage, StoreError> MessageStore::Impl::usage(Pending* p,
+                                                    const Ed25519PublicKey& recipient) const {
+  if (p) {
+    if (auto it = p->usage.find(recipient.bytes); it != p->usage.end()) return it->second.current;
+  }
+  rocksdb::PinnableSlice v;
+  const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family(meta), usage_key(recipient), &v);
+  if (s.IsNotFound()) return Usage{};
+  if (!s.ok()) {
+    log_failure("reading a quota counter", s);
+    return fail(StoreError::io_error);
+  }
+  auto u = parse_usage_value(v);
+  if (!u) {
+    log->error("message store: malformed quota counter ({} bytes)", v.size());
+    return fail(StoreError::io_error);
+  }
+  return *u;
+}
+
+Result<Usage*, StoreError> MessageStore::Impl::usage_slot(Pending& p,
+                                                          const Ed25519PublicKey& recipient) const {
+  if (auto it = p.usage.find(recipient.bytes); it != p.usage.end()) return &it->second.current;
+  auto loaded = usage(nullptr, recipient);
+  if (!loaded) return loaded.failure();
+  auto [it, inserted] = p.usage.emplace(recipient.bytes, UsageSlot{*loaded, *loaded});
+  return &it->second.current;
+}
+
+Result<std::pair<PutResult, bool>, StoreError> MessageStore::Impl::stage_put(Pending& p,
+                                                                             const StoredMessage& m,
+                                                                             std::uint64_t now_ms) {
+  if (m.expiry_ms <= now_ms) return fail(StoreError::expired);
+  if (!(message_id(m.recipient, m.body) == m.id)) return fail(StoreError::bad_id);
+  auto found = entry(&p, m.id);
+  if (!found) return found.failure();
+  const std::optional<IdEntry>& old = *found;
+  if (old && old->expiry_ms > now_ms) {
+    if (old->tombstone) return fail(StoreError::deleted);
+    if (m.expiry_ms <= old->expiry_ms) return std::pair{PutResult::duplicate, false};
+    extend_live(p, m, *old, m.expiry_ms);
+    return std::pair{PutResult::duplicate, true};
+  }
+
+  // A new message, or one replacing an expired entry of the same ID (which
+  // frees what that entry held).
+  auto slot = usage_slot(p, m.recipient);
+  if (!slot) return slot.failure();
+  Usage recipient_usage = **slot;
+  std::uint64_t count = message_count + static_cast<std::uint64_t>(p.count_delta);
+  std::uint64_t bytes = body_bytes + static_cast<std::uint64_t>(p.bytes_delta);
+  if (old && !old->tombstone) {
+    recipient_usage.count -= std::min<std::uint64_t>(recipient_usage.count, 1);
+    recipient_usage.bytes -= std::min(recipient_usage.bytes, old->body_bytes);
+    count -= std::min<std::uint64_t>(count, 1);
+    bytes -= std::min(bytes, old->body_bytes);
+  }
+  const std::uint64_t size = m.body.size();
+  if (recipient_usage.count >= options.quota_messages) return fail(StoreError::quota_messages);
+  if (recipient_usage.bytes + size > options.quota_bytes) return fail(StoreError::quota_bytes);
+  if (bytes + size + (count + 1) * message_overhead_bytes > options.disk_cap_bytes)
+    return fail(StoreError::disk_full);
+
+  if (old) {
+    if (auto r = remove(p, m.id, *old); !r) return r.failure();
+  }
+  if (auto r = insert_live(p, m); !r) return r.failure();
+  return std::pair{PutResult::stored, true};
+}
+
+void MessageStore::Impl::set_entry(Pending& p, const MessageId& id, std::optional<IdEntry> e) {
+  if (e)
+    p.batch.Put(family(ids), id_key(id), id_value(*e));
+  else
+    p.batch.Delete(family(ids), id_key(id));
+  p.entries[id.bytes] = std::move(e);
+}
+
+Result<void, StoreError> MessageStore::Impl::insert_live(Pending& p, const StoredMessage& m) {
+  auto slot = usage_slot(p, m.recipient);
+  if (!slot) return slot.failure();
+  const std::uint64_t size = m.body.size();
+  p.batch.Put(family(messages), message_key(m.recipient, m.timestamp_ms, m.id),
+              message_value(m.expiry_ms, m.body));
+  set_entry(p, m.id, IdEntry{false, m.recipient, m.timestamp_ms, m.expiry_ms, size});
+  p.batch.Put(family(expiry), expiry_key(m.expiry_ms, m.id), rocksdb::Slice());
+  (*slot)->count += 1;
+  (*slot)->bytes += size;
+  p.count_delta += 1;
+  p.bytes_delta += static_cast<std::int64_t>(size);
+  p.summary_changes.emplace_back(EntryState{m.id, false, m.expiry_ms}, true);
+  return {};
+}
+
+void MessageStore::Impl::insert_tombstone(Pending& p, const MessageId& id,
+                                          const IdEntry& tombstone) {
+  set_entry(p, id, tombstone);
+  p.batch.Put(family(expiry), expiry_key(tombstone.expiry_ms, id), rocksdb::Slice());
+  p.summary_changes.emplace_back(EntryState{id, true, tombstone.expiry_ms}, true);
+}
+
+namespace {
+
+// Takes a live message out of the counters (never below zero: counters that
+// disagree with the index must not wrap round and refuse every put).
+void uncount(Usage& u, std::int64_t& count_delta, std::int64_t& bytes_delta, std::uint64_t size) {
+  u.count -= std::min<std::uint64_t>(u.count, 1);
+  u.bytes -= std::min(u.bytes, size);
+  count_delta -= 1;
+  bytes_delta -= static_cast<std::int64_t>(size);
+}
+
+}  // namespace
+
+Result<void, StoreError> MessageStore::Impl::remove(Pending& p, const MessageId& id,
+                                                    const IdEntry& e, bool keep_expiry_key) {
+  if (!e.tombstone) {
+    auto slot = usage_slot(p, e.recipient);
+    if (!slot) return slot.failure();
+    p.batch.Delete(family(messages), message_key(e.recipient, e.timestamp_ms, id));
+    uncount(**slot, p.count_delta, p.bytes_delta, e.body_bytes);
+  }
+  set_entry(p, id, std::nullopt);
+  if (!keep_expiry_key) p.batch.Delete(family(expiry), expiry_key(e.expiry_ms, id));
+  p.summary_changes.emplace_back(EntryState{id, e.tombstone, e.expiry_ms}, false);
+  return {};
+}
+
+Result<void, StoreError> MessageStore::Impl::make_tombstone(Pending& p, const MessageId& id,
+                                                            const IdEntry& e,
+                                                            std::uint64_t expiry_ms) {
+  if (!e.tombstone) {
+    auto slot = usage_slot(p, e.recipient);
+    if (!slot) return slot.failure();
+    p.batch.Delete(family(messages), message_key(e.recipient, e.timestamp_ms, id));
+    uncount(**slot, p.count_delta, p.bytes_delta, e.body_bytes);
+  }
+  IdEntry t = e;
+  t.tombstone = true;
+  t.body_bytes = 0;
+  t.expiry_ms = expiry_ms;
+  set_entry(p, id, t);
+  if (expiry_ms != e.expiry_ms) {
+    p.batch.Delete(family(expiry), expiry_key(e.expiry_ms, id));
+    p.batch.Put(family(expiry), expiry_key(expiry_ms, id), rocksdb::Slice());
+  }
+  p.summary_changes.emplace_back(EntryState{id, e.tombstone, e.expiry_ms}, false);
+  p.summary_changes.emplace_back(EntryState{id, true, expiry_ms}, true);
+  return {};
+}
+
+void MessageStore::Impl::extend_live(Pending& p, const StoredMessage& m, const IdEntry& e,
+                                     std::uint64_t expiry_ms) {
+  // The first copy's timestamp stays: it is the message's place in the order.
+  p.batch.Put(family(messages), message_key(e.recipient, e.timestamp_ms, m.id),
+              message_value(expiry_ms, m.body));
+  IdEntry longer = e;
+  longer.expiry_ms = expiry_ms;
+  set_entry(p, m.id, longer);
+  p.batch.Delete(family(expiry), expiry_key(e.expiry_ms, m.id));
+  p.batch.Put(family(expiry), expiry_key(expiry_ms, m.id), rocksdb::Slice());
+  p.summary_changes.emplace_back(EntryState{m.id, false, e.expiry_ms}, false);
+  p.summary_changes.emplace_back(EntryState{m.id, false, expiry_ms}, true);
+}
+
+Result<void, StoreError> MessageStore::Impl::commit(Pending& p, StoreSummary& summary, bool sync) {
+  for (const auto& [recipient, slot] : p.usage) {
+    if (slot.current.count == slot.loaded.count && slot.current.bytes == slot.loaded.bytes)
+      continue;
+    const std::string key = usage_key(Ed25519PublicKey{recipient});
+    if (slot.current.count == 0)
+      p.batch.Delete(family(meta), key);
+    else
+      p.batch.Put(family(meta), key, usage_value(slot.current));
+  }
+  if (p.batch.Count() == 0) return {};
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  const rocksdb::Status s = db->Write(wo, &p.batch);
+  if (!s.ok()) {
+    log_failure("writing a batch", s);
+    return fail(StoreError::io_error);
+  }
+  for (const auto& [e, added] : p.summary_changes)
+    toggle_entry(summary, e, added);
+  message_count += static_cast<std::uint64_t>(p.count_delta);
+  body_bytes += static_cast<std::uint64_t>(p.bytes_delta);
+  return {};
+}
+
+}  // namespace nightjar

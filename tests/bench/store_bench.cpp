@@ -1,0 +1,427 @@
+// store_bench: how fast the message store takes durable writes, against the
+// raw cost of the fsync that makes a write durable, and how long a retrieve
+// takes from a large store.
+//
+//   stores_per_s        MessageStore::put with sync on: one fsynced WriteBatch
+//                       per message (400-byte random bodies, recipients drawn
+//                       from a Zipf(1) distribution over 10,000 accounts)
+//   batch_stores_per_s  messages per second through put_batch of 64, one sync each
+//   fsync_per_s         raw write(2) of a 512-byte record + fdatasync, appending
+//                       to a file in the same directory that is preallocated
+//                       with fallocate(KEEP_SIZE) the way RocksDB preallocates
+//                       its WAL: what one WAL sync costs
+//   stores_ratio        stores_per_s / fsync_per_s (median of the rounds' ratios)
+//   batch_ratio         batch_stores_per_s / (64 * fsync_per_s), likewise
+//   retrieve_p50_ms,    retrieve of 100 messages of one recipient (random among
+//   retrieve_p99_ms     all) from a store holding --messages messages, filled
+//                       beforehand (untimed) with sync off and put_batch, then
+//                       flushed and left to finish its compactions (bounded), so
+//                       that reads come from settled SST files; wall time
+//   retrieve_cpu_p50_ms, the same in the thread's CPU time: what is left when
+//   retrieve_cpu_p99_ms  other processes take the core away (shared machines)
+//
+// Durable-write rates are per second of wall time (the thread waits for the
+// disk, so CPU time would say nothing), and measured call by call in
+// alternation (see measure_writes), because the disk's speed drifts.
+//
+// Everything lives in a temporary directory under $TMPDIR (or /tmp), removed
+// at the end: point TMPDIR at the disk to measure (not a tmpfs, whose fsync
+// costs nothing). Every loop is bounded in count and in time.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "swarm/message_store.hpp"
+
+namespace po = boost::program_options;
+using namespace nightjar;
+
+namespace {
+
+constexpr const char* program = "store_bench";
+
+constexpr int rounds = 5;
+constexpr std::size_t body_bytes = 400;
+constexpr std::size_t fsync_record_bytes = 512;
+constexpr std::size_t zipf_recipients = 10'000;
+constexpr std::size_t batch_size = 64;
+constexpr std::size_t fill_batch = 1'000;
+constexpr std::size_t retrieve_count = 100;
+constexpr std::size_t fill_messages_per_recipient = 200;  // >= retrieve_count
+constexpr std::size_t min_messages = fill_messages_per_recipient;
+constexpr std::size_t max_messages = 20'000'000;
+constexpr std::uint64_t max_calls_per_round = 100'000;
+constexpr std::size_t max_retrieve_samples = 100'000;
+constexpr double max_seconds = 600;
+constexpr double writes_share = 0.6;  // of --seconds; the rest is for retrieves
+constexpr double max_settle_seconds = 300;
+constexpr off_t wal_preallocation = 4 << 20;  // RocksDB: 1.1 x write_buffer_size
+
+// A temporary directory, removed with everything in it.
+struct BenchDir {
+  std::filesystem::path path;
+  explicit BenchDir(const std::filesystem::path& parent) {
+    std::string tmpl = (parent / "store_bench-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("cannot create " + tmpl);
+    path = tmpl;
+  }
+  ~BenchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  BenchDir(const BenchDir&) = delete;
+  BenchDir& operator=(const BenchDir&) = delete;
+};
+
+// Recipient i with probability proportional to 1 / (i + 1): a few accounts
+// get most of the traffic, as in any messaging service.
+class Zipf {
+ public:
+  explicit Zipf(std::size_t n) : cdf_(n) {
+    double sum = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      cdf_[i] = sum += 1.0 / static_cast<double>(i + 1);
+    for (auto& c : cdf_)
+      c /= sum;
+  }
+  std::size_t operator()(std::mt19937_64& rng) const {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
+    return std::min<std::size_t>(static_cast<std::size_t>(it - cdf_.begin()), cdf_.size() - 1);
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+Ed25519PublicKey recipient_key(std::size_t i) {
+  std::array<std::uint8_t, 9> seed{'r'};
+  for (std::size_t b = 0; b < 8; ++b)
+    seed[1 + b] = static_cast<std::uint8_t>(i >> (8 * b));
+  return Ed25519PublicKey::from(crypto::blake2b_256(seed).view());
+}
+
+// Makes messages: random bodies, timestamps one millisecond apart.
+struct MessageMaker {
+  std::mt19937_64 rng{1};
+  std::uint64_t now_ms = 1'700'000'000'000;
+  std::uint64_t ttl_ms = 14ull * 86'400'000;
+
+  StoredMessage make(const Ed25519PublicKey& recipient) {
+    StoredMessage m;
+    m.recipient = recipient;
+    m.body.resize(body_bytes);
+    for (std::size_t i = 0; i < body_bytes; i += 8) {
+      const std::uint64_t r = rng();
+      for (std::size_t b = 0; b < 8 && i + b < body_bytes; ++b)
+        m.body[i + b] = static_cast<std::uint8_t>(r >> (8 * b));
+    }
+    m.id = message_id(recipient, m.body);
+    m.timestamp_ms = ++now_ms;
+    m.expiry_ms = m.timestamp_ms + ttl_ms;
+    return m;
+  }
+};
+
+StoreOptions bench_options(bool sync) {
+  StoreOptions o;
+  o.sync = sync;
+  o.quota_messages = 100'000'000;  // the benchmark measures writes, not quotas
+  o.quota_bytes = 1ull << 40;
+  o.disk_cap_bytes = 1ull << 50;
+  return o;
+}
+
+std::unique_ptr<MessageStore> open_or_die(const std::filesystem::path& dir, bool sync) {
+  auto s = MessageStore::open(dir, bench_options(sync));
+  if (!s) throw std::runtime_error(s.error());
+  return std::move(s).value();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+struct Figures {
+  double stores = 0, batch_stores = 0, fsyncs = 0;
+  double stores_ratio = 0, batch_ratio = 0;           // medians of the rounds' ratios
+  std::array<std::pair<double, double>, 3> spread{};  // min, max over the rounds
+  double settle_seconds = 0;
+  bool settled = false;
+  double fill_seconds = 0;
+  std::size_t fill_recipients = 0;
+  std::uint64_t fill_disk_bytes = 0;
+  std::vector<double> retrieve_ms;
+  std::vector<double> retrieve_cpu_ms;
+};
+
+// A raw durable append, made the way RocksDB makes its WAL durable: write(2)
+// into space preallocated with fallocate(KEEP_SIZE), then fdatasync.
+class RawAppender {
+ public:
+  explicit RawAppender(const std::filesystem::path& path)
+      : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) {
+    if (fd_ < 0) throw std::runtime_error("cannot create " + path.string());
+    record_.fill('x');
+  }
+  ~RawAppender() { ::close(fd_); }
+  RawAppender(const RawAppender&) = delete;
+  RawAppender& operator=(const RawAppender&) = delete;
+
+  bool append() {
+    const auto n = static_cast<off_t>(record_.size());
+    if (written_ + n > allocated_) {
+      if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, allocated_, wal_preallocation) != 0) return false;
+      allocated_ += wal_preallocation;
+    }
+    if (::write(fd_, record_.data(), record_.size()) != static_cast<ssize_t>(n)) return false;
+    written_ += n;
+    return ::fdatasync(fd_) == 0;
+  }
+
+ private:
+  int fd_;
+  std::array<char, fsync_record_bytes> record_{};
+  off_t written_ = 0;
+  off_t allocated_ = 0;
+};
+
+// The three durable-write rates. The disk's speed changes by several times
+// from one second to the next (other tenants, a burst budget), so the calls
+// alternate one by one: put, raw append, put_batch, raw append; each kind's
+// rate is its calls over the time spent in them. The run is cut into rounds
+// (after an untimed warm-up), and the median round is reported.
+void measure_writes(const std::filesystem::path& dir, double seconds, Figures& fig) {
+  auto store = open_or_die(dir / "writes", true);
+  RawAppender raw(dir / "raw.dat");
+  MessageMaker maker;
+  const Zipf zipf(zipf_recipients);
+  std::vector<Ed25519PublicKey> recipients;
+  for (std::size_t i = 0; i < zipf_recipients; ++i)
+    recipients.push_back(recipient_key(i));
+  std::uint64_t failures = 0;
+  std::vector<StoredMessage> batch(batch_size);
+
+  struct Round {
+    double put_s = 0, batch_s = 0, raw_s = 0;
+    std::uint64_t puts = 0, batches = 0, raws = 0;
+  };
+  auto run_round = [&](double round_seconds) {
+    Round r;
+    bench::Stopwatch round_clock;
+    for (std::uint64_t i = 0; i < max_calls_per_round && round_clock.seconds() < round_seconds;
+         ++i) {
+      const auto m = maker.make(recipients[zipf(maker.rng)]);  // made outside the timing
+      bench::Stopwatch call;
+      if (!store->put(m, maker.now_ms)) ++failures;
+      r.put_s += call.seconds();
+      ++r.puts;
+
+      call.restart();
+      if (!raw.append()) ++failures;
+      r.raw_s += call.seconds();
+      ++r.raws;
+
+      for (auto& b : batch)
+        b = maker.make(recipients[zipf(maker.rng)]);
+      call.restart();
+      for (const auto& res : store->put_batch(batch, maker.now_ms))
+        if (!res) ++failures;
+      r.batch_s += call.seconds();
+      ++r.batches;
+
+      call.restart();
+      if (!raw.append()) ++failures;
+      r.raw_s += call.seconds();
+      ++r.raws;
+    }
+    return r;
+  };
+
+  const double round_seconds = seconds / (rounds + 0.5);
+  (void)run_round(round_seconds / 2);  // warm-up: files created and preallocated
+  std::array<std::vector<double>, 3> rates;
+  std::vector<double> stores_ratios, batch_ratios;
+  for (int i = 0; i < rounds; ++i) {
+    const Round r = run_round(round_seconds);
+    const double put = static_cast<double>(r.puts) / r.put_s;
+    const double batched = static_cast<double>(r.batches * batch_size) / r.batch_s;
+    const double fsync = static_cast<double>(r.raws) / r.raw_s;
+    rates[0].push_back(put);
+    rates[1].push_back(batched);
+    rates[2].push_back(fsync);
+    stores_ratios.push_back(put / fsync);
+    batch_ratios.push_back(batched / (fsync * batch_size));
+  }
+  if (failures) throw std::runtime_error(std::to_string(failures) + " writes failed");
+  fig.stores = bench::median(rates[0]);
+  fig.batch_stores = bench::median(rates[1]);
+  fig.fsyncs = bench::median(rates[2]);
+  fig.stores_ratio = bench::median(stores_ratios);
+  fig.batch_ratio = bench::median(batch_ratios);
+  for (std::size_t i = 0; i < rates.size(); ++i) {
+    const auto [lo, hi] = std::minmax_element(rates[i].begin(), rates[i].end());
+    fig.spread[i] = {*lo, *hi};
+  }
+}
+
+// Fills a store with `messages` messages (untimed), then times retrieves.
+void measure_retrieve(const std::filesystem::path& dir, std::size_t messages, double seconds,
+                      Figures& fig) {
+  auto store = open_or_die(dir / "filled", false);
+  MessageMaker maker;
+  fig.fill_recipients = std::max<std::size_t>(1, messages / fill_messages_per_recipient);
+  std::vector<Ed25519PublicKey> recipients;
+  for (std::size_t i = 0; i < fig.fill_recipients; ++i)
+    recipients.push_back(recipient_key(i));
+
+  // Round-robin over the recipients, so each one's messages are spread over
+  // the whole fill (and over the LSM's levels), as they are in real life.
+  bench::Stopwatch fill_clock;
+  std::vector<StoredMessage> batch;
+  for (std::size_t done = 0; done < messages;) {
+    batch.clear();
+    for (; batch.size() < fill_batch && done < messages; ++done)
+      batch.push_back(maker.make(recipients[done % recipients.size()]));
+    for (const auto& r : store->put_batch(batch, maker.now_ms))
+      if (!r) throw std::runtime_error(std::string("fill failed: ") + to_string(r.error()));
+  }
+  store->flush();
+  fig.fill_seconds = fill_clock.seconds();
+  bench::Stopwatch settle_clock;
+  while (!(fig.settled = !store->background_work_pending()) &&
+         settle_clock.seconds() < max_settle_seconds)
+    ::usleep(100'000);
+  fig.settle_seconds = settle_clock.seconds();
+  fig.fill_disk_bytes = store->disk_bytes();
+
+  std::mt19937_64 pick(2);
+  std::size_t short_reads = 0;
+  bench::Stopwatch budget;
+  while (fig.retrieve_ms.size() < max_retrieve_samples &&
+         (fig.retrieve_ms.size() < 10 || budget.seconds() < seconds)) {
+    const auto& r = recipients[pick() % recipients.size()];
+    bench::Stopwatch one;
+    bench::CpuStopwatch one_cpu;
+    const auto got = store->retrieve(r, Cursor{}, retrieve_count, maker.now_ms);
+    fig.retrieve_cpu_ms.push_back(one_cpu.seconds() * 1e3);
+    fig.retrieve_ms.push_back(one.seconds() * 1e3);
+    if (got.size() != retrieve_count) ++short_reads;
+    bench::keep(got);
+  }
+  if (short_reads)
+    throw std::runtime_error(std::to_string(short_reads) + " retrieves returned too few messages");
+}
+
+int run(std::size_t messages, double seconds, const std::filesystem::path& parent, bool json) {
+  if (!crypto::init()) {
+    std::fprintf(stderr, "%s: libsodium failed to initialise\n", program);
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::warn);  // the stores' "open" lines would break --json
+  Figures fig;
+  try {
+    BenchDir dir(parent);
+    measure_writes(dir.path, seconds * writes_share, fig);
+    measure_retrieve(dir.path, messages, seconds * (1 - writes_share), fig);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+  const double stores_ratio = fig.stores_ratio;
+  const double batch_ratio = fig.batch_ratio;
+  const double p50 = percentile(fig.retrieve_ms, 0.50);
+  const double p99 = percentile(fig.retrieve_ms, 0.99);
+  const double cpu_p50 = percentile(fig.retrieve_cpu_ms, 0.50);
+  const double cpu_p99 = percentile(fig.retrieve_cpu_ms, 0.99);
+
+  if (json) {
+    bench::JsonObject o;
+    o.add("stores_per_s", fig.stores, 1)
+        .add("batch_stores_per_s", fig.batch_stores, 1)
+        .add("fsync_per_s", fig.fsyncs, 1)
+        .add("stores_ratio", stores_ratio, 4)
+        .add("batch_ratio", batch_ratio, 4)
+        .add("batch_size", batch_size)
+        .add("body_bytes", body_bytes)
+        .add("retrieve_p50_ms", p50, 4)
+        .add("retrieve_p99_ms", p99, 4)
+        .add("retrieve_cpu_p50_ms", cpu_p50, 4)
+        .add("retrieve_cpu_p99_ms", cpu_p99, 4)
+        .add("retrieve_samples", fig.retrieve_ms.size())
+        .add("messages", messages)
+        .add("fill_recipients", fig.fill_recipients)
+        .add("fill_s", fig.fill_seconds, 2)
+        .add("settle_s", fig.settle_seconds, 2)
+        .add("settled", fig.settled)
+        .add("fill_disk_bytes", fig.fill_disk_bytes);
+    o.print();
+    return 0;
+  }
+  std::printf(
+      "store_bench: %zu-byte bodies; write rates per wall-clock second, median of %d\n"
+      "rounds of calls in alternation\n",
+      body_bytes, rounds);
+  std::printf("  %-40s %14s   %s\n", "figure", "value", "min .. max over the rounds");
+  auto rate_row = [&](const char* label, double v, std::size_t i) {
+    std::printf("  %-40s %12.1f/s   %.1f .. %.1f\n", label, v, fig.spread[i].first,
+                fig.spread[i].second);
+  };
+  rate_row("put, sync (stores_per_s)", fig.stores, 0);
+  rate_row("put_batch of 64, one sync (per message)", fig.batch_stores, 1);
+  rate_row("raw 512-byte append + fdatasync", fig.fsyncs, 2);
+  std::printf("  %-40s %14.4f\n", "stores_ratio (put / fsync)", stores_ratio);
+  std::printf("  %-40s %14.4f\n", "batch_ratio (batch / (64 x fsync))", batch_ratio);
+  std::printf(
+      "\n  store of %zu messages over %zu recipients: filled in %.1f s, %.1f MB on disk,\n"
+      "  compactions %s after %.1f s\n",
+      messages, fig.fill_recipients, fig.fill_seconds,
+      static_cast<double>(fig.fill_disk_bytes) / 1e6, fig.settled ? "finished" : "STILL RUNNING",
+      fig.settle_seconds);
+  std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p50", p50);
+  std::printf("  %-40s %11.4f ms   (%zu samples)\n", "retrieve of 100, p99", p99,
+              fig.retrieve_ms.size());
+  std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p50, thread CPU time", cpu_p50);
+  std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p99, thread CPU time", cpu_p99);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t messages = 1'000'000;
+  double seconds = 6.0;
+  po::options_description specific("Benchmark");
+  specific.add_options()("messages", po::value<std::size_t>(&messages)->default_value(messages),
+                         "messages in the store that retrieves read from (200..20,000,000)")(
+      "seconds", po::value<double>(&seconds)->default_value(seconds),
+      "time budget for the timed parts, in seconds (> 0, at most 600); the fill is extra");
+  bench::CommonOptions common;
+  if (auto exit_status = bench::parse_options(
+          argc, argv, program,
+          "store_bench: durable message stores per second against the raw fsync rate, and "
+          "retrieve latency from a large store. Works under $TMPDIR (default /tmp).",
+          specific, common))
+    return *exit_status;
+  if (messages < min_messages || messages > max_messages)
+    return bench::bad_option(program, "--messages must be 200..20000000");
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > max_seconds)
+    return bench::bad_option(program, "--seconds must be > 0 and at most 600");
+  return run(messages, seconds, std::filesystem::temp_directory_path(), common.json);
+}
