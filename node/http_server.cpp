@@ -160,9 +160,10 @@ struct MetricsHttpServer::Connection {
 
   void write(std::string bytes) {
     auto* w = new Write{{}, std::move(bytes), this};
+    w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
     const int rc = uv_write(&w->req, stream(), &buf, 1, [](uv_write_t* req, int status) {
-      auto* done = reinterpret_cast<Write*>(req);
+      auto* done = static_cast<Write*>(req->data);
       Connection* c = done->connection;
       delete done;
       c->handle_written(status);
