@@ -53,6 +53,8 @@ struct FixedBytes {
   friend bool operator==(const FixedBytes& a, const FixedBytes& b) {
     return sodium_memcmp(a.bytes.data(), b.bytes.data(), N) == 0;
   }
+  // Byte order, for sorted containers of public values (not constant-time).
+  friend bool operator<(const FixedBytes& a, const FixedBytes& b) { return a.bytes < b.bytes; }
 };
 
 // A secret fixed-size value: zero-initialised, move-only, wiped on

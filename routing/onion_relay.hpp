@@ -125,6 +125,10 @@ class OnionRelay {
   void close();
 
   const OnionKeyring& keyring() const { return keys_; }
+  // The network's cell size changed (a new directory): cells of the old size
+  // are dropped from now on.
+  void set_cell_bytes(std::size_t cell_bytes) { config_.cell_bytes = cell_bytes; }
+  std::size_t cell_bytes() const { return config_.cell_bytes; }
   const RelayStats& stats() const { return *stats_; }
   std::size_t entries() const { return table_.size(); }
   std::size_t replay_memory_bytes() const { return replay_.memory_bytes(); }

@@ -4,7 +4,7 @@
 // protocol version it speaks. Authorities check the signature and that the node
 // is reachable, then copy the descriptor into the directory they sign.
 //
-// Canonical binary encoding (docs/DIRECTORY-FORMAT.md, "Node descriptor"):
+// Canonical binary encoding (docs/PROTOCOL.md, "Node descriptor"):
 // one byte string per descriptor, at most max_encoded_bytes long; decode()
 // rejects anything that encode() would not produce, so a descriptor has
 // exactly one encoding and a decoded one re-encodes to the same bytes.

@@ -3,7 +3,7 @@
 // every node and client checks it (check_directory) and then routes and
 // places messages by it alone.
 //
-// Canonical binary encoding (docs/DIRECTORY-FORMAT.md, "Directory"): the body
+// Canonical binary encoding (docs/PROTOCOL.md, "Directory"): the body
 // (all fields but the signatures) is what each authority signs; the signatures
 // follow it. Entries are sorted by node ID and unique, signatures by authority
 // key and unique, so a directory has exactly one encoding. decode() checks

@@ -146,6 +146,13 @@ bool MessageStore::contains(const MessageId& id) const {
   return found && found->has_value();
 }
 
+std::optional<MessageStore::IndexEntry> MessageStore::index_entry(const MessageId& id) const {
+  auto found = impl_->entry(nullptr, id);
+  if (!found || !found->has_value()) return std::nullopt;
+  const IdEntry& e = **found;
+  return IndexEntry{e.recipient, e.timestamp_ms, e.expiry_ms, e.tombstone};
+}
+
 Result<bool, StoreError> MessageStore::erase(const Ed25519PublicKey& recipient, const MessageId& id,
                                              std::uint64_t now_ms) {
   Impl::Pending p;

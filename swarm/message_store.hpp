@@ -150,6 +150,15 @@ class MessageStore {
   // Live or tombstone, expired or not, until the sweep removes it (what the
   // summaries cover). False also when RocksDB fails (logged).
   bool contains(const MessageId& id) const;
+  // The ID index's record of `id` (live or tombstone, expired or not, until
+  // swept): what replication needs to pass on a tombstone.
+  struct IndexEntry {
+    Ed25519PublicKey recipient;
+    std::uint64_t timestamp_ms = 0;
+    std::uint64_t expiry_ms = 0;
+    bool tombstone = false;
+  };
+  std::optional<IndexEntry> index_entry(const MessageId& id) const;
 
   // Deletes one unexpired message of `recipient`, leaving a tombstone with the
   // message's expiry. False if there was no such live message.

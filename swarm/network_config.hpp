@@ -3,7 +3,7 @@
 // networks never link) and the directory authorities (signing key, link key,
 // address). `nightjar-node --authority` writes it for a new network.
 //
-// Text format (docs/DIRECTORY-FORMAT.md, "Network config file"), one
+// Text format (docs/PROTOCOL.md, "Network config file"), one
 // setting per line, '#' starts a comment (anywhere on a line), blank lines and
 // CRLF line ends are fine:
 //   network_id = <64 hex digits>

@@ -12,6 +12,9 @@ std::uint32_t NetworkParams::quorum_for(std::uint32_t swarm_size) const {
 
 std::string NetworkParams::check() const {
   if (!swarm.valid()) return "swarm sizes must satisfy 1 <= min <= ideal <= max <= 64";
+  // Below this, some node counts cannot be split into swarms within bounds
+  // (docs/PROTOCOL.md, "Swarm placement").
+  if (swarm.max + 1 < 2 * swarm.min) return "swarm sizes must satisfy max >= 2*min - 1";
   if (quorum > swarm.max) return "quorum larger than the largest swarm";
   if (!onion::valid_cell_size(cell_bytes)) return "cell size out of range (552..16384)";
   if (directory_epoch_seconds < 1 || directory_epoch_seconds > 86400)

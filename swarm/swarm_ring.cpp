@@ -40,7 +40,7 @@ std::vector<SwarmId> swarm_ids(const SwarmAssignment& a) {
   return {ids.begin(), ids.end()};
 }
 
-// How assign_swarms decides (docs/SWARMS.md says the same for operators).
+// How assign_swarms decides (docs/PROTOCOL.md, "Swarm placement", says the same).
 // n is the number of distinct nodes, c the number of distinct swarm IDs in
 // the previous assignment (including swarms none of whose members is still
 // present), and sizes = min/ideal/max.

@@ -59,7 +59,7 @@ std::vector<SwarmId> swarm_ids(const SwarmAssignment& a);
 //    is formed when every swarm could have sizes.ideal members, its ID the
 //    midpoint of the largest gap of the ring (the first swarms are evenly
 //    spaced from ID 0).
-// The exact rules are in swarm_ring.cpp and docs/SWARMS.md. Which node moves
+// The exact rules are in swarm_ring.cpp and docs/PROTOCOL.md ("Swarm placement"). Which node moves
 // is decided by a hash of its ID, never by input order. Sizes that are not
 // valid() are first raised to min >= 1 and min <= ideal <= max.
 SwarmAssignment assign_swarms(const SwarmAssignment& previous, std::span<const NodeId> nodes,

@@ -17,7 +17,7 @@ using nightjar::test::make_descriptor;
 
 namespace {
 
-// Offsets of the IPv4 layout (docs/DIRECTORY-FORMAT.md).
+// Offsets of the IPv4 layout (docs/PROTOCOL.md, "Node descriptor").
 constexpr std::size_t off_version = 1;
 constexpr std::size_t off_family = 67;
 constexpr std::size_t off_port_v4 = 72;

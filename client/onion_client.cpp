@@ -1,0 +1,227 @@
+#include "client/onion_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "routing/frame.hpp"
+#include "routing/wire.hpp"
+
+namespace nightjar {
+
+const char* to_string(RequestError e) {
+  switch (e) {
+    case RequestError::no_directory: return "no directory yet";
+    case RequestError::unknown_node: return "a node of the path is not in the directory";
+    case RequestError::too_large: return "request too large for one cell";
+    case RequestError::link_failed: return "link to the first relay failed";
+    case RequestError::relay_error: return "a relay could not forward the request";
+    case RequestError::timeout: return "no answer in time";
+    case RequestError::bad_reply: return "unreadable reply";
+    case RequestError::overloaded: return "too many requests in flight";
+  }
+  return "unknown request error";
+}
+
+namespace {
+constexpr std::uint64_t tick_ms = 20;
+
+std::uint64_t system_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+}  // namespace
+
+OnionClient::OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource& rng)
+    : loop_(loop),
+      config_(std::move(config)),
+      rng_(rng),
+      log_(config_.log ? config_.log : spdlog::default_logger()) {
+  if (!config_.clock_ms) config_.clock_ms = system_ms;
+  config_.link.log = log_;
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uv_timer_start(
+      timer_, [](uv_timer_t* t) { static_cast<OnionClient*>(t->data)->tick(); }, tick_ms, tick_ms);
+}
+
+OnionClient::~OnionClient() { close(); }
+
+std::uint64_t OnionClient::now_ms() const {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(config_.clock_ms()) + clock_offset_ms_);
+}
+
+void OnionClient::close() {
+  *alive_ = false;
+  if (timer_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  auto guards = std::move(guards_);
+  guards_.clear();
+  for (auto& [id, g] : guards) {
+    g.link->set_handlers({});
+    g.link->close();
+  }
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, p] : pending)
+    if (p.done) p.done(fail(RequestFailure{RequestError::link_failed, {}, {}, 0}));
+}
+
+void OnionClient::fail_later(Callback done, RequestFailure f) {
+  // Never call back from inside send(): queue it as a pending request that is
+  // already past its deadline, with the failure recorded.
+  const std::uint64_t id = crypto::random_u64();
+  Pending p;
+  p.deadline_ms = 0;
+  p.done = [done = std::move(done), f](Result<std::vector<std::uint8_t>, RequestFailure>) {
+    done(fail(f));
+  };
+  pending_.emplace(id, std::move(p));
+}
+
+OnionClient::Guard* OnionClient::guard_link(const NodeId& node) {
+  auto it = guards_.find(node);
+  if (it != guards_.end()) return &it->second;
+  const DirectoryEntry* e = directory_ ? directory_->find(node) : nullptr;
+  if (!e) return nullptr;
+  std::weak_ptr<bool> alive = alive_;
+  Link::Handlers h;
+  h.on_established = [this, node, alive](Link& l) {
+    const auto a = alive.lock();
+    if (!a || !*a) return;
+    auto g = guards_.find(node);
+    if (g == guards_.end() || g->second.link.get() != &l) return;
+    for (auto& f : g->second.queued) l.send(f);
+    g->second.queued.clear();
+  };
+  h.on_frame = [this, alive](Link&, Bytes f) {
+    const auto a = alive.lock();
+    if (!a || !*a) return;
+    handle_frame(f);
+  };
+  h.on_closed = [this, node, alive](Link& l, CloseReason) {
+    const auto a = alive.lock();
+    if (!a || !*a) return;
+    auto g = guards_.find(node);
+    if (g == guards_.end() || g->second.link.get() != &l) return;
+    handle_closed(node);
+  };
+  Guard g;
+  g.link = Link::dial(loop_, e->node.address, e->node.link_key, nullptr, config_.link, std::move(h));
+  return &guards_.insert_or_assign(node, std::move(g)).first->second;
+}
+
+void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
+                       Callback done) {
+  if (!directory_) return fail_later(std::move(done), {RequestError::no_directory, {}, {}, 0});
+  if (pending_.size() >= config_.max_in_flight)
+    return fail_later(std::move(done), {RequestError::overloaded, {}, {}, 0});
+  std::vector<NodeId> path = relays;
+  path.push_back(destination);
+  const std::uint64_t now_s = now_ms() / 1000;
+  std::vector<OnionHop> hops;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const DirectoryEntry* e = directory_->find(path[i]);
+    const OnionKeyInfo* k = e ? e->node.onion_key_at(now_s) : nullptr;
+    if (!k) return fail_later(std::move(done), {RequestError::unknown_node, i, path[i], 0});
+    hops.push_back(OnionHop{path[i], k->key, k->epoch});
+  }
+  auto built = build_cell(directory_->params.cell_bytes, hops, request, rng_);
+  if (!built) {
+    const auto err = built.error() == OnionError::data_too_large ? RequestError::too_large
+                                                                 : RequestError::unknown_node;
+    return fail_later(std::move(done), {err, {}, {}, 0});
+  }
+  Guard* g = guard_link(path.front());
+  if (!g) return fail_later(std::move(done), {RequestError::unknown_node, 0, path.front(), 0});
+
+  std::uint64_t id;
+  do id = crypto::random_u64();
+  while (id == 0 || pending_.count(id));
+  std::vector<std::uint8_t> frame(onion_frame_header + built->cell.size());
+  frame[0] = static_cast<std::uint8_t>(FrameType::onion_cell);
+  store_u64(frame.data() + 1, id);
+  std::memcpy(frame.data() + onion_frame_header, built->cell.data(), built->cell.size());
+
+  Pending p;
+  p.reply_keys = std::move(built->reply_keys);
+  p.path = std::move(path);
+  p.deadline_ms = config_.clock_ms() + static_cast<std::uint64_t>(config_.timeout.count());
+  p.first_hop = p.path.front();
+  p.done = std::move(done);
+  pending_.emplace(id, std::move(p));
+  if (g->link->established()) {
+    if (g->link->send(frame) != SendStatus::ok) {
+      auto it = pending_.find(id);
+      auto cb = std::move(it->second.done);
+      const NodeId first = it->second.first_hop;
+      pending_.erase(it);
+      fail_later(std::move(cb), {RequestError::link_failed, 0, first, 0});
+    }
+  } else {
+    g->queued.push_back(std::move(frame));
+  }
+}
+
+void OnionClient::handle_frame(Bytes frame) {
+  if (frame.size() < onion_frame_header) return;
+  const auto type = static_cast<FrameType>(frame[0]);
+  if (type != FrameType::onion_reply && type != FrameType::onion_reply_last) return;
+  const std::uint64_t id = load_u64(frame.data() + 1);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  std::vector<std::uint8_t> cell(frame.begin() + onion_frame_header, frame.end());
+  auto opened = open_reply(it->second.reply_keys, cell);
+  if (!opened) return finish(id, fail(RequestFailure{RequestError::bad_reply, {}, {}, 0}));
+  if (opened->kind == ReplyKind::relay_error) {
+    const auto& path = it->second.path;
+    RequestFailure f{RequestError::relay_error, opened->hop, {}, opened->code};
+    // An unknown or unreachable next hop is the next node's fault; overload is this one's.
+    const std::size_t culprit =
+        opened->code == static_cast<std::uint8_t>(RelayErrorCode::overloaded) ? opened->hop
+                                                                               : opened->hop + 1;
+    if (culprit < path.size()) f.failed_node = path[culprit];
+    return finish(id, fail(f));
+  }
+  auto& answer = it->second.answer;
+  answer.insert(answer.end(), opened->data.begin(), opened->data.end());
+  if (type == FrameType::onion_reply_last) finish(id, std::move(answer));
+}
+
+void OnionClient::handle_closed(const NodeId& guard) {
+  guards_.erase(guard);
+  std::vector<std::uint64_t> lost;
+  for (const auto& [id, p] : pending_)
+    if (p.first_hop == guard && !p.path.empty()) lost.push_back(id);
+  for (std::uint64_t id : lost)
+    finish(id, fail(RequestFailure{RequestError::link_failed, 0, guard, 0}));
+}
+
+void OnionClient::finish(std::uint64_t id, Result<std::vector<std::uint8_t>, RequestFailure> r) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto done = std::move(it->second.done);
+  pending_.erase(it);
+  if (done) done(std::move(r));
+}
+
+void OnionClient::tick() {
+  const std::uint64_t now = config_.clock_ms();
+  std::vector<std::uint64_t> expired;
+  for (const auto& [id, p] : pending_)
+    if (p.deadline_ms <= now) expired.push_back(id);
+  for (std::uint64_t id : expired) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    RequestFailure f{RequestError::timeout, {}, {}, 0};
+    finish(id, fail(f));
+  }
+}
+
+}  // namespace nightjar

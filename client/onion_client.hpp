@@ -1,0 +1,113 @@
+// OnionClient: sends one request through an onion path and collects its
+// answer. It builds a fresh cell for every request (relays and destination
+// from the directory, each hop's current onion key), sends it on an
+// anonymous link to the first relay (links are kept open and reused), and
+// opens the reply cells that come back, however many the answer takes.
+// A relay's error reply, a link failure or the timeout ends the request with
+// an error that says which hop failed, so the caller can choose another path.
+//
+// Used by the client library's send and receive code, and by tests and the
+// simnet. One thread: the loop's.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "routing/link.hpp"
+#include "routing/onion_cell.hpp"
+#include "routing/onion_relay.hpp"
+#include "swarm/directory.hpp"
+
+namespace nightjar {
+
+enum class RequestError {
+  no_directory,   // no directory yet
+  unknown_node,   // a node of the path is not in the directory, or has no live onion key
+  too_large,      // the request does not fit in a cell
+  link_failed,    // the link to the first relay failed or closed
+  relay_error,    // a relay answered with an error (see failed_hop and relay_code)
+  timeout,        // no (complete) answer in time
+  bad_reply,      // a reply cell that did not open
+  overloaded,     // too many requests in flight
+};
+const char* to_string(RequestError e);
+
+struct RequestFailure {
+  RequestError error = RequestError::timeout;
+  std::optional<std::size_t> failed_hop;  // index in relays + destination
+  std::optional<NodeId> failed_node;      // the node that failed or was unreachable, if known
+  std::uint8_t relay_code = 0;            // RelayErrorCode for relay_error
+};
+
+struct OnionClientConfig {
+  LinkConfig link;  // prologue: the network ID
+  std::chrono::milliseconds timeout{10'000};
+  std::size_t max_in_flight = 4096;
+  std::function<std::uint64_t()> clock_ms;  // unix ms, for onion key epochs
+  std::shared_ptr<spdlog::logger> log;
+};
+
+class OnionClient {
+ public:
+  using Callback = std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)>;
+
+  OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource& rng);
+  ~OnionClient();
+  OnionClient(const OnionClient&) = delete;
+  OnionClient& operator=(const OnionClient&) = delete;
+
+  void set_directory(std::shared_ptr<const Directory> d) { directory_ = std::move(d); }
+  const std::shared_ptr<const Directory>& directory() const { return directory_; }
+  // Offset to add to the local clock (learned from nodes' answers) when
+  // choosing onion keys.
+  void set_clock_offset_ms(std::int64_t offset) { clock_offset_ms_ = offset; }
+
+  // Sends `request` over relays[0] -> ... -> destination. `done` is called
+  // exactly once (never from inside send()).
+  void send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
+            Callback done);
+  // Requests waiting for an answer.
+  std::size_t in_flight() const { return pending_.size(); }
+  // Fails every pending request and closes the links.
+  void close();
+
+ private:
+  struct Pending {
+    std::vector<ReplyKey> reply_keys;
+    std::vector<NodeId> path;
+    std::vector<std::uint8_t> answer;
+    std::uint64_t deadline_ms = 0;
+    NodeId first_hop;
+    Callback done;
+  };
+  struct Guard {
+    std::shared_ptr<Link> link;
+    std::vector<std::vector<std::uint8_t>> queued;  // frames waiting for the handshake
+  };
+  void handle_frame(Bytes frame);
+  void handle_closed(const NodeId& guard);
+  void finish(std::uint64_t id, Result<std::vector<std::uint8_t>, RequestFailure> r);
+  void fail_later(Callback done, RequestFailure f);
+  void tick();
+  Guard* guard_link(const NodeId& node);
+  std::uint64_t now_ms() const;
+
+  uv_loop_t* loop_;
+  OnionClientConfig config_;
+  RandomSource& rng_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<const Directory> directory_;
+  std::int64_t clock_offset_ms_ = 0;
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  std::unordered_map<NodeId, Guard, NodeIdHash> guards_;
+  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace nightjar

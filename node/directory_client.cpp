@@ -1,0 +1,113 @@
+#include "node/directory_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace nightjar {
+
+namespace {
+constexpr std::uint64_t tick_ms = 50;
+constexpr std::uint64_t bootstrap_poll_ms = 1000;
+}  // namespace
+
+DirectoryClient::DirectoryClient(uv_loop_t* loop, DirectoryClientConfig config,
+                                 DirectoryState& state, PeerLinks& peers)
+    : loop_(loop),
+      config_(std::move(config)),
+      state_(state),
+      peers_(peers),
+      log_(config_.log ? config_.log : spdlog::default_logger()),
+      status_(state.network().authorities.size(), RegisterStatus::not_authority) {}
+
+DirectoryClient::~DirectoryClient() { stop(); }
+
+void DirectoryClient::start() {
+  if (timer_) return;
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uv_timer_start(
+      timer_, [](uv_timer_t* t) { static_cast<DirectoryClient*>(t->data)->tick(); }, 0, tick_ms);
+}
+
+void DirectoryClient::stop() {
+  if (!timer_) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  timer_ = nullptr;
+}
+
+std::uint64_t DirectoryClient::epoch_ms() const {
+  auto d = state_.current();
+  return d ? std::uint64_t{d->params.directory_epoch_seconds} * 1000 : 0;
+}
+
+std::size_t DirectoryClient::accepted_by() const {
+  return static_cast<std::size_t>(
+      std::count(status_.begin(), status_.end(), RegisterStatus::accepted));
+}
+
+void DirectoryClient::register_now() { next_register_ms_ = 0; }
+
+void DirectoryClient::tick() {
+  const std::uint64_t now = config_.clock_ms();
+  const std::uint64_t t = epoch_ms();
+  if (config_.register_node && config_.descriptor && now >= next_register_ms_) {
+    const auto frame = encode_register(config_.descriptor());
+    for (const auto& a : state_.network().authorities)
+      peers_.send(PeerAddress{a.address, a.link_key}, frame);
+    // Once per epoch, in its second half, so the next vote sees a fresh one.
+    next_register_ms_ = t == 0 ? now + 2 * bootstrap_poll_ms : (now / t + 1) * t + t / 2;
+  }
+  if (now >= next_fetch_ms_) fetch();
+}
+
+void DirectoryClient::fetch() {
+  const std::uint64_t now = config_.clock_ms();
+  const std::uint64_t t = epoch_ms();
+  const auto& auths = state_.network().authorities;
+  if (t != 0 && state_.epoch() >= now / t) {
+    // Up to date: ask again shortly after the next epoch starts.
+    next_fetch_ms_ = (now / t + 1) * t + std::max<std::uint64_t>(t / 10, tick_ms);
+    return;
+  }
+  const auto& a = auths[fetch_turn_++ % auths.size()];
+  peers_.send(PeerAddress{a.address, a.link_key}, encode_fetch(state_.epoch()));
+  next_fetch_ms_ = now + (t == 0 ? bootstrap_poll_ms / 2 : std::max<std::uint64_t>(t / 8, 100));
+}
+
+bool DirectoryClient::handle_frame(Link& from, Bytes frame) {
+  if (frame.empty()) return false;
+  switch (static_cast<FrameType>(frame[0])) {
+    case FrameType::dir_register_reply: {
+      auto r = decode_register_reply(frame);
+      if (!r || !from.peer_static()) return true;
+      const auto& auths = state_.network().authorities;
+      for (std::size_t i = 0; i < auths.size(); ++i) {
+        if (!(auths[i].link_key == *from.peer_static())) continue;
+        if (r->status != status_[i])
+          (r->status == RegisterStatus::accepted ? log_->info("registered with authority {}", auths[i].name)
+                                                 : log_->warn("authority {} refused the registration: {}",
+                                                              auths[i].name, to_string(r->status)));
+        status_[i] = r->status;
+      }
+      return true;
+    }
+    case FrameType::dir_chunk: {
+      auto chunk = decode_chunk(FrameType::dir_chunk, frame);
+      if (!chunk) return true;
+      auto [it, fresh] = assemblers_.try_emplace(&from, Directory::max_encoded_bytes);
+      if (it->second.add(*chunk) != BlobAssembler::Status::complete) return true;
+      auto r = state_.offer_encoded(it->second.take());
+      if (!r) log_->warn("directory from {} refused: {}", from.peer_label(), to_string(r.error()));
+      return true;
+    }
+    case FrameType::dir_none: return true;
+    default: return false;
+  }
+}
+
+void DirectoryClient::link_closed(Link& link) { assemblers_.erase(&link); }
+
+}  // namespace nightjar

@@ -1,0 +1,275 @@
+#include "node/node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <system_error>
+
+#include "routing/key_file.hpp"
+
+namespace nightjar {
+
+namespace {
+
+std::uint64_t system_clock_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// Replication frames go to swarm peers over the node's control links.
+class PeerTransport final : public ReplicationTransport {
+ public:
+  PeerTransport(PeerLinks& links, const DirectoryState& dir) : links_(links), dir_(dir) {}
+  bool send(const NodeId& peer, Bytes frame) override {
+    auto info = dir_.lookup(peer);
+    if (!info) return false;
+    return links_.send(PeerAddress{info->endpoint, info->link_key}, frame);
+  }
+
+ private:
+  PeerLinks& links_;
+  const DirectoryState& dir_;
+};
+
+constexpr std::uint64_t tick_ms = 100;
+constexpr std::uint64_t sweep_interval_ms = 10'000;
+
+}  // namespace
+
+Node::Node(uv_loop_t* loop, NodeOptions options) : loop_(loop), options_(std::move(options)) {
+  if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
+  log_ = options_.log ? options_.log : spdlog::default_logger();
+  options_.link.log = log_;
+}
+
+Node::~Node() { stop(); }
+
+Result<std::unique_ptr<Node>, std::string> Node::create(uv_loop_t* loop, NodeOptions options) {
+  if (!crypto::init()) return fail(std::string("libsodium failed to initialise"));
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return fail("cannot create data directory " + options.data_dir.string() + ": " + ec.message());
+  std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+
+  std::unique_ptr<Node> node(new Node(loop, std::move(options)));
+  NodeOptions& o = node->options_;
+  auto id = load_or_create_ed25519_key(o.data_dir / "identity.key");
+  if (!id) return id.failure();
+  auto link = load_or_create_x25519_key(o.data_dir / "link.key");
+  if (!link) return link.failure();
+  node->keys_created_ = id->created || link->created;
+  node->identity_ = std::make_shared<const Ed25519KeyPair>(std::move(id->keys));
+  node->link_identity_ = std::make_shared<const X25519KeyPair>(std::move(link->keys));
+
+  if (!o.network) {
+    if (!o.authority) return fail(std::string("no network file given, and not an authority"));
+    const auto file = o.data_dir / "network.conf";
+    if (std::filesystem::exists(file)) {
+      auto cfg = NetworkConfig::load(file);
+      if (!cfg) return cfg.failure();
+      o.network = std::move(*cfg);
+    } else {
+      // A new network: its ID now, its only authority (us) once we listen.
+      NetworkConfig cfg;
+      crypto::random_bytes(cfg.network_id.mutable_view());
+      cfg.name = "nightjar";
+      o.network = std::move(cfg);
+    }
+  }
+  if (o.authority && !o.network->authorities.empty() &&
+      !o.network->find_authority(node->identity_->pub))
+    return fail("this node's identity key is not one of the network's authorities (data directory " +
+                o.data_dir.string() + ")");
+  if (auto err = o.params.check(); o.authority && !err.empty())
+    return fail("bad network parameters: " + err);
+  o.link.prologue.assign(o.network->network_id.bytes.begin(), o.network->network_id.bytes.end());
+  return node;
+}
+
+Endpoint Node::address() const {
+  Endpoint e = options_.public_address ? *options_.public_address : options_.listen;
+  if (e.port() == 0 && bound_port_ != 0) {
+    auto p = Endpoint::parse(e.to_string().substr(0, e.to_string().rfind(':')) + ":" +
+                             std::to_string(bound_port_));
+    if (p) e = *p;
+  }
+  return e;
+}
+
+AuthorityInfo Node::authority_info(const std::string& name) const {
+  return AuthorityInfo{name, identity_->pub, link_identity_->pub, address()};
+}
+
+std::vector<std::uint8_t> Node::descriptor() const {
+  NodeDescriptor d;
+  d.id = identity_->pub;
+  d.link_key = link_identity_->pub;
+  d.address = address();
+  d.published = now_ms() / 1000;
+  if (relay_) {
+    const auto& ring = relay_->keyring();
+    const std::uint64_t e = ring.schedule().epoch_at(d.published);
+    for (std::uint64_t epoch : {e, e + 1}) {
+      if (const OnionKey* k = ring.find(epoch))
+        d.onion_keys.push_back(OnionKeyInfo{k->epoch, k->keys.pub, k->valid_from, k->valid_until});
+    }
+  }
+  d.sign(identity_->sec);
+  return d.encode();
+}
+
+Result<void, std::string> Node::start() {
+  NodeOptions& o = options_;
+  Link::Handlers accepted;
+  auto make_handlers = [this](Link&) {
+    Link::Handlers h;
+    h.on_frame = [this](Link& l, Bytes f) { dispatch(l, f); };
+    h.on_closed = [this](Link& l, CloseReason) { on_link_closed(l); };
+    return h;
+  };
+  listener_ = std::make_unique<LinkListener>(loop_, link_identity_, o.link, o.listener, make_handlers);
+  if (auto r = listener_->listen(o.listen); !r) return r;
+  bound_port_ = listener_->port();
+
+  if (o.authority && o.network->authorities.empty()) {
+    o.network->authorities.push_back(authority_info("authority1"));
+    const auto file = o.data_dir / "network.conf";
+    if (auto r = o.network->save(file); !r) return fail("cannot write " + file.string() + ": " + r.error());
+    log_->info("new network {}: wrote {}", o.network->network_id.hex().substr(0, 16), file.string());
+  }
+
+  state_ = std::make_unique<DirectoryState>(*o.network, o.data_dir / "directory.bin", log_);
+  state_->load();
+  peers_ = std::make_unique<PeerLinks>(loop_, link_identity_, o.link,
+                                       [this](Link& l, Bytes f) { dispatch(l, f); });
+
+  if (o.authority) {
+    AuthorityConfig ac;
+    ac.identity = identity_;
+    ac.link_identity = link_identity_;
+    ac.params = o.params;
+    ac.link = o.link;
+    ac.clock_ms = o.clock_ms;
+    ac.log = log_;
+    authority_ = std::make_unique<Authority>(loop_, std::move(ac), *state_, *peers_);
+    authority_->start();
+    log_->info("authority {} listening on {}", id().hex().substr(0, 16), address().to_string());
+    return {};
+  }
+
+  return start_service_node();
+}
+
+Result<void, std::string> Node::start_service_node() {
+  NodeOptions& o = options_;
+  StoreOptions so = o.store;
+  so.log = log_;
+  auto store = MessageStore::open(o.data_dir / "messages", so);
+  if (!store) return store.failure();
+  store_ = std::move(*store);
+
+  // Relay cells with the network's parameters (the saved directory's until a
+  // newer one arrives).
+  const auto dir = state_->current();
+  const NetworkParams params = dir ? dir->params : NetworkParams{};
+  RelayConfig rc;
+  rc.cell_bytes = params.cell_bytes;
+  rc.link = o.link;
+  rc.clock = [this] { return now_ms() / 1000; };
+  relay_ = std::make_unique<OnionRelay>(
+      loop_, link_identity_,
+      OnionKeyring(EpochSchedule{params.onion_epoch_seconds, params.onion_grace_seconds}), *state_,
+      rc, [this](Bytes request, Responder r) { storage_->handle(request, std::move(r)); });
+
+  transport_ = std::make_unique<PeerTransport>(*peers_, *state_);
+  ReplicationConfig repl = o.replication;
+  repl.clock_ms = o.clock_ms;
+  repl.log = log_;
+  replicator_ = std::make_unique<Replicator>(*store_, *transport_, id(), repl);
+  storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock_ms, log_);
+  replicator_->set_stored_handler([this](const StoredMessage& m) { storage_->stored(m); });
+  state_->add_change_handler(
+      [this](const Directory* previous, const Directory& current) { on_directory(previous, current); });
+  if (dir) replicator_->set_directory(dir);
+
+  DirectoryClientConfig dc;
+  dc.descriptor = [this] { return descriptor(); };
+  dc.clock_ms = o.clock_ms;
+  dc.log = log_;
+  client_ = std::make_unique<DirectoryClient>(loop_, std::move(dc), *state_, *peers_);
+  client_->start();
+
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uv_timer_start(
+      timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->tick(); }, tick_ms, tick_ms);
+  log_->info("node {} listening on {}", id().hex().substr(0, 16), address().to_string());
+  return {};
+}
+
+void Node::on_directory(const Directory*, const Directory& current) {
+  if (relay_ && relay_->cell_bytes() != current.params.cell_bytes)
+    relay_->set_cell_bytes(current.params.cell_bytes);
+  if (replicator_) replicator_->set_directory(state_->current());
+}
+
+void Node::tick() {
+  if (replicator_) replicator_->tick();
+  if (storage_) storage_->tick();
+  const std::uint64_t now = now_ms();
+  if (store_ && now >= next_sweep_ms_) {
+    store_->sweep_expired(now);
+    next_sweep_ms_ = now + sweep_interval_ms;
+  }
+}
+
+void Node::dispatch(Link& from, Bytes frame) {
+  if (frame.empty()) return;
+  if (relay_ && relay_->handle_frame(from, frame)) return;
+  if (static_cast<FrameType>(frame[0]) == FrameType::dir_fetch) {
+    if (!state_->serve_fetch(from, frame)) from.close(CloseReason::protocol_error);
+    return;
+  }
+  if (authority_ && authority_->handle_frame(from, frame)) return;
+  if (replicator_ && frame[0] >= 0x20 && frame[0] <= 0x2f) {
+    // Replication only between nodes of the directory, on mutual links.
+    const auto& key = from.peer_static();
+    auto peer = key ? state_->node_with_link_key(*key) : std::nullopt;
+    if (!peer) return;
+    std::weak_ptr<Link> link = from.weak_from_this();
+    replicator_->handle_frame(*peer, frame, [link](Bytes reply) {
+      if (auto l = link.lock()) l->send(reply);
+    });
+    return;
+  }
+  if (client_ && client_->handle_frame(from, frame)) return;
+  log_->debug("frame of unknown type {} from {} dropped", static_cast<int>(frame[0]),
+              from.peer_label());
+}
+
+void Node::on_link_closed(Link& link) {
+  if (authority_) authority_->link_closed(link);
+  if (client_) client_->link_closed(link);
+}
+
+void Node::stop() {
+  if (timer_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  if (client_) client_->stop();
+  if (authority_) authority_->stop();
+  if (relay_) relay_->close();
+  if (peers_) peers_->close_all();
+  if (listener_) {
+    listener_->close();
+    listener_->close_links();
+  }
+}
+
+}  // namespace nightjar

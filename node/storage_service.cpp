@@ -1,0 +1,209 @@
+#include "node/storage_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace nightjar {
+
+using namespace storage;
+
+namespace {
+constexpr const char* version_text = "nightjar 0.1.0";
+
+Status status_of(StoreError e) {
+  switch (e) {
+    case StoreError::quota_messages: return Status::quota_messages;
+    case StoreError::quota_bytes: return Status::quota_bytes;
+    case StoreError::disk_full: return Status::disk_full;
+    case StoreError::expired: return Status::ttl_out_of_range;
+    case StoreError::deleted: return Status::deleted;
+    case StoreError::bad_id: return Status::bad_request;
+    case StoreError::io_error: return Status::internal;
+  }
+  return Status::internal;
+}
+}  // namespace
+
+StorageService::StorageService(MessageStore& store, Replicator& replicator,
+                               const DirectoryState& directory, NodeId self,
+                               std::function<std::uint64_t()> clock_ms,
+                               std::shared_ptr<spdlog::logger> log, std::size_t max_waiting)
+    : store_(store),
+      replicator_(replicator),
+      directory_(directory),
+      self_(self),
+      clock_ms_(std::move(clock_ms)),
+      log_(log ? std::move(log) : spdlog::default_logger()),
+      max_waiting_(max_waiting) {}
+
+StorageService::~StorageService() { *alive_ = false; }
+
+void StorageService::respond(Responder& r, const Response& resp) {
+  if (resp.status != Status::ok) ++stats_.rejected[static_cast<std::size_t>(resp.status) & 15];
+  r.reply(encode(resp));
+}
+
+void StorageService::reject(Responder& r, Status s) { respond(r, Response{s, {}}); }
+
+void StorageService::handle(Bytes bytes, Responder responder) {
+  ++stats_.requests;
+  auto req = decode_request(bytes);
+  if (!req) return reject(responder, Status::bad_request);
+  if (!directory_.current()) return reject(responder, Status::not_ready);
+  std::visit(
+      [&](auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, StoreRequest>) {
+          handle_store(r, std::move(responder));
+        } else if constexpr (std::is_same_v<T, RetrieveRequest>) {
+          handle_retrieve(r, std::move(responder));
+        } else if constexpr (std::is_same_v<T, DeleteRequest>) {
+          handle_delete(r, std::move(responder));
+        } else if constexpr (std::is_same_v<T, DeleteAllRequest>) {
+          handle_delete_all(r, std::move(responder));
+        } else {
+          InfoResult info{version_text, clock_ms_(), replicator_.swarm().value_or(0)};
+          respond(responder, Response{Status::ok, info});
+        }
+      },
+      *req);
+}
+
+bool StorageService::in_my_swarm(const Ed25519PublicKey& recipient, Responder& r) {
+  auto dir = directory_.current();
+  auto swarm = dir->swarm_for(recipient);
+  if (!swarm) {
+    reject(r, Status::not_ready);
+    return false;
+  }
+  if (replicator_.swarm() && *replicator_.swarm() == *swarm) return true;
+  WrongSwarm w;
+  w.swarm = *swarm;
+  for (const DirectoryEntry* m : dir->members(*swarm)) w.members.push_back(m->node.id);
+  respond(r, Response{Status::wrong_swarm, std::move(w)});
+  return false;
+}
+
+template <class R>
+bool StorageService::authenticated(const R& req, Responder& r) {
+  const std::uint64_t now = clock_ms_();
+  const std::uint64_t skew = now > req.timestamp_ms ? now - req.timestamp_ms : req.timestamp_ms - now;
+  if (skew > signature_window_ms) {
+    respond(r, Response{Status::clock_skew, ClockSkew{now}});
+    return false;
+  }
+  if (!verify(req)) {
+    reject(r, Status::bad_signature);
+    return false;
+  }
+  return true;
+}
+
+void StorageService::handle_store(StoreRequest& req, Responder responder) {
+  if (!in_my_swarm(req.recipient, responder)) return;
+  const NetworkParams& p = directory_.current()->params;
+  if (req.ttl_seconds < p.ttl_min_seconds || req.ttl_seconds > p.ttl_max_seconds)
+    return reject(responder, Status::ttl_out_of_range);
+  if (req.body.size() > p.max_body_bytes) return reject(responder, Status::body_too_large);
+  const std::uint64_t now = clock_ms_();
+  StoredMessage m;
+  m.recipient = req.recipient;
+  m.id = message_id(req.recipient, req.body);
+  m.timestamp_ms = now;
+  m.expiry_ms = now + std::uint64_t{req.ttl_seconds} * 1000;
+  m.body = std::move(req.body);
+  auto put = store_.put(m, now);
+  if (!put) return reject(responder, status_of(put.error()));
+  ++stats_.stores;
+  if (*put == PutResult::stored) {
+    stored(m);
+  } else if (auto first = store_.get(m.id, now)) {
+    m.timestamp_ms = first->timestamp_ms;  // a retry: report the first copy's time
+  }
+  auto r = std::make_shared<Responder>(std::move(responder));
+  std::weak_ptr<bool> alive = alive_;
+  StoreResult result{m.id, m.timestamp_ms, 0};
+  replicator_.replicate(m, [this, alive, r, result](std::uint32_t confirmed, std::uint32_t needed) mutable {
+    if (alive.expired()) return;
+    result.replicas = static_cast<std::uint8_t>(std::min<std::uint32_t>(confirmed, 255));
+    if (confirmed >= needed)
+      respond(*r, Response{Status::ok, result});
+    else
+      reject(*r, Status::quorum_failed);
+  });
+}
+
+Response StorageService::retrieve_now(const RetrieveRequest& req) {
+  RetrieveResult out;
+  out.messages = store_.retrieve(req.recipient, req.after, std::size_t{req.limit} + 1, clock_ms_());
+  if (out.messages.size() > req.limit) {
+    out.messages.resize(req.limit);
+    out.more = true;
+  }
+  return Response{Status::ok, std::move(out)};
+}
+
+void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) {
+  if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
+  ++stats_.retrieves;
+  Response resp = retrieve_now(req);
+  const bool empty = std::get<RetrieveResult>(resp.body).messages.empty();
+  if (!empty || req.wait_ms == 0) return respond(responder, resp);
+  if (waiters_.size() >= max_waiting_) return respond(responder, resp);  // answer now, empty
+  ++stats_.long_polls;
+  Waiter w;
+  w.request = req;
+  w.deadline_ms = clock_ms_() + req.wait_ms;
+  w.responder = std::make_shared<Responder>(std::move(responder));
+  waiters_.emplace(req.recipient, std::move(w));
+  stats_.waiting = waiters_.size();
+}
+
+void StorageService::stored(const StoredMessage& m) {
+  auto [first, last] = waiters_.equal_range(m.recipient);
+  std::vector<Waiter> ready;
+  for (auto it = first; it != last;) {
+    ready.push_back(std::move(it->second));
+    it = waiters_.erase(it);
+  }
+  stats_.waiting = waiters_.size();
+  for (auto& w : ready) respond(*w.responder, retrieve_now(w.request));
+}
+
+void StorageService::tick() {
+  const std::uint64_t now = clock_ms_();
+  std::vector<Waiter> done;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.deadline_ms <= now) {
+      done.push_back(std::move(it->second));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  stats_.waiting = waiters_.size();
+  for (auto& w : done) respond(*w.responder, retrieve_now(w.request));
+}
+
+void StorageService::handle_delete(const DeleteRequest& req, Responder responder) {
+  if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
+  ++stats_.deletes;
+  auto r = store_.erase(req.recipient, req.id, clock_ms_());
+  if (!r) return reject(responder, status_of(r.error()));
+  if (!*r) return reject(responder, Status::not_found);
+  if (auto e = store_.index_entry(req.id))
+    replicator_.replicate_tombstone(req.recipient, req.id, e->expiry_ms);
+  respond(responder, Response{Status::ok, DeleteResult{1}});
+}
+
+void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder responder) {
+  if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
+  ++stats_.deletes;
+  const std::uint64_t now = clock_ms_();
+  const auto all = store_.all_of(req.recipient, store_.message_count() + 1, now);
+  auto r = store_.erase_all(req.recipient, now);
+  if (!r) return reject(responder, status_of(r.error()));
+  for (const auto& m : all) replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
+  respond(responder, Response{Status::ok, DeleteResult{static_cast<std::uint32_t>(*r)}});
+}
+
+}  // namespace nightjar

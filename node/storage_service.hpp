@@ -1,0 +1,80 @@
+// StorageService: the storage API as a swarm node serves it. Requests arrive
+// through onion cells (the relay hands over the request and a Responder);
+// this class checks them (the recipient's swarm, limits, signatures and their
+// time window), runs them against the MessageStore, has the Replicator copy
+// stores and deletes to the swarm, and answers. A retrieve with a wait is
+// parked until a message for that recipient arrives (from a client or from
+// replication) or the wait ends: the long poll that makes delivery to an
+// online recipient fast.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "node/directory_state.hpp"
+#include "routing/onion_relay.hpp"
+#include "swarm/message_store.hpp"
+#include "swarm/replication.hpp"
+#include "swarm/storage_messages.hpp"
+
+namespace nightjar {
+
+struct StorageStats {
+  std::uint64_t requests = 0;
+  std::uint64_t stores = 0;          // accepted store requests (new or duplicate)
+  std::uint64_t retrieves = 0;
+  std::uint64_t deletes = 0;
+  std::uint64_t rejected[16] = {};   // by storage::Status
+  std::uint64_t long_polls = 0;      // retrieves parked
+  std::uint64_t waiting = 0;         // parked now
+};
+
+class StorageService {
+ public:
+  StorageService(MessageStore& store, Replicator& replicator, const DirectoryState& directory,
+                 NodeId self, std::function<std::uint64_t()> clock_ms,
+                 std::shared_ptr<spdlog::logger> log, std::size_t max_waiting = 20'000);
+  ~StorageService();
+
+  void handle(Bytes request, Responder responder);
+  // Wakes the long polls of this message's recipient.
+  void stored(const StoredMessage& m);
+  // Ends long polls whose wait is over. Call every ~100 ms.
+  void tick();
+
+  const StorageStats& stats() const { return stats_; }
+
+ private:
+  struct Waiter {
+    storage::RetrieveRequest request;
+    std::uint64_t deadline_ms = 0;
+    std::shared_ptr<Responder> responder;
+  };
+  void respond(Responder& r, const storage::Response& resp);
+  void reject(Responder& r, storage::Status s);
+  void handle_store(storage::StoreRequest& req, Responder responder);
+  void handle_retrieve(storage::RetrieveRequest& req, Responder responder);
+  void handle_delete(const storage::DeleteRequest& req, Responder responder);
+  void handle_delete_all(const storage::DeleteAllRequest& req, Responder responder);
+  // Checks the recipient's swarm; answers wrong_swarm/not_ready itself.
+  bool in_my_swarm(const Ed25519PublicKey& recipient, Responder& r);
+  // Checks the signed timestamp; answers clock_skew/bad_signature itself.
+  template <class R>
+  bool authenticated(const R& req, Responder& r);
+  storage::Response retrieve_now(const storage::RetrieveRequest& req);
+
+  MessageStore& store_;
+  Replicator& replicator_;
+  const DirectoryState& directory_;
+  NodeId self_;
+  std::function<std::uint64_t()> clock_ms_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::size_t max_waiting_;
+  StorageStats stats_;
+  std::multimap<Ed25519PublicKey, Waiter> waiters_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace nightjar
