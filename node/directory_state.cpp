@@ -18,10 +18,13 @@ DirectoryState::DirectoryState(NetworkConfig network, std::filesystem::path file
 
 void DirectoryState::load() {
   if (file_.empty()) return;
-  std::ifstream in(file_, std::ios::binary);
-  if (!in) return;
-  std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
-  auto r = offer_encoded(bytes);
+  if (!std::filesystem::exists(file_)) return;
+  auto bytes = read_private_file(file_, Directory::max_encoded_bytes);
+  if (!bytes) {
+    log_->warn("ignoring saved directory: {}", bytes.error());
+    return;
+  }
+  auto r = offer_encoded(*bytes);
   if (!r) log_->warn("ignoring saved directory {}: {}", file_.string(), to_string(r.error()));
 }
 
@@ -47,16 +50,8 @@ Result<bool, DirectoryError> DirectoryState::offer(Directory d) {
              current_->epoch, current_->entries.size(), current_->swarms().size(),
              current_->signatures.size());
   if (!file_.empty()) {
-    // Replace the saved copy atomically: write a temporary file, then rename.
-    const auto tmp = file_.string() + ".tmp";
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    if (auto w = write_private_file(tmp, encoded_); !w) {
+    if (auto w = replace_private_file(file_, encoded_); !w)
       log_->warn("cannot save the directory: {}", w.error());
-    } else {
-      std::filesystem::rename(tmp, file_, ec);
-      if (ec) log_->warn("cannot save the directory: {}", ec.message());
-    }
   }
   for (auto& h : handlers_) h(previous.get(), *current_);
   return true;

@@ -20,8 +20,11 @@ std::uint64_t system_clock_ms() {
 // Replication frames go to swarm peers over the node's control links.
 class PeerTransport final : public ReplicationTransport {
  public:
-  PeerTransport(PeerLinks& links, const DirectoryState& dir) : links_(links), dir_(dir) {}
+  PeerTransport(PeerLinks& links, const DirectoryState& dir,
+                std::function<bool(const NodeId&)> filter)
+      : links_(links), dir_(dir), filter_(std::move(filter)) {}
   bool send(const NodeId& peer, Bytes frame) override {
+    if (filter_ && !filter_(peer)) return true;  // lost in the partition
     auto info = dir_.lookup(peer);
     if (!info) return false;
     return links_.send(PeerAddress{info->endpoint, info->link_key}, frame);
@@ -30,6 +33,7 @@ class PeerTransport final : public ReplicationTransport {
  private:
   PeerLinks& links_;
   const DirectoryState& dir_;
+  std::function<bool(const NodeId&)> filter_;
 };
 
 constexpr std::uint64_t tick_ms = 100;
@@ -179,12 +183,22 @@ Result<void, std::string> Node::start_service_node() {
   rc.cell_bytes = params.cell_bytes;
   rc.link = o.link;
   rc.clock = [this] { return now_ms() / 1000; };
+  // Onion keys survive restarts: the directory others build cells from still
+  // lists the keys this node published before it stopped.
+  const auto keys_file = o.data_dir / "onion.keys";
+  OnionKeyring keyring(EpochSchedule{params.onion_epoch_seconds, params.onion_grace_seconds});
+  if (auto bytes = read_private_file(keys_file); bytes && !keyring.load(*bytes))
+    log_->warn("ignoring unreadable onion key file {}", keys_file.string());
+  rc.on_keys_changed = [this, keys_file](const OnionKeyring& ring) {
+    if (auto r = replace_private_file(keys_file, ring.serialize()); !r)
+      log_->warn("cannot save the onion keys: {}", r.error());
+    if (client_) client_->register_now();
+  };
   relay_ = std::make_unique<OnionRelay>(
-      loop_, link_identity_,
-      OnionKeyring(EpochSchedule{params.onion_epoch_seconds, params.onion_grace_seconds}), *state_,
-      rc, [this](Bytes request, Responder r) { storage_->handle(request, std::move(r)); });
+      loop_, link_identity_, std::move(keyring), *state_, rc,
+      [this](Bytes request, Responder r) { storage_->handle(request, std::move(r)); });
 
-  transport_ = std::make_unique<PeerTransport>(*peers_, *state_);
+  transport_ = std::make_unique<PeerTransport>(*peers_, *state_, o.replication_filter);
   ReplicationConfig repl = o.replication;
   repl.clock_ms = o.clock_ms;
   repl.log = log_;
@@ -193,7 +207,7 @@ Result<void, std::string> Node::start_service_node() {
   replicator_->set_stored_handler([this](const StoredMessage& m) { storage_->stored(m); });
   state_->add_change_handler(
       [this](const Directory* previous, const Directory& current) { on_directory(previous, current); });
-  if (dir) replicator_->set_directory(dir);
+  if (dir) on_directory(nullptr, *dir);
 
   DirectoryClientConfig dc;
   dc.descriptor = [this] { return descriptor(); };
@@ -212,6 +226,9 @@ Result<void, std::string> Node::start_service_node() {
 }
 
 void Node::on_directory(const Directory*, const Directory& current) {
+  if (store_)
+    store_->set_recipient_quota(current.params.recipient_quota_messages,
+                                current.params.recipient_quota_bytes);
   if (relay_ && relay_->cell_bytes() != current.params.cell_bytes)
     relay_->set_cell_bytes(current.params.cell_bytes);
   if (replicator_) replicator_->set_directory(state_->current());
@@ -239,7 +256,7 @@ void Node::dispatch(Link& from, Bytes frame) {
     // Replication only between nodes of the directory, on mutual links.
     const auto& key = from.peer_static();
     auto peer = key ? state_->node_with_link_key(*key) : std::nullopt;
-    if (!peer) return;
+    if (!peer || (options_.replication_filter && !options_.replication_filter(*peer))) return;
     std::weak_ptr<Link> link = from.weak_from_this();
     replicator_->handle_frame(*peer, frame, [link](Bytes reply) {
       if (auto l = link.lock()) l->send(reply);

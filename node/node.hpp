@@ -41,6 +41,9 @@ struct NodeOptions {
   ReplicationConfig replication;  // intervals and bounds (clock and log are set by the node)
   LinkConfig link;       // prologue is set from the network ID
   std::function<std::uint64_t()> clock_ms;  // unix milliseconds; default: system clock
+  // Fault injection (tests, the simnet): replication frames to or from a
+  // peer for which this returns false are dropped, as in a partition.
+  std::function<bool(const NodeId& peer)> replication_filter;
   std::shared_ptr<spdlog::logger> log;
 };
 

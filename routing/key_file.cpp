@@ -20,9 +20,8 @@ std::string errno_text(const std::string& what, const std::filesystem::path& p) 
   return what + " " + p.string() + ": " + std::strerror(errno);
 }
 
-// Reads a small private file, checking its type and permissions first.
-Result<Secret<max_key_file, SymmetricTag>, std::string> read_private_file(
-    const std::filesystem::path& path, std::size_t& size) {
+// Opens a private file for reading, checking its type and permissions first.
+Result<int, std::string> open_private(const std::filesystem::path& path, std::size_t max_size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return fail(errno_text("cannot open key file", path));
   struct stat st {};
@@ -41,10 +40,19 @@ Result<Secret<max_key_file, SymmetricTag>, std::string> read_private_file(
     return fail("key file " + path.string() + " is readable or writable by group or others (mode " +
                 mode + "); refusing to use it. Run: chmod 600 " + path.string());
   }
-  if (st.st_size > static_cast<off_t>(max_key_file)) {
+  if (st.st_size > static_cast<off_t>(max_size)) {
     ::close(fd);
     return fail("key file " + path.string() + " is too large to be a Nightjar key");
   }
+  return fd;
+}
+
+// Reads a small private key file into a wiped buffer.
+Result<Secret<max_key_file, SymmetricTag>, std::string> read_key_bytes(
+    const std::filesystem::path& path, std::size_t& size) {
+  auto opened = open_private(path, max_key_file);
+  if (!opened) return opened.failure();
+  const int fd = *opened;
   Secret<max_key_file, SymmetricTag> buf;
   size = 0;
   while (size < max_key_file) {
@@ -74,7 +82,7 @@ auto load_or_create(const std::filesystem::path& path, std::string_view header)
     return std::pair{std::move(secret), true};
   }
   std::size_t size = 0;
-  auto buf = read_private_file(path, size);
+  auto buf = read_key_bytes(path, size);
   if (!buf) return buf.failure();
   auto parsed = parse_key_file({buf->data(), size}, header);
   if (!parsed) return fail(path.string() + ": " + parsed.error());
@@ -94,7 +102,8 @@ Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content,
   return Secret<32, SymmetricTag>::from(content.subspan(header.size()).first<32>());
 }
 
-Result<void, std::string> write_private_file(const std::filesystem::path& path, Bytes content) {
+static Result<void, std::string> write_file(const std::filesystem::path& path, Bytes content,
+                                            bool replace) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   const std::filesystem::path tmp = path.string() + ".tmp";
   ::unlink(tmp.c_str());  // a leftover from a crash mid-write
@@ -118,19 +127,51 @@ Result<void, std::string> write_private_file(const std::filesystem::path& path, 
     ::unlink(tmp.c_str());
     return fail(err);
   }
-  // link() fails if the target exists, so two processes cannot both create it.
-  if (::link(tmp.c_str(), path.c_str()) != 0) {
+  // link() fails if the target exists, so two processes cannot both create it;
+  // rename() replaces it atomically.
+  if (replace ? ::rename(tmp.c_str(), path.c_str()) != 0 : ::link(tmp.c_str(), path.c_str()) != 0) {
     auto err = errno_text("cannot create key file", path);
     ::unlink(tmp.c_str());
     return fail(err);
   }
-  ::unlink(tmp.c_str());
+  if (!replace) ::unlink(tmp.c_str());
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
   return {};
+}
+
+Result<void, std::string> write_private_file(const std::filesystem::path& path, Bytes content) {
+  return write_file(path, content, false);
+}
+
+Result<void, std::string> replace_private_file(const std::filesystem::path& path, Bytes content) {
+  return write_file(path, content, true);
+}
+
+Result<std::vector<std::uint8_t>, std::string> read_private_file(const std::filesystem::path& path,
+                                                                 std::size_t max_size) {
+  auto opened = open_private(path, max_size);
+  if (!opened) return opened.failure();
+  const int fd = *opened;
+  std::vector<std::uint8_t> out;
+  std::uint8_t buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return fail(errno_text("cannot read", path));
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+    if (out.size() > max_size) break;
+  }
+  ::close(fd);
+  sodium_memzero(buf, sizeof buf);
+  return out;
 }
 
 Result<LoadedX25519, std::string> load_or_create_x25519_key(const std::filesystem::path& path) {

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "routing/crypto.hpp"
 #include "routing/result.hpp"
@@ -36,5 +37,11 @@ Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content,
 // Writes `content` to `path` atomically (temporary file, fsync, rename) with
 // mode 0600. Fails if `path` already exists.
 Result<void, std::string> write_private_file(const std::filesystem::path& path, Bytes content);
+// Like write_private_file, but replaces `path` if it exists (still atomic).
+Result<void, std::string> replace_private_file(const std::filesystem::path& path, Bytes content);
+// Reads a file written by the functions above; fails if it is missing, or
+// readable by group or others.
+Result<std::vector<std::uint8_t>, std::string> read_private_file(const std::filesystem::path& path,
+                                                                 std::size_t max_size = 1u << 20);
 
 }  // namespace nightjar

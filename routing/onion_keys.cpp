@@ -1,5 +1,9 @@
 #include "routing/onion_keys.hpp"
 
+#include <algorithm>
+
+#include "routing/wire.hpp"
+
 namespace nightjar {
 
 std::vector<std::uint64_t> OnionKeyring::rotate(std::uint64_t now) {
@@ -23,6 +27,57 @@ std::vector<std::uint64_t> OnionKeyring::rotate(std::uint64_t now) {
     add(std::move(k));
   }
   return dropped;
+}
+
+std::vector<std::uint64_t> OnionKeyring::epochs() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& [e, k] : keys_) out.push_back(e);
+  return out;
+}
+
+namespace {
+constexpr char keyring_header[] = "nightjar onion keys v1\n";
+constexpr std::size_t keyring_header_bytes = sizeof keyring_header - 1;
+constexpr std::size_t keyring_entry_bytes = 8 + 8 + 8 + 32;
+}  // namespace
+
+std::vector<std::uint8_t> OnionKeyring::serialize() const {
+  std::vector<std::uint8_t> out(keyring_header, keyring_header + keyring_header_bytes);
+  out.push_back(static_cast<std::uint8_t>(std::min<std::size_t>(keys_.size(), 255)));
+  std::size_t n = 0;
+  for (const auto& [e, k] : keys_) {
+    if (n++ == 255) break;
+    std::uint8_t buf[keyring_entry_bytes];
+    store_u64(buf, k->epoch);
+    store_u64(buf + 8, k->valid_from);
+    store_u64(buf + 16, k->valid_until);
+    std::copy(k->keys.sec.data(), k->keys.sec.data() + 32, buf + 24);
+    out.insert(out.end(), buf, buf + keyring_entry_bytes);
+    sodium_memzero(buf, sizeof buf);
+  }
+  return out;
+}
+
+bool OnionKeyring::load(Bytes bytes) {
+  if (bytes.size() < keyring_header_bytes + 1 ||
+      !std::equal(keyring_header, keyring_header + keyring_header_bytes, bytes.begin()))
+    return false;
+  const std::size_t n = bytes[keyring_header_bytes];
+  if (bytes.size() != keyring_header_bytes + 1 + n * keyring_entry_bytes) return false;
+  std::vector<OnionKey> loaded;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* p = bytes.data() + keyring_header_bytes + 1 + i * keyring_entry_bytes;
+    OnionKey k;
+    k.epoch = load_u64(p);
+    k.valid_from = load_u64(p + 8);
+    k.valid_until = load_u64(p + 16);
+    if (k.valid_from >= k.valid_until) return false;
+    k.keys.sec = X25519SecretKey::from(std::span<const std::uint8_t, 32>(p + 24, 32));
+    k.keys.pub = crypto::x25519_public(k.keys.sec);
+    loaded.push_back(std::move(k));
+  }
+  for (auto& k : loaded) add(std::move(k));
+  return true;
 }
 
 void OnionKeyring::add(OnionKey key) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <memory>
 #include <vector>
 
@@ -56,6 +57,17 @@ class OnionKeyring {
   // The key a cell with this epoch parity must use at `now`, or null.
   const OnionKey* select(unsigned parity, std::uint64_t now) const;
   const OnionKey* find(std::uint64_t epoch) const;
+  // Epochs of the keys held, in order (to notice that rotate() changed them).
+  std::vector<std::uint64_t> epochs() const;
+
+  // The secret keys, for the node's data directory (so a restarted node keeps
+  // the onion keys its descriptor published). Format:
+  //   "nightjar onion keys v1\n" || count (1) ||
+  //   count × (epoch (8) || valid_from (8) || valid_until (8) || X25519 secret (32))
+  std::vector<std::uint8_t> serialize() const;
+  // Adds the keys of a serialize()d keyring; false if the bytes are malformed
+  // (nothing is added then).
+  bool load(Bytes bytes);
   const EpochSchedule& schedule() const { return schedule_; }
   std::size_t size() const { return keys_.size(); }
 

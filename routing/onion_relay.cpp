@@ -68,7 +68,9 @@ OnionRelay::OnionRelay(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> lin
       on_deliver_(std::move(on_deliver)),
       log_(config_.link.log ? config_.link.log : spdlog::default_logger()) {
   if (!config_.clock) config_.clock = system_unix_seconds;
+  const auto before = keys_.epochs();
   keys_.rotate(now());
+  if (config_.on_keys_changed && keys_.epochs() != before) config_.on_keys_changed(keys_);
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
@@ -98,7 +100,9 @@ void OnionRelay::close() {
 }
 
 void OnionRelay::maintain() {
+  const auto before = keys_.epochs();
   for (std::uint64_t epoch : keys_.rotate(now())) replay_.forget_epoch(epoch);
+  if (config_.on_keys_changed && keys_.epochs() != before) config_.on_keys_changed(keys_);
   expire_entries();
 }
 

@@ -63,6 +63,9 @@ struct RelayConfig {
   std::size_t replay_entries_per_epoch = 1u << 22;
   LinkConfig link;                                 // for outgoing links
   std::function<std::uint64_t()> clock;            // unix seconds; default: system clock
+  // Called after rotation added or dropped onion keys (the node saves them
+  // and publishes a new descriptor).
+  std::function<void(const OnionKeyring&)> on_keys_changed;
 };
 
 struct RelayStats {

@@ -146,6 +146,11 @@ bool MessageStore::contains(const MessageId& id) const {
   return found && found->has_value();
 }
 
+void MessageStore::set_recipient_quota(std::uint32_t messages, std::uint64_t bytes) {
+  impl_->options.quota_messages = messages;
+  impl_->options.quota_bytes = bytes;
+}
+
 std::optional<MessageStore::IndexEntry> MessageStore::index_entry(const MessageId& id) const {
   auto found = impl_->entry(nullptr, id);
   if (!found || !found->has_value()) return std::nullopt;

@@ -198,6 +198,10 @@ class MessageStore {
   Result<std::size_t, StoreError> drop_recipient(const Ed25519PublicKey& recipient);
 
   // Live messages stored (expired ones count until swept), and their bodies.
+  // The network's per-recipient quota (from the directory) replaces the
+  // configured one; it applies to puts from now on.
+  void set_recipient_quota(std::uint32_t messages, std::uint64_t bytes);
+
   std::uint64_t message_count() const;
   std::uint64_t body_bytes() const;
   std::uint64_t disk_bytes() const;  // RocksDB's SST files + live WAL files

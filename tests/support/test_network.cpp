@@ -58,6 +58,9 @@ std::unique_ptr<Node> TestNetwork::make_node(const std::string& name, bool autho
   o.network = config_;
   o.params = params_;
   o.log = capture_logger(name);
+  o.replication.anti_entropy_interval_ms = 500;
+  o.replication.ack_timeout_ms = 2000;
+  o.store.sync = false;  // tests do not need the fsync per store (the crash test does)
   if (authority) {
     const AuthorityInfo* self = nullptr;
     for (const auto& a : config_.authorities)
@@ -67,6 +70,7 @@ std::unique_ptr<Node> TestNetwork::make_node(const std::string& name, bool autho
   } else {
     o.listen = *Endpoint::parse("127.0.0.1:0");
   }
+  if (customize) customize(name, o);
   auto node = Node::create(loop_.get(), std::move(o));
   if (!node) throw std::runtime_error("Node::create: " + node.error());
   if (auto r = (*node)->start(); !r) throw std::runtime_error("Node::start: " + r.error());

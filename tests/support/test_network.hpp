@@ -4,6 +4,7 @@
 // client tests.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ class TestNetwork {
   bool agree_on(std::size_t nodes) const;
   // The newest directory epoch held by any running member.
   std::uint64_t newest_epoch() const;
+
+  // Applied to the options of every node created from now on.
+  std::function<void(const std::string& name, NodeOptions&)> customize;
 
   const NetworkConfig& config() const { return config_; }
   std::vector<std::unique_ptr<Node>>& authorities() { return authorities_; }

@@ -1,0 +1,49 @@
+// StorageClient: a bare client of the storage API for integration tests. It
+// sends storage requests through real onion paths (OnionClient: 3 random
+// relays, then the chosen swarm member) and waits for the decoded answer on
+// the test loop. No envelopes, no retries: tests see exactly what a node
+// answers.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "client/onion_client.hpp"
+#include "swarm/storage_messages.hpp"
+#include "tests/support/uv_loop.hpp"
+
+namespace nightjar::test {
+
+class StorageClient {
+ public:
+  StorageClient(TestLoop& loop, const NetworkConfig& network);
+  ~StorageClient();
+
+  void set_directory(std::shared_ptr<const Directory> d);
+  // Sends `request` to `destination` through random relays (none of them the
+  // destination) and runs the loop until the answer arrives (bounded).
+  Result<storage::Response, RequestFailure> call(const NodeId& destination,
+                                                 const storage::Request& request,
+                                                 storage::Method method);
+
+  // Shorthands. Each signs with `account` where the API needs it.
+  Result<storage::Response, RequestFailure> store(const NodeId& to, const Ed25519PublicKey& recipient,
+                                                  Bytes body, std::uint32_t ttl_seconds = 600);
+  Result<storage::Response, RequestFailure> retrieve(const NodeId& to, const Ed25519KeyPair& account,
+                                                     const Cursor& after, std::uint16_t limit,
+                                                     std::uint32_t wait_ms = 0,
+                                                     std::optional<std::uint64_t> timestamp = {});
+  // Every message of `account` held by `to`, paging with `page` messages per request.
+  std::vector<StoredMessage> retrieve_all(const NodeId& to, const Ed25519KeyPair& account,
+                                          std::uint16_t page = 50);
+
+  OnionClient& onion() { return *onion_; }
+
+ private:
+  TestLoop& loop_;
+  SystemRandom rng_;
+  std::unique_ptr<OnionClient> onion_;
+};
+
+}  // namespace nightjar::test
