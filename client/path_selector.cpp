@@ -176,7 +176,18 @@ void PathSelector::fill_guards() {
   }
 }
 
+bool PathSelector::guard_failed_too_long(const NodeId& guard, std::uint64_t now_ms) const {
+  const NodeHealth* h = backoff_.find(guard);
+  if (!h || h->failures < config_.guard_drop_failures) return false;
+  const std::uint64_t failing_for = now_ms > h->first_failure_ms ? now_ms - h->first_failure_ms : 0;
+  const bool online = backoff_.last_success_ms() > h->first_failure_ms;
+  return failing_for >= (online ? config_.guard_drop_after_ms : config_.guard_drop_offline_ms);
+}
+
 void PathSelector::drop_failing_guards(std::uint64_t now_ms) {
+  if (std::none_of(guards_.begin(), guards_.end(),
+                   [&](const NodeId& g) { return guard_failed_too_long(g, now_ms); }))
+    return;
   // Dropping a guard for a node that has failed too gains nothing, so a guard
   // goes only when a never-failed replacement is waiting.
   std::size_t replacements = 0;
@@ -186,13 +197,7 @@ void PathSelector::drop_failing_guards(std::uint64_t now_ms) {
       ++replacements;
   const std::size_t before = guards_.size();
   std::erase_if(guards_, [&](const NodeId& g) {
-    const NodeHealth* h = backoff_.find(g);
-    if (replacements == 0 || !h || h->failures < config_.guard_drop_failures) return false;
-    const std::uint64_t failing_for =
-        now_ms > h->first_failure_ms ? now_ms - h->first_failure_ms : 0;
-    const bool online = backoff_.last_success_ms() > h->first_failure_ms;
-    if (failing_for < (online ? config_.guard_drop_after_ms : config_.guard_drop_offline_ms))
-      return false;
+    if (replacements == 0 || !guard_failed_too_long(g, now_ms)) return false;
     --replacements;
     return true;
   });

@@ -102,7 +102,7 @@ class PathSelector {
 
   // Takes a new directory: forgets the failures of nodes that left it, drops
   // guards that left it, and picks guards up to guard_count (or the number
-  // of nodes, if smaller).
+  // of nodes, if smaller). Null means no directory: paths fail, guards stay.
   void set_directory(std::shared_ptr<const Directory> d);
   const std::shared_ptr<const Directory>& directory() const { return directory_; }
 
@@ -155,6 +155,8 @@ class PathSelector {
   bool never_failed(const Candidate& c, std::uint64_t now_ms) const;
   bool usable(const Candidate& c, std::uint64_t now_ms) const;
   const Candidate* candidate(const NodeId& id) const;
+  // The guard drop rule of PathConfig (docs/PATHS.md, "Guards").
+  bool guard_failed_too_long(const NodeId& guard, std::uint64_t now_ms) const;
   void drop_failing_guards(std::uint64_t now_ms);
   void reconcile_guards();  // drops guards gone from the directory, then fills up
   void fill_guards();
