@@ -1,0 +1,135 @@
+// Client: the Nightjar client library's one public class, what the nightjar
+// CLI and the simnet use to message people.
+//
+//   Client c(loop, options, std::move(identity));
+//   c.start([](auto ready) { ... });            // loads the profile, gets a directory
+//   c.send(recipient, text, [](auto receipt) { ... });
+//   c.subscribe([](const ReceivedMessage& m) { ... });   // long polls its own swarm
+//
+// Sending seals the text in sealed-sender envelopes (client/envelope.hpp),
+// one per fragment, and stores each in the recipient's swarm through an onion
+// path of 3 relays (guards first, client/path_selector.hpp). A failed path is
+// rebuilt through other nodes and another swarm member; a wrong-swarm answer
+// refreshes the directory and follows it; a node's clock is learned from its
+// answers, so a skewed local clock never shows up as an error.
+//
+// Receiving long-polls the client's own swarm through a path, rotating among
+// its members, checks each envelope's signature, reassembles fragments, and
+// hands every message to the application exactly once, also across restarts:
+// the profile keeps the cursor and the IDs already handled.
+//
+// Everything runs on the loop's thread; callbacks are never called from
+// inside the call that registered them.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/account.hpp"
+#include "client/fragments.hpp"
+#include "client/identity.hpp"
+#include "client/path_selector.hpp"
+#include "routing/endpoint.hpp"
+#include "swarm/network_config.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace nightjar::client {
+
+struct ClientOptions {
+  NetworkConfig network;
+  // Where the client keeps its state (directory, guards, receive cursor and
+  // the IDs of messages handled). Empty: state is kept in memory only.
+  std::filesystem::path profile_dir;
+  std::uint32_t ttl_seconds = 7 * 24 * 3600;  // clamped to the network's range
+  std::chrono::milliseconds request_timeout{8000};
+  int send_attempts = 5;                  // per fragment, each through a fresh path
+  std::uint32_t poll_wait_ms = 25'000;    // long-poll wait per retrieve
+  std::uint16_t retrieve_limit = 64;
+  // Retrieve again from this far behind the cursor now and then, in case a
+  // message reached the polled member late (replication after a partition).
+  std::chrono::milliseconds lookback{120'000};
+  bool delete_after_read = false;
+  PathConfig paths;
+  std::function<std::uint64_t()> clock_ms;  // unix ms; default: system clock
+  std::shared_ptr<spdlog::logger> log;
+};
+
+struct SendReceipt {
+  MessageId message_id;          // the envelope's message ID (all fragments)
+  std::size_t fragments = 0;
+  std::uint32_t min_replicas = 0;  // the fewest copies any fragment was acknowledged with
+  int attempts = 0;                // store requests sent, retries included
+  std::uint64_t acked_ms = 0;      // when the last fragment was acknowledged (client clock)
+};
+
+enum class SendError {
+  not_ready,   // no directory yet
+  too_large,   // over the largest message (64 KiB)
+  rejected,    // the swarm refused it for good (a limit): see status
+  failed,      // every attempt failed (no path, no answer)
+  stopped,     // the client stopped first
+};
+const char* to_string(SendError e);
+
+struct SendFailure {
+  SendError error = SendError::failed;
+  std::string detail;
+};
+
+struct ClientStats {
+  std::uint64_t sends = 0, sent = 0, send_failures = 0;
+  std::uint64_t store_requests = 0, store_retries = 0;
+  std::uint64_t retrieves = 0, received = 0, rejected_envelopes = 0, duplicates = 0;
+  std::uint64_t directory_fetches = 0;
+  std::int64_t clock_offset_ms = 0;
+};
+
+class Client {
+ public:
+  using ReadyHandler = std::function<void(Result<void, std::string>)>;
+  using SendHandler = std::function<void(Result<SendReceipt, SendFailure>)>;
+  using MessageHandler = std::function<void(const ReceivedMessage&)>;
+
+  Client(uv_loop_t* loop, ClientOptions options, Identity identity);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Loads the profile and fetches the directory (from the saved copy's nodes
+  // and the network's authorities). `ready` once a directory is held, or
+  // with an error when none could be had within `timeout`.
+  void start(ReadyHandler ready, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Ends polls and requests (pending sends fail with `stopped`), saves the
+  // profile and closes every link; the loop then runs out of handles.
+  void stop();
+
+  void send(const AccountKey& to, Bytes text, SendHandler done);
+
+  // One pass over what is waiting: retrieves every page from the own swarm,
+  // hands each complete new message to `on_message`, then calls `done`.
+  void receive(MessageHandler on_message, std::function<void(Result<void, std::string>)> done);
+  // Long-polls until unsubscribe() or stop(); each new message once.
+  void subscribe(MessageHandler on_message);
+  void unsubscribe();
+
+  const Identity& identity() const;
+  std::shared_ptr<const Directory> directory() const;
+  const ClientStats& stats() const;
+  const PathSelector& paths() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nightjar::client
