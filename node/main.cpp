@@ -183,6 +183,9 @@ struct Daemon {
       return usage_error(created.error());
     }
     node = std::move(*created);
+    // Logged only now, so that a configuration error stays the one line.
+    log->logger()->info("nightjar-node {} starting: data directory {}, logging to {}",
+                        nightjar_version(), data_dir.string(), log->destination());
     if (node->keys_created()) {
       std::cout << "created new keys in " << data_dir.string() << "; node ID " << node->id().hex()
                 << std::endl;
@@ -229,8 +232,6 @@ int main(int argc, char** argv) {
   auto log = DaemonLog::open(config->log);
   if (!log) return usage_error(log.error());
   spdlog::set_default_logger((*log)->logger());
-  (*log)->logger()->info("nightjar-node {} starting: data directory {}, logging to {}",
-                         nightjar_version(), config->node.data_dir.string(), (*log)->destination());
   Daemon daemon;
   daemon.log = std::move(*log);
   return daemon.run(std::move(*config));
