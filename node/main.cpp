@@ -206,7 +206,7 @@ struct Daemon {
               << " listening on " << node->address().to_string() << std::endl;
     start_signals();
     uv_run(&loop, UV_RUN_DEFAULT);
-    log->logger()->info("stopped; closing the message store");
+    log->logger()->info(node->store() ? "stopped; closing the message store" : "stopped");
     finish();
     return exit_ok;
   }

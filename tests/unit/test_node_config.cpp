@@ -3,8 +3,11 @@
 // mapping to NodeOptions, the command line over the file, relative paths in
 // the file, and one clear error line for each class of bad input: unknown
 // options and keys, repeats, bad values and ranges, and missing or
-// contradictory settings. Also the value parsers and the help text.
+// contradictory settings. Also the value parsers, the help text, and that
+// contrib/nightjar-node.conf parses.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -443,4 +446,33 @@ TEST_CASE("node config: the help lists every option and its config file key",
     INFO(key);
     CHECK(help.find(key) != std::string::npos);
   }
+}
+
+TEST_CASE("node config: the example config file parses, with the defaults", "[unit][node_config]") {
+  const std::string path = std::string(NIGHTJAR_SOURCE_DIR) + "/contrib/nightjar-node.conf";
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto r = parse({}, text.str(), path);
+  INFO((r ? std::string("ok") : r.error()));
+  REQUIRE(r.ok());
+  const DaemonConfig defaults = parse_ok(authority);
+  CHECK(r->node.data_dir == "/var/lib/nightjar");
+  CHECK(*r->network_file == "/etc/nightjar/network.conf");
+  CHECK(r->node.public_address);
+  CHECK_FALSE(r->node.authority);
+  CHECK(r->node.params == defaults.node.params);
+  CHECK(r->node.store.disk_cap_bytes == defaults.node.store.disk_cap_bytes);
+  CHECK(r->node.store.cache_bytes == defaults.node.store.cache_bytes);
+  CHECK(r->node.listener.max_links == defaults.node.listener.max_links);
+  CHECK(r->node.rate_limits.client.frames_per_second ==
+        defaults.node.rate_limits.client.frames_per_second);
+  CHECK(r->node.rate_limits.peer.burst == defaults.node.rate_limits.peer.burst);
+  CHECK(r->node.relay.max_entries == defaults.node.relay.max_entries);
+  CHECK(r->node.link.write_queue_limit == defaults.node.link.write_queue_limit);
+  CHECK(r->node.max_long_polls == defaults.node.max_long_polls);
+  CHECK(r->log.level == defaults.log.level);
+  CHECK(r->log.max_file_bytes == defaults.log.max_file_bytes);
+  CHECK(r->metrics.listen->to_string() == defaults.metrics.listen->to_string());
 }
