@@ -234,7 +234,8 @@ Result<std::optional<std::string>, std::string> config_file_argument(
     std::span<const std::string> args) {
   Settings s(settings_table);
   if (!s.read_command_line(args)) return fail(s.error());
-  if (!s.has("config")) return std::optional<std::string>{};
+  // --help and --version answer without reading the file.
+  if (!s.has("config") || s.has("help") || s.has("version")) return std::optional<std::string>{};
   auto path = s.get<std::filesystem::path>("config");
   if (s.failed()) return fail(s.error());
   return std::optional<std::string>{path.string()};

@@ -71,7 +71,7 @@ struct ConfigText {
 };
 
 // The value of --config in `args` (the arguments after the program name), if
-// given; errors are the command line's.
+// given and neither --help nor --version is; errors are the command line's.
 Result<std::optional<std::string>, std::string> config_file_argument(
     std::span<const std::string> args);
 

@@ -368,6 +368,9 @@ TEST_CASE("node config: the --config argument is found first", "[unit][node_conf
   REQUIRE(some.ok());
   CHECK(**some == "/etc/nightjar/node.conf");
   CHECK_FALSE(config_file_argument(Args{"--bogus"}).ok());
+  auto help = config_file_argument(Args{"--config", "/nonexistent.conf", "--help"});
+  REQUIRE(help.ok());
+  CHECK_FALSE(*help);
 }
 
 TEST_CASE("node config: sizes", "[unit][node_config]") {
