@@ -2,12 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/version.hpp"
+
 namespace nightjar {
 
 using namespace storage;
 
 namespace {
-constexpr const char* version_text = "nightjar 0.1.0";
 constexpr std::size_t max_response_bytes = 128 * 1024;
 
 Status status_of(StoreError e) {
@@ -62,7 +63,8 @@ void StorageService::handle(Bytes bytes, Responder responder) {
         } else if constexpr (std::is_same_v<T, DeleteAllRequest>) {
           handle_delete_all(r, std::move(responder));
         } else {
-          InfoResult info{version_text, clock_ms_(), replicator_.swarm().value_or(0)};
+          InfoResult info{"nightjar " + std::string(nightjar_version()), clock_ms_(),
+                          replicator_.swarm().value_or(0)};
           respond(responder, Response{Status::ok, info});
         }
       },
