@@ -164,8 +164,13 @@ std::string printable_text(Bytes text) {
 }
 
 std::string message_line(const ReceivedMessage& m, TimeZone zone) {
+  // A text from a file or a pipe usually ends with a line break; shown as
+  // is it would leave an empty indented line under every message.
+  Bytes text = m.text;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text = text.first(text.size() - 1);
   return "[" + display_time(m.timestamp_ms, zone) + "] " + short_account_id(m.sender) + ": " +
-         printable_text(m.text);
+         printable_text(text);
 }
 
 std::string message_json(const ReceivedMessage& m) {

@@ -44,7 +44,8 @@ std::string short_account_id(const AccountKey& key);
 // two spaces, so that a message's continuation lines stay indented.
 std::string printable_text(Bytes text);
 
-// "[2024-05-01 12:34:56] njabcdefghij: hello" (no trailing newline).
+// "[2024-05-01 12:34:56] njabcdefghij: hello" (no trailing newline): the
+// printable_text of the text without its trailing line breaks.
 std::string message_line(const ReceivedMessage& m, TimeZone zone);
 // {"sender":"nj...","timestamp_ms":...,"time":"...Z","message_id":"<32 hex>",
 //  "encoding":"utf-8"|"base64","text":"..."}

@@ -373,6 +373,8 @@ TEST_CASE("the plain message line keeps control characters away from the termina
   CHECK(message_line(m, TimeZone::utc) ==
         "[2023-11-14 22:13:20] " + format_account_id(key_of(7)).substr(0, 12) + ": hello");
   CHECK(short_account_id(key_of(7)).size() == 12);
+  // Trailing line breaks (a file, `echo`) are not shown; inner ones are.
+  CHECK(message_line(message("two\nlines\r\n\n"), TimeZone::utc).ends_with(": two\n  lines"));
 }
 
 TEST_CASE("receipts and identities print as a line and as JSON", "[cli][unit]") {
