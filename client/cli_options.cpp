@@ -246,6 +246,12 @@ po::options_description with_common(const po::options_description& specific,
 
 Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> args,
                                                   const Environment& env) {
+  // "words" is how the positional arguments reach Boost; it is not an option.
+  for (const std::string& a : args) {
+    if (a == "--") break;
+    if (a == "--words" || a.starts_with("--words="))
+      return usage("unrecognised option '--words' (see `nightjar --help`)");
+  }
   const OptionTable table;
   po::positional_options_description positional;
   positional.add("words", -1);

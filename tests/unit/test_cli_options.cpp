@@ -103,6 +103,7 @@ TEST_CASE("the CLI parses send with TEXT, with --file and with --", "[cli][unit]
 
   CHECK(parse_ok({"send", "hello", "there,", "bob", "--to", id}).text == "hello there, bob");
   CHECK(parse_ok({"send", "--to=" + id, "--", "-1 is a number"}).text == "-1 is a number");
+  CHECK(parse_ok({"send", "--to", id, "--", "--words"}).text == "--words");
   CHECK(parse_ok({"send", "--to", "  " + id + "\n", "hi"}).to == bob);  // pasted
   CHECK(parse_ok({"send", "--to", id, ""}).text.empty());
 
@@ -251,6 +252,8 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli][unit]") {
       {{"recv", "extra"}, "unexpected argument 'extra'"},
       {{"--bogus"}, "unrecognised option '--bogus' (see `nightjar --help`)"},
       {{"recv", "--fol"}, "unrecognised option '--fol' (see `nightjar --help`)"},
+      {{"--words", "recv"}, "unrecognised option '--words' (see `nightjar --help`)"},
+      {{"-1"}, "unrecognised option '-1' (see `nightjar --help`)"},
       {{"send", "--to"},
        "the required argument for option '--to' is missing (see `nightjar --help`)"},
       {{"recv", "--json", "--json"},
