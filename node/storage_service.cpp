@@ -215,12 +215,19 @@ void StorageService::handle_delete(const DeleteRequest& req, Responder responder
 void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder responder) {
   if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
   ++stats_.deletes;
+  // Only messages stored before the request was signed: a delete_all that
+  // someone replays within its time window cannot delete newer messages.
   const std::uint64_t now = clock_ms_();
-  const auto all = store_.all_of(req.recipient, store_.message_count() + 1, now);
-  auto r = store_.erase_all(req.recipient, now);
-  if (!r) return reject(responder, status_of(r.error()));
-  for (const auto& m : all) replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
-  respond(responder, Response{Status::ok, DeleteResult{static_cast<std::uint32_t>(*r)}});
+  std::uint32_t deleted = 0;
+  for (const auto& m : store_.all_of(req.recipient, store_.message_count() + 1, now)) {
+    if (m.timestamp_ms > req.timestamp_ms) continue;
+    auto r = store_.erase(req.recipient, m.id, now);
+    if (!r) return reject(responder, status_of(r.error()));
+    if (!*r) continue;
+    ++deleted;
+    replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
+  }
+  respond(responder, Response{Status::ok, DeleteResult{deleted}});
 }
 
 }  // namespace nightjar
