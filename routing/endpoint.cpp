@@ -113,7 +113,13 @@ std::string Endpoint::to_string() const {
   }
   if (addr.ss_family == AF_INET6) {
     uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&addr), buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(port());
+    std::string out;
+    out.reserve(sizeof buf + 8);
+    out.push_back('[');
+    out.append(buf);
+    out.append("]:");
+    out.append(std::to_string(port()));
+    return out;
   }
   return "(no address)";
 }
