@@ -51,6 +51,9 @@
 namespace spdlog {
 class logger;
 }
+namespace rocksdb {
+class Cache;
+}
 
 namespace nightjar {
 
@@ -102,6 +105,9 @@ struct StoreOptions {
   std::uint64_t quota_bytes = 8ull << 20;  // per recipient (bodies only)
   bool sync = true;                        // fsync the WAL on every write
   std::size_t cache_bytes = 8u << 20;      // RocksDB block cache, shared by the column families
+  // A block cache shared with other stores (the simnet's many nodes in one
+  // process); when set, cache_bytes is ignored.
+  std::shared_ptr<rocksdb::Cache> shared_cache;
   std::shared_ptr<spdlog::logger> log;     // null: spdlog's default logger
 };
 

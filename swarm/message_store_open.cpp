@@ -117,7 +117,8 @@ Result<std::unique_ptr<MessageStore>, std::string> MessageStore::open(
   auto impl = std::make_unique<Impl>();
   impl->log = options.log ? options.log : spdlog::default_logger();
   impl->options = std::move(options);
-  impl->cache = rocksdb::NewLRUCache(impl->options.cache_bytes);
+  impl->cache = impl->options.shared_cache ? impl->options.shared_cache
+                                           : rocksdb::NewLRUCache(impl->options.cache_bytes);
 
   const rocksdb::DBOptions db_opts = db_options();
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
