@@ -61,8 +61,8 @@ TEST_CASE("frames of both directions come out earliest first, in before out on a
   q.push(FrameDirection::in, 0, 20ms, frame(2));
   q.push(FrameDirection::out, 0, 40ms, frame(3));
   q.push(FrameDirection::in, 0, 40ms, frame(4));
-  q.push(FrameDirection::in, 0, 0ms, frame(5));
-  CHECK(tags(q.take_due(100)) == std::vector<std::uint8_t>{5, 2, 1, 4, 3});
+  q.push(FrameDirection::in, 0, 0ms, frame(5));  // held behind 4
+  CHECK(tags(q.take_due(100)) == std::vector<std::uint8_t>{2, 1, 4, 5, 3});
 }
 
 TEST_CASE("clearing the queue forgets every held frame", "[link-faults][unit]") {
