@@ -72,7 +72,7 @@ class InprocNetwork final : public SimNetwork {
     stats_.resize(s.nodes);
     for (std::size_t i = 0; i < s.nodes; ++i) {
       SimNode n;
-      n.name = "node" + std::to_string(i + 1);
+      n.name = "node" + std::to_string(i);
       n.data_dir = setup_.run_dir / n.name;
       auto keys = make_node_keys(n.data_dir);
       if (!keys) return keys.failure();

@@ -128,7 +128,7 @@ class ProcessNetwork final : public SimNetwork {
     carried_.resize(s.nodes);
     for (std::size_t i = 0; i < s.nodes; ++i) {
       SimNode n;
-      n.name = "node" + std::to_string(i + 1);
+      n.name = "node" + std::to_string(i);
       n.data_dir = setup_.run_dir / n.name;
       auto keys = make_node_keys(n.data_dir);
       if (!keys) return keys.failure();

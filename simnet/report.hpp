@@ -58,7 +58,7 @@ double percentile(const std::vector<double>& sorted, double p);
 LatencySummary summarize(std::vector<double> values);
 
 struct NodeReport {
-  std::string name;  // node1, node2, ...
+  std::string name;  // node0, node1, ... (the node index)
   std::string id;    // node ID, hex (empty when never known)
   bool running = false;
   std::uint32_t restarts = 0;

@@ -59,8 +59,8 @@ Result<void, std::string> write_csv(const std::filesystem::path& dir,
   m << "index,message_id,sender,recipient,bytes,planned_ms,sent_ms,acked_ms,failed_ms,"
        "received_ms,receptions,replicas,attempts,status,failure,path\n";
   for (const auto& r : records) {
-    m << r.plan.index << "," << r.message_id << ",client" << r.plan.sender + 1 << ",client"
-      << r.plan.recipient + 1 << "," << r.plan.bytes << "," << ms(r.plan.at_s * 1000) << ","
+    m << r.plan.index << "," << r.message_id << ",client" << r.plan.sender << ",client"
+      << r.plan.recipient << "," << r.plan.bytes << "," << ms(r.plan.at_s * 1000) << ","
       << ms(r.sent_ms) << "," << ms(r.acked_ms) << "," << ms(r.failed_ms) << ","
       << ms(r.received_ms) << "," << r.receptions << "," << r.replicas << "," << r.attempts << ","
       << status_of(r) << "," << csv_field(r.failure) << "," << csv_field(r.path) << "\n";

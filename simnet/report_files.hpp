@@ -14,7 +14,7 @@
 namespace nightjar::simnet {
 
 // messages.csv (one row per planned message) and nodes.csv. Client names are
-// "client<i+1>", node names those of the report.
+// "client<i>" (i from 0), node names those of the report.
 Result<void, std::string> write_csv(const std::filesystem::path& dir,
                                     const std::vector<MessageRecord>& records,
                                     const Report& report);

@@ -7,7 +7,7 @@
 // end asks it for the nodes' figures and the replicas they hold.
 //
 // Everything runs on the simnet's loop thread. Nodes are numbered 0..N-1 and
-// named node1..nodeN; their keys are made before they first start, so their
+// named node0..node<N-1>; their keys are made before they first start, so their
 // IDs are known from the beginning.
 #pragma once
 
