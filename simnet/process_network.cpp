@@ -8,6 +8,7 @@
 // (SIGKILL after a bound), and opens each data directory's message store to
 // see which replicas it holds.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <sstream>
@@ -57,6 +58,29 @@ Result<BinaryFeatures, std::string> probe(const std::filesystem::path& binary) {
                         text.find("--quorum") != std::string::npos};
 }
 
+// Why link faults cannot be had in process mode here: they would need tc
+// netem in a network namespace of our own (root, and the kernel's sch_netem).
+std::string netem_unavailable_reason() {
+  if (::geteuid() != 0)
+    return "they need root (tc netem in a network namespace of the simnet's own)";
+  FILE* p = ::popen(
+      "unshare -n sh -c 'ip link set lo up && tc qdisc add dev lo root netem delay 1ms' 2>&1", "r");
+  if (!p) return "cannot run unshare and tc";
+  std::string out;
+  char buf[512];
+  while (out.size() < 4096) {
+    const std::size_t n = std::fread(buf, 1, sizeof buf, p);
+    if (n == 0) break;
+    out.append(buf, n);
+  }
+  const int status = ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+    out.pop_back();
+  if (status == 0)
+    return "tc netem works here, but the simnet does not yet move its nodes into a namespace";
+  return "tc netem is not available here (" + (out.empty() ? std::string("tc failed") : out) + ")";
+}
+
 struct Child {
   uv_process_t proc{};
   bool exited = false;
@@ -94,6 +118,19 @@ class ProcessNetwork final : public SimNetwork {
       notes_.push_back(
           "process mode: this nightjar-node takes no --quorum; the network runs with "
           "its default quorum (a majority)");
+
+    bool partitions = false, link_faults = false;
+    for (const auto& f : s.faults) {
+      partitions |= f.kind == FaultSpec::Kind::partition;
+      link_faults |= f.kind == FaultSpec::Kind::link;
+    }
+    if (partitions)
+      notes_.push_back(
+          "process mode: partitions are skipped (they need a network namespace per "
+          "side; use --mode inproc)");
+    if (link_faults)
+      notes_.push_back("process mode: link latency and loss are skipped: " +
+                       netem_unavailable_reason() + "; use --mode inproc");
 
     crypto::random_bytes(config_.network_id.mutable_view());
     config_.name = "simnet";
