@@ -20,6 +20,7 @@ namespace {
 constexpr std::size_t shared_cache_bytes = 64u << 20;
 // A stopped Node is destroyed only after its links' close callbacks ran.
 constexpr std::uint64_t release_after_ms = 200;
+constexpr std::size_t nodes_per_tick = 4;
 
 std::uint64_t monotonic_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -80,9 +81,32 @@ class InprocNetwork final : public SimNetwork {
       n.link_key = keys->second;
       faults_->set_link_key(i, n.link_key);
       nodes_.push_back(n);
-      if (auto r = start_node(i); !r) return r.failure();
     }
+    // Nodes are created a few at a time from the loop, so that the loop
+    // keeps running (handshakes, registrations) while hundreds start: each
+    // creation opens a RocksDB store, tens of milliseconds of fsyncs.
+    create_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, create_timer_);
+    create_timer_->data = this;
+    uv_timer_start(
+        create_timer_, [](uv_timer_t* t) { static_cast<InprocNetwork*>(t->data)->create_some(); },
+        0, 1);
     return {};
+  }
+
+  void create_some() {
+    for (std::size_t k = 0; k < nodes_per_tick && created_ < nodes_.size(); ++k) {
+      if (auto r = start_node(created_); !r) {
+        error_ = r.error();
+        created_ = nodes_.size();
+        break;
+      }
+      ++created_;
+    }
+    if (created_ < nodes_.size()) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(create_timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    create_timer_ = nullptr;
   }
 
   std::shared_ptr<const Directory> directory() const override {
@@ -92,6 +116,7 @@ class InprocNetwork final : public SimNetwork {
   }
 
   bool ready() const override {
+    if (created_ < nodes_.size()) return false;
     auto d = directory();
     if (!d || d->entries.size() < nodes_.size()) return false;
     for (const auto& n : running_)
@@ -131,6 +156,11 @@ class InprocNetwork final : public SimNetwork {
   }
 
   void stop(std::function<void()> done) override {
+    if (create_timer_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(create_timer_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      create_timer_ = nullptr;
+    }
     const std::uint64_t now = unix_ms();
     reports_.clear();
     held_.assign(nodes_.size(), {});
@@ -254,6 +284,8 @@ class InprocNetwork final : public SimNetwork {
   std::vector<HeldMessages> held_;
   std::function<void()> done_;
   uv_timer_t* timer_ = nullptr;
+  uv_timer_t* create_timer_ = nullptr;
+  std::size_t created_ = 0;
 };
 
 }  // namespace

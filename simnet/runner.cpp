@@ -128,7 +128,10 @@ class Runner {
     uv_update_time(&loop_);
     switch (phase_) {
       case Phase::network:
-        if (net_->ready()) {
+        if (!net_->error().empty()) {
+          error_ = net_->error();
+          begin_stop();
+        } else if (net_->ready()) {
           ready_s_ = now_s();
           progress_.event("network ready after " + fmt1(ready_s_) + " s; starting " +
                           std::to_string(s_.clients) + " clients");

@@ -57,6 +57,8 @@ class SimNetwork {
   // True when the network can take traffic: every node listed, and (in
   // process) every running node holds that directory.
   virtual bool ready() const = 0;
+  // A failure after start() returned (a node that could not be created).
+  const std::string& error() const { return error_; }
 
   // Stops node i at once, as a crash would (its data directory stays).
   virtual void kill(std::size_t i) = 0;
@@ -88,6 +90,7 @@ class SimNetwork {
   NetworkConfig config_;
   std::vector<SimNode> nodes_;
   std::vector<std::string> notes_;
+  std::string error_;
 };
 
 // What the runner needs to build either kind.
