@@ -7,37 +7,6 @@
 
 namespace nightjar::simnet {
 
-namespace {
-constexpr char prefix[] = "nightjar-simnet ";
-}
-
-std::vector<std::uint8_t> message_text(std::uint64_t index, std::uint32_t bytes) {
-  const std::string head = prefix + std::to_string(index) + "\n";
-  std::vector<std::uint8_t> text(head.begin(), head.end());
-  // Filler that differs by message, so no two texts are equal.
-  std::uint64_t x = index * 0x9E3779B97F4A7C15ull + 1;
-  while (text.size() < bytes) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    text.push_back(static_cast<std::uint8_t>('a' + x % 26));
-  }
-  return text;
-}
-
-std::optional<std::uint64_t> parse_message_index(Bytes text) {
-  const std::size_t n = sizeof prefix - 1;
-  if (text.size() < n + 2 || std::memcmp(text.data(), prefix, n) != 0) return std::nullopt;
-  std::uint64_t v = 0;
-  std::size_t i = n, digits = 0;
-  for (; i < text.size() && text[i] != '\n'; ++i, ++digits) {
-    if (text[i] < '0' || text[i] > '9' || digits >= 19) return std::nullopt;
-    v = v * 10 + (text[i] - '0');
-  }
-  if (i == text.size() || digits == 0) return std::nullopt;
-  return v;
-}
-
 SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
                        std::shared_ptr<spdlog::logger> log, Received on_received)
     : loop_(loop), online_(count, true), on_received_(std::move(on_received)) {

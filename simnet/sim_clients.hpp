@@ -4,10 +4,7 @@
 // offline (they stop polling) and online again, and reads their path
 // choices for the report.
 //
-// A message's text starts with "nightjar-simnet <index>\n" and is padded to
-// its planned size, so the recipient side can tell which planned message
-// arrived (parse_message_index) whatever the client does with IDs. The
-// padding is not secret, and nothing logs it.
+// Message texts are workload.hpp's message_text.
 #pragma once
 
 #include <uv.h>
@@ -25,9 +22,6 @@
 namespace nightjar::simnet {
 
 using client::AccountKey;
-
-std::vector<std::uint8_t> message_text(std::uint64_t index, std::uint32_t bytes);
-std::optional<std::uint64_t> parse_message_index(Bytes text);
 
 struct SendOutcome {
   bool ok = false;

@@ -13,9 +13,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <vector>
 
+#include "routing/bytes.hpp"
 #include "simnet/scenario.hpp"
 
 namespace nightjar::simnet {
@@ -59,6 +61,14 @@ struct PlannedMessage {
 // recipients are uniform among the other clients. At most max_messages, the
 // earliest ones.
 std::vector<PlannedMessage> plan_messages(const Scenario& s, const OnlinePlan& online);
+
+// A planned message's text: "nightjar-simnet <index>\n" padded to `bytes`
+// (or longer, if the header needs more) with filler, so the recipient's side
+// can tell which planned message arrived whatever the client does with IDs.
+// The filler is not secret; nothing logs it.
+std::vector<std::uint8_t> message_text(std::uint64_t index, std::uint32_t bytes);
+// The index in such a text; nullopt for any other text.
+std::optional<std::uint64_t> parse_message_index(Bytes text);
 
 struct FaultEvent {
   enum class Kind { kill, restart, partition_start, partition_end, link_start, link_end };

@@ -255,3 +255,18 @@ TEST_CASE("node metrics are read from Prometheus text", "[simnet-report][unit]")
   CHECK(m.count("nightjar_store_messages") == 1);
   CHECK(m.count("garbage") == 0);
 }
+
+TEST_CASE("message texts carry their index and their planned size", "[simnet-plan][unit]") {
+  const auto t = message_text(1234, 300);
+  CHECK(t.size() == 300);
+  CHECK(parse_message_index(t) == 1234u);
+  CHECK(message_text(7, 5).size() == std::string("nightjar-simnet 7\n").size());
+  CHECK(parse_message_index(message_text(7, 5)) == 7u);
+  CHECK(message_text(1, 100) != message_text(2, 100));
+  auto bytes = [](const std::string& s) { return std::vector<std::uint8_t>(s.begin(), s.end()); };
+  CHECK_FALSE(parse_message_index(bytes("hello")).has_value());
+  CHECK_FALSE(parse_message_index(bytes("nightjar-simnet \n")).has_value());
+  CHECK_FALSE(parse_message_index(bytes("nightjar-simnet 12")).has_value());
+  CHECK_FALSE(parse_message_index(bytes("nightjar-simnet 1x\n")).has_value());
+  CHECK_FALSE(parse_message_index(bytes("nightjar-simnet 99999999999999999999\n")).has_value());
+}
