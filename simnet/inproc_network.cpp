@@ -117,11 +117,15 @@ class InprocNetwork final : public SimNetwork {
 
   bool ready() const override {
     if (created_ < nodes_.size()) return false;
+    // Every running node holds a directory that lists every node (not
+    // necessarily the newest: one epoch may be on its way).
+    for (const auto& n : running_) {
+      if (!n) continue;
+      auto d = n->directory().current();
+      if (!d || d->entries.size() < nodes_.size()) return false;
+    }
     auto d = directory();
-    if (!d || d->entries.size() < nodes_.size()) return false;
-    for (const auto& n : running_)
-      if (n && n->directory().epoch() < d->epoch) return false;
-    return true;
+    return d && d->entries.size() >= nodes_.size();
   }
 
   void kill(std::size_t i) override {

@@ -54,8 +54,8 @@ class SimNetwork {
   virtual Result<void, std::string> start() = 0;
   // The newest directory the simnet knows of (null before the first).
   virtual std::shared_ptr<const Directory> directory() const = 0;
-  // True when the network can take traffic: every node listed, and (in
-  // process) every running node holds that directory.
+  // True when the network can take traffic: the directory lists every node
+  // (in-process: and every running node holds such a directory).
   virtual bool ready() const = 0;
   // A failure after start() returned (a node that could not be created).
   const std::string& error() const { return error_; }
