@@ -58,6 +58,10 @@ struct ClientOptions {
   // Retrieve again from this far behind the cursor now and then, in case a
   // message reached the polled member late (replication after a partition).
   std::chrono::milliseconds lookback{120'000};
+  // Replicas can receive messages out of order; a message is taken as
+  // settled on the polled member once its time is this far behind the
+  // member's clock.
+  std::chrono::milliseconds settle{5'000};
   bool delete_after_read = false;
   PathConfig paths;
   std::function<std::uint64_t()> clock_ms;  // unix ms; default: system clock

@@ -63,10 +63,10 @@ void OnionClient::close() {
   }
   auto guards = std::move(guards_);
   guards_.clear();
-  for (auto& [id, g] : guards) {
-    g.link->set_handlers({});
-    g.link->close();
-  }
+  // No set_handlers({}) here: close() may run inside one of these links'
+  // handlers (a request's callback stopping the client). The handlers check
+  // alive_ instead.
+  for (auto& [id, g] : guards) g.link->close();
   auto pending = std::move(pending_);
   pending_.clear();
   for (auto& [id, p] : pending)
@@ -118,7 +118,7 @@ OnionClient::Guard* OnionClient::guard_link(const NodeId& node) {
 }
 
 void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
-                       Callback done) {
+                       Callback done, std::optional<std::chrono::milliseconds> timeout) {
   if (!directory_) return fail_later(std::move(done), {RequestError::no_directory, {}, {}, 0});
   if (pending_.size() >= config_.max_in_flight)
     return fail_later(std::move(done), {RequestError::overloaded, {}, {}, 0});
@@ -152,7 +152,8 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   Pending p;
   p.reply_keys = std::move(built->reply_keys);
   p.path = std::move(path);
-  p.deadline_ms = config_.clock_ms() + static_cast<std::uint64_t>(config_.timeout.count());
+  p.deadline_ms =
+      config_.clock_ms() + static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count());
   p.first_hop = p.path.front();
   p.done = std::move(done);
   pending_.emplace(id, std::move(p));

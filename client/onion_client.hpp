@@ -70,8 +70,9 @@ class OnionClient {
 
   // Sends `request` over relays[0] -> ... -> destination. `done` is called
   // exactly once (never from inside send()).
+  // `timeout` overrides the configured one (long polls wait longer).
   void send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
-            Callback done);
+            Callback done, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // Requests waiting for an answer.
   std::size_t in_flight() const { return pending_.size(); }
   // Fails every pending request and closes the links.

@@ -8,6 +8,7 @@ using namespace storage;
 
 namespace {
 constexpr const char* version_text = "nightjar 0.1.0";
+constexpr std::size_t max_response_bytes = 128 * 1024;
 
 Status status_of(StoreError e) {
   switch (e) {
@@ -139,6 +140,17 @@ Response StorageService::retrieve_now(const RetrieveRequest& req) {
     out.messages.resize(req.limit);
     out.more = true;
   }
+  // Keep one answer to a few hundred reply cells: stop by size, say `more`.
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < out.messages.size(); ++i) {
+    bytes += out.messages[i].body.size() + 50;
+    if (bytes > max_response_bytes && i > 0) {
+      out.messages.resize(i);
+      out.more = true;
+      break;
+    }
+  }
+  out.server_time_ms = clock_ms_();
   return Response{Status::ok, std::move(out)};
 }
 
@@ -146,8 +158,11 @@ void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) 
   if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
   ++stats_.retrieves;
   Response resp = retrieve_now(req);
-  const bool empty = std::get<RetrieveResult>(resp.body).messages.empty();
-  if (!empty || req.wait_ms == 0) return respond(responder, resp);
+  const auto& got = std::get<RetrieveResult>(resp.body);
+  // Nothing the client does not hold yet: it holds `seen` messages after its
+  // cursor, and this node has no more than that.
+  const bool nothing_new = !got.more && got.messages.size() <= req.seen;
+  if (!nothing_new || req.wait_ms == 0) return respond(responder, resp);
   if (waiters_.size() >= max_waiting_) return respond(responder, resp);  // answer now, empty
   ++stats_.long_polls;
   Waiter w;

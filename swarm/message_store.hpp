@@ -76,6 +76,10 @@ struct Cursor {
   std::uint64_t timestamp_ms = 0;
   MessageId id;
   friend bool operator==(const Cursor&, const Cursor&) = default;
+  // The retrieve order: by time, then by ID.
+  friend bool operator<(const Cursor& a, const Cursor& b) {
+    return a.timestamp_ms < b.timestamp_ms || (a.timestamp_ms == b.timestamp_ms && a.id < b.id);
+  }
 };
 Cursor cursor_of(const StoredMessage& m);
 

@@ -43,6 +43,7 @@ void write_signed_fields(WireWriter& w, const RetrieveRequest& r) {
       .fixed(r.after.id)
       .u16(r.limit)
       .u32(r.wait_ms)
+      .u16(r.seen)
       .u64(r.timestamp_ms);
 }
 void write_signed_fields(WireWriter& w, const DeleteRequest& r) {
@@ -103,6 +104,9 @@ Result<RetrieveRequest, WireError> read_retrieve(WireReader& r) {
   if (!wait) return wait.failure();
   if (*wait > max_wait_ms) return fail(WireError::bad_value);
   q.wait_ms = *wait;
+  auto seen = r.u16();
+  if (!seen) return seen.failure();
+  q.seen = *seen;
   auto ts = r.u64();
   if (!ts) return ts.failure();
   q.timestamp_ms = *ts;
@@ -255,7 +259,7 @@ void write_body(WireWriter& w, const StoreResult& b) {
 void write_body(WireWriter& w, const RetrieveResult& b) {
   if (b.messages.size() > max_retrieve_limit)
     throw std::length_error("storage::encode: more messages than max_retrieve_limit");
-  w.u16(static_cast<std::uint16_t>(b.messages.size())).u8(b.more ? 1 : 0);
+  w.u16(static_cast<std::uint16_t>(b.messages.size())).u8(b.more ? 1 : 0).u64(b.server_time_ms);
   for (const auto& m : b.messages)
     w.fixed(m.id).u64(m.timestamp_ms).u64(m.expiry_ms).var16(m.body);
 }
@@ -316,6 +320,9 @@ Result<RetrieveResult, WireError> read_retrieve_result(WireReader& r) {
   if (!more) return more.failure();
   if (*more > 1) return fail(WireError::bad_value);
   b.more = *more == 1;
+  auto server_time = r.u64();
+  if (!server_time) return server_time.failure();
+  b.server_time_ms = *server_time;
   // Reserve only what the bytes left can hold, whatever the count claims.
   b.messages.reserve(std::min<std::size_t>(*count, r.remaining() / stored_message_header));
   for (std::uint16_t i = 0; i < *count; ++i) {

@@ -46,6 +46,10 @@ struct RetrieveRequest {
   Cursor after;
   std::uint16_t limit = 100;
   std::uint32_t wait_ms = 0;  // long poll: answer when a message arrives, or after this
+  // How many messages after `after` the client already holds. A long poll
+  // waits only while the node holds no more than that many, so a message that
+  // reached this node late (replication is not ordered) still wakes it.
+  std::uint16_t seen = 0;
   std::uint64_t timestamp_ms = 0;
   Ed25519Signature signature;
 };
@@ -117,6 +121,7 @@ struct StoreResult {
 struct RetrieveResult {
   std::vector<StoredMessage> messages;
   bool more = false;  // the limit cut the list short
+  std::uint64_t server_time_ms = 0;  // the node's clock when it answered
 };
 struct DeleteResult {
   std::uint32_t deleted = 0;

@@ -60,6 +60,7 @@ RetrieveRequest retrieve_request() {
   r.after = {1'700'000'000'123, filled<MessageId>(0x30)};
   r.limit = 17;
   r.wait_ms = 25'000;
+  r.seen = 3;
   r.timestamp_ms = 1'700'000'001'000;
   r.signature = filled<Ed25519Signature>(0x40);
   return r;
@@ -203,9 +204,9 @@ TEST_CASE("Storage requests have the documented layouts", "[storage]") {
         "0002aabb");
 
   const auto retrieve = encode(Request{retrieve_request()});
-  REQUIRE(retrieve.size() == 2 + 32 + 8 + 32 + 2 + 4 + 8 + 64);
+  REQUIRE(retrieve.size() == 2 + 32 + 8 + 32 + 2 + 4 + 2 + 8 + 64);
   CHECK(retrieve[1] == 2);
-  CHECK(to_hex(Bytes(retrieve).subspan(74, 6)) == "0011000061a8");  // limit 17, wait 25,000
+  CHECK(to_hex(Bytes(retrieve).subspan(74, 8)) == "0011000061a80003");  // limit 17, wait 25,000, seen 3
 
   const auto del = encode(Request{delete_request()});
   CHECK(del.size() == 2 + 32 + 32 + 8 + 64);
@@ -473,7 +474,7 @@ TEST_CASE("Retrieved messages decode without their recipient", "[storage]") {
   result.messages.push_back(message(3, 10));
   result.messages[0].recipient = filled<Ed25519PublicKey>(0x55);
   const auto bytes = encode(Response{Status::ok, result});
-  CHECK(bytes.size() == 1 + 2 + 1 + 32 + 8 + 8 + 2 + 10);
+  CHECK(bytes.size() == 1 + 2 + 1 + 8 + 32 + 8 + 8 + 2 + 10);
   auto decoded = decode_response(Method::retrieve, bytes);
   REQUIRE(decoded.ok());
   CHECK(std::get<RetrieveResult>(decoded->body).messages.at(0).recipient.is_zero());

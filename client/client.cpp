@@ -1,0 +1,361 @@
+#include "client/client.hpp"
+
+#include <chrono>
+
+#include "client/client_impl.hpp"
+#include "routing/key_file.hpp"
+
+namespace nightjar::client {
+
+const char* to_string(SendError e) {
+  switch (e) {
+    case SendError::not_ready: return "no directory yet";
+    case SendError::too_large: return "message too large";
+    case SendError::rejected: return "refused by the recipient's swarm";
+    case SendError::failed: return "could not reach the recipient's swarm";
+    case SendError::stopped: return "client stopped";
+  }
+  return "unknown send error";
+}
+
+namespace {
+
+constexpr std::uint64_t tick_ms = 100;
+
+std::uint64_t system_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// Answers that mean "try another member"; everything else but ok is final.
+bool retryable(storage::Status s) {
+  using storage::Status;
+  return s == Status::quorum_failed || s == Status::overloaded || s == Status::internal ||
+         s == Status::not_ready || s == Status::wrong_swarm;
+}
+
+}  // namespace
+
+Client::Impl::Impl(uv_loop_t* l, ClientOptions o, Identity id)
+    : loop(l),
+      options(std::move(o)),
+      identity(std::move(id)),
+      log(options.log ? options.log : spdlog::default_logger()),
+      paths(options.paths, rng) {
+  if (!options.clock_ms) options.clock_ms = system_ms;
+  LinkConfig link;
+  link.prologue.assign(options.network.network_id.bytes.begin(),
+                       options.network.network_id.bytes.end());
+  link.log = log;
+  OnionClientConfig oc;
+  oc.link = link;
+  oc.timeout = options.request_timeout;
+  oc.clock_ms = options.clock_ms;
+  oc.log = log;
+  onion = std::make_unique<OnionClient>(loop, oc, rng);
+  fetcher = std::make_unique<DirectoryFetcher>(loop, options.network, link, log);
+}
+
+std::uint64_t Client::Impl::now_ms() const {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(options.clock_ms()) +
+                                    stats.clock_offset_ms);
+}
+
+void Client::Impl::learn_server_time(std::uint64_t server_ms) {
+  stats.clock_offset_ms =
+      static_cast<std::int64_t>(server_ms) - static_cast<std::int64_t>(options.clock_ms());
+  onion->set_clock_offset_ms(stats.clock_offset_ms);
+  log->info("clock offset to the network: {} ms", stats.clock_offset_ms);
+}
+
+std::filesystem::path Client::Impl::profile_file(const char* name) const {
+  return options.profile_dir.empty() ? std::filesystem::path() : options.profile_dir / name;
+}
+
+void Client::Impl::save_profile() {
+  if (options.profile_dir.empty()) return;
+  if (auto r = replace_private_file(profile_file("guards"), as_bytes(paths.save_guards())); !r)
+    log->warn("cannot save guards: {}", r.error());
+  if (state_dirty) {
+    if (auto r = state.save(profile_file("receive.state")); !r)
+      log->warn("cannot save the receive state: {}", r.error());
+    state_dirty = false;
+  }
+}
+
+void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
+  if (!d || (directory && d->epoch <= directory->epoch)) return;
+  directory = std::move(d);
+  onion->set_directory(directory);
+  paths.set_directory(directory);
+  if (!options.profile_dir.empty()) {
+    if (auto r = replace_private_file(profile_file("directory.bin"), directory->encode()); !r)
+      log->warn("cannot save the directory: {}", r.error());
+  }
+}
+
+void Client::Impl::refresh_directory(std::function<void(bool)> then) {
+  ++stats.directory_fetches;
+  std::weak_ptr<bool> a = alive;
+  fetcher->fetch(directory, [this, a, then = std::move(then)](auto r) {
+    const auto live = a.lock();
+    if (!live || !*live) return;
+    if (r) adopt(*r);
+    if (!r) log->debug("directory refresh failed: {}", r.error());
+    if (then) then(r.ok());
+  });
+}
+
+void Client::Impl::send_request(
+    const Path& path, const storage::Request& request,
+    std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)> done,
+    std::optional<std::chrono::milliseconds> timeout) {
+  std::weak_ptr<bool> a = alive;
+  onion->send(path.relays, path.destination, storage::encode(request),
+              [a, done = std::move(done)](Result<std::vector<std::uint8_t>, RequestFailure> r) {
+                const auto live = a.lock();
+                if (!live || !*live) return;
+                done(std::move(r));
+              },
+              timeout);
+}
+
+// --- Sending -------------------------------------------------------------------------
+
+void Client::Impl::send_fragment(std::uint64_t job_id, std::size_t index) {
+  auto it = sends.find(job_id);
+  if (it == sends.end() || it->second.finished) return;
+  SendJob& job = it->second;
+  FragmentSend& f = job.fragments[index];
+  if (f.attempts >= options.send_attempts)
+    return finish_send(job_id, fail(SendFailure{SendError::failed,
+                                                "no acknowledgement after " +
+                                                    std::to_string(f.attempts) + " attempts"}));
+  ++f.attempts;
+  ++stats.store_requests;
+  if (f.attempts > 1) ++stats.store_retries;
+
+  Result<Path, PathError> path = fail(PathError::no_directory);
+  if (!f.redirect.empty()) {
+    const NodeId target = f.redirect[crypto::random_uniform(static_cast<std::uint32_t>(f.redirect.size()))];
+    path = paths.path_to_node(target, now_ms());
+  }
+  if (!path) {
+    auto swarm = directory->swarm_for(job.to);
+    if (!swarm) return finish_send(job_id, fail(SendFailure{SendError::not_ready, "empty directory"}));
+    path = paths.path_to_swarm(*swarm, now_ms(), f.avoid);
+    if (!path && f.avoid) path = paths.path_to_swarm(*swarm, now_ms());
+  }
+  if (!path) {
+    // No path now (too few nodes, or the directory is stale): refresh and retry.
+    std::weak_ptr<bool> a = alive;
+    return refresh_directory([this, a, job_id, index](bool) { send_fragment(job_id, index); });
+  }
+  storage::StoreRequest req;
+  req.recipient = job.to;
+  req.ttl_seconds = std::clamp(options.ttl_seconds, directory->params.ttl_min_seconds,
+                               directory->params.ttl_max_seconds);
+  req.body = f.body;
+  const Path p = *path;
+  send_request(p, req, [this, job_id, index, p](auto r) {
+    fragment_answered(job_id, index, p, std::move(r));
+  });
+}
+
+void Client::Impl::fragment_answered(std::uint64_t job_id, std::size_t index, const Path& path,
+                                     Result<std::vector<std::uint8_t>, RequestFailure> r) {
+  auto it = sends.find(job_id);
+  if (it == sends.end() || it->second.finished) return;
+  SendJob& job = it->second;
+  FragmentSend& f = job.fragments[index];
+  if (!r) {
+    paths.report_path_failure(path, r.error(), now_ms());
+    f.avoid = path.destination;
+    log->debug("store through a path failed: {}", to_string(r.error().error));
+    return send_fragment(job_id, index);
+  }
+  paths.report_path_success(path, now_ms());
+  auto resp = storage::decode_response(storage::Method::store, *r);
+  if (!resp) {
+    f.avoid = path.destination;
+    return send_fragment(job_id, index);
+  }
+  if (resp->status == storage::Status::ok) {
+    f.acked = true;
+    f.replicas = std::get<storage::StoreResult>(resp->body).replicas;
+    if (--job.outstanding == 0) {
+      SendReceipt receipt;
+      receipt.message_id = job.message_id;
+      receipt.fragments = job.fragments.size();
+      receipt.min_replicas = UINT32_MAX;
+      for (const auto& fr : job.fragments) {
+        receipt.min_replicas = std::min(receipt.min_replicas, fr.replicas);
+        receipt.attempts += fr.attempts;
+      }
+      receipt.acked_ms = options.clock_ms();
+      finish_send(job_id, receipt);
+    }
+    return;
+  }
+  if (resp->status == storage::Status::wrong_swarm) {
+    // Our directory is stale: follow the answer, and refresh.
+    f.redirect = std::get<storage::WrongSwarm>(resp->body).members;
+    refresh_directory();
+  }
+  if (retryable(resp->status)) {
+    f.avoid = path.destination;
+    return send_fragment(job_id, index);
+  }
+  finish_send(job_id, fail(SendFailure{SendError::rejected, storage::to_string(resp->status)}));
+}
+
+void Client::Impl::finish_send(std::uint64_t job_id, Result<SendReceipt, SendFailure> r) {
+  auto it = sends.find(job_id);
+  if (it == sends.end()) return;
+  auto done = std::move(it->second.done);
+  sends.erase(it);
+  if (r) {
+    ++stats.sent;
+  } else {
+    ++stats.send_failures;
+  }
+  if (done) done(std::move(r));
+}
+
+// --- Client ------------------------------------------------------------------------------
+
+Client::Client(uv_loop_t* loop, ClientOptions options, Identity identity)
+    : impl_(std::make_unique<Impl>(loop, std::move(options), std::move(identity))) {}
+
+Client::~Client() { stop(); }
+
+void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
+  Impl& m = *impl_;
+  if (!m.options.profile_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(m.options.profile_dir, ec);
+    if (auto bytes = read_private_file(m.profile_file("directory.bin"), Directory::max_encoded_bytes)) {
+      auto d = Directory::decode(*bytes);
+      if (d && check_directory(*d, m.options.network, std::nullopt))
+        m.adopt(std::make_shared<const Directory>(std::move(*d)));
+    }
+    if (auto bytes = read_private_file(m.profile_file("guards"))) {
+      std::string text(bytes->begin(), bytes->end());
+      if (auto r = m.paths.load_guards(text); !r) m.log->warn("ignoring saved guards: {}", r.error());
+    }
+    if (auto r = m.state.load(m.profile_file("receive.state")); !r) m.log->warn("{}", r.error());
+    m.stable = m.state.low();
+  }
+  m.timer = new uv_timer_t;
+  uv_timer_init(m.loop, m.timer);
+  m.timer->data = &m;
+  uv_timer_start(
+      m.timer, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->tick(); }, tick_ms, tick_ms);
+
+  std::weak_ptr<bool> a = m.alive;
+  m.fetcher->fetch(
+      m.directory,
+      [&m, a, ready = std::move(ready)](auto r) {
+        const auto live = a.lock();
+        if (!live || !*live) return;
+        if (r) m.adopt(*r);
+        if (m.directory) {
+          m.save_profile();
+          return ready(Result<void, std::string>{});
+        }
+        ready(fail("no directory from any node or authority: " +
+                   (r ? std::string("none published yet") : r.error())));
+      },
+      timeout);
+}
+
+void Client::stop() {
+  Impl& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  m.subscribed = false;
+  m.save_profile();
+  *m.alive = false;
+  if (m.timer) {
+    uv_close(reinterpret_cast<uv_handle_t*>(m.timer),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    m.timer = nullptr;
+  }
+  m.fetcher->close();
+  m.onion->close();
+  auto sends = std::move(m.sends);
+  m.sends.clear();
+  for (auto& [id, job] : sends)
+    if (job.done) job.done(fail(SendFailure{SendError::stopped, "client stopped"}));
+  auto passes = std::move(m.passes);
+  m.passes.clear();
+  for (auto& p : passes)
+    if (p.done) p.done(fail(std::string("client stopped")));
+}
+
+void Client::send(const AccountKey& to, Bytes text, SendHandler done) {
+  Impl& m = *impl_;
+  ++m.stats.sends;
+  auto fail_soon = [&m](SendHandler d, SendFailure f) {
+    // Never call back from inside send(): defer to the next tick.
+    const std::uint64_t id = ++m.last_send;
+    Impl::SendJob job;
+    job.done = std::move(d);
+    job.finished = false;
+    m.sends.emplace(id, std::move(job));
+    std::weak_ptr<bool> a = m.alive;
+    auto* t = new uv_timer_t;
+    uv_timer_init(m.loop, t);
+    t->data = new std::function<void()>([&m, a, id, f] {
+      const auto live = a.lock();
+      if (live && *live) m.finish_send(id, fail(f));
+    });
+    uv_timer_start(
+        t,
+        [](uv_timer_t* h) {
+          auto* fn = static_cast<std::function<void()>*>(h->data);
+          (*fn)();
+          delete fn;
+          uv_close(reinterpret_cast<uv_handle_t*>(h),
+                   [](uv_handle_t* x) { delete reinterpret_cast<uv_timer_t*>(x); });
+        },
+        0, 0);
+  };
+  if (m.stopped) return fail_soon(std::move(done), {SendError::stopped, "client stopped"});
+  if (!m.directory) return fail_soon(std::move(done), {SendError::not_ready, "no directory yet"});
+  const std::uint32_t max_body = m.directory->params.max_body_bytes;
+  auto pieces = fragment(text, max_body);
+  if (!pieces)
+    return fail_soon(std::move(done), {pieces.error() == SealError::message_too_large
+                                           ? SendError::too_large
+                                           : SendError::rejected,
+                                       to_string(pieces.error())});
+  const std::uint64_t id = ++m.last_send;
+  Impl::SendJob job;
+  job.to = to;
+  job.done = std::move(done);
+  Message msg;
+  msg.timestamp_ms = m.now_ms();
+  msg.message_id = random_message_id(m.rng);
+  msg.count = static_cast<std::uint16_t>(pieces->size());
+  job.message_id = msg.message_id;
+  for (std::size_t i = 0; i < pieces->size(); ++i) {
+    msg.index = static_cast<std::uint16_t>(i);
+    msg.body = (*pieces)[i];
+    auto sealed = seal(m.identity, to, msg, max_body, m.rng);
+    if (!sealed) return fail_soon(std::move(job.done), {SendError::rejected, to_string(sealed.error())});
+    job.fragments.push_back(Impl::FragmentSend{std::move(*sealed), false, 0, 0, {}, {}});
+  }
+  job.outstanding = job.fragments.size();
+  const std::size_t n = job.fragments.size();
+  m.sends.emplace(id, std::move(job));
+  for (std::size_t i = 0; i < n; ++i) m.send_fragment(id, i);
+}
+
+const Identity& Client::identity() const { return impl_->identity; }
+std::shared_ptr<const Directory> Client::directory() const { return impl_->directory; }
+const ClientStats& Client::stats() const { return impl_->stats; }
+const PathSelector& Client::paths() const { return impl_->paths; }
+
+}  // namespace nightjar::client

@@ -1,0 +1,115 @@
+// The inside of Client (client/client.hpp): shared by client.cpp (start,
+// directory, send) and client_receive.cpp (receive, subscribe). Private to
+// the client library.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "client/client.hpp"
+#include "client/directory_fetcher.hpp"
+#include "client/onion_client.hpp"
+#include "client/receive_state.hpp"
+#include "swarm/storage_messages.hpp"
+
+namespace nightjar::client {
+
+struct Client::Impl {
+  Impl(uv_loop_t* loop, ClientOptions options, Identity identity);
+
+  uv_loop_t* loop;
+  ClientOptions options;
+  Identity identity;
+  std::shared_ptr<spdlog::logger> log;
+  SystemRandom rng;
+  std::unique_ptr<OnionClient> onion;
+  std::unique_ptr<DirectoryFetcher> fetcher;
+  PathSelector paths;
+  std::shared_ptr<const Directory> directory;
+  ClientStats stats;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  bool stopped = false;
+  uv_timer_t* timer = nullptr;  // housekeeping: directory refresh, polls; freed in its close callback
+  std::uint64_t next_refresh_ms = 0;
+
+  // --- Clock: local time plus what nodes' answers taught us.
+  std::uint64_t now_ms() const;
+  void learn_server_time(std::uint64_t server_ms);
+
+  // --- Directory.
+  void adopt(std::shared_ptr<const Directory> d);
+  void refresh_directory(std::function<void(bool ok)> then = {});
+  std::filesystem::path profile_file(const char* name) const;
+  void save_profile();
+
+  // --- Sending (client.cpp).
+  struct FragmentSend {
+    std::vector<std::uint8_t> body;
+    bool acked = false;
+    int attempts = 0;
+    std::uint32_t replicas = 0;
+    std::optional<NodeId> avoid;          // a member that just failed
+    std::vector<NodeId> redirect;         // members named by a wrong-swarm answer
+  };
+  struct SendJob {
+    AccountKey to;
+    MessageId message_id;
+    std::vector<FragmentSend> fragments;
+    std::size_t outstanding = 0;
+    bool finished = false;
+    SendHandler done;
+  };
+  std::map<std::uint64_t, SendJob> sends;
+  std::uint64_t last_send = 0;
+  void send_fragment(std::uint64_t job, std::size_t index);
+  void fragment_answered(std::uint64_t job, std::size_t index, const Path& path,
+                         Result<std::vector<std::uint8_t>, RequestFailure> r);
+  void finish_send(std::uint64_t job, Result<SendReceipt, SendFailure> r);
+
+  // --- Receiving (client_receive.cpp).
+  ReceiveState state;
+  bool state_dirty = false;
+  Reassembler reassembler;
+  // Storage IDs of the fragments of incomplete messages, by envelope ID.
+  std::map<std::pair<AccountKey, MessageId>, std::vector<std::pair<::nightjar::MessageId, std::uint64_t>>> pending_fragments;
+  // Retrieve positions. `stable`: every message up to it has been handled and
+  // no message can still appear before it on the polled member (it is older
+  // than the node's clock minus settle_ms). `window`: messages retrieved
+  // after `stable`, which a long poll tells the node it holds (`seen`).
+  Cursor stable;
+  std::map<Cursor, ::nightjar::MessageId> window;
+  std::optional<Cursor> page_after;  // paging through a long answer
+  std::optional<NodeId> last_member;
+  bool subscribed = false;
+  bool polling = false;
+  MessageHandler on_message;
+  std::size_t member_turn = 0;
+  std::uint64_t next_poll_ms = 0;
+  std::uint64_t poll_backoff_ms = 0;
+  std::uint64_t next_lookback_ms = 0;
+  struct Pass {  // a receive() call: page until nothing is left
+    MessageHandler on_message;
+    std::function<void(Result<void, std::string>)> done;
+    int failures = 0;
+  };
+  std::deque<Pass> passes;
+  void poll(std::uint32_t wait_ms, const Cursor& after, bool lookback);
+  void poll_answered(const Path& path, const Cursor& after, bool lookback,
+                     Result<std::vector<std::uint8_t>, RequestFailure> r);
+  void handle_messages(const std::vector<StoredMessage>& messages, bool lookback);
+  void settle(std::uint64_t server_time_ms);
+  void deliver(const ReceivedMessage& m);
+  void delete_handled(const std::vector<::nightjar::MessageId>& ids);
+  void poll_failed(const std::string& why);
+  std::optional<Path> path_to_own_swarm();
+  void tick();
+
+  void send_request(const Path& path, const storage::Request& request,
+                    std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)> done,
+                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+};
+
+}  // namespace nightjar::client
