@@ -232,7 +232,10 @@ class InprocNetwork final : public SimNetwork {
     o.authority = authority;
     o.network = config_;
     o.params = network_params(setup_.scenario);
-    o.log = log_;
+    // One logger per node, all on the run's log file, so lines say whose.
+    o.log = std::make_shared<spdlog::logger>(dir.filename().string(), log_->sinks().begin(),
+                                             log_->sinks().end());
+    o.log->set_level(log_->level());
     o.store.sync = false;
     o.store.shared_cache = cache_;
     o.replication.anti_entropy_interval_ms = 2000;

@@ -180,7 +180,11 @@ void print_summary(std::ostream& out, const Report& r) {
     max_relayed = std::max(max_relayed, n.cells_relayed);
     dropped += n.cells_dropped;
   }
-  if (!r.node_reports.empty())
+  const bool stats_known = std::any_of(r.node_reports.begin(), r.node_reports.end(),
+                                       [](const NodeReport& n) { return n.stats_known; });
+  if (!r.node_reports.empty() && !stats_known)
+    line(out, "node load", "not known (see the notes)");
+  else if (!r.node_reports.empty())
     line(out, "node load",
          std::to_string(relayed) + " cells relayed (busiest node " + std::to_string(max_relayed) +
              ", mean " + fmt("%.0f", double(relayed) / double(r.node_reports.size())) + "), " +

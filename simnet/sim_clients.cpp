@@ -1,5 +1,7 @@
 #include "simnet/sim_clients.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -14,7 +16,11 @@ SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_
   for (std::size_t i = 0; i < count; ++i) {
     client::ClientOptions o;
     o.network = network;
-    o.log = log;
+    if (log) {
+      o.log = std::make_shared<spdlog::logger>("client" + std::to_string(i), log->sinks().begin(),
+                                               log->sinks().end());
+      o.log->set_level(log->level());
+    }
     auto identity = client::Identity::generate(rng);
     accounts_.push_back(identity.account());
     clients_.push_back(std::make_unique<client::Client>(loop_, std::move(o), std::move(identity)));
