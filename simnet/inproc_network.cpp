@@ -248,7 +248,7 @@ class InprocNetwork final : public SimNetwork {
 
   Result<void, std::string> start_node(std::size_t i) {
     SimNode& n = nodes_[i];
-    const auto listen = *Endpoint::parse("127.0.0.1:" + std::to_string(n.port));
+    const auto listen = *Endpoint::parse(node_host(i) + ":" + std::to_string(n.port));
     auto node = make(n.data_dir, listen, false, i);
     if (!node) return node.failure();
     n.port = (*node)->address().port();

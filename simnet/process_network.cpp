@@ -149,7 +149,7 @@ class ProcessNetwork final : public SimNetwork {
 
     for (std::size_t i = 0; i < s.authorities; ++i) {
       const auto& a = config_.authorities[i];
-      auto args = common_args(setup_.run_dir / a.name, a.address.port());
+      auto args = common_args(setup_.run_dir / a.name, "127.0.0.1", a.address.port());
       args.insert(args.end(), {"--authority", "--epoch-seconds", std::to_string(s.epoch_seconds),
                                "--swarm-sizes",
                                std::to_string(s.swarm_min) + "," + std::to_string(s.swarm_ideal) +
@@ -171,7 +171,7 @@ class ProcessNetwork final : public SimNetwork {
       if (!keys) return keys.failure();
       n.id = keys->first;
       n.link_key = keys->second;
-      auto port = free_loopback_port();
+      auto port = free_loopback_port(node_host(i));
       if (!port) return port.failure();
       n.port = *port;
       if (features_.metrics) {
@@ -243,12 +243,13 @@ class ProcessNetwork final : public SimNetwork {
   std::vector<HeldMessages> held_messages() const override { return held_; }
 
  private:
-  std::vector<std::string> common_args(const std::filesystem::path& dir, std::uint16_t port) const {
+  std::vector<std::string> common_args(const std::filesystem::path& dir, const std::string& host,
+                                       std::uint16_t port) const {
     return {setup_.node_binary.string(),
             "--data-dir",
             dir.string(),
             "--listen",
-            "127.0.0.1:" + std::to_string(port),
+            host + ":" + std::to_string(port),
             "--network",
             network_file_.string(),
             "--log-level",
@@ -302,7 +303,7 @@ class ProcessNetwork final : public SimNetwork {
 
   Result<void, std::string> start_node(std::size_t i) {
     SimNode& n = nodes_[i];
-    auto args = common_args(n.data_dir, n.port);
+    auto args = common_args(n.data_dir, node_host(i), n.port);
     if (features_.metrics)
       args.insert(args.end(), {"--metrics", "127.0.0.1:" + std::to_string(metrics_ports_[i])});
     if (children_[i]) release(std::move(children_[i]));

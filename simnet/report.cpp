@@ -55,12 +55,16 @@ LatencySummary summarize(std::vector<double> values) {
 
 namespace {
 
-json latency_json(const LatencySummary& s) {
-  return json{{"count", s.count}, {"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"max", s.max}};
-}
-
 double round3(double v) {
   return std::round(v * 1000) / 1000;
+}
+
+json latency_json(const LatencySummary& s) {
+  return json{{"count", s.count},
+              {"p50", round3(s.p50)},
+              {"p90", round3(s.p90)},
+              {"p99", round3(s.p99)},
+              {"max", round3(s.max)}};
 }
 
 }  // namespace

@@ -39,12 +39,20 @@ Result<std::pair<NodeId, X25519PublicKey>, std::string> make_node_keys(
   return std::pair<NodeId, X25519PublicKey>{id->keys.pub, link->keys.pub};
 }
 
-Result<std::uint16_t, std::string> free_loopback_port() {
+std::string node_host(std::size_t index) {
+  return "127." + std::to_string(1 + index % 254) + "." + std::to_string((index / 254) % 256) +
+         ".1";
+}
+
+Result<std::uint16_t, std::string> free_loopback_port(const std::string& host) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    ::close(fd);
+    return fail("not an IPv4 address: " + host);
+  }
   socklen_t len = sizeof a;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {

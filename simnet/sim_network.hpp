@@ -109,8 +109,13 @@ std::unique_ptr<SimNetwork> make_process_network(uv_loop_t* loop, NetworkSetup s
 // config or for knowing a node's ID before it first starts.
 Result<std::pair<NodeId, X25519PublicKey>, std::string> make_node_keys(
     const std::filesystem::path& dir);
-// A port on 127.0.0.1 that was free a moment ago.
-Result<std::uint16_t, std::string> free_loopback_port();
+// A port on `host` (a loopback address) that was free a moment ago.
+Result<std::uint16_t, std::string> free_loopback_port(const std::string& host = "127.0.0.1");
+// The loopback address node `index` listens on: 127.X.Y.1, X from 1 to 254,
+// so that up to 254 nodes are each in a /16 of their own and path
+// selection's network diversity has something to work with (all of
+// 127.0.0.0/8 is loopback on Linux).
+std::string node_host(std::size_t index);
 // The NetworkParams a scenario asks for.
 NetworkParams network_params(const Scenario& s);
 
