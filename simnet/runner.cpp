@@ -158,6 +158,8 @@ class Runner {
       case Phase::workload:
         apply_faults(workload_s());
         if (interrupted_ || workload_s() >= s_.duration_s) {
+          // The plan's last messages, due between the last tick and the end.
+          if (!interrupted_) send_due(s_.duration_s);
           begin_drain();
           break;
         }
