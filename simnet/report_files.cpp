@@ -102,7 +102,7 @@ std::vector<std::string> write_plots(const std::filesystem::path& dir,
   std::ostringstream load;
   for (std::size_t i = 0; i < report.node_reports.size(); ++i) {
     const auto& n = report.node_reports[i];
-    load << i + 1 << " " << n.cells_relayed << " " << n.messages_stored << "\n";
+    load << i << " " << n.cells_relayed << " " << n.messages_stored << "\n";
   }
   const std::string script =
       "set terminal svg size 800,500 dynamic\n"
@@ -113,9 +113,10 @@ std::vector<std::string> write_plots(const std::filesystem::path& dir,
       "'received.dat' using 1:2 with steps title 'send to recipient'\n"
       "unset logscale x\n"
       "set output 'node_load.svg'\n"
-      "set title 'Load per node'\nset xlabel 'node'\nset ylabel 'cells relayed'\n"
+      "set title 'Load per node'\nset xlabel 'node index'\nset ylabel 'cells relayed'\n"
       "set y2label 'messages stored'\nset y2tics\nset ytics nomirror\nset style fill solid 0.5\n"
-      "set boxwidth 0.4\n"
+      "set boxwidth 0.4\nset yrange [0:*]\nset y2range [0:*]\nset xrange [-1:*]\n"
+      "set key outside top center horizontal\n"
       "plot 'load.dat' using ($1-0.2):2 with boxes title 'cells relayed', "
       "'load.dat' using ($1+0.2):3 axes x1y2 with boxes title 'messages stored'\n";
   for (const auto& [name, text] : {std::pair<const char*, std::string>{"stored.dat", cdf(stored)},
