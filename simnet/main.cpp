@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
   if (vm.count("authorities")) s.authorities = vm["authorities"].as<std::size_t>();
   if (vm.count("duration")) s.duration_s = vm["duration"].as<double>();
   if (vm.count("drain")) s.drain_s = vm["drain"].as<double>();
+  if (vm.count("ready-timeout")) s.ready_timeout_s = vm["ready-timeout"].as<double>();
   if (vm.count("seed")) s.seed = vm["seed"].as<std::uint64_t>();
   if (vm.count("rate")) s.rate_per_client = vm["rate"].as<double>();
   if (vm.count("size")) {
