@@ -66,37 +66,37 @@ int main(int argc, char** argv) {
 
   po::options_description opts(
       "nightjar-simnet run: options (command-line values override the scenario file)");
-  opts.add_options()("help,h", "print this help and exit")("scenario", po::value<std::string>(),
-                                                           "scenario file (JSON, docs/SIMNET.md)")(
-      "mode", po::value<std::string>(),
-      "inproc (Node objects in this process) or process (nightjar-node processes)")(
-      "nodes", po::value<std::size_t>(), "service nodes")("clients", po::value<std::size_t>(),
-                                                          "message clients")(
-      "authorities", po::value<std::size_t>(), "directory authorities")(
-      "duration", po::value<double>(), "seconds of workload")(
-      "drain", po::value<double>(), "at most this many seconds of drain after the workload")(
-      "seed", po::value<std::uint64_t>(), "seed of the workload and fault schedule")(
-      "rate", po::value<double>(), "messages per second per online client")(
-      "size", po::value<std::uint32_t>(), "message size in bytes (a fixed size)")(
-      "epoch-seconds", po::value<std::uint32_t>(), "directory epoch length")(
-      "swarm-sizes", po::value<std::string>(), "MIN,IDEAL,MAX swarm size")(
-      "quorum", po::value<std::uint32_t>(), "copies before a store is acknowledged (0: majority)")(
-      "kill", po::value<std::vector<std::string>>()->composing(),
-      "N@T[:R]: kill node N at T s into the workload, restart it R s later (repeatable)")(
-      "json", po::value<std::string>(), "write the report as JSON to this file")(
-      "csv", po::value<std::string>(), "write messages.csv and nodes.csv into this directory")(
-      "plot", po::value<std::string>(), "draw SVG plots into this directory (needs gnuplot)")(
-      "run-dir", po::value<std::string>(),
-      "data directories and logs here (kept); default: a temporary directory")(
-      "keep", po::bool_switch(), "keep the temporary run directory")(
-      "node-binary", po::value<std::string>(),
-      "nightjar-node for process mode (default: next to nightjar-simnet)")(
-      "log-level", po::value<std::string>()->default_value("warn"),
-      "nodes' and clients' log level (into the run directory)")(
-      "no-progress", po::bool_switch(), "no progress output on standard error")(
-      "quiet", po::bool_switch(), "no summary on standard output")(
-      "fail-on-loss", po::bool_switch(), "exit 3 if any sent message was lost")(
-      "fail-on-acked-loss", po::bool_switch(), "exit 3 if any acknowledged message was lost");
+  // clang-format off
+  opts.add_options()
+    ("help,h", "print this help and exit")
+    ("scenario", po::value<std::string>(), "scenario file (JSON, docs/SIMNET.md)")
+    ("mode", po::value<std::string>(), "inproc (Node objects in this process) or process (nightjar-node processes)")
+    ("nodes", po::value<std::size_t>(), "service nodes")
+    ("clients", po::value<std::size_t>(), "message clients")
+    ("authorities", po::value<std::size_t>(), "directory authorities")
+    ("duration", po::value<double>(), "seconds of workload")
+    ("drain", po::value<double>(), "at most this many seconds of drain after the workload")
+    ("ready-timeout", po::value<double>(), "at most this many seconds for every node to be listed")
+    ("seed", po::value<std::uint64_t>(), "seed of the workload and fault schedule")
+    ("rate", po::value<double>(), "messages per second per online client")
+    ("size", po::value<std::uint32_t>(), "message size in bytes (a fixed size)")
+    ("epoch-seconds", po::value<std::uint32_t>(), "directory epoch length")
+    ("swarm-sizes", po::value<std::string>(), "MIN,IDEAL,MAX swarm size")
+    ("quorum", po::value<std::uint32_t>(), "copies before a store is acknowledged (0: majority)")
+    ("kill", po::value<std::vector<std::string>>()->composing(),
+     "N@T[:R]: kill node N at T s into the workload, restart it R s later (repeatable)")
+    ("json", po::value<std::string>(), "write the report as JSON to this file")
+    ("csv", po::value<std::string>(), "write messages.csv and nodes.csv into this directory")
+    ("plot", po::value<std::string>(), "draw SVG plots into this directory (needs gnuplot)")
+    ("run-dir", po::value<std::string>(), "data directories and logs here (kept); default: a temporary directory")
+    ("keep", po::bool_switch(), "keep the temporary run directory")
+    ("node-binary", po::value<std::string>(), "nightjar-node for process mode (default: next to nightjar-simnet)")
+    ("log-level", po::value<std::string>()->default_value("warn"), "nodes' and clients' log level (into the run directory)")
+    ("no-progress", po::bool_switch(), "no progress output on standard error")
+    ("quiet", po::bool_switch(), "no summary on standard output")
+    ("fail-on-loss", po::bool_switch(), "exit 3 if any sent message was lost")
+    ("fail-on-acked-loss", po::bool_switch(), "exit 3 if any acknowledged message was lost");
+  // clang-format on
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc - 1, argv + 1, opts), vm);
