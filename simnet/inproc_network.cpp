@@ -20,7 +20,7 @@ namespace {
 constexpr std::size_t shared_cache_bytes = 64u << 20;
 // A stopped Node is destroyed only after its links' close callbacks ran.
 constexpr std::uint64_t release_after_ms = 200;
-constexpr std::size_t nodes_per_tick = 4;
+constexpr std::size_t nodes_per_tick = 1;
 
 std::uint64_t monotonic_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
