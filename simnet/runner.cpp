@@ -139,8 +139,10 @@ class Runner {
           start_clients();
         } else if (now_s() > s_.ready_timeout_s || interrupted_) {
           auto d = net_->directory();
-          error_ = "the network did not list every node within " + fmt1(s_.ready_timeout_s) +
-                   " s (the directory lists " + std::to_string(d ? d->entries.size() : 0) + " of " +
+          error_ = std::string(interrupted_ ? "interrupted before the network was ready"
+                                            : "the network did not list every node within " +
+                                                  fmt1(s_.ready_timeout_s) + " s") +
+                   " (the directory lists " + std::to_string(d ? d->entries.size() : 0) + " of " +
                    std::to_string(s_.nodes) + ")";
           begin_stop();
         } else {
