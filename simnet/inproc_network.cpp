@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "node/node.hpp"
+#include "simnet/light_env.hpp"
 #include "simnet/sim_faults.hpp"
 #include "simnet/sim_network.hpp"
 
@@ -238,6 +239,7 @@ class InprocNetwork final : public SimNetwork {
     o.log->set_level(log_->level());
     o.store.sync = false;
     o.store.shared_cache = cache_;
+    o.store.env = light_store_env();
     o.replication.anti_entropy_interval_ms = 2000;
     if (!authority) o.link.faults = std::make_shared<SimLinkFaults>(faults_, index);
     auto node = Node::create(loop_, std::move(o));

@@ -53,7 +53,8 @@ class logger;
 }
 namespace rocksdb {
 class Cache;
-}
+class Env;
+}  // namespace rocksdb
 
 namespace nightjar {
 
@@ -112,7 +113,10 @@ struct StoreOptions {
   // A block cache shared with other stores (the simnet's many nodes in one
   // process); when set, cache_bytes is ignored.
   std::shared_ptr<rocksdb::Cache> shared_cache;
-  std::shared_ptr<spdlog::logger> log;     // null: spdlog's default logger
+  // The file system RocksDB works on; null: rocksdb::Env::Default(). The
+  // simnet's in-process nodes use one without fsyncs or directory handles.
+  std::shared_ptr<rocksdb::Env> env;
+  std::shared_ptr<spdlog::logger> log;  // null: spdlog's default logger
 };
 
 struct BucketSummary {
