@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <chrono>
@@ -486,6 +487,31 @@ class Runner {
   std::vector<std::string> events_, notes_;
 };
 
+// In-process, every node holds a few descriptors (its store, its listener)
+// and the simnet both ends of every link: to the authority both ways, and to
+// each swarm peer both ways. Raises the soft limit to the hard one and says when the
+// run will probably not fit.
+std::optional<std::string> check_descriptors(const Scenario& s) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return std::nullopt;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &lim);
+    (void)::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (s.mode != Mode::inproc) return std::nullopt;
+  // Store and listener 5, authority links 4, relay links about 2, and a
+  // link to each swarm peer that it dials (the peer's link back is counted
+  // with the peer): 2 each.
+  const std::uint64_t per_node = 11 + 2 * (std::uint64_t{s.swarm_ideal} - 1);
+  const std::uint64_t need = s.nodes * per_node + s.clients * 16 + 64;
+  if (need <= lim.rlim_cur) return std::nullopt;
+  return "this run needs about " + std::to_string(need) + " file descriptors (in one process " +
+         "a link costs two) and the limit is " + std::to_string(lim.rlim_cur) +
+         ": expect failed sends; use smaller swarms (--swarm-sizes), fewer nodes, or a higher "
+         "limit (ulimit -n)";
+}
+
 Result<std::filesystem::path, std::string> make_run_dir(const RunOptions& o) {
   if (!o.run_dir.empty()) {
     std::error_code ec;
@@ -515,6 +541,9 @@ Result<RunResult, std::string> run_simnet(const RunOptions& options) {
   auto previous_default = spdlog::default_logger();
   spdlog::set_default_logger(log);
 
+  const auto descriptors = check_descriptors(options.scenario);
+  if (descriptors && options.progress) std::fprintf(stderr, "warning: %s\n", descriptors->c_str());
+
   Result<RunResult, std::string> result = fail(std::string("not run"));
   {
     Runner runner(options, *dir, log);
@@ -525,6 +554,7 @@ Result<RunResult, std::string> run_simnet(const RunOptions& options) {
 
   if (result) {
     Report& r = result->report;
+    if (descriptors) r.notes.push_back(*descriptors);
     if (options.csv_dir)
       if (auto w = write_csv(*options.csv_dir, result->records, r); !w)
         r.notes.push_back("CSV not written: " + w.error());
