@@ -24,6 +24,7 @@ DirectoryClient::~DirectoryClient() { stop(); }
 
 void DirectoryClient::start() {
   if (timer_) return;
+  last_answer_ms_ = config_.clock_ms();
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
@@ -61,6 +62,14 @@ void DirectoryClient::tick() {
     next_register_ms_ = t == 0 ? now + 2 * bootstrap_poll_ms : (now / t + 1) * t + t / 2;
   }
   if (now >= next_fetch_ms_) fetch();
+  // Operators must hear about a node that cannot reach its network.
+  const std::uint64_t quiet = std::max<std::uint64_t>(3 * t, 30'000);
+  if (now > last_answer_ms_ + quiet && now >= next_warning_ms_) {
+    log_->warn("no answer from any of the {} authorities for {} s: check the network file and "
+               "that the authorities are running and reachable",
+               state_.network().authorities.size(), (now - last_answer_ms_) / 1000);
+    next_warning_ms_ = now + 5 * quiet;
+  }
 }
 
 void DirectoryClient::fetch() {
@@ -79,7 +88,19 @@ void DirectoryClient::fetch() {
 
 bool DirectoryClient::handle_frame(Link& from, Bytes frame) {
   if (frame.empty()) return false;
-  switch (static_cast<FrameType>(frame[0])) {
+  const auto type = static_cast<FrameType>(frame[0]);
+  if (type != FrameType::dir_register_reply && type != FrameType::dir_chunk &&
+      type != FrameType::dir_none)
+    return false;
+  // Only the authorities answer these: anything else sending them is
+  // ignored (and must not be able to fill the log).
+  const auto& key = from.peer_static();
+  bool from_authority = false;
+  for (const auto& a : state_.network().authorities)
+    if (key && a.link_key == *key) from_authority = true;
+  if (!from_authority) return true;
+  last_answer_ms_ = config_.clock_ms();
+  switch (type) {
     case FrameType::dir_register_reply: {
       auto r = decode_register_reply(frame);
       if (!r || !from.peer_static()) return true;
@@ -100,7 +121,7 @@ bool DirectoryClient::handle_frame(Link& from, Bytes frame) {
       auto [it, fresh] = assemblers_.try_emplace(&from, Directory::max_encoded_bytes);
       if (it->second.add(*chunk) != BlobAssembler::Status::complete) return true;
       auto r = state_.offer_encoded(it->second.take());
-      if (!r) log_->warn("directory from {} refused: {}", from.peer_label(), to_string(r.error()));
+      if (!r) log_->warn("directory from an authority refused: {}", to_string(r.error()));
       return true;
     }
     case FrameType::dir_none: return true;

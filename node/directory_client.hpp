@@ -60,6 +60,8 @@ class DirectoryClient {
   std::uint64_t next_register_ms_ = 0;
   std::uint64_t next_fetch_ms_ = 0;
   std::size_t fetch_turn_ = 0;
+  std::uint64_t last_answer_ms_ = 0;  // an authority answered (registration or directory)
+  std::uint64_t next_warning_ms_ = 0;
   std::unordered_map<const Link*, BlobAssembler> assemblers_;
 };
 

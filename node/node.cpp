@@ -41,7 +41,8 @@ constexpr std::uint64_t sweep_interval_ms = 10'000;
 
 }  // namespace
 
-Node::Node(uv_loop_t* loop, NodeOptions options) : loop_(loop), options_(std::move(options)) {
+Node::Node(uv_loop_t* loop, NodeOptions options)
+    : loop_(loop), options_(std::move(options)), limiter_(options_.rate_limits) {
   if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
   log_ = options_.log ? options_.log : spdlog::default_logger();
   options_.link.log = log_;
@@ -179,7 +180,7 @@ Result<void, std::string> Node::start_service_node() {
   // newer one arrives).
   const auto dir = state_->current();
   const NetworkParams params = dir ? dir->params : NetworkParams{};
-  RelayConfig rc;
+  RelayConfig rc = o.relay;
   rc.cell_bytes = params.cell_bytes;
   rc.link = o.link;
   rc.clock = [this] { return now_ms() / 1000; };
@@ -203,7 +204,8 @@ Result<void, std::string> Node::start_service_node() {
   repl.clock_ms = o.clock_ms;
   repl.log = log_;
   replicator_ = std::make_unique<Replicator>(*store_, *transport_, id(), repl);
-  storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock_ms, log_);
+  storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock_ms, log_,
+                                              o.max_long_polls);
   replicator_->set_stored_handler([this](const StoredMessage& m) { storage_->stored(m); });
   state_->add_change_handler(
       [this](const Directory* previous, const Directory& current) { on_directory(previous, current); });
@@ -246,6 +248,7 @@ void Node::tick() {
 
 void Node::dispatch(Link& from, Bytes frame) {
   if (frame.empty()) return;
+  if (!admit(from, frame)) return;
   if (relay_ && relay_->handle_frame(from, frame)) return;
   if (static_cast<FrameType>(frame[0]) == FrameType::dir_fetch) {
     if (!state_->serve_fetch(from, frame)) from.close(CloseReason::protocol_error);
@@ -268,7 +271,31 @@ void Node::dispatch(Link& from, Bytes frame) {
               from.peer_label());
 }
 
+// The per-link rate limit (node/rate_limit.hpp): an onion cell over its
+// link's budget is answered "overloaded", other frames are dropped. Links
+// of directory nodes and authorities have the peer budget.
+bool Node::admit(Link& from, Bytes frame) {
+  const bool cell = static_cast<FrameType>(frame[0]) == FrameType::onion_cell;
+  const RateVerdict verdict = limiter_.admit(from.shared_from_this(), cell, uv_now(loop_),
+                                             state_ ? state_->epoch() : 0,
+                                             [&] { return link_class(from); });
+  if (verdict == RateVerdict::pass) return true;
+  if (verdict == RateVerdict::refuse && relay_)
+    relay_->refuse_cell(from, frame, RelayErrorCode::overloaded);
+  return false;
+}
+
+LinkClass Node::link_class(const Link& link) const {
+  const auto& key = link.peer_static();
+  if (!key || !state_) return LinkClass::client;
+  if (state_->node_with_link_key(*key)) return LinkClass::peer;
+  for (const AuthorityInfo& a : state_->network().authorities)
+    if (a.link_key == *key) return LinkClass::peer;
+  return LinkClass::client;
+}
+
 void Node::on_link_closed(Link& link) {
+  limiter_.forget(&link);
   if (authority_) authority_->link_closed(link);
   if (client_) client_->link_closed(link);
 }

@@ -19,6 +19,7 @@
 #include "node/directory_client.hpp"
 #include "node/directory_state.hpp"
 #include "node/peer_links.hpp"
+#include "node/rate_limit.hpp"
 #include "node/storage_service.hpp"
 #include "routing/onion_relay.hpp"
 #include "swarm/message_store.hpp"
@@ -40,6 +41,9 @@ struct NodeOptions {
   StoreOptions store;             // service nodes: limits of the local store
   ReplicationConfig replication;  // intervals and bounds (clock and log are set by the node)
   LinkConfig link;       // prologue is set from the network ID
+  RelayConfig relay;     // service nodes: bounds (cell size, link and clock are set by the node)
+  std::size_t max_long_polls = 20'000;  // service nodes: retrieves waiting at once
+  RateLimitOptions rate_limits;         // per link, on every frame that arrives
   std::function<std::uint64_t()> clock_ms;  // unix milliseconds; default: system clock
   // Fault injection (tests, the simnet): replication frames to or from a
   // peer for which this returns false are dropped, as in a partition.
@@ -75,6 +79,11 @@ class Node {
   MessageStore* store() { return store_.get(); }
   const Replicator* replicator() const { return replicator_.get(); }
   const StorageService* storage() const { return storage_.get(); }
+  // Open links, for metrics: accepted from nodes and clients, and control
+  // links this node dialed (the relay's own: relay()->outgoing_links()).
+  std::size_t accepted_links() { return listener_ ? listener_->link_count() : 0; }
+  std::size_t control_links() const { return peers_ ? peers_->size() : 0; }
+  const RateLimitStats& rate_limit_stats() const { return limiter_.stats(); }
 
   // This authority's line for a network config ("authority = ...").
   AuthorityInfo authority_info(const std::string& name) const;
@@ -84,6 +93,8 @@ class Node {
  private:
   Node(uv_loop_t* loop, NodeOptions options);
   void dispatch(Link& from, Bytes frame);
+  bool admit(Link& from, Bytes frame);
+  LinkClass link_class(const Link& link) const;
   void on_link_closed(Link& link);
   void on_directory(const Directory* previous, const Directory& current);
   void tick();
@@ -110,6 +121,7 @@ class Node {
   std::unique_ptr<StorageService> storage_;
   uv_timer_t* timer_ = nullptr;  // freed in its close callback
   std::uint64_t next_sweep_ms_ = 0;
+  LinkRateLimiter limiter_;
 };
 
 }  // namespace nightjar

@@ -2,12 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/version.hpp"
+
 namespace nightjar {
 
 using namespace storage;
 
 namespace {
-constexpr const char* version_text = "nightjar 0.1.0";
 constexpr std::size_t max_response_bytes = 128 * 1024;
 
 Status status_of(StoreError e) {
@@ -62,7 +63,8 @@ void StorageService::handle(Bytes bytes, Responder responder) {
         } else if constexpr (std::is_same_v<T, DeleteAllRequest>) {
           handle_delete_all(r, std::move(responder));
         } else {
-          InfoResult info{version_text, clock_ms_(), replicator_.swarm().value_or(0)};
+          InfoResult info{"nightjar " + std::string(nightjar_version()), clock_ms_(),
+                          replicator_.swarm().value_or(0)};
           respond(responder, Response{Status::ok, info});
         }
       },
@@ -213,12 +215,19 @@ void StorageService::handle_delete(const DeleteRequest& req, Responder responder
 void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder responder) {
   if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
   ++stats_.deletes;
+  // Only messages stored before the request was signed: a delete_all that
+  // someone replays within its time window cannot delete newer messages.
   const std::uint64_t now = clock_ms_();
-  const auto all = store_.all_of(req.recipient, store_.message_count() + 1, now);
-  auto r = store_.erase_all(req.recipient, now);
-  if (!r) return reject(responder, status_of(r.error()));
-  for (const auto& m : all) replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
-  respond(responder, Response{Status::ok, DeleteResult{static_cast<std::uint32_t>(*r)}});
+  std::uint32_t deleted = 0;
+  for (const auto& m : store_.all_of(req.recipient, store_.message_count() + 1, now)) {
+    if (m.timestamp_ms > req.timestamp_ms) continue;
+    auto r = store_.erase(req.recipient, m.id, now);
+    if (!r) return reject(responder, status_of(r.error()));
+    if (!*r) continue;
+    ++deleted;
+    replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
+  }
+  respond(responder, Response{Status::ok, DeleteResult{deleted}});
 }
 
 }  // namespace nightjar

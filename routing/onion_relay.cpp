@@ -135,6 +135,21 @@ bool OnionRelay::handle_frame(Link& from, Bytes frame) {
   return true;
 }
 
+bool OnionRelay::refuse_cell(Link& from, Bytes frame, RelayErrorCode code) {
+  if (frame.size() != onion_frame_header + config_.cell_bytes ||
+      static_cast<FrameType>(frame[0]) != FrameType::onion_cell)
+    return false;
+  ++stats_->cells_in;
+  scratch_.assign(frame.begin() + onion_frame_header, frame.end());
+  auto peeled = peel_cell(keys_, replay_, scratch_, config_.cell_bytes, now());
+  if (!peeled) {
+    ++stats_->dropped[static_cast<std::size_t>(peeled.error())];
+    return true;
+  }
+  send_error(from, load_u64(frame.data() + 1), peeled->reply_key, code);
+  return true;
+}
+
 void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   ++stats_->cells_in;
   // Build the outgoing frame in place: header, then the cell peeled inside it.

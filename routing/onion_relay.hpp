@@ -120,6 +120,12 @@ class OnionRelay {
   // Feed every frame from any link here. Returns false if the frame is not an
   // onion frame (the caller may handle other types).
   bool handle_frame(Link& from, Bytes frame);
+  // Answers an onion_cell frame with a relay error instead of handling it
+  // (a node over its rate limit refuses with `overloaded`). The cell is
+  // peeled for its reply key, so that the answer reaches the client; one
+  // that does not peel is dropped and counted as in handle_frame. False if
+  // `frame` is not an onion cell frame of the network's size.
+  bool refuse_cell(Link& from, Bytes frame, RelayErrorCode code);
 
   // Rotates onion keys and forgets the replay tags of expired epochs; the
   // relay's own timer calls this every second, tests may call it directly.
@@ -134,6 +140,7 @@ class OnionRelay {
   std::size_t cell_bytes() const { return config_.cell_bytes; }
   const RelayStats& stats() const { return *stats_; }
   std::size_t entries() const { return table_.size(); }
+  std::size_t outgoing_links() const { return peers_.size(); }
   std::size_t replay_memory_bytes() const { return replay_.memory_bytes(); }
 
  private:

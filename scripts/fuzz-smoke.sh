@@ -24,9 +24,13 @@ fi
 mkdir -p "$build_dir"
 build_dir="$(cd "$build_dir" && pwd)"
 
-echo "== configuring $build_dir"
-CC=clang CXX=clang++ cmake -S "$root" -B "$build_dir" -G Ninja \
-  -DNIGHTJAR_FUZZ=ON -DNIGHTJAR_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# A build directory already configured for fuzzing (e.g. scripts/sanitize.sh's,
+# which also holds the tests) is reused as it is.
+if ! grep -q "^NIGHTJAR_FUZZ:BOOL=ON" "$build_dir/CMakeCache.txt" 2>/dev/null; then
+  echo "== configuring $build_dir"
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build_dir" -G Ninja \
+    -DNIGHTJAR_FUZZ=ON -DNIGHTJAR_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
 echo "== building the fuzz targets"
 cmake --build "$build_dir" --target nightjar_fuzz
 

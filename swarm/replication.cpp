@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "swarm/swarm_events.hpp"
+
 namespace nightjar {
 
 using namespace replication;
@@ -42,6 +44,8 @@ std::size_t Replicator::backlog() const {
 void Replicator::set_directory(std::shared_ptr<const Directory> directory) {
   const auto old_ids = directory_ ? directory_->swarms() : std::vector<SwarmId>{};
   const auto old_swarm = swarm_;
+  const SwarmAssignment old_assignment = directory_ ? directory_->assignment() : SwarmAssignment{};
+  const bool had_directory = directory_ != nullptr;
   directory_ = std::move(directory);
   swarm_.reset();
   peers_.clear();
@@ -55,7 +59,21 @@ void Replicator::set_directory(std::shared_ptr<const Directory> directory) {
     scanning_ = true;
     scan_after_.reset();
   }
-  if (old_swarm != swarm_) next_round_ms_ = 0;  // catch up with the new swarm now
+  // Swarm events: a node that joined a swarm, or a swarm that gained a
+  // member, starts an anti-entropy round at once, so the newcomer catches up
+  // now instead of at the next interval.
+  const SwarmAssignment now = directory_->assignment();
+  for (const SwarmEvent& e : swarm_events(had_directory ? &old_assignment : nullptr, now, self_)) {
+    switch (e.kind) {
+      case SwarmEventKind::joined_swarm:
+      case SwarmEventKind::member_joined: next_round_ms_ = 0; break;
+      case SwarmEventKind::left_swarm:
+        log_->info("left swarm {:016x}: its messages move to their new swarm", e.swarm);
+        break;
+      default: break;
+    }
+  }
+  if (old_swarm != swarm_) next_round_ms_ = 0;
 }
 
 // --- Pushes ----------------------------------------------------------------------

@@ -321,3 +321,55 @@ TEST_CASE("limits, bad signatures, stale timestamps and wrong swarms get their e
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("deletes reach every member, and a replayed delete_all spares newer messages",
+          "[storage]") {
+  TestLoop loop;
+  {
+    Started s(loop, 5);
+    const auto account = crypto::ed25519_generate();
+    for (int i = 0; i < 6; ++i)
+      REQUIRE(s.client.store(s.net.nodes()[0]->id(), account.pub, body_of(i))->status == Status::ok);
+    REQUIRE(all_hold(loop, s.net, 6));
+    auto all = s.client.retrieve_all(s.net.nodes()[1]->id(), account);
+    REQUIRE(all.size() == 6);
+
+    // delete one message through member 2: every member drops it.
+    storage::DeleteRequest del;
+    del.recipient = account.pub;
+    del.id = all[0].id;
+    del.timestamp_ms = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
+    storage::sign(del, account.sec);
+    auto r = s.client.call(s.net.nodes()[2]->id(), del, storage::Method::erase);
+    REQUIRE(r.ok());
+    CHECK(r->status == Status::ok);
+    REQUIRE(all_hold(loop, s.net, 5));
+    // Deleting it again: not found. Storing it again: refused as deleted.
+    del.timestamp_ms += 1;
+    storage::sign(del, account.sec);
+    CHECK(s.client.call(s.net.nodes()[3]->id(), del, storage::Method::erase)->status ==
+          Status::not_found);
+    CHECK(s.client.store(s.net.nodes()[4]->id(), account.pub, body_of(0))->status == Status::deleted);
+
+    // A signed delete_all, kept by an eavesdropper and replayed after a new
+    // message arrived, deletes only what was there when it was signed.
+    storage::DeleteAllRequest wipe;
+    wipe.recipient = account.pub;
+    wipe.timestamp_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    storage::sign(wipe, account.sec);
+    auto first = s.client.call(s.net.nodes()[0]->id(), wipe, storage::Method::erase_all);
+    REQUIRE(first.ok());
+    CHECK(std::get<storage::DeleteResult>(first->body).deleted == 5);
+    REQUIRE(all_hold(loop, s.net, 0));
+    loop.run_for(std::chrono::milliseconds(20));
+    REQUIRE(s.client.store(s.net.nodes()[0]->id(), account.pub, body_of(99))->status == Status::ok);
+    auto replay = s.client.call(s.net.nodes()[1]->id(), wipe, storage::Method::erase_all);
+    REQUIRE(replay.ok());
+    CHECK(std::get<storage::DeleteResult>(replay->body).deleted == 0);
+    REQUIRE(all_hold(loop, s.net, 1));
+  }
+  CHECK(loop.drain_and_close());
+}

@@ -61,6 +61,9 @@ std::unique_ptr<Node> TestNetwork::make_node(const std::string& name, bool autho
   o.replication.anti_entropy_interval_ms = 500;
   o.replication.ack_timeout_ms = 2000;
   o.store.sync = false;  // tests do not need the fsync per store (the crash test does)
+  // Tests send bursts of hundreds of requests from one client link; the rate
+  // limiter has its own tests (test_rate_limit, test_node_rate_limit).
+  o.rate_limits.client = RateLimit{100'000, 100'000};
   if (authority) {
     const AuthorityInfo* self = nullptr;
     for (const auto& a : config_.authorities)

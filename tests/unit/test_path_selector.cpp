@@ -265,8 +265,8 @@ TEST_CASE("guards fill up as a tiny network grows", "[paths]") {
   const auto two = s.guards();
   REQUIRE(two.size() == 2);
   auto big = std::make_shared<Directory>(*small);
-  for (const DirectoryEntry& e : path_network(10, 10, 11)->entries)
-    big->entries.push_back(e);
+  const auto more = path_network(10, 10, 11);  // kept alive for the loop
+  for (const DirectoryEntry& e : more->entries) big->entries.push_back(e);
   big->sort_entries();
   s.set_directory(big);
   REQUIRE(s.guards().size() == 3);

@@ -1,0 +1,416 @@
+#include "client/cli_options.hpp"
+
+// GCC 12 reports a "potential null pointer dereference" inside libstdc++ when
+// Boost.Program_options' typed_value<std::string>::notify is inlined here.
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/program_options.hpp>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "client/envelope.hpp"
+
+#ifndef NIGHTJAR_VERSION
+#define NIGHTJAR_VERSION "0.1.0"
+#endif
+
+namespace nightjar::client::cli {
+namespace {
+
+namespace po = boost::program_options;
+using OptionPtr = boost::shared_ptr<po::option_description>;
+
+constexpr std::uint32_t max_timeout_seconds = 3600;
+// Help fits an 80-column terminal.
+constexpr unsigned line_length = 80;
+constexpr unsigned description_length = 40;
+
+Failure<UsageError> usage(std::string message) {
+  return fail(UsageError{std::move(message)});
+}
+
+// Every option exists once; the descriptions below share them, so that help
+// for a command lists exactly what parsing accepts for it.
+struct OptionTable {
+  OptionPtr help{new po::option_description("help,h", po::bool_switch(),
+                                            "print help (for COMMAND if given) and exit")};
+  OptionPtr version{
+      new po::option_description("version", po::bool_switch(), "print the version and exit")};
+  OptionPtr profile{new po::option_description(
+      "profile", po::value<std::string>()->value_name("DIR"),
+      "profile directory: identity and client state (default: $NIGHTJAR_PROFILE, "
+      "else $XDG_DATA_HOME/nightjar or ~/.local/share/nightjar)")};
+  OptionPtr network{new po::option_description(
+      "network", po::value<std::string>()->value_name("FILE"),
+      "network file (default: $NIGHTJAR_NETWORK, else PROFILE/network.conf)")};
+  OptionPtr passphrase_file{new po::option_description(
+      "passphrase-file", po::value<std::string>()->value_name("FILE"),
+      "read the passphrase from the first line of FILE (default: $NIGHTJAR_PASSPHRASE, "
+      "else ask on the terminal)")};
+  OptionPtr log_level{new po::option_description(
+      "log-level", po::value<std::string>()->value_name("LEVEL"),
+      "trace, debug, info, warn (default), error, critical or off; logs go to stderr")};
+  OptionPtr json{
+      new po::option_description("json", po::bool_switch(), "print JSON, one object per line")};
+  OptionPtr timeout{
+      new po::option_description("timeout", po::value<std::uint32_t>()->value_name("SECONDS"),
+                                 "how long to wait for the network's directory (default 20)")};
+  OptionPtr force{new po::option_description(
+      "force", po::bool_switch(), "replace an existing identity (its account is lost for good)")};
+  OptionPtr to{new po::option_description("to", po::value<std::string>()->value_name("ID"),
+                                          "the recipient's account ID (required)")};
+  OptionPtr file{
+      new po::option_description("file", po::value<std::string>()->value_name("FILE"),
+                                 "send the content of FILE instead of TEXT ('-': standard input)")};
+  OptionPtr follow{new po::option_description("follow", po::bool_switch(),
+                                              "keep waiting for messages until SIGINT or SIGTERM")};
+  OptionPtr delete_{new po::option_description(
+      "delete", po::bool_switch(), "delete each message from the network once it is read")};
+  OptionPtr words{
+      new po::option_description("words", po::value<std::vector<std::string>>()->multitoken(), "")};
+
+  po::options_description common(bool with_version) const {
+    po::options_description d("Common options", line_length, description_length);
+    for (const auto& o : {help, profile, network, passphrase_file, log_level})
+      d.add(o);
+    if (with_version) d.add(version);
+    return d;
+  }
+  po::options_description for_id() const {
+    po::options_description d("Options of `nightjar id`", line_length, description_length);
+    d.add(force);
+    d.add(json);
+    return d;
+  }
+  po::options_description for_send() const {
+    po::options_description d("Options of `nightjar send`", line_length, description_length);
+    for (const auto& o : {to, file, json, timeout})
+      d.add(o);
+    return d;
+  }
+  po::options_description for_recv() const {
+    po::options_description d("Options of `nightjar recv`", line_length, description_length);
+    for (const auto& o : {follow, delete_, json, timeout})
+      d.add(o);
+    return d;
+  }
+  po::options_description all() const {
+    po::options_description d;
+    for (const auto& o : {help, version, profile, network, passphrase_file, log_level, json,
+                          timeout, force, to, file, follow, delete_, words})
+      d.add(o);
+    return d;
+  }
+};
+
+const char* command_name(Command c) {
+  switch (c) {
+    case Command::id_new:
+      return "id new";
+    case Command::id_show:
+      return "id show";
+    case Command::send:
+      return "send";
+    case Command::recv:
+      return "recv";
+    case Command::help:
+      return "help";
+    case Command::version:
+      return "version";
+  }
+  return "?";
+}
+
+// What `nightjar help` calls the command.
+std::string help_name(Command c) {
+  return c == Command::id_new || c == Command::id_show ? "id" : command_name(c);
+}
+
+// The options a command accepts besides the common ones.
+std::set<std::string> specific_options(Command c) {
+  switch (c) {
+    case Command::id_new:
+      return {"force", "json"};
+    case Command::id_show:
+      return {"json"};
+    case Command::send:
+      return {"to", "file", "json", "timeout"};
+    case Command::recv:
+      return {"follow", "delete", "json", "timeout"};
+    case Command::help:
+    case Command::version:
+      return {};
+  }
+  return {};
+}
+
+Result<HelpTopic, UsageError> topic_of(const std::string& word) {
+  if (word == "id") return HelpTopic::id;
+  if (word == "send") return HelpTopic::send;
+  if (word == "recv") return HelpTopic::recv;
+  if (word == "help") return HelpTopic::general;
+  return usage("unknown command '" + word + "': the commands are id, send and recv");
+}
+
+bool flag(const po::variables_map& vm, const char* name) {
+  return vm.count(name) && vm[name].as<bool>();
+}
+
+// The option was written on the command line (a bool_switch always has a
+// value; it counts only when set).
+bool given(const po::variables_map& vm, const std::string& name) {
+  if (!vm.count(name) || vm[name].defaulted()) return false;
+  const boost::any& v = vm[name].value();
+  if (v.type() == typeid(bool)) return boost::any_cast<bool>(v);
+  return true;
+}
+
+Result<std::filesystem::path, UsageError> default_profile(const Environment& env) {
+  if (!env.nightjar_profile.empty()) return std::filesystem::path(env.nightjar_profile);
+  // The XDG base directory spec: a relative XDG_DATA_HOME is to be ignored.
+  if (!env.xdg_data_home.empty() && env.xdg_data_home.front() == '/')
+    return std::filesystem::path(env.xdg_data_home) / "nightjar";
+  if (!env.home.empty()) return std::filesystem::path(env.home) / ".local" / "share" / "nightjar";
+  return usage("no profile directory: HOME is not set (use --profile DIR or NIGHTJAR_PROFILE)");
+}
+
+bool known_log_level(const std::string& level) {
+  static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
+                                            "error", "critical", "off"};
+  return levels.count(level) != 0;
+}
+
+std::string join(const std::vector<std::string>& words, std::size_t from) {
+  std::string out;
+  for (std::size_t i = from; i < words.size(); ++i) {
+    if (i > from) out += ' ';
+    out += words[i];
+  }
+  return out;
+}
+
+// Which command the words name; the remaining words are the command's
+// arguments (only send takes any).
+Result<Command, UsageError> command_of(const std::vector<std::string>& words) {
+  if (words.empty()) return usage("no command given (see `nightjar --help`)");
+  const std::string& w = words[0];
+  if (w == "id") {
+    if (words.size() < 2) return usage("`nightjar id` needs a subcommand: new or show");
+    if (words[1] != "new" && words[1] != "show")
+      return usage("unknown subcommand 'id " + words[1] + "': use `id new` or `id show`");
+    if (words.size() > 2) return usage("unexpected argument '" + words[2] + "'");
+    return words[1] == "new" ? Command::id_new : Command::id_show;
+  }
+  if (w == "send") return Command::send;
+  if (w == "recv") {
+    if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
+    return Command::recv;
+  }
+  if (w == "help") return Command::help;
+  auto topic = topic_of(w);
+  return topic.failure();
+}
+
+Result<void, UsageError> fill_send(const po::variables_map& vm,
+                                   const std::vector<std::string>& words, CliOptions& o) {
+  if (!vm.count("to")) return usage("`nightjar send` needs the recipient: --to ID");
+  auto to = parse_account_id(vm["to"].as<std::string>());
+  if (!to) return usage("--to: " + to_string(to.error()));
+  o.to = *to;
+  const bool has_text = words.size() > 1;
+  if (vm.count("file")) {
+    if (has_text) return usage("give the message as TEXT or with --file, not both");
+    const std::string file = vm["file"].as<std::string>();
+    if (file.empty()) return usage("--file: the file name is empty ('-' reads standard input)");
+    o.file = file;
+    return {};
+  }
+  if (!has_text) return usage("no message: give TEXT or --file FILE ('-' for standard input)");
+  o.text = join(words, 1);
+  if (o.text.size() > max_message_bytes)
+    return usage("message too long: " + std::to_string(o.text.size()) + " bytes, at most " +
+                 std::to_string(max_message_bytes));
+  return {};
+}
+
+// A command's options and the common ones, in aligned columns.
+po::options_description with_common(const po::options_description& specific,
+                                    const OptionTable& table) {
+  po::options_description d(line_length, description_length);
+  d.add(specific).add(table.common(false));
+  return d;
+}
+
+}  // namespace
+
+Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> args,
+                                                  const Environment& env) {
+  // "words" is how the positional arguments reach Boost; it is not an option.
+  for (const std::string& a : args) {
+    if (a == "--") break;
+    if (a == "--words" || a.starts_with("--words="))
+      return usage("unrecognised option '--words' (see `nightjar --help`)");
+  }
+  const OptionTable table;
+  po::positional_options_description positional;
+  positional.add("words", -1);
+  po::variables_map vm;
+  try {
+    const std::vector<std::string> argv(args.begin(), args.end());
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(argv)
+                  .options(table.all())
+                  .positional(positional)
+                  .style(style)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage(std::string(e.what()) + " (see `nightjar --help`)");
+  }
+  const std::vector<std::string> words =
+      vm.count("words") ? vm["words"].as<std::vector<std::string>>() : std::vector<std::string>();
+
+  CliOptions o;
+  if (flag(vm, "help") || (!words.empty() && words[0] == "help")) {
+    o.command = Command::help;
+    // `nightjar help send`, `nightjar send --help`, `nightjar id new --help`
+    const std::size_t at = !words.empty() && words[0] == "help" ? 1 : 0;
+    if (words.size() > at) {
+      auto topic = topic_of(words[at]);
+      if (!topic) return topic.failure();
+      o.help_topic = *topic;
+    }
+    return o;
+  }
+  if (flag(vm, "version")) {
+    o.command = Command::version;
+    return o;
+  }
+  auto command = command_of(words);
+  if (!command) return command.failure();
+  o.command = *command;
+
+  const std::set<std::string> allowed = specific_options(o.command);
+  for (const auto& [name, value] : vm) {
+    static const std::set<std::string> common{"profile", "network", "passphrase-file", "log-level",
+                                              "words"};
+    if (common.count(name) || allowed.count(name) || !given(vm, name)) continue;
+    return usage("--" + name + " is not an option of `nightjar " + command_name(o.command) +
+                 "` (see `nightjar help " + help_name(o.command) + "`)");
+  }
+
+  if (vm.count("profile")) {
+    o.profile_dir = vm["profile"].as<std::string>();
+    if (o.profile_dir.empty()) return usage("--profile: the directory name is empty");
+  } else {
+    auto profile = default_profile(env);
+    if (!profile) return profile.failure();
+    o.profile_dir = *profile;
+  }
+  if (vm.count("network")) {
+    o.network_file = vm["network"].as<std::string>();
+    if (o.network_file.empty()) return usage("--network: the file name is empty");
+  } else if (!env.nightjar_network.empty()) {
+    o.network_file = env.nightjar_network;
+  } else {
+    o.network_file = o.profile_dir / network_file_name;
+  }
+  if (vm.count("passphrase-file")) {
+    o.passphrase_source = PassphraseSource::file;
+    o.passphrase_file = vm["passphrase-file"].as<std::string>();
+    if (o.passphrase_file.empty()) return usage("--passphrase-file: the file name is empty");
+  } else if (env.has_nightjar_passphrase) {
+    o.passphrase_source = PassphraseSource::environment;
+  }
+  if (vm.count("log-level")) {
+    o.log_level = vm["log-level"].as<std::string>();
+    if (!known_log_level(o.log_level))
+      return usage("--log-level: unknown level '" + o.log_level +
+                   "' (trace, debug, info, warn, error, critical or off)");
+  }
+  if (vm.count("timeout")) {
+    o.timeout_seconds = vm["timeout"].as<std::uint32_t>();
+    if (o.timeout_seconds == 0 || o.timeout_seconds > max_timeout_seconds)
+      return usage("--timeout: between 1 and " + std::to_string(max_timeout_seconds) + " seconds");
+  }
+  o.json = flag(vm, "json");
+  o.force = flag(vm, "force");
+  o.follow = flag(vm, "follow");
+  o.delete_after_read = flag(vm, "delete");
+
+  if (o.command == Command::send) {
+    if (auto r = fill_send(vm, words, o); !r) return r.failure();
+  }
+  return o;
+}
+
+std::string version_text() {
+  return std::string("nightjar ") + NIGHTJAR_VERSION + "\n";
+}
+
+std::string help_text(HelpTopic topic) {
+  const OptionTable table;
+  std::ostringstream out;
+  switch (topic) {
+    case HelpTopic::general:
+      out << "Usage: nightjar [OPTIONS] COMMAND [ARGS]\n\n"
+             "Sends and receives end-to-end encrypted messages through a Nightjar network.\n\n"
+             "Commands:\n"
+             "  id new                  create your identity (asks a passphrase twice)\n"
+             "  id show                 print your account ID and its fingerprint\n"
+             "  send --to ID TEXT       send TEXT to the account ID\n"
+             "  send --to ID --file F   send the content of F ('-': standard input)\n"
+             "  recv                    print the messages that have arrived, then exit\n"
+             "  recv --follow           print messages as they arrive, until Ctrl-C\n"
+             "  help [COMMAND]          this text, or a command's options\n\n"
+          << table.common(true)
+          << "\nEnvironment:\n"
+             "  NIGHTJAR_PROFILE       the profile directory (like --profile)\n"
+             "  NIGHTJAR_NETWORK       the network file (like --network)\n"
+             "  NIGHTJAR_PASSPHRASE    the identity's passphrase, for scripts (the terminal\n"
+             "                         is asked when neither it nor --passphrase-file is set)\n"
+             "  XDG_DATA_HOME, HOME    where the default profile is\n\n"
+             "Exit status: 0 on success, 1 when the command failed (network unreachable,\n"
+             "wrong passphrase, no identity, ...), 2 when the command line is wrong.\n"
+             "Run `nightjar help COMMAND` for a command's options; docs/CLI.md has examples.\n";
+      break;
+    case HelpTopic::id:
+      out << "Usage: nightjar id new [--force] [--json] [OPTIONS]\n"
+             "       nightjar id show [--json] [OPTIONS]\n\n"
+             "`id new` creates your identity, an Ed25519 key pair whose public key is your\n"
+             "account ID, in PROFILE/identity, encrypted under a passphrase. It refuses to\n"
+             "replace an existing identity unless --force is given.\n"
+             "`id show` prints the account ID (give it to the people who write to you) and\n"
+             "its fingerprint: compare all eight groups with your contact's copy, out of\n"
+             "band, to be sure that nobody swapped the ID on the way.\n\n"
+          << with_common(table.for_id(), table);
+      break;
+    case HelpTopic::send:
+      out << "Usage: nightjar send --to ID [OPTIONS] TEXT...\n"
+             "       nightjar send --to ID --file FILE [OPTIONS]\n\n"
+             "Sends one message of at most 65536 bytes to the account ID, through onion\n"
+             "paths into the recipient's swarm, and prints a receipt: the message ID, the\n"
+             "number of fragments and the fewest replicas any fragment was stored on.\n"
+             "The words of TEXT are joined by single spaces; `--` before TEXT lets it\n"
+             "start with '-'.\n\n"
+          << with_common(table.for_send(), table);
+      break;
+    case HelpTopic::recv:
+      out << "Usage: nightjar recv [--follow] [--delete] [--json] [OPTIONS]\n\n"
+             "Prints the messages that have arrived since the last time, each once, and\n"
+             "exits; with --follow it keeps waiting for new ones until SIGINT or SIGTERM\n"
+             "and then exits with status 0. Lines look like\n"
+             "  [2024-05-01 12:34:56] njabcdefghij: text\n"
+             "(local time, the first 12 characters of the sender's account ID); --json\n"
+             "prints one object per message with the whole sender ID, the time, the\n"
+             "message ID and the text (base64 when it is not UTF-8).\n\n"
+          << with_common(table.for_recv(), table);
+      break;
+  }
+  return out.str();
+}
+
+}  // namespace nightjar::client::cli

@@ -1,0 +1,180 @@
+// Helpers for tests that run the real nightjar-node binary: a child process
+// with its output in files (stopped by its PID only, every wait bounded), a
+// one-shot HTTP GET over loopback for /metrics, and reading one sample out
+// of the exposition text.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace nightjar::test {
+
+inline std::string read_text_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// One nightjar-node process. Its standard output and error go to files in
+// `dir`; the destructor kills it (SIGKILL, by its PID) if it still runs.
+class DaemonProcess {
+ public:
+  DaemonProcess(const std::filesystem::path& dir, const std::string& name,
+                const std::vector<std::string>& args)
+      : out_(dir / (name + ".out")), err_(dir / (name + ".err")) {
+    const int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    std::vector<std::string> argv_text = {NIGHTJAR_NODE_BINARY};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_text)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      ::dup2(out, STDOUT_FILENO);
+      ::dup2(err, STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out);
+    ::close(err);
+  }
+  ~DaemonProcess() {
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      (void)wait_exit(std::chrono::seconds(5));
+    }
+  }
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool started() const { return pid_ > 0; }
+  bool running() const { return pid_ > 0 && !status_; }
+  void signal(int signum) const {
+    if (running()) ::kill(pid_, signum);
+  }
+  // The wait status once the process has exited, polled until `timeout`.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!status_ && pid_ > 0) {
+      int st = 0;
+      const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        status_ = st;
+        break;
+      }
+      if (r < 0 || std::chrono::steady_clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return status_;
+  }
+  // The exit status (0..255), or -1 if it did not exit by itself within
+  // `timeout` (or was killed by a signal).
+  int exit_code(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto st = wait_exit(timeout);
+    if (!st || !WIFEXITED(*st)) return -1;
+    return WEXITSTATUS(*st);
+  }
+  std::string out() const { return read_text_file(out_); }
+  std::string err() const { return read_text_file(err_); }
+  // Waits until standard output holds `text`; false after `timeout` or if
+  // the process exited first.
+  bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (out().find(text) != std::string::npos) return true;
+      if (wait_exit(std::chrono::milliseconds(0))) return out().find(text) != std::string::npos;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+ private:
+  std::filesystem::path out_, err_;
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+// GET `path` from 127.0.0.1:port; the body of a 200 answer, or nullopt
+// (refused, another status, or no complete answer within `timeout`).
+inline std::optional<std::string> http_get(
+    std::uint16_t port, const std::string& path,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  std::string answer;
+  bool ok = true;
+  while (ok) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ok = false;
+      break;
+    }
+    pollfd p{fd, static_cast<short>(POLLIN | (request.empty() ? 0 : POLLOUT)), 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    if ((p.revents & POLLOUT) && !request.empty()) {
+      const ssize_t n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+      if (n < 0)
+        ok = false;
+      else
+        request.erase(0, static_cast<std::size_t>(n));
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[8192];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0)
+        answer.append(buf, static_cast<std::size_t>(n));
+      else if (n == 0)
+        break;  // the server closed: the answer is complete
+      else if (errno != EAGAIN && errno != EINTR)
+        ok = false;
+    }
+  }
+  ::close(fd);
+  if (!ok || answer.rfind("HTTP/1.1 200", 0) != 0) return std::nullopt;
+  const auto body = answer.find("\r\n\r\n");
+  if (body == std::string::npos) return std::nullopt;
+  return answer.substr(body + 4);
+}
+
+// The value of the sample whose line starts with `series` (a metric name,
+// with its labels if it has any) followed by a space.
+inline std::optional<double> metric_value(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace nightjar::test

@@ -1,0 +1,338 @@
+// The nightjar binary end to end: the test runs it as a child process
+// (NIGHTJAR_CLI_BINARY) against a loopback network of in-process nodes,
+// pumping the nodes' loop while the child runs. Two profiles, Alice and Bob,
+// create identities, exchange a message and receive it as JSON; bad input
+// (a mistyped ID, a wrong passphrase, a missing network file, no identity,
+// no reachable authority) gives one line on stderr and the documented exit
+// status. Children get their own session (no terminal to prompt on), are
+// waited for with a bound, and are killed by PID if they overrun it.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "client/account.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_network.hpp"
+
+using namespace nightjar;
+using namespace nightjar::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto child_limit = std::chrono::seconds(60);
+
+struct Outcome {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// Runs the nightjar binary in `dir` with a small environment of its own
+// (HOME inside the test's directory, never the user's) plus `env`.
+class Cli {
+ public:
+  Cli(TestLoop& loop, const fs::path& dir) : loop_(loop), dir_(dir) {
+    fs::create_directories(dir_ / "home");
+  }
+
+  // Starts the binary; stdout and stderr go to files read by wait().
+  pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    const std::string tag = "run" + std::to_string(++runs_);
+    const std::string out_path = (dir_ / (tag + ".out")).string();
+    const std::string err_path = (dir_ / (tag + ".err")).string();
+    std::vector<std::string> argv_s{NIGHTJAR_CLI_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<std::string> env_s{"HOME=" + (dir_ / "home").string(), "PATH=/usr/bin:/bin"};
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    // Everything the child needs is built before fork: after it, only
+    // async-signal-safe calls until exec.
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(out >= 0);
+    REQUIRE(err >= 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setsid();  // no controlling terminal: a passphrase prompt fails instead of waiting
+      ::dup2(out, STDOUT_FILENO);
+      ::dup2(err, STDERR_FILENO);
+      const int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0) ::dup2(null, STDIN_FILENO);
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::close(out);
+    ::close(err);
+    outputs_[pid] = {out_path, err_path};
+    return pid;
+  }
+
+  // What the child has written to stdout so far.
+  std::string output_so_far(pid_t pid) { return slurp(outputs_.at(pid).first); }
+
+  // Pumps the nodes' loop until the child exits (bounded; a child that
+  // overruns is killed by its PID).
+  Outcome wait(pid_t pid, std::chrono::seconds limit = child_limit) {
+    int status = 0;
+    const bool exited = loop_.run_until(
+        [&] {
+          int st = 0;
+          if (::waitpid(pid, &st, WNOHANG) != pid) return false;
+          status = st;
+          return true;
+        },
+        limit);
+    if (!exited) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+    Outcome o;
+    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.out = slurp(outputs_.at(pid).first);
+    o.err = slurp(outputs_.at(pid).second);
+    outputs_.erase(pid);
+    if (!exited) FAIL("nightjar did not exit within the limit; stderr: " << o.err);
+    return o;
+  }
+
+  Outcome run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    return wait(spawn(args, env));
+  }
+
+ private:
+  TestLoop& loop_;
+  fs::path dir_;
+  int runs_ = 0;
+  std::map<pid_t, std::pair<std::string, std::string>> outputs_;
+};
+
+std::string show(const Outcome& o) {
+  return "exit " + std::to_string(o.exit_code) + "\nstdout: " + o.out + "\nstderr: " + o.err;
+}
+
+struct Person {
+  std::vector<std::string> env;
+  std::string id;
+};
+
+Person person(const fs::path& profile, const fs::path& network, const std::string& passphrase) {
+  return {{"NIGHTJAR_PROFILE=" + profile.string(), "NIGHTJAR_NETWORK=" + network.string(),
+           "NIGHTJAR_PASSPHRASE=" + passphrase},
+          ""};
+}
+
+// `env` with NAME=VALUE set (replaced, since getenv finds the first).
+std::vector<std::string> with(std::vector<std::string> env, const std::string& setting) {
+  const std::string name = setting.substr(0, setting.find('=') + 1);
+  std::erase_if(env, [&](const std::string& e) { return e.starts_with(name); });
+  env.push_back(setting);
+  return env;
+}
+
+// A network file naming one authority on a loopback port nobody listens on.
+NetworkConfig unreachable_network() {
+  NetworkConfig c;
+  crypto::random_bytes(c.network_id.mutable_view());
+  c.name = "nobody home";
+  c.authorities.push_back(
+      AuthorityInfo{"gone", crypto::ed25519_generate().pub, crypto::x25519_generate().pub,
+                    *Endpoint::parse("127.0.0.1:" + std::to_string(free_loopback_port()))});
+  return c;
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+}  // namespace
+
+TEST_CASE("Alice sends Bob a message with the nightjar binary and Bob receives it as JSON",
+          "[cli]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person alice = person(dir / "alice", network, "alice's passphrase");
+    Person bob = person(dir / "bob", network, "bob's passphrase");
+
+    for (Person* p : {&alice, &bob}) {
+      const Outcome made = cli.run({"id", "new"}, p->env);
+      INFO(show(made));
+      REQUIRE(made.exit_code == 0);
+      CHECK(made.out.find("fingerprint") != std::string::npos);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      INFO(show(shown));
+      REQUIRE(shown.exit_code == 0);
+      const auto j = nlohmann::json::parse(shown.out);
+      p->id = j.at("account_id").get<std::string>();
+      CHECK(client::parse_account_id(p->id).ok());
+      CHECK(j.at("fingerprint").get<std::string>().size() == 47);
+    }
+    REQUIRE(alice.id != bob.id);
+
+    // A second `id new` must not destroy the first identity.
+    const Outcome again = cli.run({"id", "new"}, alice.env);
+    CHECK(again.exit_code == 1);
+    CHECK(again.err.starts_with("nightjar: an identity already exists in " +
+                                (dir / "alice").string()));
+
+    const Outcome sent = cli.run({"send", "--to", bob.id, "hello"}, alice.env);
+    INFO(show(sent));
+    REQUIRE(sent.exit_code == 0);
+    CHECK(sent.out.starts_with("sent message "));
+
+    const Outcome received = cli.run({"recv", "--json"}, bob.env);
+    INFO(show(received));
+    REQUIRE(received.exit_code == 0);
+    const auto lines = lines_of(received.out);
+    REQUIRE(lines.size() == 1);
+    const auto m = nlohmann::json::parse(lines[0]);
+    CHECK(m.at("sender") == alice.id);
+    CHECK(m.at("text") == "hello");
+    CHECK(m.at("encoding") == "utf-8");
+    CHECK(m.at("message_id").get<std::string>().size() == 32);
+    CHECK(m.at("time").get<std::string>().ends_with("Z"));
+
+    // Handled once: the profile remembers it across runs.
+    const Outcome nothing_new = cli.run({"recv", "--json"}, bob.env);
+    INFO(show(nothing_new));
+    CHECK(nothing_new.exit_code == 0);
+    CHECK(lines_of(nothing_new.out).empty());
+
+    // --follow prints what arrives while it runs and ends with 0 on SIGTERM.
+    const pid_t follower = cli.spawn({"recv", "--follow"}, bob.env);
+    const Outcome second = cli.run({"send", "--to", bob.id, "--", "-second- message"}, alice.env);
+    INFO(show(second));
+    CHECK(second.exit_code == 0);
+    const bool arrived = loop.run_until(
+        [&] { return cli.output_so_far(follower).find("-second- message") != std::string::npos; },
+        std::chrono::seconds(40));
+    ::kill(follower, SIGTERM);
+    const Outcome followed = cli.wait(follower);
+    INFO(show(followed));
+    CHECK(arrived);
+    CHECK(followed.exit_code == 0);
+    const auto follow_lines = lines_of(followed.out);
+    REQUIRE(follow_lines.size() == 1);
+    CHECK(follow_lines[0].find(alice.id.substr(0, 12) + ": -second- message") != std::string::npos);
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("the nightjar binary reports bad input in one line with its exit status", "[cli]") {
+  TestLoop loop;
+  TempDir dir("nightjar-cli");
+  const fs::path network = dir / "network.conf";
+  write_file(network, unreachable_network().to_text());
+  Cli cli(loop, dir.path());
+  Person alice = person(dir / "alice", network, "alice's passphrase");
+  const Outcome made = cli.run({"id", "new", "--json"}, alice.env);
+  INFO(show(made));
+  REQUIRE(made.exit_code == 0);
+  alice.id = nlohmann::json::parse(made.out).at("account_id").get<std::string>();
+
+  SECTION("a mistyped ID") {
+    std::string typo = alice.id;
+    typo[20] = typo[20] == 'a' ? 'b' : 'a';
+    const Outcome o = cli.run({"send", "--to", typo, "hi"}, alice.env);
+    CHECK(o.exit_code == 2);
+    CHECK(o.err == "nightjar: --to: checksum mismatch: a character is mistyped\n");
+    CHECK(o.out.empty());
+  }
+  SECTION("a wrong passphrase") {
+    const Outcome o =
+        cli.run({"recv"}, with(alice.env, "NIGHTJAR_PASSPHRASE=not alice's passphrase"));
+    CHECK(o.exit_code == 1);
+    CHECK(o.err == "nightjar: " + (dir / "alice" / "identity").string() +
+                       ": cannot unlock the identity: wrong passphrase or damaged file\n");
+  }
+  SECTION("a passphrase file instead of the environment") {
+    write_file(dir / "pw", "alice's passphrase\n");
+    const Outcome o = cli.run({"id", "show", "--passphrase-file", (dir / "pw").string()},
+                              {"NIGHTJAR_PROFILE=" + (dir / "alice").string()});
+    INFO(show(o));
+    CHECK(o.exit_code == 0);
+    CHECK(o.out.find(alice.id) != std::string::npos);
+  }
+  SECTION("no passphrase and no terminal") {
+    const Outcome o = cli.run({"id", "show"}, {"NIGHTJAR_PROFILE=" + (dir / "alice").string()});
+    CHECK(o.exit_code == 1);
+    CHECK(o.err ==
+          "nightjar: no terminal to ask for the passphrase on: set NIGHTJAR_PASSPHRASE or use "
+          "--passphrase-file FILE\n");
+  }
+  SECTION("a missing network file") {
+    const fs::path missing = dir / "no-such.conf";
+    const Outcome o = cli.run({"recv", "--network", missing.string()}, alice.env);
+    CHECK(o.exit_code == 1);
+    CHECK(o.err.starts_with("nightjar: no network file at " + missing.string() +
+                            ": pass --network FILE or set NIGHTJAR_NETWORK"));
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  }
+  SECTION("no identity in the profile") {
+    const Person nobody = person(dir / "nobody", network, "whatever");
+    const Outcome o = cli.run({"recv"}, nobody.env);
+    CHECK(o.exit_code == 1);
+    CHECK(o.err ==
+          "nightjar: no identity in " + (dir / "nobody").string() + ": run `nightjar id new`\n");
+  }
+  SECTION("no authority answers") {
+    const Outcome o = cli.run({"recv", "--timeout", "2"}, alice.env);
+    INFO(show(o));
+    CHECK(o.exit_code == 1);
+    CHECK(o.err.ends_with(
+        "nightjar: no directory from any authority in 2 s: check the network file and that "
+        "nodes are running\n"));
+  }
+  SECTION("usage errors and help") {
+    const Outcome bad = cli.run({"recv", "--bogus"}, alice.env);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err == "nightjar: unrecognised option '--bogus' (see `nightjar --help`)\n");
+    const Outcome help = cli.run({"send", "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.starts_with("Usage: nightjar send --to ID"));
+    const Outcome version = cli.run({"--version"});
+    CHECK(version.exit_code == 0);
+    CHECK(version.out == "nightjar 0.1.0\n");
+  }
+  CHECK(loop.drain_and_close());
+}
