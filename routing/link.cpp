@@ -130,6 +130,23 @@ void Link::queue_raw(std::vector<std::uint8_t>& bytes) {
 SendStatus Link::send(Bytes frame) {
   if (closing_ || shutting_down_ || !connected_) return SendStatus::not_open;
   if (frame.size() > session_.max_frame()) return SendStatus::too_large;
+  if (config_.faults) {
+    const FrameFate fate = config_.faults->decide(FrameDirection::out, session_.peer_static());
+    if (fate.drop) {
+      ++stats_.fault_drops;
+      return SendStatus::ok;  // as if it was lost on the way
+    }
+    if (fate.delay.count() > 0) {
+      hold(FrameDirection::out, fate.delay, frame);
+      return SendStatus::ok;
+    }
+  }
+  return send_now(frame);
+}
+
+SendStatus Link::send_now(Bytes frame) {
+  if (closing_ || shutting_down_ || !connected_) return SendStatus::not_open;
+  if (frame.size() > session_.max_frame()) return SendStatus::too_large;
   if (write_queue_bytes() + frame.size() + LinkSession::frame_overhead >
       config_.write_queue_limit) {
     ++stats_.sends_refused;
@@ -266,10 +283,62 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
 bool Link::on_frame(Bytes frame) {
   if (closing_) return false;
   ++stats_.frames_in;
-  if (handlers_.on_frame) handlers_.on_frame(*this, frame);
+  if (config_.faults) {
+    const FrameFate fate = config_.faults->decide(FrameDirection::in, session_.peer_static());
+    if (fate.drop) {
+      ++stats_.fault_drops;
+      return true;
+    }
+    if (fate.delay.count() > 0) {
+      hold(FrameDirection::in, fate.delay, frame);
+      return true;
+    }
+  }
+  deliver(frame);
   // Frames that arrived in the same read after a pause are still delivered;
   // the pause takes effect at the next read.
   return !closing_;
+}
+
+void Link::deliver(Bytes frame) {
+  if (handlers_.on_frame) handlers_.on_frame(*this, frame);
+}
+
+void Link::hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame) {
+  ++stats_.fault_delays;
+  if (!delayed_) {
+    delayed_ = std::make_unique<FrameDelayQueue>();
+    uv_timer_init(loop_, &delay_timer_);
+    delay_timer_.data = this;
+    ++open_handles_;
+  }
+  const std::uint64_t now = uv_now(loop_);
+  delayed_->push(direction, now, delay, {frame.begin(), frame.end()});
+  const std::uint64_t due = *delayed_->next_due();
+  uv_timer_start(
+      &delay_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->release_delayed(); },
+      due > now ? due - now : 0, 0);
+}
+
+void Link::release_delayed() {
+  if (closing_ || !delayed_) return;
+  // Keep ourselves alive: a handler may close the link and drop the last
+  // outside reference while we are still in the loop below.
+  auto keep = shared_from_this();
+  for (auto& f : delayed_->take_due(uv_now(loop_))) {
+    if (closing_) return;
+    if (f.direction == FrameDirection::in)
+      deliver(f.bytes);
+    else
+      (void)send_now(f.bytes);  // refused now: lost, as a dropped frame would be
+  }
+  if (closing_) return;
+  if (auto due = delayed_->next_due()) {
+    const std::uint64_t now = uv_now(loop_);
+    uv_timer_start(
+        &delay_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->release_delayed(); },
+        *due > now ? *due - now : 0, 0);
+  }
 }
 
 void Link::handle_timer() {
@@ -359,6 +428,11 @@ void Link::close(CloseReason reason) {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+  if (delayed_) {
+    delayed_->clear();  // held frames are lost with the link
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&delay_timer_)))
+      uv_close(reinterpret_cast<uv_handle_t*>(&delay_timer_), on_closed);
+  }
 }
 
 // --- LinkListener ------------------------------------------------------------

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "routing/endpoint.hpp"
+#include "routing/link_faults.hpp"
 #include "routing/link_session.hpp"
 
 namespace spdlog {
@@ -43,6 +44,8 @@ struct LinkConfig {
   std::size_t write_queue_limit = 4u << 20;  // refuse sends beyond this many queued bytes
   std::vector<std::uint8_t> prologue;        // e.g. the network ID; both ends must agree
   std::shared_ptr<spdlog::logger> log;       // null: spdlog's default logger
+  // Fault injection (the simnet, tests): drops or delays frames (link_faults.hpp).
+  std::shared_ptr<LinkFaults> faults;
 };
 
 enum class SendStatus { ok, queue_full, not_open, too_large };
@@ -66,6 +69,8 @@ struct LinkStats {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::uint64_t sends_refused = 0;
+  std::uint64_t fault_drops = 0;   // frames LinkConfig::faults dropped
+  std::uint64_t fault_delays = 0;  // frames it held back
 };
 
 class Link : public std::enable_shared_from_this<Link>, private FrameSink {
@@ -117,6 +122,10 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   void handle_write_done(int status);
   void handle_timer();
+  SendStatus send_now(Bytes frame);
+  void deliver(Bytes frame);
+  void hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame);
+  void release_delayed();
   void queue_raw(std::vector<std::uint8_t>& bytes);
   void flush();
   void update_flow();
@@ -133,6 +142,9 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
 
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
+  // Only with LinkConfig::faults, created on the first delayed frame.
+  std::unique_ptr<FrameDelayQueue> delayed_;
+  uv_timer_t delay_timer_{};
   uv_connect_t connect_req_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};

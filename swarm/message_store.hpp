@@ -51,6 +51,10 @@
 namespace spdlog {
 class logger;
 }
+namespace rocksdb {
+class Cache;
+class Env;
+}  // namespace rocksdb
 
 namespace nightjar {
 
@@ -106,7 +110,13 @@ struct StoreOptions {
   std::uint64_t quota_bytes = 8ull << 20;  // per recipient (bodies only)
   bool sync = true;                        // fsync the WAL on every write
   std::size_t cache_bytes = 8u << 20;      // RocksDB block cache, shared by the column families
-  std::shared_ptr<spdlog::logger> log;     // null: spdlog's default logger
+  // A block cache shared with other stores (the simnet's many nodes in one
+  // process); when set, cache_bytes is ignored.
+  std::shared_ptr<rocksdb::Cache> shared_cache;
+  // The file system RocksDB works on; null: rocksdb::Env::Default(). The
+  // simnet's in-process nodes use one without fsyncs or directory handles.
+  std::shared_ptr<rocksdb::Env> env;
+  std::shared_ptr<spdlog::logger> log;  // null: spdlog's default logger
 };
 
 struct BucketSummary {

@@ -117,9 +117,11 @@ Result<std::unique_ptr<MessageStore>, std::string> MessageStore::open(
   auto impl = std::make_unique<Impl>();
   impl->log = options.log ? options.log : spdlog::default_logger();
   impl->options = std::move(options);
-  impl->cache = rocksdb::NewLRUCache(impl->options.cache_bytes);
+  impl->cache = impl->options.shared_cache ? impl->options.shared_cache
+                                           : rocksdb::NewLRUCache(impl->options.cache_bytes);
 
-  const rocksdb::DBOptions db_opts = db_options();
+  rocksdb::DBOptions db_opts = db_options();
+  if (impl->options.env) db_opts.env = impl->options.env.get();
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (std::size_t f = 0; f < family_count; ++f)
     families.emplace_back(family_names[f], family_options(impl->cache, f != messages));

@@ -1,0 +1,306 @@
+// InprocNetwork: the authorities and nodes as nightjar::Node objects on the
+// simnet's loop, on real loopback sockets, each with its own data directory.
+// Made for scale: the stores share one RocksDB block cache and skip the fsync
+// per write (the process does not crash: a "killed" node is stopped and its
+// store closed, and what it wrote is in the OS's page cache), and every node
+// logs to one shared logger.
+#include <rocksdb/cache.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "node/node.hpp"
+#include "simnet/light_env.hpp"
+#include "simnet/sim_faults.hpp"
+#include "simnet/sim_network.hpp"
+
+namespace nightjar::simnet {
+
+namespace {
+
+constexpr std::size_t shared_cache_bytes = 64u << 20;
+// A stopped Node is destroyed only after its links' close callbacks ran.
+constexpr std::uint64_t release_after_ms = 200;
+constexpr std::size_t nodes_per_tick = 1;
+
+std::uint64_t monotonic_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+class InprocNetwork final : public SimNetwork {
+ public:
+  InprocNetwork(uv_loop_t* loop, NetworkSetup setup)
+      : loop_(loop),
+        setup_(std::move(setup)),
+        log_(setup_.log ? setup_.log : spdlog::default_logger()),
+        cache_(rocksdb::NewLRUCache(shared_cache_bytes)),
+        faults_(std::make_shared<FaultState>(setup_.scenario.nodes, setup_.scenario.seed)) {}
+
+  ~InprocNetwork() override {
+    for (auto& n : running_)
+      if (n) n->stop();
+    for (auto& a : authorities_)
+      if (a) a->stop();
+  }
+
+  Result<void, std::string> start() override {
+    const Scenario& s = setup_.scenario;
+    crypto::random_bytes(config_.network_id.mutable_view());
+    config_.name = "simnet";
+    for (std::size_t i = 0; i < s.authorities; ++i) {
+      const std::string name = "authority" + std::to_string(i + 1);
+      auto keys = make_node_keys(setup_.run_dir / name);
+      if (!keys) return keys.failure();
+      auto port = free_loopback_port();
+      if (!port) return port.failure();
+      config_.authorities.push_back(AuthorityInfo{
+          name, keys->first, keys->second, *Endpoint::parse("127.0.0.1:" + std::to_string(*port))});
+    }
+    for (std::size_t i = 0; i < s.authorities; ++i) {
+      auto a = make(setup_.run_dir / config_.authorities[i].name, config_.authorities[i].address,
+                    true, 0);
+      if (!a) return a.failure();
+      authorities_.push_back(std::move(*a));
+    }
+    running_.resize(s.nodes);
+    stats_.resize(s.nodes);
+    for (std::size_t i = 0; i < s.nodes; ++i) {
+      SimNode n;
+      n.name = "node" + std::to_string(i);
+      n.data_dir = setup_.run_dir / n.name;
+      auto keys = make_node_keys(n.data_dir);
+      if (!keys) return keys.failure();
+      n.id = keys->first;
+      n.link_key = keys->second;
+      faults_->set_link_key(i, n.link_key);
+      nodes_.push_back(n);
+    }
+    // Nodes are created a few at a time from the loop, so that the loop
+    // keeps running (handshakes, registrations) while hundreds start: each
+    // creation opens a RocksDB store, tens of milliseconds of fsyncs.
+    create_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, create_timer_);
+    create_timer_->data = this;
+    uv_timer_start(
+        create_timer_, [](uv_timer_t* t) { static_cast<InprocNetwork*>(t->data)->create_some(); },
+        0, 1);
+    return {};
+  }
+
+  void create_some() {
+    for (std::size_t k = 0; k < nodes_per_tick && created_ < nodes_.size(); ++k) {
+      if (auto r = start_node(created_); !r) {
+        error_ = r.error();
+        created_ = nodes_.size();
+        break;
+      }
+      ++created_;
+    }
+    if (created_ < nodes_.size()) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(create_timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    create_timer_ = nullptr;
+  }
+
+  std::shared_ptr<const Directory> directory() const override {
+    for (const auto& a : authorities_)
+      if (auto d = a->directory().current()) return d;
+    return nullptr;
+  }
+
+  bool ready() const override {
+    if (created_ < nodes_.size()) return false;
+    // Every running node holds a directory that lists every node (not
+    // necessarily the newest: one epoch may be on its way).
+    for (const auto& n : running_) {
+      if (!n) continue;
+      auto d = n->directory().current();
+      if (!d || d->entries.size() < nodes_.size()) return false;
+    }
+    auto d = directory();
+    return d && d->entries.size() >= nodes_.size();
+  }
+
+  void kill(std::size_t i) override {
+    if (i >= running_.size() || !running_[i]) return;
+    add_stats(i, *running_[i]);
+    running_[i]->stop();
+    stopped_.push_back({monotonic_ms(), std::move(running_[i])});
+    nodes_[i].running = false;
+  }
+
+  Result<bool, std::string> restart(std::size_t i) override {
+    if (i >= running_.size()) return fail("no node " + std::to_string(i + 1));
+    if (running_[i]) return true;
+    release_stopped(false);
+    for (const auto& s : stopped_)
+      if (s.node && s.node->id() == nodes_[i].id) return false;  // still letting go
+    if (auto r = start_node(i); !r) return r.failure();
+    ++nodes_[i].restarts;
+    return true;
+  }
+
+  bool partition(const std::vector<std::size_t>& side) override {
+    faults_->partition(side);
+    return true;
+  }
+  void heal() override { faults_->heal(); }
+  bool set_link_faults(const std::vector<std::size_t>& nodes, double latency_ms, double jitter_ms,
+                       double loss) override {
+    for (auto i : nodes)
+      faults_->set_link_faults(i, NodeLinkFaults{latency_ms, jitter_ms, loss});
+    return true;
+  }
+
+  void stop(std::function<void()> done) override {
+    if (create_timer_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(create_timer_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      create_timer_ = nullptr;
+    }
+    const std::uint64_t now = unix_ms();
+    reports_.clear();
+    held_.assign(nodes_.size(), {});
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      NodeReport r = stats_[i];
+      r.name = nodes_[i].name;
+      r.id = nodes_[i].id.hex();
+      r.running = running_[i] != nullptr;
+      r.restarts = nodes_[i].restarts;
+      if (running_[i]) {
+        add_to(r, *running_[i]);
+        if (MessageStore* store = running_[i]->store()) {
+          r.messages_stored = store->message_count();
+          held_[i] = held_by(*store, now);
+        }
+      }
+      reports_.push_back(r);
+    }
+    for (auto& n : running_)
+      if (n) {
+        n->stop();
+        stopped_.push_back({monotonic_ms(), std::move(n)});
+      }
+    for (auto& a : authorities_) {
+      a->stop();
+      stopped_.push_back({monotonic_ms(), std::move(a)});
+    }
+    authorities_.clear();
+    done_ = std::move(done);
+    // Let the close callbacks run, then free the nodes.
+    timer_ = new uv_timer_t;
+    uv_timer_init(loop_, timer_);
+    timer_->data = this;
+    uv_timer_start(
+        timer_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<InprocNetwork*>(t->data);
+          self->release_stopped(true);
+          uv_close(reinterpret_cast<uv_handle_t*>(t),
+                   [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+          self->timer_ = nullptr;
+          if (self->done_) {
+            auto d = std::move(self->done_);
+            d();
+          }
+        },
+        release_after_ms, 0);
+  }
+
+  std::vector<NodeReport> node_reports() const override { return reports_; }
+  std::vector<HeldMessages> held_messages() const override { return held_; }
+
+ private:
+  struct Stopped {
+    std::uint64_t at_ms;
+    std::unique_ptr<Node> node;
+  };
+
+  Result<std::unique_ptr<Node>, std::string> make(const std::filesystem::path& dir,
+                                                  const Endpoint& listen, bool authority,
+                                                  std::size_t index) {
+    NodeOptions o;
+    o.data_dir = dir;
+    o.listen = listen;
+    o.authority = authority;
+    o.network = config_;
+    o.params = network_params(setup_.scenario);
+    // One logger per node, all on the run's log file, so lines say whose.
+    o.log = std::make_shared<spdlog::logger>(dir.filename().string(), log_->sinks().begin(),
+                                             log_->sinks().end());
+    o.log->set_level(log_->level());
+    o.store.sync = false;
+    o.store.shared_cache = cache_;
+    o.store.env = light_store_env();
+    o.replication.anti_entropy_interval_ms = 2000;
+    if (!authority) o.link.faults = std::make_shared<SimLinkFaults>(faults_, index);
+    auto node = Node::create(loop_, std::move(o));
+    if (!node) return fail(dir.filename().string() + ": " + node.error());
+    if (auto r = (*node)->start(); !r) return fail(dir.filename().string() + ": " + r.error());
+    return std::move(*node);
+  }
+
+  Result<void, std::string> start_node(std::size_t i) {
+    SimNode& n = nodes_[i];
+    const auto listen = *Endpoint::parse(node_host(i) + ":" + std::to_string(n.port));
+    auto node = make(n.data_dir, listen, false, i);
+    if (!node) return node.failure();
+    n.port = (*node)->address().port();
+    n.running = true;
+    running_[i] = std::move(*node);
+    return {};
+  }
+
+  static void add_to(NodeReport& r, const Node& n) {
+    if (const OnionRelay* relay = n.relay()) {
+      const RelayStats& s = relay->stats();
+      r.cells_relayed += s.cells_forwarded;
+      r.cells_delivered += s.cells_delivered;
+      std::uint64_t dropped = s.dropped_bad_frame + s.dropped_unforwardable;
+      for (auto d : s.dropped)
+        dropped += d;
+      r.cells_dropped += dropped;
+    }
+    if (const StorageService* storage = n.storage()) r.stores_accepted += storage->stats().stores;
+  }
+
+  void add_stats(std::size_t i, const Node& n) { add_to(stats_[i], n); }
+
+  void release_stopped(bool all) {
+    const std::uint64_t now = monotonic_ms();
+    std::erase_if(stopped_,
+                  [&](const Stopped& s) { return all || now >= s.at_ms + release_after_ms; });
+  }
+
+  uv_loop_t* loop_;
+  NetworkSetup setup_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<FaultState> faults_;
+  std::vector<std::unique_ptr<Node>> authorities_;
+  std::vector<std::unique_ptr<Node>> running_;
+  std::vector<Stopped> stopped_;
+  std::vector<NodeReport> stats_;  // counters of earlier runs of each node
+  std::vector<NodeReport> reports_;
+  std::vector<HeldMessages> held_;
+  std::function<void()> done_;
+  uv_timer_t* timer_ = nullptr;
+  uv_timer_t* create_timer_ = nullptr;
+  std::size_t created_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SimNetwork> make_inproc_network(uv_loop_t* loop, NetworkSetup setup) {
+  return std::make_unique<InprocNetwork>(loop, std::move(setup));
+}
+
+}  // namespace nightjar::simnet

@@ -1,0 +1,210 @@
+#include "simnet/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+namespace nightjar::simnet {
+
+using json = nlohmann::json;
+
+MessageCounts count_messages(const std::vector<MessageRecord>& records) {
+  MessageCounts c;
+  c.planned = records.size();
+  for (const auto& r : records) {
+    if (!r.sent_ms) continue;
+    ++c.sent;
+    const bool delivered = r.receptions > 0;
+    if (r.acked_ms)
+      ++c.acked;
+    else if (r.failed_ms)
+      ++c.send_failed;
+    else
+      ++c.unanswered;
+    if (delivered) {
+      ++c.delivered;
+      c.duplicates += r.receptions - 1;
+      if (!r.acked_ms) ++c.unacked_delivered;
+    } else {
+      ++c.lost;
+      if (r.acked_ms) ++c.acked_lost;
+    }
+  }
+  return c;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const double rank = std::ceil(p / 100.0 * static_cast<double>(sorted.size()));
+  const auto i = static_cast<std::size_t>(std::clamp(rank, 1.0, double(sorted.size()))) - 1;
+  return sorted[i];
+}
+
+LatencySummary summarize(std::vector<double> values) {
+  LatencySummary s;
+  if (values.empty()) return s;
+  std::sort(values.begin(), values.end());
+  s.count = values.size();
+  s.p50 = percentile(values, 50);
+  s.p90 = percentile(values, 90);
+  s.p99 = percentile(values, 99);
+  s.max = values.back();
+  return s;
+}
+
+namespace {
+
+double round3(double v) {
+  return std::round(v * 1000) / 1000;
+}
+
+json latency_json(const LatencySummary& s) {
+  return json{{"count", s.count},
+              {"p50", round3(s.p50)},
+              {"p90", round3(s.p90)},
+              {"p99", round3(s.p99)},
+              {"max", round3(s.max)}};
+}
+
+}  // namespace
+
+json to_json(const Report& r) {
+  const MessageCounts& c = r.counts;
+  json nodes = json::array();
+  for (const auto& n : r.node_reports) {
+    json j{{"name", n.name},
+           {"id", n.id},
+           {"running", n.running},
+           {"restarts", n.restarts},
+           {"cells_relayed", n.cells_relayed},
+           {"cells_dropped", n.cells_dropped},
+           {"cells_delivered", n.cells_delivered},
+           {"messages_stored", n.messages_stored},
+           {"stores_accepted", n.stores_accepted},
+           {"stats_known", n.stats_known}};
+    j["swarm"] = n.swarm ? json(*n.swarm) : json(nullptr);
+    nodes.push_back(std::move(j));
+  }
+  json guards = json::object();
+  for (const auto& [name, count] : r.paths.guard_use)
+    guards[name] = count;
+  json j{
+      {"mode", r.mode},
+      {"seed", r.seed},
+      {"authorities", r.authorities},
+      {"node_count", r.nodes},
+      {"client_count", r.clients},
+      {"duration_s", r.duration_s},
+      {"ready_s", round3(r.ready_s)},
+      {"drain_s", round3(r.drain_s)},
+      {"wall_s", round3(r.wall_s)},
+      {"planned", c.planned},
+      {"sent", c.sent},
+      {"acked", c.acked},
+      {"send_failed", c.send_failed},
+      {"unanswered", c.unanswered},
+      {"delivered", c.delivered},
+      {"lost", c.lost},
+      {"acked_lost", c.acked_lost},
+      {"unacked_delivered", c.unacked_delivered},
+      {"duplicates", c.duplicates},
+      {"latency_ms", {{"stored", latency_json(r.stored)}, {"received", latency_json(r.received)}}},
+      {"replicated_messages", r.replicated_messages},
+      {"nodes", nodes},
+      {"paths",
+       {{"paths", r.paths.paths},
+        {"short_paths", r.paths.short_paths},
+        {"non_diverse_paths", r.paths.non_diverse_paths},
+        {"fallback_paths", r.paths.fallback_paths},
+        {"distinct_guards", r.paths.distinct_guards},
+        {"guards_per_client", round3(r.paths.guards_per_client)},
+        {"guard_use", guards},
+        {"first_hop_entropy_bits", round3(r.paths.first_hop_entropy_bits)},
+        {"relay_entropy_bits", round3(r.paths.middle_entropy_bits)},
+        {"max_entropy_bits", round3(r.paths.max_entropy_bits)}}},
+      {"events", r.events},
+      {"notes", r.notes},
+      {"resources", {{"rss_mb", round3(r.rss_mb)}, {"rss_peak_mb", round3(r.rss_peak_mb)}}},
+  };
+  j["replication_complete"] =
+      r.replication_complete ? json(round3(*r.replication_complete)) : json(nullptr);
+  return j;
+}
+
+namespace {
+
+void line(std::ostream& out, const char* label, const std::string& value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "  %-22s ", label);
+  out << buf << value << "\n";
+}
+
+std::string fmt(const char* f, double a) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, a);
+  return buf;
+}
+
+std::string latency_text(const LatencySummary& s) {
+  if (s.count == 0) return "(none)";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "p50 %.1f  p90 %.1f  p99 %.1f  max %.1f ms  (%zu)", s.p50, s.p90,
+                s.p99, s.max, s.count);
+  return buf;
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, const Report& r) {
+  const MessageCounts& c = r.counts;
+  out << "nightjar simnet: " << r.mode << " mode, " << r.authorities << " authorit"
+      << (r.authorities == 1 ? "y" : "ies") << ", " << r.nodes << " nodes, " << r.clients
+      << " clients, " << r.duration_s << " s, seed " << r.seed << "\n";
+  line(out, "ready", fmt("%.1f s (every node in the directory)", r.ready_s));
+  line(out, "messages",
+       std::to_string(c.sent) + " sent of " + std::to_string(c.planned) + " planned; " +
+           std::to_string(c.acked) + " acknowledged, " + std::to_string(c.send_failed) +
+           " failed, " + std::to_string(c.unanswered) + " unanswered");
+  line(out, "delivered",
+       std::to_string(c.delivered) + " (" + std::to_string(c.duplicates) + " duplicates, " +
+           std::to_string(c.unacked_delivered) + " without an acknowledgement)");
+  line(out, "lost",
+       std::to_string(c.lost) + " (acknowledged and lost: " + std::to_string(c.acked_lost) + ")");
+  line(out, "stored latency", latency_text(r.stored));
+  line(out, "received latency", latency_text(r.received));
+  line(out, "replication",
+       r.replication_complete ? fmt("%.1f%% of stored messages on every member of their swarm",
+                                    100 * *r.replication_complete) +
+                                    " (" + std::to_string(r.replicated_messages) + ")"
+                              : std::string("not measured"));
+  std::uint64_t relayed = 0, max_relayed = 0, dropped = 0;
+  for (const auto& n : r.node_reports) {
+    relayed += n.cells_relayed;
+    max_relayed = std::max(max_relayed, n.cells_relayed);
+    dropped += n.cells_dropped;
+  }
+  const bool stats_known = std::any_of(r.node_reports.begin(), r.node_reports.end(),
+                                       [](const NodeReport& n) { return n.stats_known; });
+  if (!r.node_reports.empty() && !stats_known)
+    line(out, "node load", "not known (see the notes)");
+  else if (!r.node_reports.empty())
+    line(out, "node load",
+         std::to_string(relayed) + " cells relayed (busiest node " + std::to_string(max_relayed) +
+             ", mean " + fmt("%.0f", double(relayed) / double(r.node_reports.size())) + "), " +
+             std::to_string(dropped) + " dropped");
+  line(out, "paths",
+       std::to_string(r.paths.paths) + " built; relay entropy " +
+           fmt("%.2f", r.paths.middle_entropy_bits) + " of " +
+           fmt("%.2f", r.paths.max_entropy_bits) + " bits; " +
+           std::to_string(r.paths.distinct_guards) + " nodes used as guards");
+  line(out, "memory",
+       fmt("%.0f MB resident at the end", r.rss_mb) + fmt(", peak %.0f MB", r.rss_peak_mb));
+  line(out, "time", fmt("%.1f s in all", r.wall_s) + fmt(", %.1f s draining", r.drain_s));
+  for (const auto& e : r.events)
+    line(out, "fault", e);
+  for (const auto& n : r.notes)
+    line(out, "note", n);
+}
+
+}  // namespace nightjar::simnet

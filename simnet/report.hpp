@@ -1,0 +1,109 @@
+// The simnet's report: what happened to every message (MessageRecord), the
+// figures computed from them (count_messages, summarize), the nodes' load and
+// the clients' path choices, and the three ways it is written: a summary
+// table on stdout (print_summary), one JSON object (to_json, --json), and
+// per-message and per-node CSV files with optional gnuplot plots
+// (report_files.hpp). docs/SIMNET.md defines every figure; keep them in step.
+//
+// Times in records are milliseconds since the start of the workload, on the
+// simnet's monotonic clock.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "simnet/workload.hpp"
+
+namespace nightjar::simnet {
+
+struct MessageRecord {
+  PlannedMessage plan;
+  std::optional<double> sent_ms;      // Client::send called
+  std::optional<double> acked_ms;     // the send reported success (stored with a quorum)
+  std::optional<double> failed_ms;    // the send reported failure
+  std::string failure;                // why, for a failed send
+  std::optional<double> received_ms;  // first handed to the recipient's application
+  std::uint32_t receptions = 0;       // times handed over (more than 1: duplicates)
+  std::uint32_t replicas = 0;         // copies acknowledged (the fewest of any fragment)
+  int attempts = 0;                   // store requests, retries included
+  std::string message_id;             // the envelope's message ID, hex
+  std::string path;                   // relays and destination, short IDs, when known
+};
+
+struct MessageCounts {
+  std::uint64_t planned = 0;
+  std::uint64_t sent = 0;               // handed to Client::send
+  std::uint64_t acked = 0;              // success reported
+  std::uint64_t send_failed = 0;        // failure reported
+  std::uint64_t unanswered = 0;         // sent, neither reported by the end
+  std::uint64_t delivered = 0;          // sent and received by the recipient at least once
+  std::uint64_t lost = 0;               // sent and never received: sent - delivered
+  std::uint64_t acked_lost = 0;         // acknowledged and never received
+  std::uint64_t unacked_delivered = 0;  // received although no success was reported
+  std::uint64_t duplicates = 0;         // receptions beyond the first
+};
+MessageCounts count_messages(const std::vector<MessageRecord>& records);
+
+// Nearest-rank percentiles: the smallest value with at least p% of the
+// values at or below it. All zero for no values.
+struct LatencySummary {
+  std::size_t count = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+double percentile(const std::vector<double>& sorted, double p);
+LatencySummary summarize(std::vector<double> values);
+
+struct NodeReport {
+  std::string name;  // node0, node1, ... (the node index)
+  std::string id;    // node ID, hex (empty when never known)
+  bool running = false;
+  std::uint32_t restarts = 0;
+  std::optional<std::uint64_t> swarm;
+  std::uint64_t cells_relayed = 0;
+  std::uint64_t cells_dropped = 0;
+  std::uint64_t cells_delivered = 0;  // requests handled as the destination
+  std::uint64_t messages_stored = 0;  // in its store at the end
+  std::uint64_t stores_accepted = 0;
+  bool stats_known = true;  // false: a process whose metrics could not be read
+};
+
+struct PathReport {
+  std::uint64_t paths = 0;
+  std::uint64_t short_paths = 0, non_diverse_paths = 0, fallback_paths = 0;
+  std::size_t distinct_guards = 0;    // nodes used as a first hop by any client
+  double guards_per_client = 0;       // mean of distinct first hops per client
+  double first_hop_entropy_bits = 0;  // of first-hop choices, all clients together
+  double middle_entropy_bits = 0;     // of the other relays' choices
+  double max_entropy_bits = 0;        // log2(nodes): every node chosen equally
+  std::vector<std::pair<std::string, std::uint64_t>> guard_use;  // node name, first hops
+};
+
+struct Report {
+  std::string mode;
+  std::uint64_t seed = 0;
+  std::size_t authorities = 0, nodes = 0, clients = 0;
+  double duration_s = 0;
+  double ready_s = 0;  // start to every node listed
+  double drain_s = 0;  // spent draining
+  double wall_s = 0;   // the whole run
+  MessageCounts counts;
+  LatencySummary stored;                       // send to success reported
+  LatencySummary received;                     // send to the recipient's client having it
+  std::optional<double> replication_complete;  // fraction, see docs/SIMNET.md
+  std::uint64_t replicated_messages = 0;       // stored messages that fraction is over
+  std::vector<NodeReport> node_reports;
+  PathReport paths;
+  std::vector<std::string> events;  // faults as applied, "12.0 s kill node3"
+  std::vector<std::string> notes;   // what was skipped, and why
+  double rss_mb = 0;                // the simnet process at the end
+  double rss_peak_mb = 0;
+};
+
+nlohmann::json to_json(const Report& r);
+void print_summary(std::ostream& out, const Report& r);
+
+}  // namespace nightjar::simnet

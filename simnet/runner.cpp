@@ -1,0 +1,583 @@
+#include "simnet/runner.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "simnet/progress.hpp"
+#include "simnet/report_files.hpp"
+#include "simnet/sim_clients.hpp"
+#include "simnet/sim_network.hpp"
+
+namespace nightjar::simnet {
+
+namespace {
+
+constexpr std::uint64_t tick_ms = 20;
+constexpr double client_start_timeout_s = 30;
+constexpr double stop_bound_s = 30;
+
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+double status_mb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field, 0) == 0)
+      return std::strtod(line.c_str() + std::strlen(field), nullptr) / 1024.0;
+  return 0;
+}
+
+std::string names(const std::vector<std::size_t>& nodes) {
+  std::string out;
+  for (auto i : nodes)
+    out += (out.empty() ? "node" : ", node") + std::to_string(i);
+  return out.empty() ? "no node" : out;
+}
+
+class Runner {
+ public:
+  enum class Phase { network, clients, workload, draining, stopping, done };
+
+  Runner(const RunOptions& options, std::filesystem::path run_dir,
+         std::shared_ptr<spdlog::logger> log)
+      : opt_(options),
+        s_(options.scenario),
+        run_dir_(std::move(run_dir)),
+        log_(std::move(log)),
+        progress_(ProgressLine::for_stderr(options.progress)) {
+    uv_loop_init(&loop_);
+    online_ = plan_online(s_);
+    plan_ = plan_messages(s_, online_);
+    faults_ = plan_faults(s_);
+    resolved_.resize(s_.faults.size());
+    records_.resize(plan_.size());
+    for (std::size_t i = 0; i < plan_.size(); ++i)
+      records_[i].plan = plan_[i];
+  }
+
+  ~Runner() {
+    // Whatever is left on the loop goes now.
+    clients_.reset();
+    net_.reset();
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    (void)uv_loop_close(&loop_);
+  }
+
+  Result<RunResult, std::string> run() {
+    NetworkSetup setup{s_, run_dir_, opt_.node_binary, log_, opt_.log_level};
+    net_ = s_.mode == Mode::inproc ? make_inproc_network(&loop_, setup)
+                                   : make_process_network(&loop_, setup);
+    started_ms_ = uv_now(&loop_);
+    wall_start_ms_ = unix_ms();
+    progress_.event("starting " + std::to_string(s_.authorities) + " authorit" +
+                    (s_.authorities == 1 ? "y" : "ies") + " and " + std::to_string(s_.nodes) +
+                    " nodes (" + to_string(s_.mode) + ") in " + run_dir_.string());
+    if (auto r = net_->start(); !r) {
+      error_ = r.error();
+      begin_stop();
+    }
+    uv_timer_init(&loop_, &tick_);
+    tick_.data = this;
+    uv_timer_start(
+        &tick_, [](uv_timer_t* t) { static_cast<Runner*>(t->data)->tick(); }, tick_ms, tick_ms);
+    uv_signal_init(&loop_, &sigint_);
+    sigint_.data = this;
+    uv_signal_start(
+        &sigint_,
+        [](uv_signal_t* sig, int) {
+          auto* self = static_cast<Runner*>(sig->data);
+          self->interrupted_ = true;
+          self->progress_.event("interrupted: stopping early");
+        },
+        SIGINT);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    progress_.finish();
+    if (!error_.empty()) return fail(error_);
+    RunResult out;
+    out.report = build_report();
+    out.records = std::move(records_);
+    return out;
+  }
+
+ private:
+  double now_s() const { return static_cast<double>(uv_now(&loop_) - started_ms_) / 1000.0; }
+  double workload_s() const {
+    return static_cast<double>(uv_now(&loop_) - workload_start_ms_) / 1000.0;
+  }
+  // Message times need better than the loop's millisecond clock.
+  double since_workload_ms() const {
+    return static_cast<double>(uv_hrtime() - workload_start_ns_) / 1e6;
+  }
+
+  void tick() {
+    uv_update_time(&loop_);
+    switch (phase_) {
+      case Phase::network:
+        if (!net_->error().empty()) {
+          error_ = net_->error();
+          begin_stop();
+        } else if (net_->ready()) {
+          ready_s_ = now_s();
+          progress_.event("network ready after " + fmt1(ready_s_) + " s; starting " +
+                          std::to_string(s_.clients) + " clients");
+          start_clients();
+        } else if (now_s() > s_.ready_timeout_s || interrupted_) {
+          auto d = net_->directory();
+          error_ = std::string(interrupted_ ? "interrupted before the network was ready"
+                                            : "the network did not list every node within " +
+                                                  fmt1(s_.ready_timeout_s) + " s") +
+                   " (the directory lists " + std::to_string(d ? d->entries.size() : 0) + " of " +
+                   std::to_string(s_.nodes) + ")";
+          begin_stop();
+        } else {
+          auto d = net_->directory();
+          progress_.update(now_s(), "starting: " + std::to_string(d ? d->entries.size() : 0) +
+                                        " of " + std::to_string(s_.nodes) + " nodes listed");
+        }
+        break;
+      case Phase::clients:
+        if (now_s() > ready_s_ + client_start_timeout_s + 5 || interrupted_) {
+          error_ = "the clients did not start within " + fmt1(client_start_timeout_s) + " s";
+          begin_stop();
+        }
+        break;
+      case Phase::workload:
+        apply_faults(workload_s());
+        if (interrupted_ || workload_s() >= s_.duration_s) {
+          // The plan's last messages, due between the last tick and the end.
+          if (!interrupted_) send_due(s_.duration_s);
+          begin_drain();
+          break;
+        }
+        apply_online(workload_s());
+        send_due(workload_s());
+        show_progress("workload " + fmt1(workload_s()) + "/" + fmt1(s_.duration_s) + " s");
+        break;
+      case Phase::draining: {
+        apply_faults(workload_s());
+        const double drained = static_cast<double>(uv_now(&loop_) - drain_start_ms_) / 1000.0;
+        if (outstanding() == 0 || drained >= s_.drain_s || interrupted_) {
+          drain_s_ = drained;
+          begin_stop();
+          break;
+        }
+        show_progress("draining " + fmt1(drained) + " s, " + std::to_string(outstanding()) +
+                      " outstanding");
+        break;
+      }
+      case Phase::stopping:
+        if (now_s() > stop_deadline_s_) {
+          error_ =
+              error_.empty() ? "stopping took longer than " + fmt1(stop_bound_s) + " s" : error_;
+          finish();
+        }
+        break;
+      case Phase::done:
+        break;
+    }
+  }
+
+  void start_clients() {
+    phase_ = Phase::clients;
+    clients_ = std::make_unique<SimClients>(
+        &loop_, net_->config(), s_.clients, log_,
+        [this](std::size_t c, std::optional<std::uint64_t> index, const AccountKey& sender) {
+          received(c, index, sender);
+        });
+    for (std::size_t c = 0; c < s_.clients; ++c)
+      if (!online_.online(c, 0)) clients_->set_online(c, false);
+    clients_->start(
+        [this](Result<void, std::string> r) {
+          if (phase_ != Phase::clients) return;
+          if (!r) {
+            error_ = r.error();
+            begin_stop();
+            return;
+          }
+          phase_ = Phase::workload;
+          workload_start_ms_ = uv_now(&loop_);
+          workload_start_ns_ = uv_hrtime();
+          progress_.event("clients ready; workload of " + std::to_string(plan_.size()) +
+                          " messages over " + fmt1(s_.duration_s) + " s");
+        },
+        std::chrono::milliseconds(static_cast<std::int64_t>(client_start_timeout_s * 1000)));
+  }
+
+  void apply_online(double t) {
+    for (std::size_t c = 0; c < s_.clients; ++c) {
+      const bool want = online_.online(c, t);
+      if (want != clients_->online(c)) clients_->set_online(c, want);
+    }
+  }
+
+  void send_due(double t) {
+    while (next_msg_ < plan_.size() && plan_[next_msg_].at_s <= t) {
+      const std::size_t i = next_msg_++;
+      records_[i].sent_ms = since_workload_ms();
+      ++outstanding_sends_;
+      clients_->send(plan_[i], [this, i](SendOutcome o) {
+        --outstanding_sends_;
+        MessageRecord& r = records_[i];
+        r.message_id = o.message_id;
+        r.attempts = o.attempts;
+        r.replicas = o.replicas;
+        if (o.ok) {
+          r.acked_ms = since_workload_ms();
+        } else {
+          r.failed_ms = since_workload_ms();
+          r.failure = o.error;
+        }
+      });
+    }
+  }
+
+  void received(std::size_t client, std::optional<std::uint64_t> index, const AccountKey& sender) {
+    if (!index || *index >= records_.size()) {
+      ++foreign_;
+      return;
+    }
+    MessageRecord& r = records_[*index];
+    if (r.plan.recipient != client || !r.sent_ms || sender != clients_->account(r.plan.sender)) {
+      ++misdelivered_;
+      return;
+    }
+    if (r.receptions++ == 0) r.received_ms = since_workload_ms();
+  }
+
+  // Sends without an answer, and acknowledged messages not yet received.
+  std::size_t outstanding() const {
+    std::size_t n = outstanding_sends_;
+    for (std::size_t i = 0; i < next_msg_; ++i)
+      if (records_[i].acked_ms && records_[i].receptions == 0) ++n;
+    return n;
+  }
+
+  void apply_faults(double t) {
+    // Restarts that could not happen yet (a node still shutting down).
+    std::erase_if(pending_restarts_, [&](std::size_t i) { return restart(i); });
+    while (next_fault_ < faults_.size() && faults_[next_fault_].at_s <= t) {
+      const FaultEvent& e = faults_[next_fault_++];
+      std::vector<std::size_t>& nodes = resolved_[e.fault];
+      if (e.kind == FaultEvent::Kind::kill || e.kind == FaultEvent::Kind::partition_start ||
+          e.kind == FaultEvent::Kind::link_start)
+        nodes = resolve(e);
+      std::string what = to_string(e.kind);
+      switch (e.kind) {
+        case FaultEvent::Kind::kill:
+          for (auto i : nodes)
+            net_->kill(i);
+          break;
+        case FaultEvent::Kind::restart:
+          for (auto i : nodes)
+            if (!restart(i)) pending_restarts_.push_back(i);
+          break;
+        case FaultEvent::Kind::partition_start:
+          if (!net_->partition(nodes)) what += " (not supported in process mode: skipped)";
+          partitioned_ = true;
+          break;
+        case FaultEvent::Kind::partition_end:
+          net_->heal();
+          partitioned_ = false;
+          break;
+        case FaultEvent::Kind::link_start: {
+          const FaultSpec& f = s_.faults[e.fault];
+          if (!net_->set_link_faults(nodes, f.latency_ms, f.jitter_ms, f.loss))
+            what += " (not supported in process mode: skipped)";
+          char buf[96];
+          std::snprintf(buf, sizeof buf, " (latency %.0f ms, jitter %.0f ms, loss %.3f)",
+                        f.latency_ms, f.jitter_ms, f.loss);
+          what += buf;
+          link_faulted_.insert(link_faulted_.end(), nodes.begin(), nodes.end());
+          break;
+        }
+        case FaultEvent::Kind::link_end:
+          net_->set_link_faults(nodes, 0, 0, 0);
+          break;
+      }
+      const std::string line =
+          fmt1(t) + " s " + what + " " + (e.all_nodes ? std::string("all nodes") : names(nodes));
+      events_.push_back(line);
+      progress_.event("fault: " + line);
+    }
+  }
+
+  bool restart(std::size_t i) {
+    auto r = net_->restart(i);
+    if (!r) {
+      notes_.push_back("node" + std::to_string(i) + " did not restart: " + r.error());
+      return true;  // given up
+    }
+    return *r;
+  }
+
+  std::vector<std::size_t> resolve(const FaultEvent& e) const {
+    if (e.all_nodes) {
+      std::vector<std::size_t> all(s_.nodes);
+      for (std::size_t i = 0; i < all.size(); ++i)
+        all[i] = i;
+      return all;
+    }
+    if (!e.swarm_members) return e.nodes;
+    std::vector<std::vector<std::size_t>> swarms;
+    if (auto d = net_->directory()) {
+      for (SwarmId id : d->swarms()) {
+        std::vector<std::size_t> members;
+        for (const auto* entry : d->members(id))
+          if (auto i = net_->index_of(entry->node.id)) members.push_back(*i);
+        swarms.push_back(std::move(members));
+      }
+    }
+    return pick_swarm_members(swarms, e.swarm_members, e.pick);
+  }
+
+  void begin_drain() {
+    phase_ = Phase::draining;
+    drain_start_ms_ = uv_now(&loop_);
+    // Partitions and link faults last until the end of the workload; kills
+    // stay as they are. Every client comes online to collect its messages.
+    if (partitioned_) net_->heal();
+    if (!link_faulted_.empty()) net_->set_link_faults(link_faulted_, 0, 0, 0);
+    for (std::size_t c = 0; c < s_.clients; ++c)
+      if (!clients_->online(c)) clients_->set_online(c, true);
+    progress_.event("workload over after " + fmt1(workload_s()) +
+                    " s: " + std::to_string(next_msg_) + " sent; draining (at most " +
+                    fmt1(s_.drain_s) + " s)");
+  }
+
+  void begin_stop() {
+    if (phase_ == Phase::stopping || phase_ == Phase::done) return;
+    phase_ = Phase::stopping;
+    stop_deadline_s_ = now_s() + stop_bound_s;
+    final_directory_ = net_ ? net_->directory() : nullptr;
+    if (clients_) {
+      paths_ = clients_->path_report(
+          [this](const NodeId& id) {
+            auto i = net_->index_of(id);
+            return i ? "node" + std::to_string(*i) : id.hex().substr(0, 12);
+          },
+          s_.nodes);
+      clients_->stop();
+    }
+    rss_before_stop_mb_ = status_mb("VmRSS:");
+    if (!net_) return finish();
+    net_->stop([this] { finish(); });
+  }
+
+  void finish() {
+    if (phase_ == Phase::done) return;
+    phase_ = Phase::done;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  }
+
+  void show_progress(const std::string& head) {
+    std::size_t acked = 0, delivered = 0, failed = 0;
+    for (std::size_t i = 0; i < next_msg_; ++i) {
+      acked += records_[i].acked_ms.has_value();
+      failed += records_[i].failed_ms.has_value();
+      delivered += records_[i].receptions > 0;
+    }
+    progress_.update(now_s(), head + " | sent " + std::to_string(next_msg_) + ", acked " +
+                                  std::to_string(acked) + ", failed " + std::to_string(failed) +
+                                  ", delivered " + std::to_string(delivered) + " | nodes up " +
+                                  std::to_string(net_->running_count()) + "/" +
+                                  std::to_string(s_.nodes));
+  }
+
+  Report build_report() {
+    Report r;
+    r.mode = to_string(s_.mode);
+    r.seed = s_.seed;
+    r.authorities = s_.authorities;
+    r.nodes = s_.nodes;
+    r.clients = s_.clients;
+    r.duration_s = s_.duration_s;
+    r.ready_s = ready_s_;
+    r.drain_s = drain_s_;
+    r.wall_s = static_cast<double>(unix_ms() - wall_start_ms_) / 1000.0;
+    r.counts = count_messages(records_);
+    std::vector<double> stored, got;
+    for (const auto& m : records_) {
+      if (m.sent_ms && m.acked_ms) stored.push_back(*m.acked_ms - *m.sent_ms);
+      if (m.sent_ms && m.received_ms) got.push_back(*m.received_ms - *m.sent_ms);
+    }
+    r.stored = summarize(std::move(stored));
+    r.received = summarize(std::move(got));
+    r.node_reports = net_->node_reports();
+    if (final_directory_) {
+      for (std::size_t i = 0; i < r.node_reports.size() && i < net_->nodes().size(); ++i)
+        if (const auto* e = final_directory_->find(net_->nodes()[i].id))
+          r.node_reports[i].swarm = e->swarm;
+      std::vector<NodeId> ids;
+      for (const auto& n : net_->nodes())
+        ids.push_back(n.id);
+      const auto fig = replication_completeness(*final_directory_, ids, net_->held_messages());
+      r.replication_complete = fig.fraction();
+      r.replicated_messages = fig.messages;
+    }
+    r.paths = paths_;
+    r.events = events_;
+    r.notes = net_->notes();
+    r.notes.insert(r.notes.end(), notes_.begin(), notes_.end());
+    if (misdelivered_)
+      r.notes.push_back(std::to_string(misdelivered_) +
+                        " messages reached a client that was not their recipient, or came from "
+                        "the wrong sender");
+    if (foreign_)
+      r.notes.push_back(std::to_string(foreign_) + " received messages were not the simnet's");
+    if (interrupted_) r.notes.push_back("interrupted (SIGINT): the workload ended early");
+    r.rss_mb = rss_before_stop_mb_;
+    r.rss_peak_mb = status_mb("VmHWM:");
+    return r;
+  }
+
+  static std::string fmt1(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+  }
+
+  const RunOptions& opt_;
+  const Scenario& s_;
+  std::filesystem::path run_dir_;
+  std::shared_ptr<spdlog::logger> log_;
+  ProgressLine progress_;
+  uv_loop_t loop_{};
+  uv_timer_t tick_{};
+  uv_signal_t sigint_{};
+  Phase phase_ = Phase::network;
+  bool interrupted_ = false;
+  std::string error_;
+
+  std::unique_ptr<SimNetwork> net_;
+  std::unique_ptr<SimClients> clients_;
+  OnlinePlan online_;
+  std::vector<PlannedMessage> plan_;
+  std::vector<MessageRecord> records_;
+  std::vector<FaultEvent> faults_;
+  std::vector<std::vector<std::size_t>> resolved_;  // nodes of each fault
+  std::vector<std::size_t> pending_restarts_;
+  std::vector<std::size_t> link_faulted_;
+  bool partitioned_ = false;
+  std::size_t next_msg_ = 0, next_fault_ = 0, outstanding_sends_ = 0;
+  std::uint64_t misdelivered_ = 0, foreign_ = 0;
+
+  std::uint64_t started_ms_ = 0, workload_start_ms_ = 0, drain_start_ms_ = 0, wall_start_ms_ = 0;
+  std::uint64_t workload_start_ns_ = 0;
+  double ready_s_ = 0, drain_s_ = 0, stop_deadline_s_ = 0, rss_before_stop_mb_ = 0;
+  std::shared_ptr<const Directory> final_directory_;
+  PathReport paths_;
+  std::vector<std::string> events_, notes_;
+};
+
+// In-process, every node holds a few descriptors (its store, its listener)
+// and the simnet both ends of every link: to the authority both ways, and to
+// each swarm peer both ways. Raises the soft limit to the hard one and says when the
+// run will probably not fit.
+std::optional<std::string> check_descriptors(const Scenario& s) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return std::nullopt;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &lim);
+    (void)::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (s.mode != Mode::inproc) return std::nullopt;
+  // Store and listener 5, authority links 4, relay links about 2, and a
+  // link to each swarm peer that it dials (the peer's link back is counted
+  // with the peer): 2 each.
+  const std::uint64_t per_node = 11 + 2 * (std::uint64_t{s.swarm_ideal} - 1);
+  const std::uint64_t need = s.nodes * per_node + s.clients * 16 + 64;
+  if (need <= lim.rlim_cur) return std::nullopt;
+  return "this run needs about " + std::to_string(need) + " file descriptors (in one process " +
+         "a link costs two) and the limit is " + std::to_string(lim.rlim_cur) +
+         ": expect failed sends; use smaller swarms (--swarm-sizes), fewer nodes, or a higher "
+         "limit (ulimit -n)";
+}
+
+Result<std::filesystem::path, std::string> make_run_dir(const RunOptions& o) {
+  if (!o.run_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.run_dir, ec);
+    if (ec) return fail("cannot create " + o.run_dir.string() + ": " + ec.message());
+    return o.run_dir;
+  }
+  std::string tmpl = (std::filesystem::temp_directory_path() / "nightjar-simnet-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) return fail(std::string("cannot create a temporary directory"));
+  return std::filesystem::path(tmpl);
+}
+
+}  // namespace
+
+Result<RunResult, std::string> run_simnet(const RunOptions& options) {
+  if (auto problem = options.scenario.check(); !problem.empty()) return fail(problem);
+  auto dir = make_run_dir(options);
+  if (!dir) return dir.failure();
+  const bool remove_dir = options.run_dir.empty() && !options.keep_run_dir;
+
+  // Nodes and clients log to a file in the run directory, never to the
+  // terminal the progress line is on.
+  auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((*dir / "simnet.log").string());
+  auto log = std::make_shared<spdlog::logger>("simnet", sink);
+  auto level = spdlog::level::from_str(options.log_level);
+  log->set_level(level);
+  auto previous_default = spdlog::default_logger();
+  spdlog::set_default_logger(log);
+
+  const auto descriptors = check_descriptors(options.scenario);
+  if (descriptors && options.progress) std::fprintf(stderr, "warning: %s\n", descriptors->c_str());
+
+  Result<RunResult, std::string> result = fail(std::string("not run"));
+  {
+    Runner runner(options, *dir, log);
+    result = runner.run();
+  }
+  spdlog::set_default_logger(previous_default);
+  log->flush();
+
+  if (result) {
+    Report& r = result->report;
+    if (descriptors) r.notes.push_back(*descriptors);
+    if (options.csv_dir)
+      if (auto w = write_csv(*options.csv_dir, result->records, r); !w)
+        r.notes.push_back("CSV not written: " + w.error());
+    if (options.plot_dir)
+      for (auto& note : write_plots(*options.plot_dir, result->records, r))
+        r.notes.push_back(note);
+    if (!remove_dir) r.notes.push_back("run directory kept: " + dir->string());
+    if (options.json_file) {
+      std::ofstream out(*options.json_file, std::ios::trunc);
+      out << to_json(r).dump(2) << "\n";
+      out.close();
+      if (!out) return fail("cannot write " + options.json_file->string());
+    }
+  } else if (remove_dir) {
+    result = fail(result.error() + " (run again with --keep to look at the logs)");
+  } else {
+    result = fail(result.error() + " (logs in " + dir->string() + ")");
+  }
+  if (remove_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(*dir, ec);
+  }
+  return result;
+}
+
+}  // namespace nightjar::simnet

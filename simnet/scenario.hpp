@@ -1,0 +1,115 @@
+// Scenario: everything one simnet run does, from a JSON scenario file
+// (parse_scenario) with command-line overrides applied on top (main.cpp).
+// docs/SIMNET.md is the reference for every field, its unit and default;
+// keep the two in step. The workload (workload.hpp) and the fault schedule
+// (fault_schedule.hpp) are pure functions of a Scenario, so the same seed
+// gives the same run plan.
+//
+// Parsing is a start-up step: errors are one line for the researcher, naming
+// the file and the field ("s.json: faults[1].at_s: expected a number").
+// Unknown fields are errors, so a typo does not silently fall back to a
+// default.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "routing/result.hpp"
+
+namespace nightjar::simnet {
+
+enum class Mode { inproc, process };
+const char* to_string(Mode m);
+
+// How long each message is, in bytes of text handed to Client::send.
+struct SizeDistribution {
+  enum class Kind { fixed, uniform, lognormal, choice };
+  Kind kind = Kind::fixed;
+  std::uint32_t bytes = 100;  // fixed
+  std::uint32_t min = 32;     // uniform; lognormal (clamp)
+  std::uint32_t max = 1000;   // uniform; lognormal (clamp)
+  double median = 200;        // lognormal
+  double sigma = 1.0;         // lognormal: of the underlying normal
+  struct Choice {
+    std::uint32_t bytes = 0;
+    double weight = 1;
+  };
+  std::vector<Choice> choices;  // choice
+};
+
+// A window during which some clients do not poll their swarm (their messages
+// wait in the swarm) and send nothing.
+struct OfflineWindow {
+  std::vector<std::size_t> clients;  // client indices
+  double from_s = 0;
+  double to_s = 0;
+};
+
+// `count` clients, picked by the seed, each offline for `duration_s` at a
+// start picked by the seed within the workload.
+struct RandomOffline {
+  std::size_t count = 0;
+  double duration_s = 10;
+};
+
+// Which service nodes a fault acts on: a list, a number picked by the seed,
+// or a number of members of one swarm (picked by the seed at fault time,
+// from the directory then in force).
+struct NodeSelector {
+  std::vector<std::size_t> nodes;
+  std::size_t count = 0;
+  std::size_t swarm_members = 0;
+};
+
+struct FaultSpec {
+  enum class Kind { kill, partition, link };
+  Kind kind = Kind::kill;
+  double at_s = 0;
+  // kill: restart this long after; none: the nodes stay down.
+  std::optional<double> restart_after_s;
+  // partition: the selected nodes are cut off from the rest. link: only
+  // frames of the selected nodes (none selected: every service node).
+  NodeSelector target;
+  // partition, link: how long; none: until the end of the run.
+  std::optional<double> duration_s;
+  // link: added one-way latency, uniform jitter on top, loss probability.
+  double latency_ms = 0;
+  double jitter_ms = 0;
+  double loss = 0;
+};
+
+struct Scenario {
+  Mode mode = Mode::inproc;
+  std::uint64_t seed = 1;
+  std::size_t authorities = 1;
+  std::size_t nodes = 15;
+  std::size_t clients = 10;
+  std::uint32_t swarm_min = 5, swarm_ideal = 7, swarm_max = 10;
+  std::uint32_t quorum = 0;  // 0: a majority of the swarm
+  std::uint32_t epoch_seconds = 2;
+  double duration_s = 60;              // the workload
+  double drain_s = 20;                 // at most, after the workload
+  double ready_timeout_s = 60;         // for the network to list every node
+  double rate_per_client = 0.5;        // messages per second per online client
+  std::size_t max_messages = 100'000;  // a bound on the plan, whatever the rate
+  SizeDistribution sizes;
+  std::vector<OfflineWindow> offline;
+  RandomOffline random_offline;
+  std::vector<FaultSpec> faults;
+
+  // Empty when consistent, else the first problem ("nodes: must be at least
+  // swarm.min (5)").
+  std::string check() const;
+};
+
+// Parses a scenario file's text over the defaults. `source` names the text
+// in errors.
+Result<Scenario, std::string> parse_scenario(std::string_view json_text,
+                                             std::string_view source = "scenario");
+// Reads and parses a file (at most 1 MiB).
+Result<Scenario, std::string> load_scenario(const std::string& path);
+
+}  // namespace nightjar::simnet

@@ -1,0 +1,79 @@
+// The faults in force during an in-process run, and the LinkFaults policy
+// (routing/link_faults.hpp) each in-process node's links consult. The runner
+// changes FaultState as the fault schedule says (partitions, link latency and
+// loss per node); every node's SimLinkFaults reads it for each frame.
+//
+// Which frames a node's policy judges, so that each frame is judged once:
+// every frame it receives (from nodes and clients) and every frame it sends
+// to a client (clients have no policy of their own). Authorities get no
+// policy: faults are for the service nodes.
+//
+// A frame between two service nodes on different sides of a partition is
+// dropped. Latency and loss apply when either end of a node-to-node frame
+// has link faults on (or the node, for client frames): the larger latency,
+// each end's loss in turn.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "node/peer_links.hpp"
+#include "routing/link_faults.hpp"
+#include "simnet/workload.hpp"
+
+namespace nightjar::simnet {
+
+struct NodeLinkFaults {
+  double latency_ms = 0;
+  double jitter_ms = 0;
+  double loss = 0;
+  bool active() const { return latency_ms > 0 || jitter_ms > 0 || loss > 0; }
+};
+
+class FaultState {
+ public:
+  FaultState(std::size_t nodes, std::uint64_t seed);
+
+  // Node `index` has this link key (set at creation; kept across restarts).
+  void set_link_key(std::size_t index, const X25519PublicKey& key);
+  std::optional<std::size_t> node_of(const X25519PublicKey& key) const;
+
+  // Cuts `side` off from every other service node; replaces any partition.
+  void partition(const std::vector<std::size_t>& side);
+  void heal();
+  bool partitioned(std::size_t a, std::size_t b) const;
+
+  void set_link_faults(std::size_t node, NodeLinkFaults f);
+  const NodeLinkFaults& link_faults(std::size_t node) const { return links_.at(node); }
+
+  // The fate of a frame at node `self`, whose peer is node `peer` (nullopt:
+  // a client).
+  FrameFate judge(std::size_t self, std::optional<std::size_t> peer);
+
+  std::uint64_t dropped() const { return dropped_; }
+  std::uint64_t delayed() const { return delayed_; }
+
+ private:
+  std::vector<int> side_;  // 1: cut off
+  std::vector<NodeLinkFaults> links_;
+  std::unordered_map<X25519PublicKey, std::size_t, LinkKeyHash> by_key_;
+  SimRandom rng_;
+  std::uint64_t dropped_ = 0, delayed_ = 0;
+};
+
+class SimLinkFaults final : public LinkFaults {
+ public:
+  SimLinkFaults(std::shared_ptr<FaultState> state, std::size_t self)
+      : state_(std::move(state)), self_(self) {}
+  FrameFate decide(FrameDirection direction, const std::optional<X25519PublicKey>& peer) override;
+
+ private:
+  std::shared_ptr<FaultState> state_;
+  std::size_t self_;
+};
+
+}  // namespace nightjar::simnet

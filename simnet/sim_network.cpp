@@ -1,0 +1,137 @@
+#include "simnet/sim_network.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <system_error>
+
+#include "routing/key_file.hpp"
+
+namespace nightjar::simnet {
+
+std::size_t SimNetwork::running_count() const {
+  std::size_t n = 0;
+  for (const auto& node : nodes_)
+    n += node.running;
+  return n;
+}
+
+std::optional<std::size_t> SimNetwork::index_of(const NodeId& id) const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].id == id) return i;
+  return std::nullopt;
+}
+
+Result<std::pair<NodeId, X25519PublicKey>, std::string> make_node_keys(
+    const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail("cannot create " + dir.string() + ": " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  auto id = load_or_create_ed25519_key(dir / "identity.key");
+  if (!id) return id.failure();
+  auto link = load_or_create_x25519_key(dir / "link.key");
+  if (!link) return link.failure();
+  return std::pair<NodeId, X25519PublicKey>{id->keys.pub, link->keys.pub};
+}
+
+std::string node_host(std::size_t index) {
+  return "127." + std::to_string(1 + index % 254) + "." + std::to_string((index / 254) % 256) +
+         ".1";
+}
+
+Result<std::uint16_t, std::string> free_loopback_port(const std::string& host) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    ::close(fd);
+    return fail("not an IPv4 address: " + host);
+  }
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return fail("cannot find a free loopback port: " + why);
+  }
+  ::close(fd);
+  return static_cast<std::uint16_t>(ntohs(a.sin_port));
+}
+
+NetworkParams network_params(const Scenario& s) {
+  NetworkParams p;
+  p.directory_epoch_seconds = s.epoch_seconds;
+  p.swarm = SwarmSizes{s.swarm_min, s.swarm_ideal, s.swarm_max};
+  p.quorum = s.quorum;
+  return p;
+}
+
+ReplicationFigure replication_completeness(const Directory& d, const std::vector<NodeId>& ids,
+                                           const std::vector<HeldMessages>& held) {
+  std::map<NodeId, const HeldMessages*, NodeIdLess> by_node;
+  for (std::size_t i = 0; i < ids.size() && i < held.size(); ++i)
+    by_node[ids[i]] = &held[i];
+  // Every recipient anyone holds messages for, with the union of its IDs.
+  std::map<Ed25519PublicKey, std::set<MessageId>> all;
+  for (const auto& h : held)
+    for (const auto& [recipient, msgs] : h)
+      all[recipient].insert(msgs.begin(), msgs.end());
+  const auto swarms = d.swarms();
+  ReplicationFigure fig;
+  for (const auto& [recipient, msgs] : all) {
+    std::vector<const std::set<MessageId>*> member_sets;
+    bool member_missing = swarms.empty();
+    if (!swarms.empty()) {
+      const SwarmId swarm = nearest_swarm(swarms, ring_position(recipient));
+      for (const DirectoryEntry* e : d.members(swarm)) {
+        auto it = by_node.find(e->node.id);
+        const std::set<MessageId>* set = nullptr;
+        if (it != by_node.end()) {
+          auto r = it->second->find(recipient);
+          if (r != it->second->end()) set = &r->second;
+        }
+        if (!set) member_missing = true;
+        member_sets.push_back(set);
+      }
+    }
+    for (const auto& id : msgs) {
+      ++fig.messages;
+      if (member_missing) continue;
+      bool everywhere = true;
+      for (const auto* set : member_sets)
+        if (!set->count(id)) {
+          everywhere = false;
+          break;
+        }
+      fig.complete += everywhere;
+    }
+  }
+  return fig;
+}
+
+HeldMessages held_by(MessageStore& store, std::uint64_t now_ms) {
+  HeldMessages out;
+  std::optional<Ed25519PublicKey> after;
+  // Bounded: at most 1,000 pages of recipients, 100,000 messages each.
+  for (int page = 0; page < 1000; ++page) {
+    auto recipients = store.recipients(after, 1000);
+    if (recipients.empty()) break;
+    for (const auto& r : recipients) {
+      auto& set = out[r];
+      for (const auto& m : store.all_of(r, 100'000, now_ms))
+        set.insert(m.id);
+      if (set.empty()) out.erase(r);
+    }
+    after = recipients.back();
+    if (recipients.size() < 1000) break;
+  }
+  return out;
+}
+
+}  // namespace nightjar::simnet
