@@ -36,8 +36,9 @@
 #include <string>
 #include <vector>
 
-#include "routing/onion_cell.hpp"
 #include "bench_util.hpp"
+#include "peel_bound.hpp"
+#include "routing/onion_cell.hpp"
 
 namespace po = boost::program_options;
 using namespace nightjar;
@@ -63,79 +64,10 @@ constexpr double ratio_target = 0.85;
 constexpr double x25519_ratio_target = 0.84;
 constexpr std::size_t x25519_target_max_cell = 4096;
 
-// --- The raw calls, mirroring routing/onion_cell.cpp ------------------------------
-// These constants are private to onion_cell.cpp (docs/PROTOCOL.md, "Onion
-// cells"); they are repeated here so the bound makes exactly the same calls.
-namespace raw {
-using namespace onion;
-constexpr std::size_t rho_bytes = (max_hops + 1) * slot_bytes;  // 528
-constexpr std::size_t off_mac = 0;                              // 32: Poly1305 key
-constexpr std::size_t off_payload = off_mac + 32;               // 128: LIONESS key
-constexpr std::size_t off_reply = off_payload + 128;            // 32: reply key
-constexpr std::size_t off_tag = off_reply + 32;                 // 8: replay tag
-constexpr std::size_t off_rho = off_tag + 8;                    // 528: header keystream
-constexpr std::size_t hop_stream_bytes = 768;  // 728 used; 12 whole ChaCha20 blocks
-constexpr std::size_t mac_input_bytes = alpha_bytes + beta_bytes;  // 472
-constexpr std::size_t lioness_half = 32;
-constexpr unsigned char kdf_label[16] = {'n', 'i', 'g', 'h', 't', 'j', 'a', 'r',
-                                         '-', 'o', 'n', 'i', 'o', 'n', '-', '1'};
-constexpr unsigned char zero_nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
-constexpr unsigned char reply_nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {'r', 'e', 'p', 'l',
-                                                                               'y', 0,   0,   0,
-                                                                               0,   0,   0,   0};
-static_assert(off_rho + rho_bytes == 728 && rho_bytes == 528 && mac_input_bytes == 472);
-static_assert(header_bytes == 488);
-
-// The same byte loop as onion_cell.cpp's xor_into.
-void xor_into(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] ^= src[i];
-}
-
-// LIONESS's two kinds of round, as routing/lioness.cpp makes them (minus its
-// 32-byte L ^ K key mixing): R ^= ChaCha20(k), and h = BLAKE2b-256(key = k, R).
-void stream_round(const std::uint8_t* k, std::uint8_t* r, std::size_t n) {
-  crypto_stream_chacha20_ietf_xor(r, r, n, zero_nonce, k);
-}
-void hash_round(const std::uint8_t* k, std::uint8_t* h, const std::uint8_t* r, std::size_t n) {
-  crypto_generichash(h, lioness_half, r, n, k, lioness_half);
-}
-}  // namespace raw
-
-// One relay peel's libsodium calls, with none of peel_cell's bookkeeping (key
-// selection, Secret wiping, replay cache, slot checks, header shift).
-struct PeelBound {
-  std::array<std::uint8_t, 32> sec{}, point{}, shared{}, alpha{}, master{}, h{};
-  std::array<std::uint8_t, raw::hop_stream_bytes> stream{};
-  std::array<std::uint8_t, raw::mac_input_bytes> alpha_beta{};
-  std::array<std::uint8_t, onion::mac_bytes> gamma{};
-  std::array<std::uint8_t, raw::rho_bytes> b{};
-  std::vector<std::uint8_t> payload;
-  // Low-order results or MAC mismatches: none, since the inputs come from a
-  // real cell and the node's real key; checked after the run, it shows that
-  // these calls derive exactly the keys peel_cell derives.
-  std::uint64_t odd = 0;
-
-  void operator()() {
-    if (crypto_scalarmult(shared.data(), sec.data(), point.data()) != 0) ++odd;
-    // derive_hop: master = HChaCha20(key = s, alpha[0..16), label); stream = ChaCha20(master)
-    crypto_core_hchacha20(master.data(), alpha.data(), shared.data(), raw::kdf_label);
-    crypto_stream_chacha20_ietf(stream.data(), stream.size(), raw::zero_nonce, master.data());
-    if (crypto_onetimeauth_verify(gamma.data(), alpha_beta.data(), alpha_beta.size(),
-                                  stream.data() + raw::off_mac) != 0)
-      ++odd;
-    raw::xor_into(b.data(), stream.data() + raw::off_rho, raw::rho_bytes);
-    // lioness::decrypt over the payload: H(K4), S(K3), H(K2), S(K1) on R.
-    const std::uint8_t* k = stream.data() + raw::off_payload;
-    std::uint8_t* r = payload.data() + raw::lioness_half;
-    const std::size_t n = payload.size() - raw::lioness_half;
-    raw::hash_round(k + 96, h.data(), r, n);
-    raw::stream_round(k + 64, r, n);
-    raw::hash_round(k + 32, h.data(), r, n);
-    raw::stream_round(k, r, n);
-    bench::keep(b);
-    bench::keep(h);
-  }
-};
+// --- The raw calls ------------------------------------------------------------------
+// PeelBound (peel_bound.hpp) is one relay peel's raw calls; relay_bench uses it too.
+namespace raw = bench::raw;
+using bench::PeelBound;
 
 // One wrap_reply's libsodium calls: expand the reply key to a LIONESS key,
 // then LIONESS-encrypt the whole cell.
@@ -196,7 +128,7 @@ struct Peeler {
 
 struct Measurement {
   const char* name;
-  double weight;  // share of a round's time, relative to the others
+  double weight;                              // share of a round's time, relative to the others
   std::function<double(double seconds)> run;  // returns the rate over `seconds`
   std::vector<double> samples;
 };
@@ -274,13 +206,7 @@ int run(std::size_t cell_bytes, double seconds, bool json) {
   // The bound works on the node's real secret key and a real alpha, so the
   // scalar multiplication is the very one peel_cell does.
   PeelBound bound;
-  std::memcpy(bound.sec.data(), keyring.find(epoch)->keys.sec.data(), 32);
-  std::memcpy(bound.alpha.data(), pool.front().data(), 32);
-  bound.point = bound.alpha;
-  bound.point[31] &= 0x7f;
-  std::memcpy(bound.alpha_beta.data(), pool.front().data(), raw::mac_input_bytes);
-  std::memcpy(bound.gamma.data(), pool.front().data() + raw::mac_input_bytes, onion::mac_bytes);
-  bound.payload.assign(pool.front().begin() + onion::header_bytes, pool.front().end());
+  bound.load(keyring.find(epoch)->keys.sec.view(), pool.front());
 
   std::array<std::uint8_t, 32> x25519_sec = bound.sec, x25519_point = bound.point, x25519_out{};
   std::uint64_t x25519_odd = 0;
@@ -301,7 +227,8 @@ int run(std::size_t cell_bytes, double seconds, bool json) {
   wrap_bound.cell = *reply;
 
   auto rate_of = [](auto& f) {
-    return [&f](double s) { return bench::measure_rate(f, max_calls_per_slice, s).per_cpu_second(); };
+    return
+        [&f](double s) { return bench::measure_rate(f, max_calls_per_slice, s).per_cpu_second(); };
   };
   // Order fixed here; it is the order of Figures::spread too.
   std::array<Measurement, 5> ms{{
@@ -312,11 +239,13 @@ int run(std::size_t cell_bytes, double seconds, bool json) {
       {"wrap_bound", 0.5, rate_of(wrap_bound), {}},
   }};
   double weights = 0;
-  for (const auto& m : ms) weights += m.weight;
+  for (const auto& m : ms)
+    weights += m.weight;
   const double warmup_unit = seconds * warmup_share / weights;
   const double round_unit = seconds * rounds_share / (rounds * weights);
 
-  for (auto& m : ms) (void)m.run(warmup_unit * m.weight);
+  for (auto& m : ms)
+    (void)m.run(warmup_unit * m.weight);
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t j = 0; j < ms.size(); ++j) {
       auto& m = ms[(static_cast<std::size_t>(r) + j) % ms.size()];
@@ -362,9 +291,10 @@ int run(std::size_t cell_bytes, double seconds, bool json) {
   }
 
   auto verdict = [](double v, double target) { return v >= target ? "met" : "NOT met"; };
-  std::printf("onion_bench: cells of %zu bytes (payload %zu); rates per CPU-second of one core,\n"
-              "median of %d interleaved rounds of %.3f s slices\n",
-              fig.cell_bytes, onion::payload_bytes(fig.cell_bytes), rounds, round_unit);
+  std::printf(
+      "onion_bench: cells of %zu bytes (payload %zu); rates per CPU-second of one core,\n"
+      "median of %d interleaved rounds of %.3f s slices\n",
+      fig.cell_bytes, onion::payload_bytes(fig.cell_bytes), rounds, round_unit);
   std::printf("  %-34s %14s   %s\n", "figure", "value", "min .. max over the rounds");
   auto rate_row = [&](const char* label, std::size_t i) {
     std::printf("  %-34s %12.1f/s   %.1f .. %.1f\n", label, *out[i], fig.spread[i].first,
@@ -396,7 +326,8 @@ int main(int argc, char** argv) {
   std::size_t cell_bytes = onion::default_cell_bytes;
   double seconds = 3.0;
   po::options_description specific("Benchmark");
-  specific.add_options()("cell-bytes", po::value<std::size_t>(&cell_bytes)->default_value(cell_bytes),
+  specific.add_options()("cell-bytes",
+                         po::value<std::size_t>(&cell_bytes)->default_value(cell_bytes),
                          "cell size in bytes (552..16384)")(
       "seconds", po::value<double>(&seconds)->default_value(seconds),
       "time budget for the whole run, in seconds (> 0, at most 600)");
