@@ -227,8 +227,16 @@ OnionRelay::OutPeer* OnionRelay::peer_link(const NodeId& next) {
     auto p = peers_.find(next);
     if (p == peers_.end() || p->second.link.get() != &l) return;
     auto pending = std::move(p->second.pending);
+    // Cells already sent on this link will get no answer on it: tell their
+    // senders now rather than let them wait for their own timeouts (a long
+    // poll would otherwise hang until the client gives up). Link closes are
+    // rare and the table is bounded, so a scan is cheap enough.
+    std::vector<std::uint64_t> stranded;
+    for (const auto& [out_id, entry] : table_)
+      if (entry.next.lock().get() == &l) stranded.push_back(out_id);
     peers_.erase(p);
     for (auto& [out_id, frame] : pending) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
+    for (std::uint64_t out_id : stranded) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
   };
   auto link = Link::dial(loop_, info->endpoint, info->link_key, link_identity_, config_.link, h);
   auto [ins, ok] = peers_.emplace(next, OutPeer{std::move(link), {}});

@@ -8,5 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-bash scripts/build.sh
+BUILD_TARGETS="nightjar-simnet nightjar-node" bash scripts/build.sh
 exec "${BUILD_DIR:-build}/bin/nightjar-simnet" run --scenario simnet/scenarios/demo.json "$@"

@@ -330,6 +330,23 @@ TEST_CASE("cells for unknown or unreachable next hops get an error reply", "[oni
       CHECK(client.replies[0].reply.code ==
             static_cast<std::uint8_t>(RelayErrorCode::next_hop_unreachable));
     }
+    SECTION("next hop lost after the cell was forwarded") {
+      // Node 3 holds the request unanswered; then it goes away, closing its
+      // links. Node 2, which forwarded the cell, answers with an error at once.
+      auto& n3 = *net.nodes[3];
+      n3.hold = true;
+      client.send(7, net.build({0, 1, 2, 3}, "z"));
+      REQUIRE(loop.run_until([&] { return n3.held.size() == 1; }));
+      for (auto& l : n3.accepted) l->set_handlers({});
+      n3.listener->close_links();
+      REQUIRE(loop.run_until([&] { return !client.replies.empty(); }));
+      CHECK(client.replies[0].id == 7);
+      CHECK(client.replies[0].reply.kind == ReplyKind::relay_error);
+      CHECK(client.replies[0].reply.hop == 2);
+      CHECK(client.replies[0].reply.code ==
+            static_cast<std::uint8_t>(RelayErrorCode::next_hop_unreachable));
+      CHECK(net.nodes[2]->relay->entries() == 0);
+    }
   }
   CHECK(loop.drain_and_close());
 }
