@@ -19,6 +19,16 @@
 //                       that reads come from settled SST files; wall time
 //   retrieve_cpu_p50_ms, the same in the thread's CPU time: what is left when
 //   retrieve_cpu_p99_ms  other processes take the core away (shared machines)
+//   replicated_stores_per_s  stores acknowledged by a quorum (3 of 5) of a real
+//                       5-member swarm on loopback, through onion paths, fsync
+//                       on (replicated_stores.hpp); replicated_ack_p50_ms/_p99_ms
+//                       from send to acknowledgement
+//   replicated_disk_ratio  replicas written per second (stores x 5: every
+//                       member writes each message, synced, though the client
+//                       is answered at the quorum) / fsync_per_s: on one
+//                       machine the five members' writes share one loop and one
+//                       disk, so this is the share of the disk's sync rate that
+//                       became replicas
 //
 // Durable-write rates are per second of wall time (the thread waits for the
 // disk, so CPU time would say nothing), and measured call by call in
@@ -44,6 +54,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "tests/bench/replicated_stores.hpp"
 #include "swarm/message_store.hpp"
 
 namespace po = boost::program_options;
@@ -58,6 +69,7 @@ constexpr std::size_t body_bytes = 400;
 constexpr std::size_t fsync_record_bytes = 512;
 constexpr std::size_t zipf_recipients = 10'000;
 constexpr std::size_t batch_size = 64;
+constexpr std::size_t replicated_in_flight = 16;
 constexpr std::size_t fill_batch = 1'000;
 constexpr std::size_t retrieve_count = 100;
 constexpr std::size_t fill_messages_per_recipient = 200;  // >= retrieve_count
@@ -329,17 +341,21 @@ void measure_retrieve(const std::filesystem::path& dir, std::size_t messages, do
     throw std::runtime_error(std::to_string(short_reads) + " retrieves returned too few messages");
 }
 
-int run(std::size_t messages, double seconds, const std::filesystem::path& parent, bool json) {
+int run(std::size_t messages, double seconds, double replicated_seconds,
+        const std::filesystem::path& parent, bool json) {
   if (!crypto::init()) {
     std::fprintf(stderr, "%s: libsodium failed to initialise\n", program);
     return 1;
   }
   spdlog::set_level(spdlog::level::warn);  // the stores' "open" lines would break --json
   Figures fig;
+  bench::ReplicatedFigures rep;
   try {
     BenchDir dir(parent);
     measure_writes(dir.path, seconds * writes_share, fig);
     measure_retrieve(dir.path, messages, seconds * (1 - writes_share), fig);
+    if (replicated_seconds > 0)
+      rep = bench::measure_replicated_stores(replicated_seconds, replicated_in_flight, body_bytes);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return 1;
@@ -350,6 +366,10 @@ int run(std::size_t messages, double seconds, const std::filesystem::path& paren
   const double p99 = percentile(fig.retrieve_ms, 0.99);
   const double cpu_p50 = percentile(fig.retrieve_cpu_ms, 0.50);
   const double cpu_p99 = percentile(fig.retrieve_cpu_ms, 0.99);
+  const double rep_p50 = rep.ack_ms.empty() ? 0 : percentile(rep.ack_ms, 0.50);
+  const double rep_p99 = rep.ack_ms.empty() ? 0 : percentile(rep.ack_ms, 0.99);
+  const double rep_disk_ratio =
+      fig.fsyncs > 0 ? rep.stores_per_s * static_cast<double>(rep.members) / fig.fsyncs : 0;
 
   if (json) {
     bench::JsonObject o;
@@ -370,7 +390,18 @@ int run(std::size_t messages, double seconds, const std::filesystem::path& paren
         .add("fill_s", fig.fill_seconds, 2)
         .add("settle_s", fig.settle_seconds, 2)
         .add("settled", fig.settled)
-        .add("fill_disk_bytes", fig.fill_disk_bytes);
+        .add("fill_disk_bytes", fig.fill_disk_bytes)
+        .add("replicated_stores_per_s", rep.stores_per_s, 1)
+        .add("replicated_disk_ratio", rep_disk_ratio, 4)
+        .add("replicated_ack_p50_ms", rep_p50, 3)
+        .add("replicated_ack_p99_ms", rep_p99, 3)
+        .add("replicated_acked", rep.acked)
+        .add("replicated_failed", rep.failed)
+        .add("replicated_members", rep.members)
+        .add("replicated_quorum", rep.quorum)
+        .add("replicated_mean_copies", rep.mean_replicas, 2)
+        .add("replicated_in_flight", replicated_in_flight)
+        .add("replicated_seconds", rep.seconds, 2);
     o.print();
     return 0;
   }
@@ -399,6 +430,17 @@ int run(std::size_t messages, double seconds, const std::filesystem::path& paren
               fig.retrieve_ms.size());
   std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p50, thread CPU time", cpu_p50);
   std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p99, thread CPU time", cpu_p99);
+  if (replicated_seconds > 0) {
+    std::printf(
+        "\n  5-member swarm on loopback (one process, one disk), quorum %zu, %zu in flight, %.1f s\n",
+        rep.quorum, replicated_in_flight, rep.seconds);
+    std::printf("  %-40s %12.1f/s   (%zu acknowledged, %zu failed)\n",
+                "replicated_stores_per_s", rep.stores_per_s, rep.acked, rep.failed);
+    std::printf("  %-40s %14.2f\n", "copies confirmed at acknowledgement", rep.mean_replicas);
+    std::printf("  %-40s %14.4f\n", "replicated_disk_ratio (5 x stores / fsync)", rep_disk_ratio);
+    std::printf("  %-40s %11.3f ms\n", "send to acknowledgement, p50", rep_p50);
+    std::printf("  %-40s %11.3f ms\n", "send to acknowledgement, p99", rep_p99);
+  }
   return 0;
 }
 
@@ -407,11 +449,14 @@ int run(std::size_t messages, double seconds, const std::filesystem::path& paren
 int main(int argc, char** argv) {
   std::size_t messages = 1'000'000;
   double seconds = 6.0;
+  double replicated_seconds = 4.0;
   po::options_description specific("Benchmark");
   specific.add_options()("messages", po::value<std::size_t>(&messages)->default_value(messages),
                          "messages in the store that retrieves read from (200..20,000,000)")(
       "seconds", po::value<double>(&seconds)->default_value(seconds),
-      "time budget for the timed parts, in seconds (> 0, at most 600); the fill is extra");
+      "time budget for the timed parts, in seconds (> 0, at most 600); the fill is extra")(
+      "replicated-seconds", po::value<double>(&replicated_seconds)->default_value(replicated_seconds),
+      "seconds of replicated stores through a 5-member swarm (0: skip; at most 600)");
   bench::CommonOptions common;
   if (auto exit_status = bench::parse_options(
           argc, argv, program,
@@ -423,5 +468,8 @@ int main(int argc, char** argv) {
     return bench::bad_option(program, "--messages must be 200..20000000");
   if (!std::isfinite(seconds) || seconds <= 0 || seconds > max_seconds)
     return bench::bad_option(program, "--seconds must be > 0 and at most 600");
-  return run(messages, seconds, std::filesystem::temp_directory_path(), common.json);
+  if (!std::isfinite(replicated_seconds) || replicated_seconds < 0 || replicated_seconds > max_seconds)
+    return bench::bad_option(program, "--replicated-seconds must be 0..600");
+  return run(messages, seconds, replicated_seconds, std::filesystem::temp_directory_path(),
+             common.json);
 }
