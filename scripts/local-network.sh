@@ -29,9 +29,9 @@ alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
 # GET http://127.0.0.1:PORT/metrics with bash's /dev/tcp (no curl needed).
 metric() {
   local port=$1 name=$2 reply
-  reply=$(exec 3<>"/dev/tcp/127.0.0.1/$port" &&
-          printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
-          timeout 2 cat <&3) 2>/dev/null || return 1
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$port" &&
+            printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
+            timeout 2 cat <&3) 2>/dev/null ) || return 1
   awk -v n="$name" '$1 == n { print $2; exit }' <<<"$reply"
 }
 
