@@ -344,6 +344,7 @@ class Runner {
         swarms.push_back(std::move(members));
       }
     }
+    if (e.each_swarm) return each_swarm_members(swarms, e.swarm_members, e.pick);
     return pick_swarm_members(swarms, e.swarm_members, e.pick);
   }
 

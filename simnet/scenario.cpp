@@ -149,6 +149,12 @@ void read_selector(Fields& f, NodeSelector& s) {
   f.whole("swarm_members", s.swarm_members, 0, 64);
   const int given = !s.nodes.empty() + (s.count > 0) + (s.swarm_members > 0);
   if (given > 1) f.fail(f.at("nodes"), "give only one of nodes, count and swarm_members");
+  if (f.find("each_swarm")) {
+    const json* v = f.find("each_swarm");
+    if (!v->is_boolean()) return f.fail(f.at("each_swarm"), "expected true or false");
+    s.each_swarm = v->get<bool>();
+    if (s.each_swarm && s.swarm_members == 0) f.fail(f.at("each_swarm"), "needs swarm_members");
+  }
 }
 
 void read_fault(const json& v, const std::string& path, FaultSpec& fault, std::string& error) {

@@ -57,11 +57,14 @@ struct RandomOffline {
 
 // Which service nodes a fault acts on: a list, a number picked by the seed,
 // or a number of members of one swarm (picked by the seed at fault time,
-// from the directory then in force).
+// from the directory then in force) — or, with each_swarm, that many members
+// of every swarm at once (the reliability runs: up to swarm size - quorum
+// members of each swarm down together).
 struct NodeSelector {
   std::vector<std::size_t> nodes;
   std::size_t count = 0;
   std::size_t swarm_members = 0;
+  bool each_swarm = false;  // with swarm_members
 };
 
 struct FaultSpec {
