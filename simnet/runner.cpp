@@ -200,7 +200,8 @@ class Runner {
         &loop_, net_->config(), s_.clients, log_,
         [this](std::size_t c, std::optional<std::uint64_t> index, const AccountKey& sender) {
           received(c, index, sender);
-        });
+        },
+        std::chrono::milliseconds(static_cast<std::int64_t>(s_.client_lookback_s * 1000)));
     for (std::size_t c = 0; c < s_.clients; ++c)
       if (!online_.online(c, 0)) clients_->set_online(c, false);
     clients_->start(

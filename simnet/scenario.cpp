@@ -264,6 +264,7 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
   f.number("duration_s", s.duration_s, 0, 86400);
   f.number("drain_s", s.drain_s, 0, 3600);
   f.number("ready_timeout_s", s.ready_timeout_s, 1, 3600);
+  f.number("client_lookback_s", s.client_lookback_s, 1, 3600);
   if (const json* m = f.find("messages")) {
     Fields g(*m, "messages", error);
     g.number("rate_per_client", s.rate_per_client, 0, 1000);

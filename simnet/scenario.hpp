@@ -96,6 +96,7 @@ struct Scenario {
   double duration_s = 60;              // the workload
   double drain_s = 20;                 // at most, after the workload
   double ready_timeout_s = 60;         // for the network to list every node
+  double client_lookback_s = 120;      // ClientOptions::lookback
   double rate_per_client = 0.5;        // messages per second per online client
   std::size_t max_messages = 100'000;  // a bound on the plan, whatever the rate
   SizeDistribution sizes;
