@@ -263,6 +263,7 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
   f.whole("epoch_seconds", s.epoch_seconds, 1, 86400);
   f.number("duration_s", s.duration_s, 0, 86400);
   f.number("drain_s", s.drain_s, 0, 3600);
+  f.number("settle_s", s.settle_s, 0, 3600);
   f.number("ready_timeout_s", s.ready_timeout_s, 1, 3600);
   f.number("client_lookback_s", s.client_lookback_s, 1, 3600);
   if (const json* m = f.find("messages")) {

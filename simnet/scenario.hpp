@@ -95,6 +95,7 @@ struct Scenario {
   std::uint32_t epoch_seconds = 2;
   double duration_s = 60;              // the workload
   double drain_s = 20;                 // at most, after the workload
+  double settle_s = 0;                 // after the drain, before the stores are read
   double ready_timeout_s = 60;         // for the network to list every node
   double client_lookback_s = 120;      // ClientOptions::lookback
   double rate_per_client = 0.5;        // messages per second per online client
