@@ -47,7 +47,7 @@ std::string names(const std::vector<std::size_t>& nodes) {
 
 class Runner {
  public:
-  enum class Phase { network, clients, workload, draining, stopping, done };
+  enum class Phase { network, clients, workload, draining, settling, stopping, done };
 
   Runner(const RunOptions& options, std::filesystem::path run_dir,
          std::shared_ptr<spdlog::logger> log)
@@ -175,11 +175,30 @@ class Runner {
         const double drained = static_cast<double>(uv_now(&loop_) - drain_start_ms_) / 1000.0;
         if (outstanding() == 0 || drained >= s_.drain_s || interrupted_) {
           drain_s_ = drained;
-          begin_stop();
+          if (s_.settle_s > 0 && !interrupted_) {
+            // Replicas converge by anti-entropy rounds: give restarted and
+            // healed members time to catch up before the stores are read.
+            phase_ = Phase::settling;
+            settle_start_ms_ = uv_now(&loop_);
+            progress_.event("drained; settling " + fmt1(s_.settle_s) +
+                            " s before the stores are read");
+          } else {
+            begin_stop();
+          }
           break;
         }
         show_progress("draining " + fmt1(drained) + " s, " + std::to_string(outstanding()) +
                       " outstanding");
+        break;
+      }
+      case Phase::settling: {
+        apply_faults(workload_s());
+        const double settled = static_cast<double>(uv_now(&loop_) - settle_start_ms_) / 1000.0;
+        if (settled >= s_.settle_s || interrupted_) {
+          begin_stop();
+          break;
+        }
+        show_progress("settling " + fmt1(settled) + " s");
         break;
       }
       case Phase::stopping:
@@ -200,7 +219,8 @@ class Runner {
         &loop_, net_->config(), s_.clients, log_,
         [this](std::size_t c, std::optional<std::uint64_t> index, const AccountKey& sender) {
           received(c, index, sender);
-        });
+        },
+        std::chrono::milliseconds(static_cast<std::int64_t>(s_.client_lookback_s * 1000)));
     for (std::size_t c = 0; c < s_.clients; ++c)
       if (!online_.online(c, 0)) clients_->set_online(c, false);
     clients_->start(
@@ -344,6 +364,7 @@ class Runner {
         swarms.push_back(std::move(members));
       }
     }
+    if (e.each_swarm) return each_swarm_members(swarms, e.swarm_members, e.pick);
     return pick_swarm_members(swarms, e.swarm_members, e.pick);
   }
 
@@ -480,6 +501,7 @@ class Runner {
   std::uint64_t misdelivered_ = 0, foreign_ = 0;
 
   std::uint64_t started_ms_ = 0, workload_start_ms_ = 0, drain_start_ms_ = 0, wall_start_ms_ = 0;
+  std::uint64_t settle_start_ms_ = 0;
   std::uint64_t workload_start_ns_ = 0;
   double ready_s_ = 0, drain_s_ = 0, stop_deadline_s_ = 0, rss_before_stop_mb_ = 0;
   std::shared_ptr<const Directory> final_directory_;

@@ -149,6 +149,12 @@ void read_selector(Fields& f, NodeSelector& s) {
   f.whole("swarm_members", s.swarm_members, 0, 64);
   const int given = !s.nodes.empty() + (s.count > 0) + (s.swarm_members > 0);
   if (given > 1) f.fail(f.at("nodes"), "give only one of nodes, count and swarm_members");
+  if (f.find("each_swarm")) {
+    const json* v = f.find("each_swarm");
+    if (!v->is_boolean()) return f.fail(f.at("each_swarm"), "expected true or false");
+    s.each_swarm = v->get<bool>();
+    if (s.each_swarm && s.swarm_members == 0) f.fail(f.at("each_swarm"), "needs swarm_members");
+  }
 }
 
 void read_fault(const json& v, const std::string& path, FaultSpec& fault, std::string& error) {
@@ -257,7 +263,9 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
   f.whole("epoch_seconds", s.epoch_seconds, 1, 86400);
   f.number("duration_s", s.duration_s, 0, 86400);
   f.number("drain_s", s.drain_s, 0, 3600);
+  f.number("settle_s", s.settle_s, 0, 3600);
   f.number("ready_timeout_s", s.ready_timeout_s, 1, 3600);
+  f.number("client_lookback_s", s.client_lookback_s, 1, 3600);
   if (const json* m = f.find("messages")) {
     Fields g(*m, "messages", error);
     g.number("rate_per_client", s.rate_per_client, 0, 1000);

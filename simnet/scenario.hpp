@@ -57,11 +57,14 @@ struct RandomOffline {
 
 // Which service nodes a fault acts on: a list, a number picked by the seed,
 // or a number of members of one swarm (picked by the seed at fault time,
-// from the directory then in force).
+// from the directory then in force) — or, with each_swarm, that many members
+// of every swarm at once (the reliability runs: up to swarm size - quorum
+// members of each swarm down together).
 struct NodeSelector {
   std::vector<std::size_t> nodes;
   std::size_t count = 0;
   std::size_t swarm_members = 0;
+  bool each_swarm = false;  // with swarm_members
 };
 
 struct FaultSpec {
@@ -92,7 +95,9 @@ struct Scenario {
   std::uint32_t epoch_seconds = 2;
   double duration_s = 60;              // the workload
   double drain_s = 20;                 // at most, after the workload
+  double settle_s = 0;                 // after the drain, before the stores are read
   double ready_timeout_s = 60;         // for the network to list every node
+  double client_lookback_s = 120;      // ClientOptions::lookback
   double rate_per_client = 0.5;        // messages per second per online client
   std::size_t max_messages = 100'000;  // a bound on the plan, whatever the rate
   SizeDistribution sizes;

@@ -10,12 +10,14 @@
 namespace nightjar::simnet {
 
 SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
-                       std::shared_ptr<spdlog::logger> log, Received on_received)
+                       std::shared_ptr<spdlog::logger> log, Received on_received,
+                       std::chrono::milliseconds lookback)
     : loop_(loop), online_(count, true), on_received_(std::move(on_received)) {
   SystemRandom rng;
   for (std::size_t i = 0; i < count; ++i) {
     client::ClientOptions o;
     o.network = network;
+    o.lookback = lookback;
     if (log) {
       o.log = std::make_shared<spdlog::logger>("client" + std::to_string(i), log->sinks().begin(),
                                                log->sinks().end());

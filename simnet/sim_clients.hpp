@@ -39,8 +39,11 @@ class SimClients {
   using Received = std::function<void(std::size_t client, std::optional<std::uint64_t> index,
                                       const AccountKey& sender)>;
 
+  // `lookback`: how often each client sweeps back for messages that reached
+  // its swarm member late (ClientOptions::lookback).
   SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
-             std::shared_ptr<spdlog::logger> log, Received on_received);
+             std::shared_ptr<spdlog::logger> log, Received on_received,
+             std::chrono::milliseconds lookback = client::ClientOptions{}.lookback);
   ~SimClients();
 
   // Starts every client; `done` once all have a directory, or with the first

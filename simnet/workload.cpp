@@ -220,6 +220,7 @@ std::vector<FaultEvent> plan_faults(const Scenario& s) {
       std::sort(start.nodes.begin(), start.nodes.end());
     }
     start.swarm_members = f.target.swarm_members;
+    start.each_swarm = f.target.each_swarm;
     start.pick = rng.next();  // drawn for every fault, so one fault's kind does not shift another's
     start.all_nodes =
         f.kind == FaultSpec::Kind::link && start.nodes.empty() && !start.swarm_members;
@@ -279,6 +280,21 @@ std::vector<std::size_t> pick_swarm_members(const std::vector<std::vector<std::s
   for (auto i : rng.distinct(members.size(), count))
     out.push_back(members[i]);
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::size_t> each_swarm_members(const std::vector<std::vector<std::size_t>>& swarms,
+                                            std::size_t count, std::uint64_t pick) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < swarms.size(); ++i) {
+    std::vector<std::size_t> members = swarms[i];
+    std::sort(members.begin(), members.end());
+    SimRandom rng(pick, i + 1);
+    for (auto k : rng.distinct(members.size(), std::min(count, members.size())))
+      out.push_back(members[k]);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

@@ -77,6 +77,7 @@ struct FaultEvent {
   std::size_t fault = 0;           // index in Scenario::faults
   std::vector<std::size_t> nodes;  // resolved now (lists and seeded counts)
   std::size_t swarm_members = 0;   // resolved at run time with pick_swarm_members
+  bool each_swarm = false;         // swarm_members of every swarm (each_swarm_members)
   std::uint64_t pick = 0;          // the seeded choice for that
   bool all_nodes = false;          // link faults without a target
 };
@@ -89,6 +90,10 @@ std::vector<FaultEvent> plan_faults(const Scenario& s);
 // least `count` members] (or the largest, if none), the members the first
 // `count` of it after a seeded shuffle. `swarms` lists node indices.
 std::vector<std::size_t> pick_swarm_members(const std::vector<std::vector<std::size_t>>& swarms,
+                                            std::size_t count, std::uint64_t pick);
+// `count` members of every swarm (all of a smaller one), each swarm's after
+// its own seeded shuffle; sorted, without repeats.
+std::vector<std::size_t> each_swarm_members(const std::vector<std::vector<std::size_t>>& swarms,
                                             std::size_t count, std::uint64_t pick);
 
 }  // namespace nightjar::simnet

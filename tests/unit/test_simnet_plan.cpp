@@ -1,6 +1,7 @@
 // The simnet's run plan: the same seed gives the same messages, offline
 // windows and fault schedule; sizes follow their distribution; and the
 // report's percentiles, counts and JSON shape.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <set>
 
@@ -154,6 +155,25 @@ TEST_CASE("swarm members for a fault come from one swarm large enough", "[simnet
   // None large enough: the largest swarm, all of it.
   CHECK(pick_swarm_members(swarms, 6, 1) == std::vector<std::size_t>{2, 3, 4, 5, 6});
   CHECK(pick_swarm_members({}, 2, 1).empty());
+}
+
+TEST_CASE("each_swarm takes that many members of every swarm", "[simnet-plan][unit]") {
+  const std::vector<std::vector<std::size_t>> swarms = {{0, 1}, {2, 3, 4, 5, 6}, {7, 8, 9}};
+  for (std::uint64_t pick = 0; pick < 20; ++pick) {
+    const auto m = each_swarm_members(swarms, 2, pick);
+    REQUIRE(m.size() == 6);
+    CHECK(std::is_sorted(m.begin(), m.end()));
+    for (const auto& swarm : swarms) {
+      const auto in_swarm = std::count_if(m.begin(), m.end(), [&](std::size_t n) {
+        return std::find(swarm.begin(), swarm.end(), n) != swarm.end();
+      });
+      CHECK(in_swarm == 2);
+    }
+    CHECK(m == each_swarm_members(swarms, 2, pick));
+  }
+  // A swarm smaller than the count goes down whole.
+  CHECK(each_swarm_members({{0, 1}}, 3, 1) == std::vector<std::size_t>{0, 1});
+  CHECK(each_swarm_members({}, 2, 1).empty());
 }
 
 TEST_CASE("percentiles are nearest-rank", "[simnet-report][unit]") {

@@ -132,6 +132,14 @@ TEST_CASE("faults need a type and a target", "[simnet-scenario][unit]") {
         "s.json: faults[0].nodes: a kill needs nodes, count or swarm_members");
   CHECK(error_of(R"({"faults": [{"type": "kill", "nodes": [1], "count": 2}]})") ==
         "s.json: faults[0].nodes: give only one of nodes, count and swarm_members");
+  CHECK(error_of(R"({"faults": [{"type": "kill", "count": 2, "each_swarm": true}]})") ==
+        "s.json: faults[0].each_swarm: needs swarm_members");
+  CHECK(error_of(R"({"faults": [{"type": "kill", "swarm_members": 2, "each_swarm": 1}]})") ==
+        "s.json: faults[0].each_swarm: expected true or false");
+  auto s =
+      parse_scenario(R"({"faults": [{"type": "kill", "swarm_members": 2, "each_swarm": true}]})");
+  REQUIRE(s.ok());
+  CHECK(s->faults[0].target.each_swarm);
   CHECK(error_of(R"({"faults": [{"type": "explode", "nodes": [1]}]})") ==
         "s.json: faults[0].type: expected kill, partition or link");
 }

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "routing/onion_cell.hpp"
 #include "routing/random_source.hpp"
 #include "tests/bench/flood/flood_target.hpp"
 

@@ -13,6 +13,9 @@
 // figures so far. Prints one JSON object (--json) or one figure a line.
 #include <uv.h>
 
+// GCC 12 reports a false "potential null pointer dereference" in libstdc++ when
+// Boost.Program_options' typed_value<std::string>::notify is inlined (as in node/settings.cpp).
+#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>

@@ -15,6 +15,9 @@
 // bounds.
 #include <uv.h>
 
+// GCC 12 reports a false "potential null pointer dereference" in libstdc++ when
+// Boost.Program_options' typed_value<std::string>::notify is inlined (as in node/settings.cpp).
+#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <functional>

@@ -126,7 +126,7 @@ Result<std::shared_ptr<const Directory>, std::string> ProcessNetwork::fetch_dire
       fetcher.close();
     }
     uv_run(loop, UV_RUN_NOWAIT);
-    if (got && *got && (*got)->entries.size() == nodes_.size()) return got->value();
+    if (got && *got && got->value()->entries.size() == nodes_.size()) return got->value();
     if (got && !*got) last_error = got->error();
     std::this_thread::sleep_for(200ms);
   }
