@@ -33,6 +33,10 @@ import tempfile
 import time
 
 P99_LIMIT_MS = 100.0
+# Directory epochs of every run: nodes re-register and fetch the directory
+# every epoch. The simnet's default of 2 s makes faults show quickly; a
+# production node's is 300 s; 10 s keeps a 500-node network's start short.
+EPOCH_S = 10
 
 
 def log(msg):
@@ -129,10 +133,11 @@ def cmd_e2e(a, prim):
     nodes, clients = 30, 20
     fixed_rate = 0.5  # per client: 10 messages/s in all, the SIMNET.md reference load
     dur = 10 if a.quick else 30
-    base = ["--nodes", nodes, "--clients", clients, "--seed", 1, "--size", 100, "--drain", 20]
+    base = ["--nodes", nodes, "--clients", clients, "--seed", 1, "--size", 100, "--drain", 20,
+            "--epoch-seconds", EPOCH_S]
     fixed = simnet(a.bin, base + ["--rate", fixed_rate, "--duration", dur], dur + 200)
     out = {
-        "nodes": nodes, "clients": clients, "size_bytes": 100,
+        "nodes": nodes, "clients": clients, "size_bytes": 100, "epoch_seconds": EPOCH_S,
         "fixed_load": {"messages_per_s": fixed_rate * clients, "duration_s": dur, **fixed},
     }
     for key in ("p50", "p90", "p99"):
@@ -157,6 +162,7 @@ def cmd_e2e(a, prim):
         ok = passes(s)
         steps.append({"messages_per_s": total, "ok": ok, "sent": s["sent"], "lost": s["lost"],
                       "send_failed": s["send_failed"], "received_p99_ms": s["received_ms"]["p99"],
+                      "delivered": s["delivered"], "workload_cpu_s": s["workload_cpu_s"],
                       "cpu_per_message_us": s["cpu_per_message_us"]})
         return ok, s
 
@@ -172,6 +178,15 @@ def cmd_e2e(a, prim):
         ok, s = step(mid)
         if ok:
             best, best_summary = mid, s
+    # The cost of one more message: the CPU time the passing steps added per
+    # message they added (the idle network's own work cancels out).
+    ok_steps = [x for x in steps if x["ok"]]
+    marginal = None
+    if len(ok_steps) >= 2:
+        lo, hi = min(ok_steps, key=lambda x: x["delivered"]), max(ok_steps, key=lambda x: x["delivered"])
+        if hi["delivered"] > lo["delivered"]:
+            marginal = round((hi["workload_cpu_s"] - lo["workload_cpu_s"]) /
+                             (hi["delivered"] - lo["delivered"]) * 1e6, 1)
     out["max_rate"] = {
         "p99_limit_ms": P99_LIMIT_MS, "duration_s": search_dur,
         "messages_per_s": best, "first_failing_messages_per_s": failed_at,
@@ -183,6 +198,8 @@ def cmd_e2e(a, prim):
         "cpu_per_message_us": best_summary["cpu_per_message_us"] if best_summary else None,
         "cpu_per_message_x25519": (in_x25519(best_summary["cpu_per_message_us"], prim)
                                    if best_summary else None),
+        "marginal_cpu_per_message_us": marginal,
+        "marginal_cpu_per_message_x25519": in_x25519(marginal, prim),
     }
     return out
 
@@ -197,7 +214,7 @@ def cmd_scale(a, prim):
     for n in sizes:
         try:
             s = simnet(a.bin, ["--nodes", n, "--clients", 20, "--rate", 0.5, "--duration", dur,
-                               "--epoch-seconds", 10, "--drain", 30, "--ready-timeout", 180,
+                               "--epoch-seconds", EPOCH_S, "--drain", 30, "--ready-timeout", 180,
                                "--seed", 1], dur + 600)
         except RuntimeError as e:
             runs.append({"nodes": n, "ok": False, "error": str(e)})
@@ -214,7 +231,7 @@ def cmd_scale(a, prim):
         if not ok:
             break
         largest = runs[-1]
-    return {"clients": 20, "messages_per_s": 10, "duration_s": dur, "epoch_seconds": 10,
+    return {"clients": 20, "messages_per_s": 10, "duration_s": dur, "epoch_seconds": EPOCH_S,
             "sizes_tried": sizes, "largest_zero_loss_nodes": largest["nodes"] if largest else None,
             "rss_per_node_mb": largest["rss_per_node_mb"] if largest else None,
             "rss_per_node_in_floor": largest["rss_per_node_in_floor"] if largest else None,
@@ -230,14 +247,14 @@ def cmd_growth(a, prim):
     points = []
     for n in sizes:
         s = simnet(a.bin, ["--nodes", n, "--clients", 20, "--rate", 0.5, "--duration", dur,
-                           "--epoch-seconds", 10, "--drain", 30, "--ready-timeout", 180,
+                           "--epoch-seconds", EPOCH_S, "--drain", 30, "--ready-timeout", 180,
                            "--seed", 1], dur + 600)
         points.append({"nodes": n, "sent": s["sent"], "delivered": s["delivered"],
                        "lost": s["lost"], "workload_cpu_s": s["workload_cpu_s"],
                        "cpu_per_message_us": s["cpu_per_message_us"],
                        "cpu_per_message_x25519": in_x25519(s["cpu_per_message_us"], prim),
                        "received_ms": s["received_ms"], "rss_mb": s["rss_mb"]})
-    return {"clients": 20, "messages_per_s": 10, "duration_s": dur, "epoch_seconds": 10,
+    return {"clients": 20, "messages_per_s": 10, "duration_s": dur, "epoch_seconds": EPOCH_S,
             "x25519_us": prim["x25519_us"], "points": points}
 
 
@@ -302,7 +319,8 @@ def cmd_idle_memory(a, prim):
             last.update(found)
 
     s = simnet(a.bin, ["--mode", "process", "--nodes", nodes, "--clients", 2, "--rate", 0.25,
-                       "--duration", dur, "--drain", 10, "--seed", 1], dur + 200, sample)
+                       "--duration", dur, "--drain", 10, "--epoch-seconds", EPOCH_S, "--seed", 1],
+               dur + 200, sample)
     values = sorted(last.values())
     if not values:
         return {"skipped": "no sample with every nightjar-node process up"}
