@@ -2,7 +2,10 @@
 # Runs every Nightjar benchmark and writes their figures as one JSON file
 # (docs/BENCHMARKS.md explains each figure and its ratio).
 #
-#   scripts/bench.sh [--quick] [--only NAME[,NAME...]] [OUT.json]   (default: bench-results.json)
+#   scripts/bench.sh [--quick] [--only NAME[,NAME...]] [--plot SVG] [OUT.json]
+#
+# OUT.json defaults to bench-results.json; --plot draws CPU per message against
+# network size from the growth piece (docs/benchmarks-growth.svg; gnuplot).
 #
 # Pieces, in order: primitives (raw libsodium costs, the units of the ratios),
 # onion, store, relay, idle_memory, flood_memory, e2e, growth, scale.
@@ -25,12 +28,14 @@ cd "$(dirname "$0")/.."
 
 quick=0
 only=""
+plot=""
 out=bench-results.json
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
+    --plot) plot=$2; shift ;;
     --only) only=",$2,"; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     *) out=$1 ;;
   esac
@@ -56,6 +61,11 @@ if ((${#missing[@]})); then
   [[ -f "$build_dir/CMakeCache.txt" ]] || with_lock cmake -S . -B "$build_dir" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
   with_lock cmake --build "$build_dir" -j2 --target "${missing[@]}" || exit 1
+fi
+# The flood tool (tests/bench/flood) is optional: built if it can be.
+if [[ ! -x "$bin/nightjar-flood-scenario" ]] && [[ -z "$only" || "$only" == *",flood_memory,"* ]]; then
+  with_lock cmake --build "$build_dir" -j2 --target nightjar-flood-scenario >/dev/null 2>&1 ||
+    echo "bench.sh: nightjar-flood-scenario does not build here: the flood piece is skipped" >&2
 fi
 grep -q "CMAKE_BUILD_TYPE:STRING=Release" "$build_dir/CMakeCache.txt" 2>/dev/null ||
   echo "bench.sh: warning: $build_dir is not a Release build" >&2
@@ -151,9 +161,40 @@ for name in ["primitives", "onion", "store", "relay", "idle_memory", "flood_memo
     p = os.path.join(work, name + ".json")
     if os.path.exists(p):
         res[name] = json.load(open(p))
+# Figures whose benchmark reports no ratio of its own, in units of this run's
+# X25519 scalar multiplication (or an empty process's memory).
+prim = res.get("primitives", {})
+x = prim.get("x25519_us")
+def get(piece, key):
+    v = res.get(piece, {})
+    return v.get(key) if isinstance(v, dict) else None
+derived = {}
+if x:
+    pairs = {
+        "onion_build_in_x25519": (get("onion", "build_us"), 1),
+        "store_retrieve_cpu_p50_in_x25519": (get("store", "retrieve_cpu_p50_ms"), 1000),
+        "store_retrieve_p50_in_x25519": (get("store", "retrieve_p50_ms"), 1000),
+        "relay_cpu_per_cell_in_x25519": (get("relay", "relay_cpu_per_cell_us"), 1),
+    }
+    for k, (v, scale) in pairs.items():
+        if isinstance(v, (int, float)):
+            derived[k] = round(v * scale / x, 2)
+flood = res.get("flood_memory", {})
+if prim.get("rss_floor_mb") and isinstance(flood, dict):
+    for k in ("target_rss_idle_mb", "target_rss_max_mb"):
+        if isinstance(flood.get(k), (int, float)):
+            derived["flood_" + k.replace("_mb", "_in_floor")] = round(flood[k] / prim["rss_floor_mb"], 2)
+res["derived"] = derived
 with open(out, "w") as f:
     json.dump(res, f, indent=1)
     f.write("\n")
 print(f"bench.sh: wrote {out} ({elapsed} s)", file=sys.stderr)
 EOF
+if [[ -n "$plot" ]]; then
+  if command -v gnuplot >/dev/null; then
+    python3 scripts/bench_simnet.py plot --results "$out" --out "$plot" || status=1
+  else
+    echo "bench.sh: gnuplot is not installed: no plot" >&2
+  fi
+fi
 exit $status
