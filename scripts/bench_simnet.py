@@ -365,7 +365,7 @@ set grid
 set key top left
 set link y2 via y*1000/{res['primitives']['x25519_us']} inverse y*{res['primitives']['x25519_us']}/1000
 plot '{dat}' using 1:2 with linespoints lw 2 pt 7 title 'CPU per message', \\
-     '' using 1:2:(sprintf('%d X25519', $3)) with labels offset 0,1 notitle
+     '' using 1:2:(sprintf('%.0f X25519', $3)) with labels offset 0,1 notitle
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
     log("wrote " + a.out)
