@@ -351,7 +351,7 @@ def cmd_plot(a):
         script = f"""
 set terminal svg size 720,440 dynamic font 'sans,12' background '#ffffff'
 set output '{a.out}'
-set title 'Nightjar: CPU time per delivered message against network size\\n(in-process simnet, 20 clients, 10 messages/s in all)'
+set title "Nightjar: CPU time per delivered message against network size\\n(in-process simnet, 20 clients, 10 messages/s in all)"
 set xlabel 'service nodes'
 set ylabel 'CPU ms per delivered message'
 set y2label 'X25519 scalar multiplications per message'
@@ -361,11 +361,13 @@ set yrange [0:*]
 set y2range [0:*]
 set ytics nomirror
 set y2tics
+set format y2 '%.0f'
 set grid
 set key top left
+set offsets 0, 0, graph 0.15, 0
 set link y2 via y*1000/{res['primitives']['x25519_us']} inverse y*{res['primitives']['x25519_us']}/1000
-plot '{dat}' using 1:2 with linespoints lw 2 pt 7 title 'CPU per message', \\
-     '' using 1:2:(sprintf('%.0f X25519', $3)) with labels offset 0,1 notitle
+plot '{dat}' using 1:2 with linespoints lw 2 pt 7 ps 1.2 title 'CPU per message', \\
+     '' using 1:2:(sprintf('%.0f X25519', $3)) with labels offset 0,1.2 notitle
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
     log("wrote " + a.out)
