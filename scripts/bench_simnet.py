@@ -101,7 +101,7 @@ def summary(report):
         "unanswered": c["unanswered"],
         "received_ms": {k: rec.get(k) for k in ("p50", "p90", "p99", "max")},
         "stored_ms": {k: sto.get(k) for k in ("p50", "p90", "p99", "max")},
-        "ready_s": report["ready_s"], "wall_s": report["wall_s"],
+        "ready_s": report["ready_s"], "wall_s": report["wall_s"], "drain_s": report["drain_s"],
         "rss_mb": res.get("rss_mb"), "rss_peak_mb": res.get("rss_peak_mb"),
         "workload_cpu_s": cpu,
         "cpu_per_message_us": round(cpu / delivered * 1e6, 1) if delivered else None,
@@ -253,6 +253,8 @@ def cmd_growth(a, prim):
                        "lost": s["lost"], "workload_cpu_s": s["workload_cpu_s"],
                        "cpu_per_message_us": s["cpu_per_message_us"],
                        "cpu_per_message_x25519": in_x25519(s["cpu_per_message_us"], prim),
+                       # Cores the whole network kept busy over the workload and drain.
+                       "cores_busy": round(s["workload_cpu_s"] / (dur + s["drain_s"]), 3),
                        "received_ms": s["received_ms"], "rss_mb": s["rss_mb"]})
     return {"clients": 20, "messages_per_s": 10, "duration_s": dur, "epoch_seconds": EPOCH_S,
             "x25519_us": prim["x25519_us"], "points": points}
