@@ -47,11 +47,15 @@ class Lock:
     """Holds NIGHTJAR_BENCH_LOCK (flock, exclusive) while a simnet runs, if set.
     Taken here rather than with flock(1) so the wait is not part of a run's time."""
 
+    waited_s = 0.0  # over every run of this process
+
     def __enter__(self):
         path = os.environ.get("NIGHTJAR_BENCH_LOCK")
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666) if path else None
         if self.fd is not None:
+            t0 = time.monotonic()
             fcntl.flock(self.fd, fcntl.LOCK_EX)
+            Lock.waited_s += time.monotonic() - t0
         return self
 
     def __exit__(self, *exc):
@@ -396,6 +400,7 @@ def main():
         started = time.monotonic()
         out = fn(a, prim)
         out["bench_wall_s"] = round(time.monotonic() - started, 1)
+        out["lock_wait_s"] = round(Lock.waited_s, 1)
         print(json.dumps(out))
         return 0
     except (RuntimeError, OSError, KeyError, ValueError) as e:
