@@ -125,7 +125,11 @@ json to_json(const Report& r) {
         {"max_entropy_bits", round3(r.paths.max_entropy_bits)}}},
       {"events", r.events},
       {"notes", r.notes},
-      {"resources", {{"rss_mb", round3(r.rss_mb)}, {"rss_peak_mb", round3(r.rss_peak_mb)}}},
+      {"resources",
+       {{"rss_mb", round3(r.rss_mb)},
+        {"rss_peak_mb", round3(r.rss_peak_mb)},
+        {"cpu_s", round3(r.cpu_s)},
+        {"workload_cpu_s", round3(r.workload_cpu_s)}}},
   };
   j["replication_complete"] =
       r.replication_complete ? json(round3(*r.replication_complete)) : json(nullptr);
@@ -200,6 +204,8 @@ void print_summary(std::ostream& out, const Report& r) {
            std::to_string(r.paths.distinct_guards) + " nodes used as guards");
   line(out, "memory",
        fmt("%.0f MB resident at the end", r.rss_mb) + fmt(", peak %.0f MB", r.rss_peak_mb));
+  line(out, "cpu",
+       fmt("%.1f s in all", r.cpu_s) + fmt(", %.1f s in the workload and drain", r.workload_cpu_s));
   line(out, "time", fmt("%.1f s in all", r.wall_s) + fmt(", %.1f s draining", r.drain_s));
   for (const auto& e : r.events)
     line(out, "fault", e);

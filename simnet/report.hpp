@@ -101,6 +101,11 @@ struct Report {
   std::vector<std::string> notes;   // what was skipped, and why
   double rss_mb = 0;                // the simnet process at the end
   double rss_peak_mb = 0;
+  // CPU time (user + system) of the simnet process: the whole run, and from
+  // the workload's start to the drain's end. In-process mode that is every
+  // node's and client's; in process mode only the clients' and the simnet's.
+  double cpu_s = 0;
+  double workload_cpu_s = 0;
 };
 
 nlohmann::json to_json(const Report& r);

@@ -29,6 +29,16 @@ std::uint64_t unix_ms() {
                                         .count());
 }
 
+// CPU time (user + system, all threads) of this process so far, in seconds.
+double process_cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
 double status_mb(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -175,6 +185,7 @@ class Runner {
         const double drained = static_cast<double>(uv_now(&loop_) - drain_start_ms_) / 1000.0;
         if (outstanding() == 0 || drained >= s_.drain_s || interrupted_) {
           drain_s_ = drained;
+          workload_cpu_s_ = process_cpu_s() - workload_start_cpu_s_;
           if (s_.settle_s > 0 && !interrupted_) {
             // Replicas converge by anti-entropy rounds: give restarted and
             // healed members time to catch up before the stores are read.
@@ -233,6 +244,7 @@ class Runner {
           }
           phase_ = Phase::workload;
           workload_start_ms_ = uv_now(&loop_);
+          workload_start_cpu_s_ = process_cpu_s();
           workload_start_ns_ = uv_hrtime();
           progress_.event("clients ready; workload of " + std::to_string(plan_.size()) +
                           " messages over " + fmt1(s_.duration_s) + " s");
@@ -466,6 +478,8 @@ class Runner {
     if (interrupted_) r.notes.push_back("interrupted (SIGINT): the workload ended early");
     r.rss_mb = rss_before_stop_mb_;
     r.rss_peak_mb = status_mb("VmHWM:");
+    r.cpu_s = process_cpu_s();
+    r.workload_cpu_s = workload_cpu_s_;
     return r;
   }
 
@@ -504,6 +518,7 @@ class Runner {
   std::uint64_t settle_start_ms_ = 0;
   std::uint64_t workload_start_ns_ = 0;
   double ready_s_ = 0, drain_s_ = 0, stop_deadline_s_ = 0, rss_before_stop_mb_ = 0;
+  double workload_start_cpu_s_ = 0, workload_cpu_s_ = 0;
   std::shared_ptr<const Directory> final_directory_;
   PathReport paths_;
   std::vector<std::string> events_, notes_;

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Prints the figures of a scripts/bench.sh result file as Markdown tables,
+for docs/BENCHMARKS.md:  python3 scripts/bench_tables.py docs/bench-results.json
+"""
+import json
+import sys
+
+
+def f(v, digits=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def table(rows):
+    out = ["| figure | value | ratio | ratio to |", "| --- | --- | --- | --- |"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(out)
+
+
+def main(path):
+    r = json.load(open(path))
+    p, m = r["primitives"], r["machine"]
+    d = r.get("derived", {})
+    print(f"Run of {r['date']} (commit {r['commit']}), {'quick' if r['quick'] else 'full'}: "
+          f"{m['cpu_model']}, {m['nproc']} cores, {m['mem_gib']} GiB, Linux {m['kernel']}, "
+          f"{m['build_type']} build; bench.sh took {r['elapsed_s']} s "
+          f"(pieces: {', '.join(f'{k} {v} s' for k, v in r['piece_seconds'].items())}).\n")
+    print("### Units (primitives_bench)\n")
+    print(table([
+        ("X25519 scalar multiplication", f"{f(p['x25519_us'], 2)} µs ({f(p['x25519_per_s'], 0)}/s)", "1", "-"),
+        ("ChaCha20-Poly1305 seal, 1032 bytes", f"{f(p['aead_seal_us'], 3)} µs",
+         f(p['aead_seal_us'] / p['x25519_us'], 3), "X25519"),
+        ("Ed25519 verify", f"{f(p['ed25519_verify_us'], 2)} µs",
+         f(p['ed25519_verify_us'] / p['x25519_us'], 2), "X25519"),
+        ("empty process (libsodium linked), resident", f"{f(p['rss_floor_mb'], 2)} MB", "1", "-"),
+    ]))
+    o = r.get("onion", {})
+    if "ratio" in o:
+        print("\n### Onion cells (onion_bench, one core)\n")
+        print(table([
+            (f"peels per CPU-second ({o['cell_bytes']}-byte cells)", f(o["peel_per_s"], 0),
+             f(o["ratio"], 3), "peel bound (raw calls of one peel)"),
+            ("", "", f(o["x25519_ratio"], 3), "bare X25519 (same run, onion_bench's own)"),
+            ("reply wraps per CPU-second", f(o["reply_wrap_per_s"], 0), f(o["reply_wrap_ratio"], 3),
+             "its raw calls"),
+            ("build a 4-hop cell", f"{f(o['build_us'], 1)} µs", f(d.get("onion_build_in_x25519"), 2),
+             "X25519 (primitives)"),
+        ]))
+    s = r.get("store", {})
+    if "stores_ratio" in s:
+        print("\n### Store (store_bench, RocksDB on the disk)\n")
+        print(table([
+            ("durable stores per second (one fsync each)", f(s["stores_per_s"], 0),
+             f(s["stores_ratio"], 3), "raw write + fdatasync"),
+            (f"durable stores per second, batches of {s['batch_size']}",
+             f(s["batch_stores_per_s"], 0), f(s["batch_ratio"], 3), f"{s['batch_size']} raw fdatasyncs"),
+            (f"retrieve 100 of {f(s['messages'])} messages, p50 / p99",
+             f"{f(s['retrieve_p50_ms'], 3)} / {f(s['retrieve_p99_ms'], 3)} ms",
+             f(d.get("store_retrieve_p50_in_x25519"), 2), "X25519 (p50)"),
+        ]))
+    rl = r.get("relay", {})
+    if "ratio" in rl:
+        print("\n### Relay forwarding (relay_bench, one relay process, TCP on loopback)\n")
+        print(table([
+            ("cells forwarded per CPU-second of the relay", f(rl["forwarded_per_relay_cpu_s"], 0),
+             f(rl["ratio"], 3), "peel bound"),
+            ("relay CPU per cell", f"{f(rl['relay_cpu_per_cell_us'], 1)} µs",
+             f(d.get("relay_cpu_per_cell_in_x25519"), 2), "X25519"),
+            ("cells forwarded per wall-clock second", f(rl["forwarded_per_s"], 0),
+             f(rl["wall_ratio"], 3), "peel bound"),
+            ("error replies (overloaded) / lost", f"{rl['relay_errors']} / {rl['lost']}", "", ""),
+        ]))
+    im, fm = r.get("idle_memory", {}), r.get("flood_memory", {})
+    rows = []
+    if "node_rss_median_mb" in im:
+        rows.append((f"idle nightjar-node, median of {im['nodes']} (min / max {f(im['node_rss_min_mb'], 1)}"
+                     f" / {f(im['node_rss_max_mb'], 1)})", f"{f(im['node_rss_median_mb'], 1)} MB",
+                     f(im["node_rss_median_in_floor"], 2), "empty process"))
+    if "target_rss_max_mb" in fm:
+        rows.append(("flooded node, idle before the flood", f"{f(fm['target_rss_idle_mb'], 1)} MB",
+                     f(d.get("flood_target_rss_idle_in_floor"), 2), "empty process"))
+        rows.append(("flooded node, peak under the flood", f"{f(fm['target_rss_max_mb'], 1)} MB",
+                     f(d.get("flood_target_rss_max_in_floor"), 2), "empty process"))
+    elif fm:
+        rows.append(("node under flood", fm.get("skipped") or fm.get("failed"), "", ""))
+    if rows:
+        print("\n### Memory\n")
+        print(table(rows))
+    e = r.get("e2e", {})
+    if "fixed_load" in e:
+        fl, mr = e["fixed_load"], e["max_rate"]
+        print(f"\n### End to end (simnet, {e['nodes']} nodes, {e['clients']} clients, "
+              f"{e['size_bytes']}-byte messages)\n")
+        rec, sto = fl["received_ms"], fl["stored_ms"]
+        print(table([
+            (f"send to recipient's client at {f(fl['messages_per_s'])} messages/s, p50 / p90 / p99",
+             f"{f(rec['p50'], 1)} / {f(rec['p90'], 1)} / {f(rec['p99'], 1)} ms",
+             f"{f(fl['received_p50_in_x25519'])} / {f(fl['received_p90_in_x25519'])} / "
+             f"{f(fl['received_p99_in_x25519'])}", "X25519"),
+            ("send to quorum acknowledgement, p50 / p90 / p99",
+             f"{f(sto['p50'], 1)} / {f(sto['p90'], 1)} / {f(sto['p99'], 1)} ms", "", ""),
+            (f"messages sent / lost ({fl['duration_s']} s)", f"{fl['sent']} / {fl['lost']}", "", ""),
+            ("highest rate with p99 <= 100 ms, nothing lost", f"{f(mr['messages_per_s'])} messages/s",
+             f(mr["x25519_per_message_of_machine"]), "X25519 of the machine's cores per message"),
+            ("first rate that failed", f(mr["first_failing_messages_per_s"]), "", ""),
+            ("CPU per message at that rate (all in)", f"{f(mr['cpu_per_message_us'], 0)} µs",
+             f(mr["cpu_per_message_x25519"]), "X25519"),
+            ("CPU per additional message (marginal)", f"{f(mr['marginal_cpu_per_message_us'], 0)} µs",
+             f(mr["marginal_cpu_per_message_x25519"]), "X25519"),
+        ]))
+        print("\nRate search: " + "; ".join(
+            f"{s['messages_per_s']}/s: p99 {f(s['received_p99_ms'], 1)} ms, {s['lost']} lost, "
+            f"{'ok' if s['ok'] else 'failed'}" for s in mr["steps"]) + ".")
+    g = r.get("growth", {})
+    if "points" in g:
+        print(f"\n### Growth (simnet, {g['clients']} clients, {g['messages_per_s']} messages/s in all, "
+              f"{g['duration_s']} s)\n")
+        print("| nodes | delivered / sent | CPU per message | in X25519 | cores busy | received p50 / p99 | resident |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for pt in g["points"]:
+            print(f"| {pt['nodes']} | {pt['delivered']} / {pt['sent']} | "
+                  f"{f(pt['cpu_per_message_us'] / 1000, 2)} ms | {f(pt['cpu_per_message_x25519'])} | "
+                  f"{f(pt.get('cores_busy'), 2)} | {f(pt['received_ms']['p50'], 1)} / "
+                  f"{f(pt['received_ms']['p99'], 1)} ms | {f(pt['rss_mb'], 0)} MB |")
+    sc = r.get("scale", {})
+    if "runs" in sc:
+        print(f"\n### Scale (in-process simnet, {sc['clients']} clients, {sc['messages_per_s']} "
+              f"messages/s, {sc['duration_s']} s)\n")
+        print(f"Largest network with zero loss: **{sc['largest_zero_loss_nodes']} nodes**, "
+              f"{f(sc['rss_per_node_mb'], 2)} MB per node ({f(sc['rss_per_node_in_floor'], 2)} "
+              "empty processes).\n")
+        print("| nodes | ok | sent / lost | ready | received p50 / p99 | resident | per node |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for run in sc["runs"]:
+            if "error" in run:
+                print(f"| {run['nodes']} | no | {run['error']} | | | | |")
+                continue
+            print(f"| {run['nodes']} | {'yes' if run['ok'] else 'no'} | {run['sent']} / {run['lost']} | "
+                  f"{f(run['ready_s'], 1)} s | {f(run['received_ms']['p50'], 1)} / "
+                  f"{f(run['received_ms']['p99'], 1)} ms | {f(run['rss_mb'], 0)} MB | "
+                  f"{f(run['rss_per_node_mb'], 2)} MB |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
