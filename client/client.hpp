@@ -55,9 +55,13 @@ struct ClientOptions {
   int send_attempts = 5;                  // per fragment, each through a fresh path
   std::uint32_t poll_wait_ms = 25'000;    // long-poll wait per retrieve
   std::uint16_t retrieve_limit = 64;
-  // Retrieve again from this far behind the cursor now and then, in case a
-  // message reached the polled member late (replication after a partition).
+  // Every `lookback`, retrieve again from `lookback_depth` (at least twice
+  // `lookback`) behind the settled cursor, in case a message reached the
+  // polled member late (replication after a partition or a lost answer). A
+  // message that arrives d late is found by the next sweep when d + lookback
+  // - settle <= the depth; messages already handled are skipped by ID.
   std::chrono::milliseconds lookback{120'000};
+  std::chrono::milliseconds lookback_depth{600'000};
   // Replicas can receive messages out of order; a message is taken as
   // settled on the polled member once its time is this far behind the
   // member's clock.

@@ -10,6 +10,8 @@
 // (after a partition) are found by the lookback sweep.
 #include "client/client_impl.hpp"
 
+#include <algorithm>
+
 namespace nightjar::client {
 
 namespace {
@@ -214,7 +216,10 @@ void Client::Impl::tick() {
   if (!subscribed) return;
   if (now >= next_lookback_ms) {
     next_lookback_ms = now + static_cast<std::uint64_t>(options.lookback.count());
-    const std::uint64_t back = static_cast<std::uint64_t>(options.lookback.count());
+    // Deeper than the interval: a sweep that looked back only as far as the
+    // sweeps are apart would miss a message that arrived late just after one.
+    const std::uint64_t back = static_cast<std::uint64_t>(
+        std::max(options.lookback_depth.count(), 2 * options.lookback.count()));
     const Cursor from{stable.timestamp_ms > back ? stable.timestamp_ms - back : 0, {}};
     return poll(0, from, true);
   }

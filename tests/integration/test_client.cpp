@@ -203,3 +203,88 @@ TEST_CASE("a relay killed mid-send: the client retries through another path and 
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by the lookback sweep",
+          "[client]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
+    Person alice, bob;
+    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
+    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob");
+    // Bob sweeps every second, with the default depth (10 minutes), and takes
+    // messages as settled after 200 ms, so his cursor passes the late
+    // message's time at once. (make_client's options are fixed, so Bob's
+    // client is made here.)
+    bob.client->stop();
+    {
+      ClientOptions o;
+      o.network = net.config();
+      o.profile_dir = net.dir() / "bob2";
+      o.poll_wait_ms = 1000;
+      o.request_timeout = std::chrono::milliseconds(4000);
+      o.lookback = std::chrono::milliseconds(1000);
+      o.settle = std::chrono::milliseconds(200);
+      o.log = capture_logger("bob2");
+      SystemRandom rng;
+      bob.client = std::make_unique<Client>(loop.get(), o, Identity::generate(rng));
+      bool ready = false;
+      bob.client->start([&](Result<void, std::string> r) {
+        REQUIRE(r.ok());
+        ready = true;
+      });
+      REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
+    }
+    bob.client->subscribe([&](const ReceivedMessage& m) { on_receive(bob, m); });
+    const auto bob_account = bob.client->identity().account();
+
+    // A message through the network: Bob's cursor moves past now - 30 s.
+    bool sent = false;
+    const std::string first_text = "first";
+    alice.client->send(bob_account, as_bytes(first_text), [&](auto r) {
+      REQUIRE(r.ok());
+      sent = true;
+    });
+    REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
+    loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
+
+    // A message stamped 30 s ago appears on every member now, as after a
+    // healed partition: behind the cursor, so only a sweep can find it.
+    auto dir = net.nodes()[0]->directory().current();
+    const auto members = dir->members(*dir->swarm_for(bob_account));
+    const std::string late_text = "late";
+    SystemRandom rng;
+    client::Message msg;
+    const auto now = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    msg.timestamp_ms = now - 30'000;
+    msg.message_id = client::random_message_id(rng);
+    msg.body = as_bytes(late_text);
+    auto envelope = client::seal(alice.client->identity(), bob_account, msg,
+                                 dir->params.max_body_bytes, rng);
+    REQUIRE(envelope.ok());
+    StoredMessage stored;
+    stored.recipient = bob_account;
+    stored.body = *envelope;
+    stored.id = message_id(bob_account, stored.body);
+    stored.timestamp_ms = now - 30'000;
+    stored.expiry_ms = now + 600'000;
+    for (auto& n : net.nodes())
+      for (const auto* m : members)
+        if (n && n->id() == m->node.id) REQUIRE(n->store()->put(stored, now).ok());
+
+    const bool found = loop.run_until([&] { return bob.inbox.size() == 2; }, std::chrono::seconds(20));
+    REQUIRE(found);
+    CHECK(bob.inbox[1] == late_text);
+    loop.run_for(std::chrono::milliseconds(2500));  // more sweeps: still only once
+    CHECK(bob.counts[late_text] == 1);
+    alice.client->stop();
+    bob.client->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
