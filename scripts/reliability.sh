@@ -17,7 +17,7 @@
 #   bash scripts/reliability.sh [--short] [--out DIR]
 #
 # --short is the CI form (tests/simnet/reliability_*.json, a 5 s flood: about
-# three minutes); without it, the long form (simnet/scenarios/reliability-*.json,
+# three and a half minutes of work); without it, the long form (simnet/scenarios/reliability-*.json,
 # over 10,000 messages, and 30 s floods: about a quarter of an hour). --out
 # keeps every report (the simnet's JSON, the floods' JSON, logs) in DIR;
 # otherwise they go to a temporary directory that is removed.
