@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -215,6 +216,10 @@ struct Daemon {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libuv writes to sockets with write(2): a peer that reset its connection
+  // (a killed node, a dropped client) would raise SIGPIPE and end the process.
+  // Ignored, it is a failed write, and the link closes.
+  ::signal(SIGPIPE, SIG_IGN);
   auto config = load_node_config(argc, argv);
   if (!config) return usage_error(config.error());
   switch (config->action) {

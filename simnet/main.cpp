@@ -10,6 +10,7 @@
 // what they look for.
 #pragma GCC diagnostic ignored "-Wnull-dereference"  // see node/main.cpp
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ bool parse_kill(const std::string& text, FaultSpec& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libuv writes to sockets with write(2): a peer that reset its connection
+  // (a killed node, a dropped client) would raise SIGPIPE and end the process.
+  // Ignored, it is a failed write, and the link closes.
+  ::signal(SIGPIPE, SIG_IGN);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << "Usage: nightjar-simnet run [options]   (nightjar-simnet run --help)\n";
     return argc < 2 ? exit_usage : 0;

@@ -129,19 +129,24 @@ void run_until(Run& run) {
         handle, [](uv_signal_t* h, int) { static_cast<Run*>(h->data)->interrupted = true; }, sig);
   }
   uv_run(run.loop, UV_RUN_DEFAULT);
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&run.check),
-                         reinterpret_cast<uv_handle_t*>(&run.sigint),
-                         reinterpret_cast<uv_handle_t*>(&run.sigterm)})
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&run.check), reinterpret_cast<uv_handle_t*>(&run.sigint),
+        reinterpret_cast<uv_handle_t*>(&run.sigterm)})
     uv_close(h, nullptr);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libuv writes to sockets with write(2): a peer that reset its connection
+  // (a killed node, a dropped client) would raise SIGPIPE and end the process.
+  // Ignored, it is a failed write, and the link closes.
+  ::signal(SIGPIPE, SIG_IGN);
   namespace po = boost::program_options;
   Options o;
   po::options_description specific("Flood");
-  specific.add_options()("network", po::value(&o.network)->required(), "the network file (network.conf)")(
+  specific.add_options()("network", po::value(&o.network)->required(),
+                         "the network file (network.conf)")(
       "target", po::value(&o.target)->required(), "HOST:PORT of the node to flood (127.0.0.0/8)")(
       "mode", po::value(&o.mode)->required(), "cells or garbage")(
       "seconds", po::value(&o.seconds)->default_value(o.seconds), "how long to flood")(
@@ -151,13 +156,15 @@ int main(int argc, char** argv) {
       "connections open at once (0: 8 for cells, 64 for garbage)")(
       "built-per-second", po::value(&o.built_per_second)->default_value(o.built_per_second),
       "cells: properly built cells per second through the target (4 X25519 each)")(
-      "rate", po::value(&o.rate)->default_value(o.rate), "cells: at most this many cells per second (0: no limit)")(
+      "rate", po::value(&o.rate)->default_value(o.rate),
+      "cells: at most this many cells per second (0: no limit)")(
       "hold-seconds", po::value(&o.hold_seconds)->default_value(o.hold_seconds),
       "garbage: close a connection the target has not dropped after this long");
   bench::CommonOptions common;
   if (auto exit_status = bench::parse_options(
-          argc, argv, program, "Floods one node of a loopback Nightjar network with cells or garbage.",
-          specific, common))
+          argc, argv, program,
+          "Floods one node of a loopback Nightjar network with cells or garbage.", specific,
+          common))
     return *exit_status;
   if (o.mode != "cells" && o.mode != "garbage")
     return bench::bad_option(program, "--mode must be cells or garbage, not '" + o.mode + "'");
@@ -186,7 +193,8 @@ int main(int argc, char** argv) {
   Run run{&loop, {}, start + static_cast<std::uint64_t>(o.seconds * 1000)};
   bench::JsonObject report;
   if (o.mode == "cells") {
-    CellFlood flood(&loop, *found, CellFloodOptions{connections, o.count, o.built_per_second, o.rate});
+    CellFlood flood(&loop, *found,
+                    CellFloodOptions{connections, o.count, o.built_per_second, o.rate});
     flood.start();
     run.stop_when = [&] { return flood.done(); };
     run_until(run);

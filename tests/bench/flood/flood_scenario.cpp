@@ -15,6 +15,8 @@
 // bounds.
 #include <uv.h>
 
+#include <csignal>
+
 // GCC 12 reports a false "potential null pointer dereference" in libstdc++ when
 // Boost.Program_options' typed_value<std::string>::notify is inlined (as in node/settings.cpp).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -102,9 +104,13 @@ struct RssSampler {
   std::uint64_t take_max() { return std::exchange(max_kb, last_kb); }
 };
 
-double mb(std::uint64_t kb) { return static_cast<double>(kb) / 1024.0; }
+double mb(std::uint64_t kb) {
+  return static_cast<double>(kb) / 1024.0;
+}
 
-std::optional<std::string> scrape(std::uint16_t port) { return test::http_get(port, "/metrics", 5s); }
+std::optional<std::string> scrape(std::uint16_t port) {
+  return test::http_get(port, "/metrics", 5s);
+}
 
 double metric(const std::optional<std::string>& text, const std::string& series) {
   if (!text) return 0;
@@ -124,15 +130,17 @@ void add_phase(bench::JsonObject& j, const std::string& name, const LatencySampl
 
 void add_metric_deltas(bench::JsonObject& j, const std::optional<std::string>& before,
                        const std::optional<std::string>& after) {
-  auto delta = [&](const std::string& series) { return metric(after, series) - metric(before, series); };
+  auto delta = [&](const std::string& series) {
+    return metric(after, series) - metric(before, series);
+  };
   auto add = [&](const std::string& key, const std::string& series) {
     j.add(key, static_cast<std::int64_t>(delta(series)));
   };
   add("target_cells_received", "nightjar_cells_received_total");
   add("target_cells_relayed", "nightjar_cells_relayed_total");
-  for (const char* reason : {"wrong_size", "expired_key", "low_order_key", "bad_mac", "replay",
-                             "replay_cache_full", "bad_slot", "bad_payload", "bad_frame",
-                             "unforwardable"})
+  for (const char* reason :
+       {"wrong_size", "expired_key", "low_order_key", "bad_mac", "replay", "replay_cache_full",
+        "bad_slot", "bad_payload", "bad_frame", "unforwardable"})
     add(std::string("target_dropped_") + reason,
         std::string("nightjar_cells_dropped_total{reason=\"") + reason + "\"}");
   for (const char* action : {"refused", "cell_dropped", "frame_dropped"})
@@ -140,7 +148,8 @@ void add_metric_deltas(bench::JsonObject& j, const std::optional<std::string>& b
         std::string("nightjar_rate_limited_total{action=\"") + action + "\"}");
   add("target_replay_hits", "nightjar_replay_hits_total");
   add("target_relay_error_replies", "nightjar_replies_total{result=\"relay_error\"}");
-  j.add("target_replay_cache_bytes", static_cast<std::int64_t>(metric(after, "nightjar_replay_cache_bytes")));
+  j.add("target_replay_cache_bytes",
+        static_cast<std::int64_t>(metric(after, "nightjar_replay_cache_bytes")));
   j.add("target_relay_table_entries",
         static_cast<std::int64_t>(metric(after, "nightjar_relay_table_entries")));
 }
@@ -153,10 +162,15 @@ nlohmann::json flood_figures(ChildProcess& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libuv writes to sockets with write(2): a peer that reset its connection
+  // (a killed node, a dropped client) would raise SIGPIPE and end the process.
+  // Ignored, it is a failed write, and the link closes.
+  ::signal(SIGPIPE, SIG_IGN);
   namespace po = boost::program_options;
   Options o;
   po::options_description specific("Scenario");
-  specific.add_options()("nodes", po::value(&o.nodes)->default_value(o.nodes), "service nodes (4 to 32)")(
+  specific.add_options()("nodes", po::value(&o.nodes)->default_value(o.nodes),
+                         "service nodes (4 to 32)")(
       "clients", po::value(&o.clients)->default_value(o.clients), "honest clients (2 to 16)")(
       "client-rate", po::value(&o.client_rate)->default_value(o.client_rate),
       "stores per second per client, one at a time")(
@@ -167,20 +181,23 @@ int main(int argc, char** argv) {
       "measuring after the flood")(
       "cell-connections", po::value(&o.cell_connections)->default_value(o.cell_connections),
       "links of the cell flood")(
-      "garbage-connections", po::value(&o.garbage_connections)->default_value(o.garbage_connections),
+      "garbage-connections",
+      po::value(&o.garbage_connections)->default_value(o.garbage_connections),
       "connections of the garbage flood open at once")(
       "built-per-second", po::value(&o.built_per_second)->default_value(o.built_per_second),
       "properly built cells per second in the cell flood")(
       "short", po::bool_switch(&o.short_run), "CI size: 3 s unloaded, 5 s of flood, 3 s after")(
       "check", po::bool_switch(&o.check),
-      "exit 1 if the target died, stopped answering /metrics or relaying, or went over --max-rss-mb")(
-      "max-rss-mb", po::value(&o.max_rss_mb)->default_value(o.max_rss_mb),
-      "with --check: the target's resident memory bound (0: not checked)")(
-      "keep", po::bool_switch(&o.keep), "keep the network's directory (logs, data) and print its path");
+      "exit 1 if the target died, stopped answering /metrics or relaying, or went over "
+      "--max-rss-mb")("max-rss-mb", po::value(&o.max_rss_mb)->default_value(o.max_rss_mb),
+                      "with --check: the target's resident memory bound (0: not checked)")(
+      "keep", po::bool_switch(&o.keep),
+      "keep the network's directory (logs, data) and print its path");
   bench::CommonOptions common;  // output is always JSON; --json is accepted
   if (auto exit_status = bench::parse_options(
           argc, argv, program,
-          "Floods one node of a loopback network and measures what its clients see.", specific, common))
+          "Floods one node of a loopback network and measures what its clients see.", specific,
+          common))
     return *exit_status;
   if (o.short_run) {
     o.unloaded_seconds = 3;
@@ -188,9 +205,11 @@ int main(int argc, char** argv) {
     o.after_seconds = 3;
   }
   if (o.nodes < 4 || o.nodes > 32) return bench::bad_option(program, "--nodes must be 4 to 32");
-  if (o.clients < 2 || o.clients > 16) return bench::bad_option(program, "--clients must be 2 to 16");
+  if (o.clients < 2 || o.clients > 16)
+    return bench::bad_option(program, "--clients must be 2 to 16");
   for (double s : {o.unloaded_seconds, o.flood_seconds, o.after_seconds})
-    if (!(s > 0) || s > 3600) return bench::bad_option(program, "phases must last 0 to 3600 seconds");
+    if (!(s > 0) || s > 3600)
+      return bench::bad_option(program, "phases must last 0 to 3600 seconds");
 
   auto say = [](const std::string& line) { std::cerr << program << ": " << line << std::endl; };
   ProcessNetwork net;
@@ -248,15 +267,14 @@ int main(int argc, char** argv) {
                       "--seconds", seconds, "--connections", std::to_string(o.cell_connections),
                       "--built-per-second", std::to_string(o.built_per_second), "--json"},
                      net.dir() / "flood-cells.json", net.dir() / "flood-cells.err");
-  ChildProcess garbage(NIGHTJAR_FLOOD_BINARY,
-                       {"--network", network_file, "--target", target.address(), "--mode",
-                        "garbage", "--seconds", seconds, "--connections",
-                        std::to_string(o.garbage_connections), "--json"},
-                       net.dir() / "flood-garbage.json", net.dir() / "flood-garbage.err");
+  ChildProcess garbage(
+      NIGHTJAR_FLOOD_BINARY,
+      {"--network", network_file, "--target", target.address(), "--mode", "garbage", "--seconds",
+       seconds, "--connections", std::to_string(o.garbage_connections), "--json"},
+      net.dir() / "flood-garbage.json", net.dir() / "flood-garbage.err");
   // The floods fetch a directory first (about a second), then flood; bounded
   // by their own --seconds, and by this wait.
-  run_for(&loop, o.flood_seconds + 30,
-          [&] { return cells.exited(0ms) && garbage.exited(0ms); });
+  run_for(&loop, o.flood_seconds + 30, [&] { return cells.exited(0ms) && garbage.exited(0ms); });
   for (ChildProcess* p : {&cells, &garbage}) {
     if (!p->exited(0ms)) {
       p->signal(SIGTERM);
@@ -327,6 +345,7 @@ int main(int argc, char** argv) {
 
   if (!o.check) return 0;
   const bool ok = survived && after_text && relays_after && rss_ok;
-  if (!ok) say("check failed: the target died, went silent, stopped relaying or used too much memory");
+  if (!ok)
+    say("check failed: the target died, went silent, stopped relaying or used too much memory");
   return ok ? 0 : 1;
 }
