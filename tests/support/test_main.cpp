@@ -1,4 +1,5 @@
 #define CATCH_CONFIG_RUNNER
+#include <signal.h>
 #include <sodium.h>
 
 #include <catch2/catch.hpp>
@@ -30,6 +31,9 @@ class LogOnFailure : public Catch::TestEventListenerBase {
 CATCH_REGISTER_LISTENER(LogOnFailure)
 
 int main(int argc, char* argv[]) {
+  // As in the daemons: a write to a peer that just went away must be an
+  // error on that link, not the end of the test process.
+  ::signal(SIGPIPE, SIG_IGN);
   if (sodium_init() < 0) {
     std::cerr << "libsodium failed to initialise\n";
     return 1;
