@@ -26,8 +26,9 @@ def main(path):
     d = r.get("derived", {})
     print(f"Run of {r['date']} (commit {r['commit']}), {'quick' if r['quick'] else 'full'}: "
           f"{m['cpu_model']}, {m['nproc']} cores, {m['mem_gib']} GiB, Linux {m['kernel']}, "
-          f"{m['build_type']} build; bench.sh took {r['elapsed_s']} s "
-          f"(pieces: {', '.join(f'{k} {v} s' for k, v in r['piece_seconds'].items())}).\n")
+          f"{m['build_type']} build; bench.sh took {r['elapsed_s']} s, waits for the lock included"
+          + (f" (pieces: {', '.join(f'{k} {v} s' for k, v in r['piece_seconds'].items())})"
+             if r.get("piece_seconds") else "") + ".\n")
     print("### Units (primitives_bench)\n")
     print(table([
         ("X25519 scalar multiplication", f"{f(p['x25519_us'], 2)} µs ({f(p['x25519_per_s'], 0)}/s)", "1", "-"),
