@@ -62,6 +62,10 @@ struct ClientOptions {
   // - settle <= the depth; messages already handled are skipped by ID.
   std::chrono::milliseconds lookback{120'000};
   std::chrono::milliseconds lookback_depth{600'000};
+  // A sweep page that fails is asked again of the next member (after the
+  // poll backoff); the sweep is given up after this many failures and the
+  // next one starts at the next interval.
+  int sweep_attempts = 8;
   // Replicas can receive messages out of order; a message is taken as
   // settled on the polled member once its time is this far behind the
   // member's clock.
@@ -98,6 +102,7 @@ struct ClientStats {
   std::uint64_t sends = 0, sent = 0, send_failures = 0;
   std::uint64_t store_requests = 0, store_retries = 0;
   std::uint64_t retrieves = 0, received = 0, rejected_envelopes = 0, duplicates = 0;
+  std::uint64_t sweeps = 0, sweep_retries = 0;  // lookback sweeps started; pages asked again
   std::uint64_t directory_fetches = 0;
   std::int64_t clock_offset_ms = 0;
 };

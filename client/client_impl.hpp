@@ -82,6 +82,11 @@ struct Client::Impl {
   Cursor stable;
   std::map<Cursor, ::nightjar::MessageId> window;
   std::optional<Cursor> page_after;  // paging through a long answer
+  // A lookback sweep in progress: its next page starts after this. A page
+  // that fails is asked again (of the next member) rather than ending the
+  // sweep, up to options.sweep_attempts failures per sweep.
+  std::optional<Cursor> sweep_after;
+  int sweep_failures = 0;
   std::optional<NodeId> last_member;
   bool subscribed = false;
   bool polling = false;
@@ -97,13 +102,14 @@ struct Client::Impl {
   };
   std::deque<Pass> passes;
   void poll(std::uint32_t wait_ms, const Cursor& after, bool lookback);
+  void start_sweep();
   void poll_answered(const Path& path, const Cursor& after, bool lookback,
                      Result<std::vector<std::uint8_t>, RequestFailure> r);
   void handle_messages(const std::vector<StoredMessage>& messages, bool lookback);
   void settle(std::uint64_t server_time_ms);
   void deliver(const ReceivedMessage& m);
   void delete_handled(const std::vector<::nightjar::MessageId>& ids);
-  void poll_failed(const std::string& why);
+  void poll_failed(const std::string& why, bool lookback);
   std::optional<Path> path_to_own_swarm();
   void tick();
 

@@ -40,7 +40,7 @@ std::optional<Path> Client::Impl::path_to_own_swarm() {
 void Client::Impl::poll(std::uint32_t wait_ms, const Cursor& after, bool lookback) {
   auto path = path_to_own_swarm();
   if (!path) {
-    poll_failed("no path to the own swarm");
+    poll_failed("no path to the own swarm", lookback);
     refresh_directory();
     return;
   }
@@ -66,10 +66,17 @@ void Client::Impl::poll(std::uint32_t wait_ms, const Cursor& after, bool lookbac
       options.request_timeout + std::chrono::milliseconds(wait_ms));
 }
 
-void Client::Impl::poll_failed(const std::string& why) {
+void Client::Impl::poll_failed(const std::string& why, bool lookback) {
   polling = false;
   ++member_turn;
   page_after.reset();
+  // A sweep page that failed is asked again, of the next member, after the
+  // backoff: the sweep goes on from where it stopped rather than waiting a
+  // whole interval (under churn, most sweeps meet a failure somewhere).
+  if (lookback && sweep_after && ++sweep_failures >= options.sweep_attempts) {
+    log->debug("lookback sweep given up after {} failures", sweep_failures);
+    sweep_after.reset();
+  }
   poll_backoff_ms = std::clamp<std::uint64_t>(poll_backoff_ms * 2, min_backoff_ms, max_backoff_ms);
   next_poll_ms = options.clock_ms() + poll_backoff_ms;
   log->debug("retrieve failed: {}", why);
@@ -84,11 +91,11 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
                                  Result<std::vector<std::uint8_t>, RequestFailure> r) {
   if (!r) {
     paths.report_path_failure(path, r.error(), now_ms());
-    return poll_failed(to_string(r.error().error));
+    return poll_failed(to_string(r.error().error), lookback);
   }
   paths.report_path_success(path, now_ms());
   auto resp = storage::decode_response(storage::Method::retrieve, *r);
-  if (!resp) return poll_failed("unreadable answer");
+  if (!resp) return poll_failed("unreadable answer", lookback);
   switch (resp->status) {
     case storage::Status::ok: break;
     case storage::Status::clock_skew:
@@ -99,8 +106,8 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
       return;
     case storage::Status::wrong_swarm:
       refresh_directory();
-      return poll_failed("wrong swarm");
-    default: return poll_failed(storage::to_string(resp->status));
+      return poll_failed("wrong swarm", lookback);
+    default: return poll_failed(storage::to_string(resp->status), lookback);
   }
   polling = false;
   poll_backoff_ms = 0;
@@ -109,17 +116,24 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
   if (!subscribed && passes.empty()) return;
   const auto& got = std::get<storage::RetrieveResult>(resp->body);
   handle_messages(got.messages, lookback);
+  if (lookback) {
+    // A sweep ends once it has paged past the settled cursor.
+    const bool more = got.more && !got.messages.empty();
+    if (more && before(cursor_of(got.messages.back()), stable)) {
+      sweep_after = cursor_of(got.messages.back());
+      return poll(0, *sweep_after, true);
+    }
+    log->debug("lookback sweep {} done", stats.sweeps);
+    sweep_after.reset();
+    return tick();
+  }
   if (got.more && !got.messages.empty()) {
     page_after = cursor_of(got.messages.back());
-    // A sweep ends once it has paged past the settled cursor.
-    if (lookback && !before(*page_after, stable)) page_after.reset();
-    if (lookback && page_after) return poll(0, *page_after, true);
     return tick();  // the next page now, not at the next tick
   }
-  page_after.reset();
-  if (!lookback) settle(got.server_time_ms);
+  settle(got.server_time_ms);
   (void)after;
-  if (!lookback && !passes.empty()) {
+  if (!passes.empty()) {
     auto pass = std::move(passes.front());
     passes.pop_front();
     // The callback may stop or destroy the client: touch nothing after it.
@@ -219,15 +233,11 @@ void Client::Impl::tick() {
   if (page_after) return poll(0, *page_after, false);
   if (!passes.empty()) return poll(0, stable, false);
   if (!subscribed) return;
-  if (now >= next_lookback_ms) {
-    next_lookback_ms = now + static_cast<std::uint64_t>(options.lookback.count());
-    // Deeper than the interval: a sweep that looked back only as far as the
-    // sweeps are apart would miss a message that arrived late just after one.
-    const std::uint64_t back = static_cast<std::uint64_t>(
-        std::max(options.lookback_depth.count(), 2 * options.lookback.count()));
-    const Cursor from{stable.timestamp_ms > back ? stable.timestamp_ms - back : 0, {}};
-    return poll(0, from, true);
+  if (sweep_after) {  // a sweep a failure interrupted goes on
+    ++stats.sweep_retries;
+    return poll(0, *sweep_after, true);
   }
+  if (now >= next_lookback_ms) return start_sweep();
   // Long poll from the settled cursor; with a window too big for one answer,
   // anchor later (the lookback sweep covers what that skips).
   Cursor anchor = stable;
@@ -237,6 +247,19 @@ void Client::Impl::tick() {
     anchor = it->first;
   }
   poll(options.poll_wait_ms, anchor, false);
+}
+
+void Client::Impl::start_sweep() {
+  next_lookback_ms = options.clock_ms() + static_cast<std::uint64_t>(options.lookback.count());
+  // Deeper than the interval: a sweep that looked back only as far as the
+  // sweeps are apart would miss a message that arrived late just after one.
+  const std::uint64_t back = static_cast<std::uint64_t>(
+      std::max(options.lookback_depth.count(), 2 * options.lookback.count()));
+  sweep_after = Cursor{stable.timestamp_ms > back ? stable.timestamp_ms - back : 0, {}};
+  sweep_failures = 0;
+  ++stats.sweeps;
+  log->debug("lookback sweep {} starts", stats.sweeps);
+  poll(0, *sweep_after, true);
 }
 
 void Client::receive(MessageHandler on_message, std::function<void(Result<void, std::string>)> done) {

@@ -28,13 +28,15 @@ struct Person {
 };
 
 std::unique_ptr<Client> make_client(TestLoop& loop, const NetworkConfig& network,
-                                    const std::filesystem::path& profile, const std::string& name) {
+                                    const std::filesystem::path& profile, const std::string& name,
+                                    const std::function<void(ClientOptions&)>& tweak = {}) {
   ClientOptions o;
   o.network = network;
   o.profile_dir = profile;
   o.poll_wait_ms = 2000;
   o.request_timeout = std::chrono::milliseconds(4000);
   o.log = capture_logger(name);
+  if (tweak) tweak(o);
   SystemRandom rng;
   auto c = std::make_unique<Client>(loop.get(), o, Identity::generate(rng));
   bool ready = false;
@@ -44,6 +46,43 @@ std::unique_ptr<Client> make_client(TestLoop& loop, const NetworkConfig& network
   });
   REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
   return c;
+}
+
+// Puts a message from `from` to `to`, stamped 30 s ago, straight into the
+// stores of every running member of the recipient's swarm: a message that
+// reached the swarm late, behind the recipient's settled cursor.
+void put_late_message(TestNetwork& net, const Client& from, const client::AccountKey& to,
+                      const std::string& text) {
+  std::shared_ptr<const Directory> dir;
+  for (auto& n : net.nodes())
+    if (n && (!dir || n->directory().current()->epoch > dir->epoch)) dir = n->directory().current();
+  REQUIRE(dir);
+  const auto members = dir->members(*dir->swarm_for(to));
+  SystemRandom rng;
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  client::Message msg;
+  msg.timestamp_ms = now - 30'000;
+  msg.message_id = client::random_message_id(rng);
+  msg.body = as_bytes(text);
+  auto envelope = client::seal(from.identity(), to, msg, dir->params.max_body_bytes, rng);
+  REQUIRE(envelope.ok());
+  StoredMessage stored;
+  stored.recipient = to;
+  stored.body = *envelope;
+  stored.id = message_id(to, stored.body);
+  stored.timestamp_ms = now - 30'000;
+  stored.expiry_ms = now + 600'000;
+  int put = 0;
+  for (auto& n : net.nodes())
+    for (const auto* m : members)
+      if (n && n->id() == m->node.id) {
+        REQUIRE(n->store()->put(stored, now).ok());
+        ++put;
+      }
+  REQUIRE(put > 0);
 }
 
 void on_receive(Person& p, const ReceivedMessage& m) {
@@ -214,30 +253,14 @@ TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by
     REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
     Person alice, bob;
     alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob");
     // Bob sweeps every second, with the default depth (10 minutes), and takes
     // messages as settled after 200 ms, so his cursor passes the late
-    // message's time at once. (make_client's options are fixed, so Bob's
-    // client is made here.)
-    bob.client->stop();
-    {
-      ClientOptions o;
-      o.network = net.config();
-      o.profile_dir = net.dir() / "bob2";
+    // message's time at once.
+    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
-      o.request_timeout = std::chrono::milliseconds(4000);
       o.lookback = std::chrono::milliseconds(1000);
       o.settle = std::chrono::milliseconds(200);
-      o.log = capture_logger("bob2");
-      SystemRandom rng;
-      bob.client = std::make_unique<Client>(loop.get(), o, Identity::generate(rng));
-      bool ready = false;
-      bob.client->start([&](Result<void, std::string> r) {
-        REQUIRE(r.ok());
-        ready = true;
-      });
-      REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
-    }
+    });
     bob.client->subscribe([&](const ReceivedMessage& m) { on_receive(bob, m); });
     const auto bob_account = bob.client->identity().account();
 
@@ -253,36 +276,73 @@ TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by
 
     // A message stamped 30 s ago appears on every member now, as after a
     // healed partition: behind the cursor, so only a sweep can find it.
-    auto dir = net.nodes()[0]->directory().current();
-    const auto members = dir->members(*dir->swarm_for(bob_account));
     const std::string late_text = "late";
-    SystemRandom rng;
-    client::Message msg;
-    const auto now = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
-    msg.timestamp_ms = now - 30'000;
-    msg.message_id = client::random_message_id(rng);
-    msg.body = as_bytes(late_text);
-    auto envelope = client::seal(alice.client->identity(), bob_account, msg,
-                                 dir->params.max_body_bytes, rng);
-    REQUIRE(envelope.ok());
-    StoredMessage stored;
-    stored.recipient = bob_account;
-    stored.body = *envelope;
-    stored.id = message_id(bob_account, stored.body);
-    stored.timestamp_ms = now - 30'000;
-    stored.expiry_ms = now + 600'000;
-    for (auto& n : net.nodes())
-      for (const auto* m : members)
-        if (n && n->id() == m->node.id) REQUIRE(n->store()->put(stored, now).ok());
+    put_late_message(net, *alice.client, bob_account, late_text);
 
     const bool found = loop.run_until([&] { return bob.inbox.size() == 2; }, std::chrono::seconds(20));
     REQUIRE(found);
     CHECK(bob.inbox[1] == late_text);
     loop.run_for(std::chrono::milliseconds(2500));  // more sweeps: still only once
     CHECK(bob.counts[late_text] == 1);
+    alice.client->stop();
+    bob.client->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stopped", "[client]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
+    Person alice, bob;
+    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
+    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
+      o.poll_wait_ms = 1000;
+      o.request_timeout = std::chrono::milliseconds(2000);
+      o.lookback = std::chrono::milliseconds(1000);
+      o.settle = std::chrono::milliseconds(200);
+      o.sweep_attempts = 1000;  // the sweep must outlast the outage below
+    });
+    // Which sweep was running when the late message arrived (a sweep that
+    // ends starts the next at once if one is due).
+    std::uint64_t sweep_of_late = 0;
+    bob.client->subscribe([&](const ReceivedMessage& m) {
+      on_receive(bob, m);
+      if (std::string(m.text.begin(), m.text.end()) == "late")
+        sweep_of_late = bob.client->stats().sweeps;
+    });
+    const auto bob_account = bob.client->identity().account();
+    bool sent = false;
+    alice.client->send(bob_account, as_bytes(std::string("first")), [&](auto r) {
+      REQUIRE(r.ok());
+      sent = true;
+    });
+    REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
+    loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
+
+    // Every node goes down: the next sweep starts and its first page fails,
+    // and fails again when asked again.
+    const auto& stats = bob.client->stats();
+    const auto sweeps_before = stats.sweeps;
+    for (std::size_t i = 0; i < net.nodes().size(); ++i) net.stop_node(i);
+    REQUIRE(loop.run_until([&] { return stats.sweeps > sweeps_before && stats.sweep_retries >= 2; },
+                           std::chrono::seconds(30)));
+    const auto interrupted = stats.sweeps;
+
+    // The nodes come back, and a late message is on every member of Bob's
+    // swarm: the interrupted sweep, going on, finds it; no new sweep starts
+    // (with the old behaviour, the sweep was dropped and the next interval's
+    // sweep found it).
+    // (Put before the loop runs again: the nodes start from their saved
+    // directory, and the sweep cannot reach them before the message is there.)
+    for (std::size_t i = 0; i < net.nodes().size(); ++i) net.restart_node(i);
+    put_late_message(net, *alice.client, bob_account, "late");
+    REQUIRE(loop.run_until([&] { return bob.counts["late"] == 1; }, std::chrono::seconds(60)));
+    CHECK(sweep_of_late == interrupted);
+    CHECK(stats.sweep_retries >= 2);
     alice.client->stop();
     bob.client->stop();
   }
