@@ -1,5 +1,6 @@
 #include "client/client.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "client/client_impl.hpp"
@@ -86,6 +87,14 @@ void Client::Impl::save_profile() {
 
 void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
   if (!d || (directory && d->epoch <= directory->epoch)) return;
+  // The own swarm changed (other members, or another swarm): messages move to
+  // the new members by migration and anti-entropy, possibly behind the
+  // settled cursor, so sweep once they have had time to (instead of waiting
+  // for the next interval).
+  if (directory && subscribed && own_members(*directory) != own_members(*d)) {
+    const std::uint64_t soon = options.clock_ms() + 2 * static_cast<std::uint64_t>(options.settle.count());
+    if (soon < next_lookback_ms) next_lookback_ms = soon;
+  }
   directory = std::move(d);
   onion->set_directory(directory);
   paths.set_directory(directory);
@@ -93,6 +102,14 @@ void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
     if (auto r = replace_private_file(profile_file("directory.bin"), directory->encode()); !r)
       log->warn("cannot save the directory: {}", r.error());
   }
+}
+
+std::vector<NodeId> Client::Impl::own_members(const Directory& d) const {
+  std::vector<NodeId> out;
+  if (auto swarm = d.swarm_for(identity.account()))
+    for (const DirectoryEntry* m : d.members(*swarm)) out.push_back(m->node.id);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void Client::Impl::refresh_directory(std::function<void(bool)> then) {

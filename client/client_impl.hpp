@@ -103,6 +103,7 @@ struct Client::Impl {
   std::deque<Pass> passes;
   void poll(std::uint32_t wait_ms, const Cursor& after, bool lookback);
   void start_sweep();
+  std::vector<NodeId> own_members(const Directory& d) const;  // sorted
   void poll_answered(const Path& path, const Cursor& after, bool lookback,
                      Result<std::vector<std::uint8_t>, RequestFailure> r);
   void handle_messages(const std::vector<StoredMessage>& messages, bool lookback);

@@ -348,3 +348,44 @@ TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stop
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("when the client's swarm changes, it sweeps soon after, not at the next interval",
+          "[client]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
+    Person alice, bob;
+    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
+    // No sweep by the interval within this test: only a swarm change can
+    // start one.
+    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
+      o.poll_wait_ms = 1000;
+      o.lookback = std::chrono::hours(1);
+      o.settle = std::chrono::milliseconds(300);
+    });
+    bob.client->subscribe([&](const ReceivedMessage& m) { on_receive(bob, m); });
+    const auto bob_account = bob.client->identity().account();
+    bool sent = false;
+    alice.client->send(bob_account, as_bytes(std::string("first")), [&](auto r) {
+      REQUIRE(r.ok());
+      sent = true;
+    });
+    REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
+    loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
+    CHECK(bob.client->stats().sweeps == 0);
+
+    // One node of the only swarm leaves; a message stamped 30 s ago is on the
+    // others, behind Bob's cursor. Bob's swarm loses a member when the
+    // directory drops the node: that change starts a sweep, which finds it.
+    net.stop_node(0);
+    put_late_message(net, *alice.client, bob_account, "late");
+    REQUIRE(loop.run_until([&] { return bob.counts["late"] == 1; }, std::chrono::seconds(30)));
+    CHECK(bob.client->stats().sweeps >= 1);
+    alice.client->stop();
+    bob.client->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
