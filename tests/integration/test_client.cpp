@@ -243,49 +243,61 @@ TEST_CASE("a relay killed mid-send: the client retries through another path and 
   CHECK(loop.drain_and_close());
 }
 
-TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by the lookback sweep",
-          "[client]") {
-  TestLoop loop;
-  {
-    TestNetwork net(loop);
+// The sweep tests: 6 nodes, Alice, and Bob (options tweaked) subscribed;
+// Alice's first message has reached Bob and his cursor has settled past it.
+// `also` sees every message Bob receives, after on_receive.
+struct SweepSetup {
+  TestNetwork net;
+  Person alice, bob;
+  std::function<void(const ReceivedMessage&)> also;
+
+  SweepSetup(TestLoop& loop, const std::function<void(ClientOptions&)>& tweak) : net(loop) {
     net.start_authorities(1);
     net.add_nodes(6);
     REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
-    Person alice, bob;
     alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    // Bob sweeps every second, with the default depth (10 minutes), and takes
-    // messages as settled after 200 ms, so his cursor passes the late
-    // message's time at once.
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
-      o.poll_wait_ms = 1000;
-      o.lookback = std::chrono::milliseconds(1000);
-      o.settle = std::chrono::milliseconds(200);
+    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", tweak);
+    bob.client->subscribe([this](const ReceivedMessage& m) {
+      on_receive(bob, m);
+      if (also) also(m);
     });
-    bob.client->subscribe([&](const ReceivedMessage& m) { on_receive(bob, m); });
-    const auto bob_account = bob.client->identity().account();
-
-    // A message through the network: Bob's cursor moves past now - 30 s.
     bool sent = false;
-    const std::string first_text = "first";
-    alice.client->send(bob_account, as_bytes(first_text), [&](auto r) {
+    alice.client->send(account(), as_bytes(std::string("first")), [&](auto r) {
       REQUIRE(r.ok());
       sent = true;
     });
     REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
     loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
-
-    // A message stamped 30 s ago appears on every member now, as after a
-    // healed partition: behind the cursor, so only a sweep can find it.
-    const std::string late_text = "late";
-    put_late_message(net, *alice.client, bob_account, late_text);
-
-    const bool found = loop.run_until([&] { return bob.inbox.size() == 2; }, std::chrono::seconds(20));
-    REQUIRE(found);
-    CHECK(bob.inbox[1] == late_text);
-    loop.run_for(std::chrono::milliseconds(2500));  // more sweeps: still only once
-    CHECK(bob.counts[late_text] == 1);
+  }
+  client::AccountKey account() const { return bob.client->identity().account(); }
+  // A message stamped 30 s ago, on every running member of Bob's swarm.
+  void put_late(const std::string& text) { put_late_message(net, *alice.client, account(), text); }
+  void stop() {
     alice.client->stop();
     bob.client->stop();
+  }
+};
+
+TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by the lookback sweep",
+          "[client]") {
+  TestLoop loop;
+  {
+    // Bob sweeps every second, with the default depth (10 minutes), and takes
+    // messages as settled after 200 ms, so his cursor passes the late
+    // message's time at once.
+    SweepSetup t(loop, [](ClientOptions& o) {
+      o.poll_wait_ms = 1000;
+      o.lookback = std::chrono::milliseconds(1000);
+      o.settle = std::chrono::milliseconds(200);
+    });
+    // A message stamped 30 s ago appears on every member now, as after a
+    // healed partition: behind the cursor, so only a sweep can find it.
+    t.put_late("late");
+    REQUIRE(loop.run_until([&] { return t.bob.inbox.size() == 2; }, std::chrono::seconds(20)));
+    CHECK(t.bob.inbox[1] == "late");
+    loop.run_for(std::chrono::milliseconds(2500));  // more sweeps: still only once
+    CHECK(t.bob.counts["late"] == 1);
+    t.stop();
   }
   CHECK(loop.drain_and_close());
 }
@@ -293,13 +305,7 @@ TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by
 TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stopped", "[client]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
-    Person alice, bob;
-    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
+    SweepSetup t(loop, [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
       o.request_timeout = std::chrono::milliseconds(2000);
       o.lookback = std::chrono::milliseconds(1000);
@@ -308,26 +314,16 @@ TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stop
     });
     // Which sweep was running when the late message arrived (a sweep that
     // ends starts the next at once if one is due).
+    const auto& stats = t.bob.client->stats();
     std::uint64_t sweep_of_late = 0;
-    bob.client->subscribe([&](const ReceivedMessage& m) {
-      on_receive(bob, m);
-      if (std::string(m.text.begin(), m.text.end()) == "late")
-        sweep_of_late = bob.client->stats().sweeps;
-    });
-    const auto bob_account = bob.client->identity().account();
-    bool sent = false;
-    alice.client->send(bob_account, as_bytes(std::string("first")), [&](auto r) {
-      REQUIRE(r.ok());
-      sent = true;
-    });
-    REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
-    loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
+    t.also = [&](const ReceivedMessage& m) {
+      if (std::string(m.text.begin(), m.text.end()) == "late") sweep_of_late = stats.sweeps;
+    };
 
     // Every node goes down: the next sweep starts and its first page fails,
     // and fails again when asked again.
-    const auto& stats = bob.client->stats();
     const auto sweeps_before = stats.sweeps;
-    for (std::size_t i = 0; i < net.nodes().size(); ++i) net.stop_node(i);
+    for (std::size_t i = 0; i < t.net.nodes().size(); ++i) t.net.stop_node(i);
     REQUIRE(loop.run_until([&] { return stats.sweeps > sweeps_before && stats.sweep_retries >= 2; },
                            std::chrono::seconds(30)));
     const auto interrupted = stats.sweeps;
@@ -335,16 +331,15 @@ TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stop
     // The nodes come back, and a late message is on every member of Bob's
     // swarm: the interrupted sweep, going on, finds it; no new sweep starts
     // (with the old behaviour, the sweep was dropped and the next interval's
-    // sweep found it).
-    // (Put before the loop runs again: the nodes start from their saved
-    // directory, and the sweep cannot reach them before the message is there.)
-    for (std::size_t i = 0; i < net.nodes().size(); ++i) net.restart_node(i);
-    put_late_message(net, *alice.client, bob_account, "late");
-    REQUIRE(loop.run_until([&] { return bob.counts["late"] == 1; }, std::chrono::seconds(60)));
+    // sweep found it). Put before the loop runs again: the nodes start from
+    // their saved directory, and the sweep cannot reach them before the
+    // message is there.
+    for (std::size_t i = 0; i < t.net.nodes().size(); ++i) t.net.restart_node(i);
+    t.put_late("late");
+    REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(60)));
     CHECK(sweep_of_late == interrupted);
     CHECK(stats.sweep_retries >= 2);
-    alice.client->stop();
-    bob.client->stop();
+    t.stop();
   }
   CHECK(loop.drain_and_close());
 }
@@ -353,39 +348,22 @@ TEST_CASE("when the client's swarm changes, it sweeps soon after, not at the nex
           "[client]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
-    Person alice, bob;
-    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
     // No sweep by the interval within this test: only a swarm change can
     // start one.
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
+    SweepSetup t(loop, [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
       o.lookback = std::chrono::hours(1);
       o.settle = std::chrono::milliseconds(300);
     });
-    bob.client->subscribe([&](const ReceivedMessage& m) { on_receive(bob, m); });
-    const auto bob_account = bob.client->identity().account();
-    bool sent = false;
-    alice.client->send(bob_account, as_bytes(std::string("first")), [&](auto r) {
-      REQUIRE(r.ok());
-      sent = true;
-    });
-    REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
-    loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
-    CHECK(bob.client->stats().sweeps == 0);
-
+    CHECK(t.bob.client->stats().sweeps == 0);
     // One node of the only swarm leaves; a message stamped 30 s ago is on the
     // others, behind Bob's cursor. Bob's swarm loses a member when the
     // directory drops the node: that change starts a sweep, which finds it.
-    net.stop_node(0);
-    put_late_message(net, *alice.client, bob_account, "late");
-    REQUIRE(loop.run_until([&] { return bob.counts["late"] == 1; }, std::chrono::seconds(30)));
-    CHECK(bob.client->stats().sweeps >= 1);
-    alice.client->stop();
-    bob.client->stop();
+    t.net.stop_node(0);
+    t.put_late("late");
+    REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(30)));
+    CHECK(t.bob.client->stats().sweeps >= 1);
+    t.stop();
   }
   CHECK(loop.drain_and_close());
 }
