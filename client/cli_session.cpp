@@ -26,6 +26,14 @@ void print_error(std::ostream& err, const std::string& message) {
   err << "nightjar: " << message << "\n" << std::flush;
 }
 
+// True when a step succeeded; otherwise prints why it did not.
+template <class T>
+bool succeeded(const Result<T, std::string>& r, std::ostream& err) {
+  if (r) return true;
+  print_error(err, r.error());
+  return false;
+}
+
 Result<NetworkConfig, std::string> load_network(const CliOptions& o) {
   std::error_code ec;
   if (!fs::exists(o.network_file, ec))
@@ -157,20 +165,11 @@ class Session {
 
 int run_send(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto network = load_network(o);
-  if (!network) {
-    print_error(err, network.error());
-    return exit_failure;
-  }
+  if (!succeeded(network, err)) return exit_failure;
   auto text = message_of(o);
-  if (!text) {
-    print_error(err, text.error());
-    return exit_failure;
-  }
+  if (!succeeded(text, err)) return exit_failure;
   auto identity = unlock_identity(o);
-  if (!identity) {
-    print_error(err, identity.error());
-    return exit_failure;
-  }
+  if (!succeeded(identity, err)) return exit_failure;
   Session session(o, std::move(*network), std::move(*identity), err);
   const AccountKey to = *o.to;
   return session.run([&] {
@@ -191,15 +190,9 @@ int run_send(const CliOptions& o, std::ostream& out, std::ostream& err) {
 
 int run_recv(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto network = load_network(o);
-  if (!network) {
-    print_error(err, network.error());
-    return exit_failure;
-  }
+  if (!succeeded(network, err)) return exit_failure;
   auto identity = unlock_identity(o);
-  if (!identity) {
-    print_error(err, identity.error());
-    return exit_failure;
-  }
+  if (!succeeded(identity, err)) return exit_failure;
   Session session(o, std::move(*network), std::move(*identity), err);
   auto print = [&](const ReceivedMessage& m) {
     if (session.finished()) return;

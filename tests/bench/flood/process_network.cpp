@@ -14,6 +14,7 @@
 
 #include "client/directory_fetcher.hpp"
 #include "tests/integration/daemon_process.hpp"
+#include "tests/support/test_network.hpp"
 
 namespace nightjar::flood {
 
@@ -21,22 +22,7 @@ using namespace std::chrono_literals;
 using test::DaemonProcess;
 using test::http_get;
 using test::metric_value;
-
-std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_loopback_port;
 
 namespace {
 bool wait_for_metric(std::uint16_t port, const std::string& series, double value,

@@ -74,7 +74,4 @@ class ProcessNetwork {
   NetworkConfig network_;
 };
 
-// A port on 127.0.0.1 that was free a moment ago.
-std::uint16_t free_loopback_port();
-
 }  // namespace nightjar::flood
