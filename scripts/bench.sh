@@ -53,17 +53,16 @@ L=()
 [[ -n "$lock" ]] && L=(flock "$lock")
 with_lock() { "${L[@]}" "$@"; }
 
+# Built (or brought up to date: a no-op when they are) from this tree, so the
+# figures belong to the commit recorded with them.
 targets=(primitives_bench onion_bench store_bench relay_bench nightjar-simnet nightjar-node)
-missing=()
-for t in "${targets[@]}"; do [[ -x "$bin/$t" ]] || missing+=("$t"); done
-if ((${#missing[@]})); then
-  echo "bench.sh: building ${missing[*]} in $build_dir" >&2
-  [[ -f "$build_dir/CMakeCache.txt" ]] || with_lock cmake -S . -B "$build_dir" -G Ninja \
-    -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-  with_lock cmake --build "$build_dir" -j2 --target "${missing[@]}" || exit 1
-fi
+[[ -f "$build_dir/CMakeCache.txt" ]] || with_lock cmake -S . -B "$build_dir" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+with_lock cmake --build "$build_dir" -j2 --target "${targets[@]}" >/dev/null || exit 1
+commit=$(git rev-parse --short HEAD 2>/dev/null)
+[[ -n "$commit" ]] && ! git diff --quiet HEAD -- . 2>/dev/null && commit+="-dirty"
 # The flood tool (tests/bench/flood) is optional: built if it can be.
-if [[ ! -x "$bin/nightjar-flood-scenario" ]] && [[ -z "$only" || "$only" == *",flood_memory,"* ]]; then
+if [[ -z "$only" || "$only" == *",flood_memory,"* ]]; then
   with_lock cmake --build "$build_dir" -j2 --target nightjar-flood-scenario >/dev/null 2>&1 ||
     echo "bench.sh: nightjar-flood-scenario does not build here: the flood piece is skipped" >&2
 fi
@@ -129,9 +128,9 @@ piece scale 7200 0 "${py[@]}" scale
 elapsed=$(($(date +%s) - started))
 times=""
 for k in "${!seconds[@]}"; do times+="$k=${seconds[$k]} "; done
-python3 - "$work" "$out" "$quick" "$elapsed" "$times" "$build_dir" <<'EOF'
-import json, os, platform, subprocess, sys, time
-work, out, quick, elapsed, times, build_dir = sys.argv[1:7]
+python3 - "$work" "$out" "$quick" "$elapsed" "$times" "$build_dir" "$commit" <<'EOF'
+import json, os, platform, sys, time
+work, out, quick, elapsed, times, build_dir, commit = sys.argv[1:8]
 def cpu_model():
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
@@ -140,15 +139,10 @@ def mem_gib():
     for line in open("/proc/meminfo"):
         if line.startswith("MemTotal:"):
             return round(int(line.split()[1]) / 1024 / 1024, 1)
-def git(*a):
-    try:
-        return subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return None
 res = {
     "quick": quick == "1",
     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    "commit": git("rev-parse", "--short", "HEAD"),
+    "commit": commit or None,  # the tree the binaries were built from, at the start
     "machine": {"nproc": os.cpu_count(), "cpu_model": cpu_model(), "mem_gib": mem_gib(),
                 "kernel": platform.release(),
                 "build_type": next((l.split("=", 1)[1].strip() for l in open(os.path.join(build_dir, "CMakeCache.txt"))

@@ -61,7 +61,14 @@ def main(path):
             (f"retrieve 100 of {f(s['messages'])} messages, p50 / p99",
              f"{f(s['retrieve_p50_ms'], 3)} / {f(s['retrieve_p99_ms'], 3)} ms",
              f(d.get("store_retrieve_p50_in_x25519"), 2), "X25519 (p50)"),
-        ]))
+        ] + ([
+            (f"stores acknowledged by a quorum ({s['replicated_quorum']} of "
+             f"{s['replicated_members']}) of a real swarm, through onion paths, per second",
+             f(s["replicated_stores_per_s"], 1), f(s["replicated_disk_ratio"], 3),
+             f"fsync rate ({s['replicated_members']} synced replicas each)"),
+            ("the same, send to acknowledgement p50 / p99",
+             f"{f(s['replicated_ack_p50_ms'], 1)} / {f(s['replicated_ack_p99_ms'], 1)} ms", "", ""),
+        ] if s.get("replicated_stores_per_s") is not None else [])))
     rl = r.get("relay", {})
     if "ratio" in rl:
         print("\n### Relay forwarding (relay_bench, one relay process, TCP on loopback)\n")

@@ -80,6 +80,11 @@ bool mentions_lock(const std::string& s) {
 
 std::string open_error(const std::filesystem::path& dir, const rocksdb::Status& s) {
   const std::string status = s.ToString();
+  // "while open a file for lock: ...: Too many open files" mentions the lock
+  // too, but is the process's descriptor limit, not another holder.
+  if (status.find("Too many open files") != std::string::npos)
+    return "cannot open message store " + dir.string() +
+           ": this process has run out of file descriptors (ulimit -n): " + status;
   if (s.IsIOError() && mentions_lock(status))
     return "message store " + dir.string() +
            " is already open (locked by this or another process): " + status;

@@ -1,6 +1,7 @@
 // The message store on a real RocksDB database in a temporary directory.
 // Time is always an explicit now_ms: nothing here sleeps or reads a clock.
 #include <rocksdb/db.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -539,6 +540,24 @@ TEST_CASE("a second open of the same directory fails with a clear message",
   CHECK_THAT(second.error(), Catch::Contains("already open"));
   CHECK_THAT(second.error(), Catch::Contains(dir.path.string()));
   store.reset();
+  CHECK(MessageStore::open(dir.path, test_options()).ok());
+}
+
+TEST_CASE("running out of file descriptors is said so, not taken for a second open",
+          "[store][integration]") {
+  TempDir dir;
+  std::size_t open_fds = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++open_fds;
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(open_fds + 1);  // RocksDB needs several
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  auto store = MessageStore::open(dir.path, test_options());
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  REQUIRE_FALSE(store.ok());
+  CHECK_THAT(store.error(), Catch::Contains("file descriptors"));
+  CHECK_THAT(store.error(), !Catch::Contains("already open"));
   CHECK(MessageStore::open(dir.path, test_options()).ok());
 }
 
