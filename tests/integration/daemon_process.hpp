@@ -1,5 +1,6 @@
-// Helpers for tests that run the real nightjar-node binary: a child process
-// with its output in files (stopped by its PID only, every wait bounded), a
+// Helpers for tests (and the flood scenario) that run real binaries such as
+// nightjar-node: a child process with its output in files (stopped by its PID
+// only, every wait bounded), a
 // one-shot HTTP GET over loopback for /metrics, and reading one sample out
 // of the exposition text.
 #pragma once
@@ -8,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,40 +33,45 @@ inline std::string read_text_file(const std::filesystem::path& p) {
   return s.str();
 }
 
-// One nightjar-node process. Its standard output and error go to files in
-// `dir`; the destructor kills it (SIGKILL, by its PID) if it still runs.
-class DaemonProcess {
+// A child process running `binary` with `args`, its standard output and
+// error in the files `out` and `err`. The destructor kills it (SIGKILL, by
+// its PID) if it still runs, and the kernel kills it if this process dies
+// first (PR_SET_PDEATHSIG), so a crashed test leaves no process behind.
+class ChildProcess {
  public:
-  DaemonProcess(const std::filesystem::path& dir, const std::string& name,
-                const std::vector<std::string>& args)
-      : out_(dir / (name + ".out")), err_(dir / (name + ".err")) {
-    const int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    std::vector<std::string> argv_text = {NIGHTJAR_NODE_BINARY};
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               std::filesystem::path out, std::filesystem::path err)
+      : out_(std::move(out)), err_(std::move(err)) {
+    const int out_fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int err_fd = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    std::vector<std::string> argv_text = {binary};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_text)
       argv.push_back(a.data());
     argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
       // Only async-signal-safe calls between fork and exec.
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(err, STDERR_FILENO);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent is already gone
+      ::dup2(out_fd, STDOUT_FILENO);
+      ::dup2(err_fd, STDERR_FILENO);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
-    ::close(out);
-    ::close(err);
+    ::close(out_fd);
+    ::close(err_fd);
   }
-  ~DaemonProcess() {
+  ~ChildProcess() {
     if (running()) {
       ::kill(pid_, SIGKILL);
       (void)wait_exit(std::chrono::seconds(5));
     }
   }
-  DaemonProcess(const DaemonProcess&) = delete;
-  DaemonProcess& operator=(const DaemonProcess&) = delete;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }
   bool started() const { return pid_ > 0; }
@@ -112,6 +119,15 @@ class DaemonProcess {
   std::filesystem::path out_, err_;
   pid_t pid_ = -1;
   std::optional<int> status_;
+};
+
+// One nightjar-node process (NIGHTJAR_NODE_BINARY, defined by the build),
+// its output in DIR/NAME.out and DIR/NAME.err.
+class DaemonProcess : public ChildProcess {
+ public:
+  DaemonProcess(const std::filesystem::path& dir, const std::string& name,
+                const std::vector<std::string>& args)
+      : ChildProcess(NIGHTJAR_NODE_BINARY, args, dir / (name + ".out"), dir / (name + ".err")) {}
 };
 
 // GET `path` from 127.0.0.1:port; the body of a 200 answer, or nullopt

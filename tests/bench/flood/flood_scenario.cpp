@@ -28,13 +28,14 @@
 #include <string>
 
 #include "tests/bench/bench_util.hpp"
-#include "tests/bench/flood/child_process.hpp"
+#include "tests/bench/flood/proc_stats.hpp"
 #include "tests/bench/flood/latency_clients.hpp"
 #include "tests/bench/flood/process_network.hpp"
 #include "tests/integration/daemon_process.hpp"
 
 using namespace nightjar;
 using namespace nightjar::flood;
+using nightjar::test::ChildProcess;
 using namespace std::chrono_literals;
 
 namespace {
@@ -274,11 +275,11 @@ int main(int argc, char** argv) {
       net.dir() / "flood-garbage.json", net.dir() / "flood-garbage.err");
   // The floods fetch a directory first (about a second), then flood; bounded
   // by their own --seconds, and by this wait.
-  run_for(&loop, o.flood_seconds + 30, [&] { return cells.exited(0ms) && garbage.exited(0ms); });
+  run_for(&loop, o.flood_seconds + 30, [&] { return cells.wait_exit(0ms) && garbage.wait_exit(0ms); });
   for (ChildProcess* p : {&cells, &garbage}) {
-    if (!p->exited(0ms)) {
+    if (!p->wait_exit(0ms)) {
       p->signal(SIGTERM);
-      if (!p->exited(5s)) p->signal(SIGKILL);
+      if (!p->wait_exit(5s)) p->signal(SIGKILL);
     }
   }
   const double cpu_flood = cpu_seconds(target_pid).value_or(0) - cpu_before;
