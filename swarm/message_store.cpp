@@ -187,7 +187,7 @@ Result<void, StoreError> MessageStore::put_tombstone(const Ed25519PublicKey& rec
   return impl_->commit(p, summary_, impl_->options.sync);
 }
 
-// erase_all and drop_recipient: every message of the recipient, in one batch.
+// erase_all and drop_messages: the messages of the recipient, in one batch.
 // The ID index decides what each message is; a message record without a
 // matching live entry is left alone (and logged) rather than miscounted.
 Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
@@ -239,10 +239,12 @@ Result<std::size_t, StoreError> MessageStore::erase_all(const Ed25519PublicKey& 
   return n;
 }
 
-Result<std::size_t, StoreError> MessageStore::drop_recipient(const Ed25519PublicKey& recipient) {
+Result<std::size_t, StoreError> MessageStore::drop_messages(
+    const Ed25519PublicKey& recipient, const std::set<MessageId, std::less<>>& ids) {
   Impl::Pending p;
   auto n = impl_->for_each_message_of(
       p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
+        if (!ids.count(id)) return false;
         if (auto r = impl_->remove(p, id, e); !r) return r.failure();
         return true;
       });

@@ -41,6 +41,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -207,9 +208,12 @@ class MessageStore {
   // All unexpired messages of a recipient (for migration), in order, up to `limit`.
   std::vector<StoredMessage> all_of(const Ed25519PublicKey& recipient, std::size_t limit,
                                     std::uint64_t now_ms) const;
-  // Drops a recipient's messages, expired or not, without tombstones (moved to
-  // another swarm); returns how many. Its tombstones stay until they expire.
-  Result<std::size_t, StoreError> drop_recipient(const Ed25519PublicKey& recipient);
+  // Migration: drops those of `ids` that are messages of `recipient` here,
+  // expired or not, without tombstones (the swarm they moved to acknowledged
+  // them); the recipient's other messages and its tombstones stay. Returns
+  // how many.
+  Result<std::size_t, StoreError> drop_messages(const Ed25519PublicKey& recipient,
+                                                const std::set<MessageId, std::less<>>& ids);
 
   // Live messages stored (expired ones count until swept), and their bodies.
   // The network's per-recipient quota (from the directory) replaces the

@@ -325,18 +325,29 @@ void Replicator::finish_migration(std::uint64_t slot) {
   Migration m = std::move(it->second);
   migrations_.erase(it);
   migrating_.erase(m.recipient);
-  // Drop only when a quorum of the new swarm acknowledged every message;
-  // otherwise keep them, and a later scan tries again.
-  for (const auto& [id, n] : m.held) {
-    if (n < m.needed) {
-      rescan_ = true;
-      return;
+  // The directory may have changed while the pushes were out. If the
+  // recipient is this swarm's again, this node keeps everything (and may have
+  // taken new messages for it meanwhile); if it now belongs to yet another
+  // swarm, a later scan moves it there.
+  const auto to = directory_ ? directory_->swarm_for(m.recipient) : std::nullopt;
+  if (mine(m.recipient)) return;
+  if (!to || *to != m.to) {
+    rescan_ = true;
+    return;
+  }
+  // Drop only the messages a quorum of the new swarm acknowledged, by ID:
+  // one that arrived after the migration started was not pushed, and stays
+  // for the next scan, like one that too few acknowledged.
+  std::set<MessageId, std::less<>> acknowledged;
+  for (const auto& [id, n] : m.held)
+    if (n >= m.needed) acknowledged.insert(id);
+  if (!acknowledged.empty()) {
+    if (auto dropped = store_.drop_messages(m.recipient, acknowledged); dropped && *dropped > 0) {
+      ++stats_.migrated_recipients;
+      stats_.migrated_messages += *dropped;
     }
   }
-  if (auto dropped = store_.drop_recipient(m.recipient)) {
-    ++stats_.migrated_recipients;
-    stats_.migrated_messages += *dropped;
-  }
+  if (!store_.all_of(m.recipient, 1, now()).empty()) rescan_ = true;
 }
 
 // --- Driving -------------------------------------------------------------------------

@@ -408,7 +408,7 @@ TEST_CASE("summaries agree across stores with the same content and find the buck
   CHECK(b->summary() == before);
 }
 
-TEST_CASE("drop_recipient removes a recipient's messages without tombstones",
+TEST_CASE("drop_messages removes the listed messages of a recipient without tombstones",
           "[store][integration]") {
   TempDir dir;
   auto store = open_store(dir.path);
@@ -424,16 +424,26 @@ TEST_CASE("drop_recipient removes a recipient's messages without tombstones",
   REQUIRE(store->put(kept, t0).ok());
   REQUIRE(store->erase(moved, ms[0].id, t0).value());
 
-  CHECK(store->drop_recipient(moved).value() == 9);
+  // The last message arrived after the move was acknowledged: not listed, it
+  // stays; another recipient's message and the tombstone are not touched even
+  // when listed.
+  std::set<MessageId, std::less<>> acknowledged;
+  for (int i = 0; i < 9; ++i) acknowledged.insert(ms[static_cast<std::size_t>(i)].id);
+  acknowledged.insert(kept.id);
+  CHECK(store->drop_messages(moved, acknowledged).value() == 8);
+  CHECK(store->all_of(moved, 100, t0).size() == 1);
+  CHECK(store->contains(ms[9].id));
+  CHECK(store->message_count() == 2);
+  CHECK(store->body_bytes() == kept.body.size() + ms[9].body.size());
+  CHECK(store->drop_messages(moved, {ms[9].id}).value() == 1);
   CHECK(store->all_of(moved, 100, t0).empty());
-  CHECK(store->message_count() == 1);
-  CHECK(store->body_bytes() == kept.body.size());
   CHECK(store->recipients(std::nullopt, 10) == std::vector{stays});
   for (int i = 1; i < 10; ++i) {
     CHECK_FALSE(store->contains(ms[static_cast<std::size_t>(i)].id));
     CHECK(store->put(ms[static_cast<std::size_t>(i)], t0).value() == PutResult::stored);
   }
   CHECK(store->contains(ms[0].id));  // the tombstone stays
+  CHECK(store->contains(kept.id));
   CHECK(store->summary() == recompute_summary(*store));
 }
 
