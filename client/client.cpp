@@ -209,6 +209,7 @@ void Client::Impl::fragment_answered(std::uint64_t job_id, std::size_t index, co
       for (const auto& fr : job.fragments) {
         receipt.min_replicas = std::min(receipt.min_replicas, fr.replicas);
         receipt.attempts += fr.attempts;
+        receipt.stored_ids.push_back(::nightjar::message_id(job.to, fr.body));
       }
       receipt.acked_ms = options.clock_ms();
       finish_send(job_id, receipt);

@@ -37,6 +37,7 @@
 #include "client/identity.hpp"
 #include "client/path_selector.hpp"
 #include "routing/endpoint.hpp"
+#include "swarm/message_store.hpp"
 #include "swarm/network_config.hpp"
 
 namespace spdlog {
@@ -82,6 +83,9 @@ struct SendReceipt {
   std::uint32_t min_replicas = 0;  // the fewest copies any fragment was acknowledged with
   int attempts = 0;                // store requests sent, retries included
   std::uint64_t acked_ms = 0;      // when the last fragment was acknowledged (client clock)
+  // What the swarm stores: one message per fragment, by storage ID (the hash
+  // of the recipient and the sealed fragment).
+  std::vector<::nightjar::MessageId> stored_ids;
 };
 
 enum class SendError {

@@ -146,7 +146,8 @@ def load(path):
         return None
 
 faults = {}
-totals = {"sent": 0, "acked": 0, "acked_lost": 0, "stored_messages_checked": 0}
+totals = {"sent": 0, "acked": 0, "acked_lost": 0, "stored_messages_checked": 0,
+          "acked_not_on_every_member": 0, "acked_held_nowhere": 0}
 for path in sorted(glob.glob(os.path.join(out, "fault-*.json"))):
     name = os.path.basename(path)[len("fault-"):-len(".json")]
     r = load(path)
@@ -164,6 +165,9 @@ for path in sorted(glob.glob(os.path.join(out, "fault-*.json"))):
         "delivered": r["delivered"], "acked_lost": r["acked_lost"],
         "duplicates": r["duplicates"], "replication_complete": r["replication_complete"],
         "replicated_messages": r["replicated_messages"],
+        "acked_checked": r.get("acked_checked"),
+        "acked_on_every_member": r.get("acked_on_every_member"),
+        "acked_held_nowhere": r.get("acked_held_nowhere"),
         "stored_p99_ms": r["latency_ms"]["stored"].get("p99"),
         "received_p99_ms": r["latency_ms"]["received"].get("p99"),
         "kills": kinds["kill"], "restarts": kinds["restart"],
@@ -174,7 +178,10 @@ for path in sorted(glob.glob(os.path.join(out, "fault-*.json"))):
     for k in ("sent", "acked", "acked_lost"):
         totals[k] += f[k]
     totals["stored_messages_checked"] += f["replicated_messages"]
-    if f["acked_lost"] != 0 or f["replication_complete"] != 1.0 or f["duplicates"] != 0:
+    totals["acked_not_on_every_member"] += (f["acked_checked"] or 0) - (f["acked_on_every_member"] or 0)
+    totals["acked_held_nowhere"] += f["acked_held_nowhere"] or 0
+    if (f["acked_lost"] != 0 or f["replication_complete"] != 1.0 or f["duplicates"] != 0
+            or f["acked_checked"] is None or f["acked_on_every_member"] != f["acked_checked"]):
         ok = False
 totals["replication_complete_min"] = min(
     (f["replication_complete"] for f in faults.values() if "replication_complete" in f), default=None)

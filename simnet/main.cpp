@@ -100,7 +100,9 @@ int main(int argc, char** argv) {
     ("no-progress", po::bool_switch(), "no progress output on standard error")
     ("quiet", po::bool_switch(), "no summary on standard output")
     ("fail-on-loss", po::bool_switch(), "exit 3 if any sent message was lost")
-    ("fail-on-acked-loss", po::bool_switch(), "exit 3 if any acknowledged message was lost");
+    ("fail-on-acked-loss", po::bool_switch(),
+     "exit 3 if any acknowledged message was not received, or is not on every member of its "
+     "swarm at the end");
   // clang-format on
   po::variables_map vm;
   try {
@@ -187,6 +189,14 @@ int main(int argc, char** argv) {
   }
   if (vm["fail-on-acked-loss"].as<bool>() && c.acked_lost > 0) {
     std::cerr << "nightjar-simnet: " << c.acked_lost << " acknowledged messages lost\n";
+    return exit_check;
+  }
+  const auto& r = result->report;
+  if (vm["fail-on-acked-loss"].as<bool>() && r.acked_checked &&
+      r.acked_on_every_member < *r.acked_checked) {
+    std::cerr << "nightjar-simnet: " << *r.acked_checked - r.acked_on_every_member
+              << " acknowledged messages not on every member of their swarm at the end ("
+              << r.acked_held_nowhere << " on no node)\n";
     return exit_check;
   }
   return 0;

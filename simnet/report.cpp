@@ -133,6 +133,9 @@ json to_json(const Report& r) {
   };
   j["replication_complete"] =
       r.replication_complete ? json(round3(*r.replication_complete)) : json(nullptr);
+  j["acked_checked"] = r.acked_checked ? json(*r.acked_checked) : json(nullptr);
+  j["acked_on_every_member"] = r.acked_on_every_member;
+  j["acked_held_nowhere"] = r.acked_held_nowhere;
   return j;
 }
 
@@ -182,6 +185,11 @@ void print_summary(std::ostream& out, const Report& r) {
                                     100 * *r.replication_complete) +
                                     " (" + std::to_string(r.replicated_messages) + ")"
                               : std::string("not measured"));
+  if (r.acked_checked)
+    line(out, "acknowledged",
+         std::to_string(r.acked_on_every_member) + " of " + std::to_string(*r.acked_checked) +
+             " on every member of their swarm; " + std::to_string(r.acked_held_nowhere) +
+             " held by no node");
   std::uint64_t relayed = 0, max_relayed = 0, dropped = 0;
   for (const auto& n : r.node_reports) {
     relayed += n.cells_relayed;

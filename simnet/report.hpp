@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "simnet/workload.hpp"
+#include "swarm/message_store.hpp"
 
 namespace nightjar::simnet {
 
@@ -31,6 +32,7 @@ struct MessageRecord {
   std::uint32_t replicas = 0;         // copies acknowledged (the fewest of any fragment)
   int attempts = 0;                   // store requests, retries included
   std::string message_id;             // the envelope's message ID, hex
+  std::vector<::nightjar::MessageId> stored_ids;  // acknowledged: its fragments' storage IDs
   std::string path;                   // relays and destination, short IDs, when known
 };
 
@@ -95,6 +97,11 @@ struct Report {
   LatencySummary received;                     // send to the recipient's client having it
   std::optional<double> replication_complete;  // fraction, see docs/SIMNET.md
   std::uint64_t replicated_messages = 0;       // stored messages that fraction is over
+  // Acknowledged messages (every fragment) on every member of their final
+  // swarm, and those no node holds at all (see docs/SIMNET.md).
+  std::optional<std::uint64_t> acked_checked;  // acknowledged messages checked (none: no directory)
+  std::uint64_t acked_on_every_member = 0;
+  std::uint64_t acked_held_nowhere = 0;
   std::vector<NodeReport> node_reports;
   PathReport paths;
   std::vector<std::string> events;  // faults as applied, "12.0 s kill node3"

@@ -268,6 +268,7 @@ class Runner {
         --outstanding_sends_;
         MessageRecord& r = records_[i];
         r.message_id = o.message_id;
+        r.stored_ids = o.stored_ids;
         r.attempts = o.attempts;
         r.replicas = o.replicas;
         if (o.ok) {
@@ -464,6 +465,14 @@ class Runner {
       const auto fig = replication_completeness(*final_directory_, ids, net_->held_messages());
       r.replication_complete = fig.fraction();
       r.replicated_messages = fig.messages;
+      std::vector<AckedMessage> acked;
+      for (const auto& m : records_)
+        if (m.acked_ms && !m.stored_ids.empty())
+          acked.push_back({clients_->account(m.plan.recipient), m.stored_ids});
+      const auto a = acked_replication(*final_directory_, ids, net_->held_messages(), acked);
+      r.acked_checked = a.messages;
+      r.acked_on_every_member = a.complete;
+      r.acked_held_nowhere = a.held_nowhere;
     }
     r.paths = paths_;
     r.events = events_;

@@ -75,6 +75,7 @@ void SimClients::send(const PlannedMessage& m, std::function<void(SendOutcome)> 
         if (r) {
           out.ok = true;
           out.message_id = r->message_id.hex();
+          out.stored_ids = r->stored_ids;
           out.replicas = r->min_replicas;
           out.attempts = r->attempts;
         } else {

@@ -27,6 +27,7 @@ struct SendOutcome {
   bool ok = false;
   std::string error;  // when not ok
   std::string message_id;
+  std::vector<::nightjar::MessageId> stored_ids;  // the storage IDs of its fragments
   std::uint32_t replicas = 0;
   int attempts = 0;
 };

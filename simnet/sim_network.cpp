@@ -115,6 +115,44 @@ ReplicationFigure replication_completeness(const Directory& d, const std::vector
   return fig;
 }
 
+AckedReplicationFigure acked_replication(const Directory& d, const std::vector<NodeId>& ids,
+                                         const std::vector<HeldMessages>& held,
+                                         const std::vector<AckedMessage>& acked) {
+  std::map<NodeId, const HeldMessages*, NodeIdLess> by_node;
+  for (std::size_t i = 0; i < ids.size() && i < held.size(); ++i)
+    by_node[ids[i]] = &held[i];
+  const auto swarms = d.swarms();
+  auto holds = [](const HeldMessages* h, const Ed25519PublicKey& r, const MessageId& id) {
+    if (!h) return false;
+    auto it = h->find(r);
+    return it != h->end() && it->second.count(id) > 0;
+  };
+  AckedReplicationFigure fig;
+  for (const auto& m : acked) {
+    ++fig.messages;
+    bool everywhere = !swarms.empty();
+    if (everywhere) {
+      const SwarmId swarm = nearest_swarm(swarms, ring_position(m.recipient));
+      for (const DirectoryEntry* e : d.members(swarm)) {
+        auto it = by_node.find(e->node.id);
+        for (const auto& id : m.stored_ids)
+          if (it == by_node.end() || !holds(it->second, m.recipient, id)) everywhere = false;
+      }
+    }
+    fig.complete += everywhere;
+    for (const auto& id : m.stored_ids) {
+      bool somewhere = false;
+      for (const auto& h : held)
+        somewhere = somewhere || holds(&h, m.recipient, id);
+      if (!somewhere) {
+        ++fig.held_nowhere;
+        break;
+      }
+    }
+  }
+  return fig;
+}
+
 HeldMessages held_by(MessageStore& store, std::uint64_t now_ms) {
   HeldMessages out;
   std::optional<Ed25519PublicKey> after;

@@ -131,6 +131,23 @@ struct ReplicationFigure {
 ReplicationFigure replication_completeness(const Directory& d, const std::vector<NodeId>& ids,
                                            const std::vector<HeldMessages>& held);
 
+// The same for the messages the clients were told are stored, which the
+// figure above cannot see when no node holds them any more: each is complete
+// when every member of its recipient's swarm holds every fragment.
+struct AckedMessage {
+  Ed25519PublicKey recipient;
+  std::vector<MessageId> stored_ids;
+};
+struct AckedReplicationFigure {
+  std::uint64_t messages = 0;
+  std::uint64_t complete = 0;
+  std::uint64_t held_nowhere = 0;  // some fragment on no node at all
+  double fraction() const { return messages ? double(complete) / double(messages) : 1.0; }
+};
+AckedReplicationFigure acked_replication(const Directory& d, const std::vector<NodeId>& ids,
+                                         const std::vector<HeldMessages>& held,
+                                         const std::vector<AckedMessage>& acked);
+
 // Every message a store holds, by recipient.
 HeldMessages held_by(MessageStore& store, std::uint64_t now_ms);
 

@@ -73,3 +73,26 @@ TEST_CASE("no messages at all is complete replication", "[simnet-report][unit]")
   CHECK(fig.messages == 0);
   CHECK(fig.fraction() == 1.0);
 }
+
+TEST_CASE("an acknowledged message no node holds counts against, where the stored figure cannot see it",
+          "[simnet-report][unit]") {
+  const Directory d = one_swarm();
+  const Ed25519PublicKey alice = node_id(9);
+  const std::vector<NodeId> ids = {node_id(1), node_id(2), node_id(3)};
+  HeldMessages both{{alice, {msg(1), msg(2)}}};
+  HeldMessages first{{alice, {msg(1)}}};
+  // Message 3 was acknowledged and is gone; message 2 (two fragments: 2, 1)
+  // is held by every member; message 4's fragments are 1 and 2, and node 3
+  // lacks 2.
+  const std::vector<AckedMessage> acked = {
+      {alice, {msg(3)}}, {alice, {msg(2), msg(1)}}, {alice, {msg(1), msg(2)}}};
+  CHECK(replication_completeness(d, ids, {both, both, both}).fraction() == 1.0);
+  auto fig = acked_replication(d, ids, {both, both, both}, acked);
+  CHECK(fig.messages == 3);
+  CHECK(fig.complete == 2);
+  CHECK(fig.held_nowhere == 1);
+  fig = acked_replication(d, ids, {both, both, first}, acked);
+  CHECK(fig.complete == 0);
+  CHECK(fig.held_nowhere == 1);
+  CHECK(acked_replication(d, ids, {both, both, both}, {}).fraction() == 1.0);
+}
