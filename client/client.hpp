@@ -67,6 +67,9 @@ struct ClientOptions {
   // poll backoff); the sweep is given up after this many failures and the
   // next one starts at the next interval.
   int sweep_attempts = 8;
+  // A fragment waiting for the rest of its message holds the settled cursor
+  // back this long at most (see Client::Impl::settle).
+  std::chrono::milliseconds fragment_hold{60'000};
   // Replicas can receive messages out of order; a message is taken as
   // settled on the polled member once its time is this far behind the
   // member's clock.

@@ -117,9 +117,13 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
   const auto& got = std::get<storage::RetrieveResult>(resp->body);
   handle_messages(got.messages, lookback);
   if (lookback) {
-    // A sweep ends once it has paged past the settled cursor.
-    const bool more = got.more && !got.messages.empty();
-    if (more && before(cursor_of(got.messages.back()), stable)) {
+    log->debug("lookback sweep {}: {} messages after {}.{} from {}{}", stats.sweeps,
+               got.messages.size(), after.timestamp_ms, after.id.hex().substr(0, 8),
+               path.destination.hex().substr(0, 8), got.more ? ", more" : "");
+    // A sweep pages to the end of the recipient's messages, past the
+    // settled cursor too: a long poll anchored later than it (a window too
+    // big for one answer) does not look between the two.
+    if (got.more && !got.messages.empty()) {
       sweep_after = cursor_of(got.messages.back());
       return poll(0, *sweep_after, true);
     }
@@ -131,6 +135,7 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
     page_after = cursor_of(got.messages.back());
     return tick();  // the next page now, not at the next tick
   }
+  page_after.reset();
   settle(got.server_time_ms);
   (void)after;
   if (!passes.empty()) {
@@ -149,10 +154,16 @@ void Client::Impl::settle(std::uint64_t server_time_ms) {
   const std::uint64_t settle_ms = static_cast<std::uint64_t>(options.settle.count());
   const std::uint64_t horizon = server_time_ms > settle_ms ? server_time_ms - settle_ms : 0;
   // Advance over handled messages old enough that nothing can still arrive
-  // before them; a fragment still waiting for its message stops the advance.
+  // before them. A fragment still waiting for the rest of its message holds
+  // the advance for `fragment_hold` past that, not for good: the other
+  // fragments of a message whose send failed may never be stored. The
+  // reassembler keeps the fragment; a sibling that arrives later is found
+  // by a sweep.
+  const std::uint64_t hold = static_cast<std::uint64_t>(options.fragment_hold.count());
   while (!window.empty()) {
     auto first = window.begin();
-    if (first->first.timestamp_ms > horizon || !state.handled(first->second)) break;
+    if (first->first.timestamp_ms > horizon) break;
+    if (!state.handled(first->second) && first->first.timestamp_ms + hold > horizon) break;
     stable = first->first;
     window.erase(first);
   }

@@ -48,24 +48,32 @@ std::unique_ptr<Client> make_client(TestLoop& loop, const NetworkConfig& network
   return c;
 }
 
-// Puts a message from `from` to `to`, stamped 30 s ago, straight into the
-// stores of every running member of the recipient's swarm: a message that
-// reached the swarm late, behind the recipient's settled cursor.
+std::uint64_t unix_now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// Puts a message from `from` to `to`, stamped `timestamp_ms` (default: 30 s
+// ago), straight into the stores of every running member of the recipient's
+// swarm: a message that reached the swarm late, behind the recipient's
+// settled cursor. `fragments` > 1 makes it the first fragment of a message
+// of that many whose other fragments never arrive.
 void put_late_message(TestNetwork& net, const Client& from, const client::AccountKey& to,
-                      const std::string& text) {
+                      const std::string& text, std::optional<std::uint64_t> timestamp_ms = {},
+                      std::uint16_t fragments = 1) {
   std::shared_ptr<const Directory> dir;
   for (auto& n : net.nodes())
     if (n && (!dir || n->directory().current()->epoch > dir->epoch)) dir = n->directory().current();
   REQUIRE(dir);
   const auto members = dir->members(*dir->swarm_for(to));
   SystemRandom rng;
-  const auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now = unix_now_ms();
+  const std::uint64_t stamp = timestamp_ms.value_or(now - 30'000);
   client::Message msg;
-  msg.timestamp_ms = now - 30'000;
+  msg.timestamp_ms = stamp;
   msg.message_id = client::random_message_id(rng);
+  msg.count = fragments;
   msg.body = as_bytes(text);
   auto envelope = client::seal(from.identity(), to, msg, dir->params.max_body_bytes, rng);
   REQUIRE(envelope.ok());
@@ -73,7 +81,7 @@ void put_late_message(TestNetwork& net, const Client& from, const client::Accoun
   stored.recipient = to;
   stored.body = *envelope;
   stored.id = message_id(to, stored.body);
-  stored.timestamp_ms = now - 30'000;
+  stored.timestamp_ms = stamp;
   stored.expiry_ms = now + 600'000;
   int put = 0;
   for (auto& n : net.nodes())
@@ -270,8 +278,12 @@ struct SweepSetup {
     loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
   }
   client::AccountKey account() const { return bob.client->identity().account(); }
-  // A message stamped 30 s ago, on every running member of Bob's swarm.
-  void put_late(const std::string& text) { put_late_message(net, *alice.client, account(), text); }
+  // A message stamped 30 s ago (or at `timestamp_ms`), on every running
+  // member of Bob's swarm; `fragments` as put_late_message.
+  void put_late(const std::string& text, std::optional<std::uint64_t> timestamp_ms = {},
+                std::uint16_t fragments = 1) {
+    put_late_message(net, *alice.client, account(), text, timestamp_ms, fragments);
+  }
   void stop() {
     alice.client->stop();
     bob.client->stop();
@@ -363,6 +375,45 @@ TEST_CASE("when the client's swarm changes, it sweeps soon after, not at the nex
     t.put_late("late");
     REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(30)));
     CHECK(t.bob.client->stats().sweeps >= 1);
+    t.stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a fragment whose siblings never come does not stop the client for good", "[client]") {
+  TestLoop loop;
+  {
+    SweepSetup t(loop, [](ClientOptions& o) {
+      o.poll_wait_ms = 1000;
+      o.lookback = std::chrono::milliseconds(1000);
+      o.settle = std::chrono::milliseconds(200);
+      o.fragment_hold = std::chrono::milliseconds(500);
+      o.retrieve_limit = 4;  // a window of 4 messages is "too big for one answer"
+    });
+    // The first of two fragments, the second never stored (its send failed):
+    // Bob takes it, and it can never complete.
+    const std::uint64_t orphan_ms = unix_now_ms();
+    t.put_late("orphan", orphan_ms, 2);
+    loop.run_for(std::chrono::milliseconds(1500));
+    // Ten messages through the network: Bob's window grows past one answer,
+    // so his long polls anchor after them.
+    int acked = 0;
+    for (int i = 0; i < 10; ++i)
+      t.alice.client->send(t.account(), as_bytes("message " + std::to_string(i)), [&](auto r) {
+        REQUIRE(r.ok());
+        ++acked;
+      });
+    REQUIRE(loop.run_until([&] { return acked == 10 && t.bob.inbox.size() == 11; },
+                           std::chrono::seconds(30)));
+    // A message that reaches the swarm late, stamped just after the orphan:
+    // behind where the long polls look, and (with the old rules) ahead of
+    // where the sweeps stopped, the cursor being held at the orphan for good.
+    t.put_late("late", orphan_ms + 1);
+    const auto& st = t.bob.client->stats();
+    INFO("Bob: " << st.sweeps << " sweeps, " << st.sweep_retries << " sweep pages retried, "
+                 << st.retrieves << " retrieves, " << st.received << " received");
+    REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(20)));
+    CHECK(t.bob.counts.count("orphan") == 0);
     t.stop();
   }
   CHECK(loop.drain_and_close());
