@@ -95,6 +95,9 @@ std::optional<std::string> prefix_successor(std::string prefix);
 // Adds or removes (the same operation: XOR) one entry in a summary.
 void toggle_entry(StoreSummary& summary, const EntryState& e, bool add);
 
+// What MessageStore::open says when RocksDB refuses to open `dir`.
+std::string open_error(const std::filesystem::path& dir, const rocksdb::Status& s);
+
 }  // namespace store_layout
 
 struct MessageStore::Impl {

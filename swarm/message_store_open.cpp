@@ -71,12 +71,26 @@ rocksdb::ColumnFamilyOptions family_options(const std::shared_ptr<rocksdb::Cache
   return o;
 }
 
+std::string be32(std::uint32_t v) {
+  std::string out;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>(static_cast<std::uint8_t>(v >> shift)));
+  return out;
+}
+
+}  // namespace
+
+namespace store_layout {
+
+namespace {
 bool mentions_lock(const std::string& s) {
   std::string lower(s);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return lower.find("lock") != std::string::npos;
 }
+
+}  // namespace
 
 std::string open_error(const std::filesystem::path& dir, const rocksdb::Status& s) {
   const std::string status = s.ToString();
@@ -91,14 +105,7 @@ std::string open_error(const std::filesystem::path& dir, const rocksdb::Status& 
   return "cannot open message store " + dir.string() + ": " + status;
 }
 
-std::string be32(std::uint32_t v) {
-  std::string out;
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>(static_cast<std::uint8_t>(v >> shift)));
-  return out;
-}
-
-}  // namespace
+}  // namespace store_layout
 
 MessageStore::Impl::~Impl() {
   if (!db) return;
