@@ -106,7 +106,7 @@ struct Client::Impl {
   std::vector<NodeId> own_members(const Directory& d) const;  // sorted
   void poll_answered(const Path& path, const Cursor& after, bool lookback,
                      Result<std::vector<std::uint8_t>, RequestFailure> r);
-  void handle_messages(const std::vector<StoredMessage>& messages, bool lookback);
+  void handle_messages(const std::vector<StoredMessage>& messages);
   void settle(std::uint64_t server_time_ms);
   void deliver(const ReceivedMessage& m);
   void delete_handled(const std::vector<::nightjar::MessageId>& ids);

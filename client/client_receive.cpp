@@ -115,7 +115,7 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
   // Unsubscribed while this poll waited: leave the messages for later.
   if (!subscribed && passes.empty()) return;
   const auto& got = std::get<storage::RetrieveResult>(resp->body);
-  handle_messages(got.messages, lookback);
+  handle_messages(got.messages);
   if (lookback) {
     log->debug("lookback sweep {}: {} messages after {}.{} from {}{}", stats.sweeps,
                got.messages.size(), after.timestamp_ms, after.id.hex().substr(0, 8),
@@ -137,7 +137,6 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
   }
   page_after.reset();
   settle(got.server_time_ms);
-  (void)after;
   if (!passes.empty()) {
     auto pass = std::move(passes.front());
     passes.pop_front();
@@ -173,7 +172,7 @@ void Client::Impl::settle(std::uint64_t server_time_ms) {
   }
 }
 
-void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages, bool lookback) {
+void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
   std::vector<::nightjar::MessageId> to_delete;
   for (StoredMessage m : messages) {
     m.recipient = identity.account();
@@ -206,7 +205,6 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages, b
     pending_fragments.erase(key);
     if (added) deliver(**added);
   }
-  (void)lookback;
   if (state_dirty) save_profile();
   if (options.delete_after_read && !to_delete.empty()) delete_handled(to_delete);
 }

@@ -216,7 +216,7 @@ class InprocNetwork final : public SimNetwork {
   }
 
   std::vector<NodeReport> node_reports() const override { return reports_; }
-  std::vector<HeldMessages> held_messages() const override { return held_; }
+  const std::vector<HeldMessages>& held_messages() const override { return held_; }
 
  private:
   struct Stopped {

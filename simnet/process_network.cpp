@@ -240,7 +240,7 @@ class ProcessNetwork final : public SimNetwork {
   }
 
   std::vector<NodeReport> node_reports() const override { return reports_; }
-  std::vector<HeldMessages> held_messages() const override { return held_; }
+  const std::vector<HeldMessages>& held_messages() const override { return held_; }
 
  private:
   std::vector<std::string> common_args(const std::filesystem::path& dir, const std::string& host,

@@ -462,14 +462,15 @@ class Runner {
       std::vector<NodeId> ids;
       for (const auto& n : net_->nodes())
         ids.push_back(n.id);
-      const auto fig = replication_completeness(*final_directory_, ids, net_->held_messages());
+      const auto& held = net_->held_messages();
+      const auto fig = replication_completeness(*final_directory_, ids, held);
       r.replication_complete = fig.fraction();
       r.replicated_messages = fig.messages;
       std::vector<AckedMessage> acked;
       for (const auto& m : records_)
         if (m.acked_ms && !m.stored_ids.empty())
           acked.push_back({clients_->account(m.plan.recipient), m.stored_ids});
-      const auto a = acked_replication(*final_directory_, ids, net_->held_messages(), acked);
+      const auto a = acked_replication(*final_directory_, ids, held, acked);
       r.acked_checked = a.messages;
       r.acked_on_every_member = a.complete;
       r.acked_held_nowhere = a.held_nowhere;

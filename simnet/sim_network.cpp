@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <system_error>
 
@@ -72,11 +73,50 @@ NetworkParams network_params(const Scenario& s) {
   return p;
 }
 
+namespace {
+
+using HeldByNode = std::map<NodeId, const HeldMessages*, NodeIdLess>;
+
+HeldByNode by_node(const std::vector<NodeId>& ids, const std::vector<HeldMessages>& held) {
+  HeldByNode out;
+  for (std::size_t i = 0; i < ids.size() && i < held.size(); ++i)
+    out[ids[i]] = &held[i];
+  return out;
+}
+
+// What each member of the recipient's swarm in `d` holds for the recipient:
+// null for a member that holds nothing for it or was not inspected. Empty
+// when `swarms` (d's) is.
+std::vector<const std::set<MessageId>*> member_holdings(const Directory& d,
+                                                        const std::vector<SwarmId>& swarms,
+                                                        const HeldByNode& held,
+                                                        const Ed25519PublicKey& recipient) {
+  std::vector<const std::set<MessageId>*> out;
+  if (swarms.empty()) return out;
+  for (const DirectoryEntry* e : d.members(nearest_swarm(swarms, ring_position(recipient)))) {
+    const std::set<MessageId>* set = nullptr;
+    if (auto it = held.find(e->node.id); it != held.end())
+      if (auto r = it->second->find(recipient); r != it->second->end()) set = &r->second;
+    out.push_back(set);
+  }
+  return out;
+}
+
+// True when every member holds every one of `msgs`.
+bool on_every_member(const std::vector<const std::set<MessageId>*>& members,
+                     const std::vector<MessageId>& msgs) {
+  if (members.empty()) return false;
+  for (const auto* set : members)
+    for (const auto& id : msgs)
+      if (!set || !set->count(id)) return false;
+  return true;
+}
+
+}  // namespace
+
 ReplicationFigure replication_completeness(const Directory& d, const std::vector<NodeId>& ids,
                                            const std::vector<HeldMessages>& held) {
-  std::map<NodeId, const HeldMessages*, NodeIdLess> by_node;
-  for (std::size_t i = 0; i < ids.size() && i < held.size(); ++i)
-    by_node[ids[i]] = &held[i];
+  const HeldByNode nodes = by_node(ids, held);
   // Every recipient anyone holds messages for, with the union of its IDs.
   std::map<Ed25519PublicKey, std::set<MessageId>> all;
   for (const auto& h : held)
@@ -85,31 +125,10 @@ ReplicationFigure replication_completeness(const Directory& d, const std::vector
   const auto swarms = d.swarms();
   ReplicationFigure fig;
   for (const auto& [recipient, msgs] : all) {
-    std::vector<const std::set<MessageId>*> member_sets;
-    bool member_missing = swarms.empty();
-    if (!swarms.empty()) {
-      const SwarmId swarm = nearest_swarm(swarms, ring_position(recipient));
-      for (const DirectoryEntry* e : d.members(swarm)) {
-        auto it = by_node.find(e->node.id);
-        const std::set<MessageId>* set = nullptr;
-        if (it != by_node.end()) {
-          auto r = it->second->find(recipient);
-          if (r != it->second->end()) set = &r->second;
-        }
-        if (!set) member_missing = true;
-        member_sets.push_back(set);
-      }
-    }
+    const auto members = member_holdings(d, swarms, nodes, recipient);
     for (const auto& id : msgs) {
       ++fig.messages;
-      if (member_missing) continue;
-      bool everywhere = true;
-      for (const auto* set : member_sets)
-        if (!set->count(id)) {
-          everywhere = false;
-          break;
-        }
-      fig.complete += everywhere;
+      fig.complete += on_every_member(members, {id});
     }
   }
   return fig;
@@ -118,32 +137,17 @@ ReplicationFigure replication_completeness(const Directory& d, const std::vector
 AckedReplicationFigure acked_replication(const Directory& d, const std::vector<NodeId>& ids,
                                          const std::vector<HeldMessages>& held,
                                          const std::vector<AckedMessage>& acked) {
-  std::map<NodeId, const HeldMessages*, NodeIdLess> by_node;
-  for (std::size_t i = 0; i < ids.size() && i < held.size(); ++i)
-    by_node[ids[i]] = &held[i];
+  const HeldByNode nodes = by_node(ids, held);
   const auto swarms = d.swarms();
-  auto holds = [](const HeldMessages* h, const Ed25519PublicKey& r, const MessageId& id) {
-    if (!h) return false;
-    auto it = h->find(r);
-    return it != h->end() && it->second.count(id) > 0;
-  };
   AckedReplicationFigure fig;
   for (const auto& m : acked) {
     ++fig.messages;
-    bool everywhere = !swarms.empty();
-    if (everywhere) {
-      const SwarmId swarm = nearest_swarm(swarms, ring_position(m.recipient));
-      for (const DirectoryEntry* e : d.members(swarm)) {
-        auto it = by_node.find(e->node.id);
-        for (const auto& id : m.stored_ids)
-          if (it == by_node.end() || !holds(it->second, m.recipient, id)) everywhere = false;
-      }
-    }
-    fig.complete += everywhere;
+    fig.complete += on_every_member(member_holdings(d, swarms, nodes, m.recipient), m.stored_ids);
     for (const auto& id : m.stored_ids) {
-      bool somewhere = false;
-      for (const auto& h : held)
-        somewhere = somewhere || holds(&h, m.recipient, id);
+      const bool somewhere = std::any_of(held.begin(), held.end(), [&](const HeldMessages& h) {
+        auto r = h.find(m.recipient);
+        return r != h.end() && r->second.count(id) > 0;
+      });
       if (!somewhere) {
         ++fig.held_nowhere;
         break;

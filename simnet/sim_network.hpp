@@ -77,7 +77,7 @@ class SimNetwork {
   virtual void stop(std::function<void()> done) = 0;
   // After stop: per node, its figures and the messages it holds.
   virtual std::vector<NodeReport> node_reports() const = 0;
-  virtual std::vector<HeldMessages> held_messages() const = 0;
+  virtual const std::vector<HeldMessages>& held_messages() const = 0;
 
   const NetworkConfig& config() const { return config_; }
   const std::vector<SimNode>& nodes() const { return nodes_; }

@@ -330,7 +330,7 @@ void Replicator::finish_migration(std::uint64_t slot) {
   // taken new messages for it meanwhile); if it now belongs to yet another
   // swarm, a later scan moves it there.
   const auto to = directory_ ? directory_->swarm_for(m.recipient) : std::nullopt;
-  if (mine(m.recipient)) return;
+  if (to && swarm_ && *to == *swarm_) return;  // ours again
   if (!to || *to != m.to) {
     rescan_ = true;
     return;
