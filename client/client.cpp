@@ -87,14 +87,10 @@ void Client::Impl::save_profile() {
 
 void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
   if (!d || (directory && d->epoch <= directory->epoch)) return;
-  // The own swarm changed (other members, or another swarm): messages move to
-  // the new members by migration and anti-entropy, possibly behind the
-  // settled cursor, so sweep once they have had time to (instead of waiting
-  // for the next interval).
-  if (directory && subscribed && own_members(*directory) != own_members(*d)) {
-    const std::uint64_t soon = options.clock_ms() + 2 * static_cast<std::uint64_t>(options.settle.count());
-    if (soon < next_lookback_ms) next_lookback_ms = soon;
-  }
+  // When the own swarm changes, nothing needs doing here: messages reach the
+  // new members by migration and anti-entropy, and each member answers with
+  // what arrived there since it last answered (a new member is caught up
+  // from the floor first).
   directory = std::move(d);
   onion->set_directory(directory);
   paths.set_directory(directory);
@@ -102,14 +98,6 @@ void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
     if (auto r = replace_private_file(profile_file("directory.bin"), directory->encode()); !r)
       log->warn("cannot save the directory: {}", r.error());
   }
-}
-
-std::vector<NodeId> Client::Impl::own_members(const Directory& d) const {
-  std::vector<NodeId> out;
-  if (auto swarm = d.swarm_for(identity.account()))
-    for (const DirectoryEntry* m : d.members(*swarm)) out.push_back(m->node.id);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 void Client::Impl::refresh_directory(std::function<void(bool)> then) {
@@ -263,7 +251,6 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
       if (auto r = m.paths.load_guards(text); !r) m.log->warn("ignoring saved guards: {}", r.error());
     }
     if (auto r = m.state.load(m.profile_file("receive.state")); !r) m.log->warn("{}", r.error());
-    m.stable = m.state.low();
   }
   m.timer = new uv_timer_t;
   uv_timer_init(m.loop, m.timer);

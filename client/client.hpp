@@ -13,10 +13,16 @@
 // refreshes the directory and follows it; a node's clock is learned from its
 // answers, so a skewed local clock never shows up as an error.
 //
-// Receiving long-polls the client's own swarm through a path, rotating among
-// its members, checks each envelope's signature, reassembles fragments, and
-// hands every message to the application exactly once, also across restarts:
-// the profile keeps the cursor and the IDs already handled.
+// Receiving long-polls the client's own swarm through a path, one member at a
+// time (the next one after a failure). Each member answers with what arrived
+// there since its previous answer to this client (its arrival cursor), in
+// the order it arrived and whatever its timestamp, so a replica that reached
+// the member late is delivered as soon as it arrives there; a member asked
+// for the first time is asked for what is stamped after the client's last
+// complete answer, less `catch_up`. The client checks each envelope's
+// signature, reassembles fragments, and hands every message to the
+// application exactly once, also across restarts and member changes: the
+// profile keeps the IDs already handled and every member's cursor.
 //
 // Everything runs on the loop's thread; callbacks are never called from
 // inside the call that registered them.
@@ -56,24 +62,22 @@ struct ClientOptions {
   int send_attempts = 5;                  // per fragment, each through a fresh path
   std::uint32_t poll_wait_ms = 25'000;    // long-poll wait per retrieve
   std::uint16_t retrieve_limit = 64;
-  // Every `lookback`, retrieve again from `lookback_depth` (at least twice
-  // `lookback`) behind the settled cursor, in case a message reached the
-  // polled member late (replication after a partition or a lost answer). A
-  // message that arrives d late is found by the next sweep when d + lookback
-  // - settle <= the depth; messages already handled are skipped by ID.
-  std::chrono::milliseconds lookback{120'000};
-  std::chrono::milliseconds lookback_depth{600'000};
-  // A sweep page that fails is asked again of the next member (after the
-  // poll backoff); the sweep is given up after this many failures and the
-  // next one starts at the next interval.
+  // A member asked for the first time (or one whose store was wiped) is
+  // asked for the messages stamped after the server time of the client's
+  // last complete answer, less this. Only a message that reached the swarm
+  // earlier than that and never reached the members asked before would be
+  // missed (docs/RELIABILITY.md, "Delivery").
+  std::chrono::milliseconds catch_up{3'600'000};
+  // A safety net, off by default (0): every `lookback`, page through what the
+  // polled member holds stamped after the last complete answer less
+  // `lookback_depth`; messages already handled are skipped by ID. Delivery
+  // does not depend on it.
+  std::chrono::milliseconds lookback{0};
+  std::chrono::milliseconds lookback_depth{86'400'000};
+  // A sweep page that fails is asked again (of the next member, from its
+  // start) after the poll backoff; the sweep is given up after this many
+  // failures and the next one starts at the next interval.
   int sweep_attempts = 8;
-  // A fragment waiting for the rest of its message holds the settled cursor
-  // back this long at most (see Client::Impl::settle).
-  std::chrono::milliseconds fragment_hold{60'000};
-  // Replicas can receive messages out of order; a message is taken as
-  // settled on the polled member once its time is this far behind the
-  // member's clock.
-  std::chrono::milliseconds settle{5'000};
   bool delete_after_read = false;
   PathConfig paths;
   std::function<std::uint64_t()> clock_ms;  // unix ms; default: system clock

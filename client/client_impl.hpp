@@ -75,19 +75,19 @@ struct Client::Impl {
   Reassembler reassembler;
   // Storage IDs of the fragments of incomplete messages, by envelope ID.
   std::map<std::pair<AccountKey, MessageId>, std::vector<std::pair<::nightjar::MessageId, std::uint64_t>>> pending_fragments;
-  // Retrieve positions. `stable`: every message up to it has been handled and
-  // no message can still appear before it on the polled member (it is older
-  // than the node's clock minus settle_ms). `window`: messages retrieved
-  // after `stable`, which a long poll tells the node it holds (`seen`).
-  Cursor stable;
-  std::map<Cursor, ::nightjar::MessageId> window;
-  std::optional<Cursor> page_after;  // paging through a long answer
-  // A lookback sweep in progress: its next page starts after this. A page
-  // that fails is asked again (of the next member) rather than ending the
-  // sweep, up to options.sweep_attempts failures per sweep.
-  std::optional<Cursor> sweep_after;
-  int sweep_failures = 0;
-  std::optional<NodeId> last_member;
+  // Retrieve positions live in `state` (each member's arrival cursor, and
+  // `low`). `paging`: the last answer said there is more: ask again at once.
+  bool paging = false;
+  // A lookback sweep in progress: it pages through `member` from `floor`; a
+  // page that fails is asked again (of the next member, from the floor)
+  // rather than ending the sweep, up to options.sweep_attempts failures.
+  struct Sweep {
+    Cursor floor;
+    std::optional<NodeId> member;
+    ArrivalCursor cursor;
+    int failures = 0;
+  };
+  std::optional<Sweep> sweep;
   bool subscribed = false;
   bool polling = false;
   MessageHandler on_message;
@@ -101,16 +101,17 @@ struct Client::Impl {
     int failures = 0;
   };
   std::deque<Pass> passes;
-  void poll(std::uint32_t wait_ms, const Cursor& after, bool lookback);
+  void poll(std::uint32_t wait_ms, bool sweeping);
   void start_sweep();
-  std::vector<NodeId> own_members(const Directory& d) const;  // sorted
-  void poll_answered(const Path& path, const Cursor& after, bool lookback,
+  // What a member asked for the first time is asked for: the messages
+  // stamped after this.
+  Cursor catch_up_floor() const;
+  void poll_answered(const Path& path, bool sweeping,
                      Result<std::vector<std::uint8_t>, RequestFailure> r);
   void handle_messages(const std::vector<StoredMessage>& messages);
-  void settle(std::uint64_t server_time_ms);
   void deliver(const ReceivedMessage& m);
   void delete_handled(const std::vector<::nightjar::MessageId>& ids);
-  void poll_failed(const std::string& why, bool lookback);
+  void poll_failed(const std::string& why, bool sweeping);
   std::optional<Path> path_to_own_swarm();
   void tick();
 

@@ -1,13 +1,18 @@
 // Client: receiving (long polls of the own swarm, one-off passes, lookback
 // sweeps) and the housekeeping tick. See client/client.hpp.
 //
-// Why `seen`: a message's timestamp is set by the first member that stored
-// it, and replication does not deliver in timestamp order, so a member may
-// receive a message older than one it already handed out. The client keeps
-// the messages after its settled cursor (`window`) and tells the member how
-// many it holds; the member answers as soon as it holds more, even if the new
-// one sorts before the others. Messages that arrive later than `settle`
-// (after a partition) are found by the lookback sweep.
+// Why arrival cursors: a message's timestamp is set by the first member that
+// stored it, and replication does not deliver in timestamp order, so a
+// member may receive a message that sorts before others it has already
+// handed out (a replica held back by a slow link, a partition, a restart).
+// A cursor in timestamp order would move past it. Each member therefore
+// numbers what arrives there, per recipient, and answers "what arrived since
+// your last answer to me" (MessageStore::arrivals); its answer carries the
+// cursor to ask from next time. The timestamp cursor that means the same on
+// every member is still used once per member: the first time the client asks
+// it, it asks for what is stamped after its last complete answer less
+// ClientOptions::catch_up. Messages met twice (from two members) are dropped
+// by ID.
 #include "client/client_impl.hpp"
 
 #include <algorithm>
@@ -18,10 +23,6 @@ namespace {
 constexpr std::uint64_t min_backoff_ms = 250;
 constexpr std::uint64_t max_backoff_ms = 8000;
 constexpr int max_pass_failures = 6;
-
-bool before(const Cursor& a, const Cursor& b) {
-  return a.timestamp_ms < b.timestamp_ms || (a.timestamp_ms == b.timestamp_ms && a.id < b.id);
-}
 }  // namespace
 
 std::optional<Path> Client::Impl::path_to_own_swarm() {
@@ -37,45 +38,63 @@ std::optional<Path> Client::Impl::path_to_own_swarm() {
   return std::nullopt;
 }
 
-void Client::Impl::poll(std::uint32_t wait_ms, const Cursor& after, bool lookback) {
+Cursor Client::Impl::catch_up_floor() const {
+  const auto depth = static_cast<std::uint64_t>(options.catch_up.count());
+  const std::uint64_t low = state.low().timestamp_ms;
+  return Cursor{low > depth ? low - depth : 0, {}};
+}
+
+void Client::Impl::poll(std::uint32_t wait_ms, bool sweeping) {
   auto path = path_to_own_swarm();
   if (!path) {
-    poll_failed("no path to the own swarm", lookback);
+    poll_failed("no path to the own swarm", sweeping);
     refresh_directory();
     return;
   }
   polling = true;
   ++stats.retrieves;
+  const NodeId member = path->destination;
   storage::RetrieveRequest req;
   req.recipient = identity.account();
-  req.after = after;
   req.limit = options.retrieve_limit;
-  req.wait_ms = wait_ms;
-  // What we hold after `after` (none for sweeps, or after a change of member,
-  // whose replica may differ: it must answer at once).
-  std::size_t seen = 0;
-  if (!lookback && last_member && *last_member == path->destination)
-    for (auto it = window.upper_bound(after); it != window.end(); ++it) ++seen;
-  req.seen = static_cast<std::uint16_t>(std::min<std::size_t>(seen, 0xffff));
-  last_member = path->destination;
+  if (sweeping) {
+    // A sweep that moves to another member starts there from its floor.
+    if (!sweep->member || !(*sweep->member == member)) {
+      sweep->member = member;
+      sweep->cursor = ArrivalCursor{};
+    }
+    req.since = sweep->cursor;
+    req.floor = sweep->floor;
+    req.wait_ms = 0;
+  } else {
+    const MemberPosition pos = state.member(member);
+    req.since = pos.cursor;
+    // Until this member has been paged to the end once, skip what is stamped
+    // before the floor: the client has it from other members.
+    req.floor = pos.caught_up ? Cursor{} : catch_up_floor();
+    req.wait_ms = wait_ms;
+  }
   req.timestamp_ms = now_ms();
   storage::sign(req, identity.signing_key());
   const Path p = *path;
   send_request(
-      p, req, [this, p, after, lookback](auto r) { poll_answered(p, after, lookback, std::move(r)); },
-      options.request_timeout + std::chrono::milliseconds(wait_ms));
+      p, req, [this, p, sweeping](auto r) { poll_answered(p, sweeping, std::move(r)); },
+      options.request_timeout + std::chrono::milliseconds(req.wait_ms));
 }
 
-void Client::Impl::poll_failed(const std::string& why, bool lookback) {
+void Client::Impl::poll_failed(const std::string& why, bool sweeping) {
   polling = false;
+  paging = false;
   ++member_turn;
-  page_after.reset();
   // A sweep page that failed is asked again, of the next member, after the
-  // backoff: the sweep goes on from where it stopped rather than waiting a
-  // whole interval (under churn, most sweeps meet a failure somewhere).
-  if (lookback && sweep_after && ++sweep_failures >= options.sweep_attempts) {
-    log->debug("lookback sweep given up after {} failures", sweep_failures);
-    sweep_after.reset();
+  // backoff: the sweep goes on rather than waiting a whole interval.
+  if (sweeping && sweep) {
+    if (++sweep->failures >= options.sweep_attempts) {
+      log->debug("lookback sweep given up after {} failures", sweep->failures);
+      sweep.reset();
+    } else {
+      ++stats.sweep_retries;
+    }
   }
   poll_backoff_ms = std::clamp<std::uint64_t>(poll_backoff_ms * 2, min_backoff_ms, max_backoff_ms);
   next_poll_ms = options.clock_ms() + poll_backoff_ms;
@@ -87,15 +106,15 @@ void Client::Impl::poll_failed(const std::string& why, bool lookback) {
   }
 }
 
-void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool lookback,
+void Client::Impl::poll_answered(const Path& path, bool sweeping,
                                  Result<std::vector<std::uint8_t>, RequestFailure> r) {
   if (!r) {
     paths.report_path_failure(path, r.error(), now_ms());
-    return poll_failed(to_string(r.error().error), lookback);
+    return poll_failed(to_string(r.error().error), sweeping);
   }
   paths.report_path_success(path, now_ms());
   auto resp = storage::decode_response(storage::Method::retrieve, *r);
-  if (!resp) return poll_failed("unreadable answer", lookback);
+  if (!resp) return poll_failed("unreadable answer", sweeping);
   switch (resp->status) {
     case storage::Status::ok: break;
     case storage::Status::clock_skew:
@@ -106,70 +125,53 @@ void Client::Impl::poll_answered(const Path& path, const Cursor& after, bool loo
       return;
     case storage::Status::wrong_swarm:
       refresh_directory();
-      return poll_failed("wrong swarm", lookback);
-    default: return poll_failed(storage::to_string(resp->status), lookback);
+      return poll_failed("wrong swarm", sweeping);
+    default: return poll_failed(storage::to_string(resp->status), sweeping);
   }
   polling = false;
   poll_backoff_ms = 0;
   next_poll_ms = 0;  // page on, or long-poll again, at once
-  // Unsubscribed while this poll waited: leave the messages for later.
+  // Unsubscribed while this poll waited: leave the messages (and the
+  // member's cursor) for later.
   if (!subscribed && passes.empty()) return;
   const auto& got = std::get<storage::RetrieveResult>(resp->body);
+  // Handled first, the cursor after: a crash in between asks again for
+  // messages already handled (dropped by ID), never skips one.
   handle_messages(got.messages);
-  if (lookback) {
-    log->debug("lookback sweep {}: {} messages after {}.{} from {}{}", stats.sweeps,
-               got.messages.size(), after.timestamp_ms, after.id.hex().substr(0, 8),
-               path.destination.hex().substr(0, 8), got.more ? ", more" : "");
-    // A sweep pages to the end of the recipient's messages, past the
-    // settled cursor too: a long poll anchored later than it (a window too
-    // big for one answer) does not look between the two.
-    if (got.more && !got.messages.empty()) {
-      sweep_after = cursor_of(got.messages.back());
-      return poll(0, *sweep_after, true);
+  if (sweeping) {
+    if (sweep && sweep->member && *sweep->member == path.destination) {
+      sweep->cursor = got.cursor;
+      if (got.more) {
+        save_profile();
+        return poll(0, true);
+      }
+      log->debug("lookback sweep {} done", stats.sweeps);
     }
-    log->debug("lookback sweep {} done", stats.sweeps);
-    sweep_after.reset();
+    sweep.reset();
+    save_profile();
     return tick();
   }
-  if (got.more && !got.messages.empty()) {
-    page_after = cursor_of(got.messages.back());
-    return tick();  // the next page now, not at the next tick
+  MemberPosition pos = state.member(path.destination);
+  pos.cursor = got.cursor;
+  pos.used_ms = options.clock_ms();
+  if (!got.more) {
+    pos.caught_up = true;
+    if (got.server_time_ms > state.low().timestamp_ms) state.set_low(Cursor{got.server_time_ms, {}});
   }
-  page_after.reset();
-  settle(got.server_time_ms);
-  if (!passes.empty()) {
+  state.set_member(path.destination, pos);
+  state_dirty = true;
+  save_profile();
+  paging = got.more;
+  if (!got.more && !passes.empty()) {
     auto pass = std::move(passes.front());
     passes.pop_front();
     // The callback may stop or destroy the client: touch nothing after it.
     if (pass.done) pass.done(Result<void, std::string>{});
     return;
   }
-  // Long-poll again at once: waiting for the next 100 ms tick would add up
-  // to 100 ms to a message that arrives meanwhile.
+  // The next page, or the next long poll, at once: waiting for the next
+  // 100 ms tick would add up to 100 ms to a message that arrives meanwhile.
   tick();
-}
-
-void Client::Impl::settle(std::uint64_t server_time_ms) {
-  const std::uint64_t settle_ms = static_cast<std::uint64_t>(options.settle.count());
-  const std::uint64_t horizon = server_time_ms > settle_ms ? server_time_ms - settle_ms : 0;
-  // Advance over handled messages old enough that nothing can still arrive
-  // before them. A fragment still waiting for the rest of its message holds
-  // the advance for `fragment_hold` past that, not for good: the other
-  // fragments of a message whose send failed may never be stored. The
-  // reassembler keeps the fragment; a sibling that arrives later is found
-  // by a sweep.
-  const std::uint64_t hold = static_cast<std::uint64_t>(options.fragment_hold.count());
-  while (!window.empty()) {
-    auto first = window.begin();
-    if (first->first.timestamp_ms > horizon) break;
-    if (!state.handled(first->second) && first->first.timestamp_ms + hold > horizon) break;
-    stable = first->first;
-    window.erase(first);
-  }
-  if (!(state.low() == stable)) {
-    state.set_low(stable);
-    state_dirty = true;
-  }
 }
 
 void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
@@ -178,8 +180,6 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
     m.recipient = identity.account();
     // A node must not change what it stores: the ID is the hash of the body.
     if (!(message_id(m.recipient, m.body) == m.id)) continue;
-    const Cursor c = cursor_of(m);
-    if (before(stable, c)) window.emplace(c, m.id);
     if (state.handled(m.id)) {
       ++stats.duplicates;
       continue;
@@ -205,7 +205,6 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
     pending_fragments.erase(key);
     if (added) deliver(**added);
   }
-  if (state_dirty) save_profile();
   if (options.delete_after_read && !to_delete.empty()) delete_handled(to_delete);
 }
 
@@ -239,36 +238,21 @@ void Client::Impl::tick() {
     if (directory->epoch < now / t) refresh_directory();
   }
   if (polling || !directory || now < next_poll_ms) return;
-  if (page_after) return poll(0, *page_after, false);
-  if (!passes.empty()) return poll(0, stable, false);
+  if (!passes.empty()) return poll(0, false);
   if (!subscribed) return;
-  if (sweep_after) {  // a sweep a failure interrupted goes on
-    ++stats.sweep_retries;
-    return poll(0, *sweep_after, true);
-  }
-  if (now >= next_lookback_ms) return start_sweep();
-  // Long poll from the settled cursor; with a window too big for one answer,
-  // anchor later (the lookback sweep covers what that skips).
-  Cursor anchor = stable;
-  if (window.size() >= options.retrieve_limit) {
-    auto it = window.begin();
-    std::advance(it, static_cast<long>(window.size() - options.retrieve_limit / 2));
-    anchor = it->first;
-  }
-  poll(options.poll_wait_ms, anchor, false);
+  if (sweep) return poll(0, true);  // a sweep a failure interrupted goes on
+  if (options.lookback.count() > 0 && now >= next_lookback_ms) return start_sweep();
+  poll(paging ? 0 : options.poll_wait_ms, false);
 }
 
 void Client::Impl::start_sweep() {
   next_lookback_ms = options.clock_ms() + static_cast<std::uint64_t>(options.lookback.count());
-  // Deeper than the interval: a sweep that looked back only as far as the
-  // sweeps are apart would miss a message that arrived late just after one.
-  const std::uint64_t back = static_cast<std::uint64_t>(
-      std::max(options.lookback_depth.count(), 2 * options.lookback.count()));
-  sweep_after = Cursor{stable.timestamp_ms > back ? stable.timestamp_ms - back : 0, {}};
-  sweep_failures = 0;
+  const auto depth = static_cast<std::uint64_t>(options.lookback_depth.count());
+  const std::uint64_t low = state.low().timestamp_ms;
+  sweep = Sweep{Cursor{low > depth ? low - depth : 0, {}}, std::nullopt, {}, 0};
   ++stats.sweeps;
   log->debug("lookback sweep {} starts", stats.sweeps);
-  poll(0, *sweep_after, true);
+  poll(0, true);
 }
 
 void Client::receive(MessageHandler on_message, std::function<void(Result<void, std::string>)> done) {

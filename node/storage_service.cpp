@@ -137,7 +137,11 @@ void StorageService::handle_store(StoreRequest& req, Responder responder) {
 
 Response StorageService::retrieve_now(const RetrieveRequest& req) {
   RetrieveResult out;
-  out.messages = store_.retrieve(req.recipient, req.after, std::size_t{req.limit} + 1, clock_ms_());
+  // An arrival cursor of another store (or none) starts at the beginning of
+  // ours: the floor alone then says what the client already has.
+  const std::uint64_t after = req.since.incarnation == store_.incarnation() ? req.since.seq : 0;
+  out.messages =
+      store_.arrivals(req.recipient, after, req.floor, std::size_t{req.limit} + 1, clock_ms_());
   if (out.messages.size() > req.limit) {
     out.messages.resize(req.limit);
     out.more = true;
@@ -152,6 +156,11 @@ Response StorageService::retrieve_now(const RetrieveRequest& req) {
       break;
     }
   }
+  // Everything up to the cursor has been listed (or lies at or below the
+  // floor): after the last message listed, or after all that arrived so far.
+  out.cursor.incarnation = store_.incarnation();
+  out.cursor.seq =
+      out.more ? out.messages.back().seq : std::max(after, store_.last_seq(req.recipient));
   out.server_time_ms = clock_ms_();
   return Response{Status::ok, std::move(out)};
 }
@@ -161,14 +170,15 @@ void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) 
   ++stats_.retrieves;
   Response resp = retrieve_now(req);
   const auto& got = std::get<RetrieveResult>(resp.body);
-  // Nothing the client does not hold yet: it holds `seen` messages after its
-  // cursor, and this node has no more than that.
-  const bool nothing_new = !got.more && got.messages.size() <= req.seen;
-  if (!nothing_new || req.wait_ms == 0) return respond(responder, resp);
+  if (!got.messages.empty() || req.wait_ms == 0) return respond(responder, resp);
   if (waiters_.size() >= max_waiting_) return respond(responder, resp);  // answer now, empty
   ++stats_.long_polls;
   Waiter w;
+  // Parked from here: whatever arrives next for the recipient answers it,
+  // whatever its timestamp (a replica that came late sorts below the floor).
   w.request = req;
+  w.request.since = got.cursor;
+  w.request.floor = Cursor{};
   w.deadline_ms = clock_ms_() + req.wait_ms;
   w.responder = std::make_shared<Responder>(std::move(responder));
   waiters_.emplace(req.recipient, std::move(w));

@@ -117,17 +117,15 @@ std::vector<StoredMessage> MessageStore::all_of(const Ed25519PublicKey& recipien
   return impl_->scan_recipient(recipient, std::nullopt, limit, now_ms);
 }
 
-std::optional<StoredMessage> MessageStore::get(const MessageId& id, std::uint64_t now_ms) const {
-  auto found = impl_->entry(nullptr, id);
-  if (!found || !*found) return std::nullopt;
-  const IdEntry& e = **found;
-  if (e.tombstone || e.expiry_ms <= now_ms) return std::nullopt;
+std::optional<StoredMessage> MessageStore::Impl::read_message(const MessageId& id,
+                                                              const IdEntry& e) const {
+  if (e.tombstone) return std::nullopt;
   rocksdb::PinnableSlice v;
-  const rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(messages),
-                                           message_key(e.recipient, e.timestamp_ms, id), &v);
+  const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family(messages),
+                                    message_key(e.recipient, e.timestamp_ms, id), &v);
   if (!s.ok()) {
     // NotFound here means the index and the messages disagree: worth an error.
-    impl_->log_failure("reading a message", s);
+    log_failure("reading a message", s);
     return std::nullopt;
   }
   if (v.size() < 8) return std::nullopt;
@@ -136,9 +134,54 @@ std::optional<StoredMessage> MessageStore::get(const MessageId& id, std::uint64_
   m.id = id;
   m.timestamp_ms = e.timestamp_ms;
   m.expiry_ms = read_be64(v.data());
+  m.seq = e.seq;
   const auto* body = reinterpret_cast<const std::uint8_t*>(v.data()) + 8;
   m.body.assign(body, body + (v.size() - 8));
   return m;
+}
+
+std::optional<StoredMessage> MessageStore::get(const MessageId& id, std::uint64_t now_ms) const {
+  auto found = impl_->entry(nullptr, id);
+  if (!found || !*found) return std::nullopt;
+  const IdEntry& e = **found;
+  if (e.tombstone || e.expiry_ms <= now_ms) return std::nullopt;
+  return impl_->read_message(id, e);
+}
+
+std::vector<StoredMessage> MessageStore::arrivals(const Ed25519PublicKey& recipient,
+                                                  std::uint64_t after_seq, const Cursor& floor,
+                                                  std::size_t limit, std::uint64_t now_ms) const {
+  std::vector<StoredMessage> out;
+  if (limit == 0 || after_seq == std::numeric_limits<std::uint64_t>::max()) return out;
+  std::string prefix;
+  append_bytes(prefix, recipient);
+  PrefixRead read(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(read.options, impl_->family(store_layout::arrival_index)));
+  for (it->Seek(arrival_key(recipient, after_seq + 1));
+       it->Valid() && has_prefix(it->key(), read.prefix) && out.size() < limit; it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    if (key.size() != arrival_key_bytes || value.size() != arrival_value_bytes) continue;
+    const Cursor c{read_be64(value.data()), fixed_from<MessageId>(value.data() + 8)};
+    if (!(floor < c)) continue;
+    IdEntry e;
+    e.recipient = recipient;
+    e.timestamp_ms = c.timestamp_ms;
+    e.seq = read_be64(key.data() + 32);
+    auto m = impl_->read_message(c.id, e);
+    if (!m || m->expiry_ms <= now_ms) continue;
+    out.push_back(std::move(*m));
+  }
+  if (!it->status().ok()) impl_->log_failure("reading the arrival index", it->status());
+  return out;
+}
+
+std::uint64_t MessageStore::incarnation() const { return impl_->incarnation; }
+
+std::uint64_t MessageStore::last_seq(const Ed25519PublicKey& recipient) const {
+  auto u = impl_->usage(nullptr, recipient);
+  return u ? u->last_seq : 0;
 }
 
 bool MessageStore::contains(const MessageId& id) const {
@@ -337,6 +380,9 @@ std::vector<Ed25519PublicKey> MessageStore::recipients(std::optional<Ed25519Publ
   if (after && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
   for (; it->Valid() && out.size() < limit && has_prefix(it->key(), read.prefix); it->Next()) {
     if (it->key().size() != usage_key_bytes) continue;
+    // A record kept for its arrival number alone (see commit) has no messages.
+    const auto usage = parse_usage_value(it->value());
+    if (usage && usage->count == 0) continue;
     out.push_back(fixed_from<Ed25519PublicKey>(it->key().data() + 1));
   }
   if (!it->status().ok()) impl_->log_failure("reading quota counters", it->status());

@@ -11,6 +11,14 @@
 // and travels with every replica, so a cursor means the same on every member
 // of the swarm.
 //
+// Arrival order: each message also gets an arrival number (seq) when it is
+// first stored here, from a counter per recipient that never goes back, so
+// "what arrived after N" finds a replica that came late with an early
+// timestamp. Arrival numbers are local to this store (and tell a recipient
+// nothing about other recipients); an ArrivalCursor names the store by its
+// incarnation (random, drawn when the store was created) so that a cursor
+// from another node, or from before a wipe, is recognised as foreign.
+//
 // Anti-entropy support: message IDs fall into 256 buckets by their first
 // byte; a bucket's summary (count and XOR of per-entry hashes, covering live
 // messages and tombstones) is kept up to date in memory, so two replicas find
@@ -70,6 +78,10 @@ struct StoredMessage {
   std::uint64_t timestamp_ms = 0;  // cursor order; assigned by the first node
   std::uint64_t expiry_ms = 0;     // unix milliseconds; gone after this
   std::vector<std::uint8_t> body;  // ciphertext, never logged
+  // Where it is in this store's arrival order (set by arrivals() and get(); 0
+  // otherwise).
+  // Local to one store: replication neither sends nor keeps it.
+  std::uint64_t seq = 0;
 };
 
 // Retrieve returns messages strictly after the cursor. The zero cursor is
@@ -84,6 +96,14 @@ struct Cursor {
   }
 };
 Cursor cursor_of(const StoredMessage& m);
+
+// A position in one store's arrival order: everything with a higher seq
+// arrived later. The zero cursor is foreign to every store.
+struct ArrivalCursor {
+  std::uint64_t incarnation = 0;
+  std::uint64_t seq = 0;
+  friend bool operator==(const ArrivalCursor&, const ArrivalCursor&) = default;
+};
 
 enum class StoreError {
   quota_messages,  // the recipient already has the most messages allowed
@@ -161,6 +181,18 @@ class MessageStore {
   // Up to `limit` unexpired messages of `recipient` after `after`, in order.
   std::vector<StoredMessage> retrieve(const Ed25519PublicKey& recipient, const Cursor& after,
                                       std::size_t limit, std::uint64_t now_ms) const;
+  // Up to `limit` unexpired messages of `recipient` that arrived here after
+  // arrival number `after_seq` and sort after `floor` in cursor order, in
+  // arrival order; each carries its seq.
+  std::vector<StoredMessage> arrivals(const Ed25519PublicKey& recipient, std::uint64_t after_seq,
+                                      const Cursor& floor, std::size_t limit,
+                                      std::uint64_t now_ms) const;
+  // This store's incarnation, and the recipient's latest arrival number
+  // (written): every message for it that arrives from now on gets a higher
+  // one. 0 when it has none here (or RocksDB failed: logged).
+  std::uint64_t incarnation() const;
+  std::uint64_t last_seq(const Ed25519PublicKey& recipient) const;
+
   std::optional<StoredMessage> get(const MessageId& id, std::uint64_t now_ms) const;
   // Live or tombstone, expired or not, until the sweep removes it (what the
   // summaries cover). False also when RocksDB fails (logged).

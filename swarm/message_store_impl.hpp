@@ -5,12 +5,31 @@
 // Column families (all integers big-endian, so byte order is numeric order):
 //   messages  recipient(32) || timestamp_ms(8) || id(32)  ->  expiry_ms(8) || body
 //   ids       id(32)  ->  state(1) || recipient(32) || timestamp_ms(8) || expiry_ms(8)
-//                         || body_bytes(8)          (state 1 live, 2 tombstone)
+//                         || body_bytes(8) || seq(8)  (state 1 live, 2 tombstone;
+//                         seq: the live message's arrival number, 0 for a tombstone;
+//                         schema 1 entries lack it and read as seq 0)
 //   expiry    expiry_ms(8) || id(32)  ->  empty     (live messages and tombstones)
+//   arrivals  recipient(32) || seq(8)  ->  timestamp_ms(8) || id(32)   (live messages,
+//                         in the order they arrived here)
 //   meta      "schema_version"  ->  u32
-//             'u' || recipient(32)  ->  count(8) || body_bytes(8)   (live, for quotas)
+//             "incarnation"  ->  u64, drawn at random when the store is created
+//             "clock_ms"  ->  u64, the latest clock reading an arrival number was made from
+//             'u' || recipient(32)  ->  count(8) || body_bytes(8) || last_seq(8)
+//                         (live messages, for quotas; the recipient's latest arrival
+//                         number; schema 1 records lack it and read as 0)
 // The totals (message_count, body_bytes) are not stored: open() recounts
 // them from the ids column family while it rebuilds the summary.
+//
+// Arrival numbers are per recipient, so what a recipient learns from them
+// says nothing about anyone else's traffic. They are a hybrid clock:
+//   seq = max(the recipient's last_seq + 1, clock_ms << seq_clock_shift)
+// where clock_ms never goes back (the store keeps the latest one it used).
+// A recipient cannot get 2^20 messages in one millisecond, so every number
+// given at clock t is below (t + 1) << 20; a recipient's counter record may
+// therefore go once its messages are gone, except in the millisecond its last
+// number was given (commit keeps it then), and numbers never repeat. A store
+// that is wiped and created again draws a new incarnation, which makes every
+// old arrival cursor foreign to it.
 //
 // A write (Pending) is a WriteBatch plus what it changes in memory: an
 // overlay of the ID entries and usage counters it has touched (so later
@@ -37,18 +56,26 @@ namespace nightjar {
 
 namespace store_layout {
 
-inline constexpr std::uint32_t schema_version = 1;
+inline constexpr std::uint32_t schema_version = 2;
 
-enum Family : std::size_t { messages, ids, expiry, meta, family_count };
+enum Family : std::size_t { messages, ids, expiry, meta, arrival_index, family_count };
 inline constexpr std::array<const char*, family_count> family_names = {"messages", "ids", "expiry",
-                                                                       "meta"};
+                                                                       "meta", "arrivals"};
 
 inline constexpr std::size_t message_key_bytes = 32 + 8 + 32;
-inline constexpr std::size_t id_value_bytes = 1 + 32 + 8 + 8 + 8;
+inline constexpr std::size_t id_value_v1_bytes = 1 + 32 + 8 + 8 + 8;
+inline constexpr std::size_t id_value_bytes = id_value_v1_bytes + 8;
+inline constexpr std::size_t arrival_key_bytes = 32 + 8;
+inline constexpr std::size_t arrival_value_bytes = 8 + 32;
 inline constexpr std::size_t expiry_key_bytes = 8 + 32;
 inline constexpr std::size_t usage_key_bytes = 1 + 32;
 inline constexpr char usage_prefix = 'u';
 inline constexpr const char* schema_key = "schema_version";
+inline constexpr const char* incarnation_key = "incarnation";
+inline constexpr const char* clock_key = "clock_ms";
+inline constexpr unsigned seq_clock_shift = 20;
+inline constexpr std::size_t usage_value_v1_bytes = 16;
+inline constexpr std::size_t usage_value_bytes = 24;
 
 // One ID index entry.
 struct IdEntry {
@@ -57,11 +84,14 @@ struct IdEntry {
   std::uint64_t timestamp_ms = 0;
   std::uint64_t expiry_ms = 0;
   std::uint64_t body_bytes = 0;  // 0 for a tombstone
+  std::uint64_t seq = 0;         // arrival number of a live message; 0 for a tombstone
 };
 
 struct Usage {
   std::uint64_t count = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t last_seq = 0;  // the recipient's latest arrival number
+  friend bool operator==(const Usage&, const Usage&) = default;
 };
 
 void append_be64(std::string& out, std::uint64_t v);
@@ -84,6 +114,9 @@ std::string id_key(const MessageId& id);
 std::string id_value(const IdEntry& e);
 std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v);
 std::string expiry_key(std::uint64_t expiry_ms, const MessageId& id);
+std::string arrival_key(const Ed25519PublicKey& recipient, std::uint64_t seq);
+std::string arrival_value(std::uint64_t timestamp_ms, const MessageId& id);
+std::string be64_string(std::uint64_t v);
 std::string usage_key(const Ed25519PublicKey& recipient);
 std::string usage_value(const Usage& u);
 std::optional<Usage> parse_usage_value(const rocksdb::Slice& v);
@@ -116,6 +149,7 @@ struct MessageStore::Impl {
     std::vector<std::pair<EntryState, bool>> summary_changes;  // (entry, added)
     std::int64_t count_delta = 0;
     std::int64_t bytes_delta = 0;
+    std::uint64_t clock_ms = 0;  // the clock this write's arrival numbers come from; 0: none
   };
 
   Impl() = default;
@@ -134,6 +168,9 @@ struct MessageStore::Impl {
   std::vector<StoredMessage> scan_recipient(const Ed25519PublicKey& recipient,
                                             const std::optional<Cursor>& after, std::size_t limit,
                                             std::uint64_t now_ms) const;
+  // Reads the message of an ID entry; nullopt if it is missing (logged) or
+  // `e` is a tombstone.
+  std::optional<StoredMessage> read_message(const MessageId& id, const IdEntry& e) const;
 
   // The recipient's counters in the overlay of `p`, loaded on first use. Load
   // them before the first change, so that no change is followed by a failed read.
@@ -146,7 +183,7 @@ struct MessageStore::Impl {
 
   // Changes, recorded in `p`. Each keeps the batch, the overlay, the usage
   // counters, the totals and the summary consistent with one another.
-  Result<void, StoreError> insert_live(Pending& p, const StoredMessage& m);
+  Result<void, StoreError> insert_live(Pending& p, const StoredMessage& m, std::uint64_t now_ms);
   void insert_tombstone(Pending& p, const MessageId& id, const IdEntry& tombstone);
   // Removes the entry (and its message, if live). With `keep_expiry_key` the
   // expiry index entry is left for the caller (the sweep deletes a range).
@@ -165,6 +202,12 @@ struct MessageStore::Impl {
   Result<std::size_t, StoreError> for_each_message_of(Pending& p, const Ed25519PublicKey& recipient,
                                                       const MessageAction& action);
 
+  // Opening: reads the schema version (writing it, with a fresh incarnation,
+  // into a new store), upgrades an older schema, and loads the arrival
+  // counters.
+  Result<void, std::string> check_schema(const std::filesystem::path& dir);
+  Result<void, std::string> upgrade_from_v1(const std::string& where);
+
   // Writes the batch; on success applies the rest to `summary` and the totals.
   Result<void, StoreError> commit(Pending& p, StoreSummary& summary, bool sync);
 
@@ -177,6 +220,8 @@ struct MessageStore::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::uint64_t message_count = 0;
   std::uint64_t body_bytes = 0;
+  std::uint64_t incarnation = 0;
+  std::uint64_t clock_ms = 0;  // the latest clock an arrival number came from (committed)
 
  private:
   void set_entry(Pending& p, const MessageId& id, std::optional<IdEntry> e);

@@ -96,11 +96,12 @@ std::string id_value(const IdEntry& e) {
   append_be64(v, e.timestamp_ms);
   append_be64(v, e.expiry_ms);
   append_be64(v, e.body_bytes);
+  append_be64(v, e.seq);
   return v;
 }
 
 std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v) {
-  if (v.size() != id_value_bytes) return std::nullopt;
+  if (v.size() != id_value_bytes && v.size() != id_value_v1_bytes) return std::nullopt;
   const char* p = v.data();
   if (p[0] != state_live && p[0] != state_tombstone) return std::nullopt;
   IdEntry e;
@@ -109,7 +110,30 @@ std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v) {
   e.timestamp_ms = read_be64(p + 33);
   e.expiry_ms = read_be64(p + 41);
   e.body_bytes = read_be64(p + 49);
+  if (v.size() == id_value_bytes) e.seq = read_be64(p + 57);
   return e;
+}
+
+std::string arrival_key(const Ed25519PublicKey& recipient, std::uint64_t seq) {
+  std::string k;
+  k.reserve(arrival_key_bytes);
+  append_bytes(k, recipient);
+  append_be64(k, seq);
+  return k;
+}
+
+std::string arrival_value(std::uint64_t timestamp_ms, const MessageId& id) {
+  std::string v;
+  v.reserve(arrival_value_bytes);
+  append_be64(v, timestamp_ms);
+  append_bytes(v, id);
+  return v;
+}
+
+std::string be64_string(std::uint64_t v) {
+  std::string out;
+  append_be64(out, v);
+  return out;
 }
 
 std::string expiry_key(std::uint64_t expiry_ms, const MessageId& id) {
@@ -128,14 +152,18 @@ std::string usage_key(const Ed25519PublicKey& recipient) {
 
 std::string usage_value(const Usage& u) {
   std::string v;
+  v.reserve(usage_value_bytes);
   append_be64(v, u.count);
   append_be64(v, u.bytes);
+  append_be64(v, u.last_seq);
   return v;
 }
 
 std::optional<Usage> parse_usage_value(const rocksdb::Slice& v) {
-  if (v.size() != 16) return std::nullopt;
-  return Usage{read_be64(v.data()), read_be64(v.data() + 8)};
+  if (v.size() != usage_value_bytes && v.size() != usage_value_v1_bytes) return std::nullopt;
+  Usage u{read_be64(v.data()), read_be64(v.data() + 8), 0};
+  if (v.size() == usage_value_bytes) u.last_seq = read_be64(v.data() + 16);
+  return u;
 }
 
 std::optional<std::string> prefix_successor(std::string prefix) {

@@ -1,12 +1,13 @@
 // Opening and closing the message store: RocksDB options sized for many
-// small stores in one process, the schema check, and the rebuild of the
-// summary and totals from the ID index.
+// small stores in one process, the schema check (and the upgrade from schema
+// 1), and the rebuild of the summary and totals from the ID index.
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <system_error>
 
@@ -78,7 +79,148 @@ std::string be32(std::uint32_t v) {
   return out;
 }
 
+std::optional<std::uint64_t> read_meta_u64(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta_family,
+                                          const char* key) {
+  std::string v;
+  if (!db.Get(rocksdb::ReadOptions(), meta_family, key, &v).ok() || v.size() != 8)
+    return std::nullopt;
+  return read_be64(v.data());
+}
+
 }  // namespace
+
+// Schema 1 -> 2: every live message gets an arrival number, in each
+// recipient's timestamp order (clock << 20, plus its place), an arrival
+// index entry, and its recipient's counter record its last number. Written
+// in batches; the version moves to 2 only with the last one, so an upgrade
+// cut short is simply done again (the first batch clears what a cut-short
+// one left in the arrival index).
+Result<void, std::string> MessageStore::Impl::upgrade_from_v1(const std::string& where) {
+  Impl& impl = *this;
+  constexpr std::size_t batch_entries = 1'000;
+  const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count());
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(impl.family(arrival_index), rocksdb::Slice(),
+                    std::string(arrival_key_bytes + 1, '\xff'));
+  rocksdb::WriteOptions wo;
+  wo.sync = impl.options.sync;
+  std::size_t numbered = 0;
+  std::size_t malformed = 0;
+  std::uint64_t most = 0;  // the most messages of one recipient
+  std::optional<Ed25519PublicKey> recipient;
+  std::uint64_t place = 0;
+  // The recipient's counter record gets its last number.
+  auto finish_recipient = [&]() -> Result<void, std::string> {
+    if (!recipient || place == 0) return {};
+    std::string value;
+    const rocksdb::Status s =
+        impl.db->Get(rocksdb::ReadOptions(), impl.family(meta), usage_key(*recipient), &value);
+    if (!s.ok() && !s.IsNotFound()) return fail("cannot upgrade message store " + where + ": " + s.ToString());
+    Usage u = s.ok() ? parse_usage_value(value).value_or(Usage{}) : Usage{};
+    u.last_seq = (now << seq_clock_shift) + place - 1;
+    batch.Put(impl.family(meta), usage_key(*recipient), usage_value(u));
+    most = std::max(most, place);
+    return {};
+  };
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(ro, impl.family(messages)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != message_key_bytes) {
+      ++malformed;
+      continue;
+    }
+    const auto id = fixed_from<MessageId>(key.data() + 40);
+    std::string value;
+    if (!impl.db->Get(rocksdb::ReadOptions(), impl.family(ids), id_key(id), &value).ok()) {
+      ++malformed;
+      continue;
+    }
+    auto e = parse_id_value(value);
+    if (!e || e->tombstone) {
+      ++malformed;
+      continue;
+    }
+    if (!recipient || !(*recipient == e->recipient)) {
+      if (auto r = finish_recipient(); !r) return r;
+      recipient = e->recipient;
+      place = 0;
+    }
+    e->seq = (now << seq_clock_shift) + place++;
+    batch.Put(impl.family(ids), id_key(id), id_value(*e));
+    batch.Put(impl.family(arrival_index), arrival_key(e->recipient, e->seq),
+              arrival_value(e->timestamp_ms, id));
+    ++numbered;
+    if (batch.Count() >= 2 * batch_entries) {
+      if (auto s = impl.db->Write(wo, &batch); !s.ok())
+        return fail("cannot upgrade message store " + where + ": " + s.ToString());
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok())
+    return fail("cannot upgrade message store " + where + ": " + it->status().ToString());
+  if (auto r = finish_recipient(); !r) return r;
+  // Past every number given here, so that later ones are higher.
+  const std::uint64_t clock = now + 1 + (most >> seq_clock_shift);
+  batch.Put(impl.family(meta), incarnation_key, be64_string(crypto::random_u64()));
+  batch.Put(impl.family(meta), clock_key, be64_string(clock));
+  batch.Put(impl.family(meta), schema_key, be32(schema_version));
+  if (auto s = impl.db->Write(wo, &batch); !s.ok())
+    return fail("cannot upgrade message store " + where + ": " + s.ToString());
+  if (malformed > 0)
+    impl.log->error("message store: {} messages without a live ID entry left out of the upgrade",
+                    malformed);
+  impl.log->info("message store {} upgraded from schema 1 to {}: {} messages numbered", where,
+                 schema_version, numbered);
+  return {};
+}
+
+Result<void, std::string> MessageStore::Impl::check_schema(const std::filesystem::path& dir) {
+  Impl& impl = *this;
+  const std::string where = dir.string();
+  std::string version;
+  rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.family(meta), schema_key, &version);
+  if (s.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl.db->NewIterator(rocksdb::ReadOptions(), impl.family(ids)));
+    it->SeekToFirst();
+    if (it->Valid()) return fail("message store " + where + " holds messages but no schema version");
+    // Not synced: the WAL is sequential, so the first synced message write
+    // makes this durable too, and until then a lost version (and
+    // incarnation: no client can hold an arrival cursor of a store that never
+    // answered) is simply written again by the next open.
+    rocksdb::WriteBatch batch;
+    batch.Put(impl.family(meta), schema_key, be32(schema_version));
+    batch.Put(impl.family(meta), incarnation_key, be64_string(crypto::random_u64()));
+    batch.Put(impl.family(meta), clock_key, be64_string(0));
+    s = impl.db->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return fail("cannot initialise message store " + where + ": " + s.ToString());
+  } else if (!s.ok()) {
+    return fail("cannot read message store " + where + ": " + s.ToString());
+  } else {
+    std::uint32_t found = 0;
+    for (const char c : version)
+      found = (found << 8) | static_cast<std::uint8_t>(c);
+    if (version.size() == 4 && found == 1) {
+      if (auto r = upgrade_from_v1(where); !r) return r;
+    } else if (version.size() != 4 || found != schema_version) {
+      return fail("message store " + where + " has schema version " +
+                  (version.size() == 4 ? std::to_string(found) : "(malformed)") +
+                  "; this build reads versions 1 and " + std::to_string(schema_version));
+    }
+  }
+  const auto stored_incarnation = read_meta_u64(*impl.db, impl.family(meta), incarnation_key);
+  const auto stored_clock = read_meta_u64(*impl.db, impl.family(meta), clock_key);
+  if (!stored_incarnation || !stored_clock)
+    return fail("message store " + where + " lacks its incarnation or arrival clock");
+  impl.incarnation = *stored_incarnation;
+  impl.clock_ms = *stored_clock;
+  return {};
+}
+
 
 namespace store_layout {
 
@@ -165,33 +307,7 @@ Result<std::unique_ptr<MessageStore>, std::string> MessageStore::open(
       return fail("cannot create message store " + dir.string() + ": " + s.ToString());
   }
 
-  std::string version;
-  s = impl->db->Get(rocksdb::ReadOptions(), impl->family(meta), schema_key, &version);
-  if (s.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(
-        impl->db->NewIterator(rocksdb::ReadOptions(), impl->family(ids)));
-    it->SeekToFirst();
-    if (it->Valid())
-      return fail("message store " + dir.string() + " holds messages but no schema version");
-    // Not synced: the WAL is sequential, so the first synced message write
-    // makes this durable too, and until then a lost version is simply
-    // written again by the next open.
-    s = impl->db->Put(rocksdb::WriteOptions(), impl->family(meta), schema_key,
-                      be32(schema_version));
-    if (!s.ok())
-      return fail("cannot initialise message store " + dir.string() + ": " + s.ToString());
-  } else if (!s.ok()) {
-    return fail("cannot read message store " + dir.string() + ": " + s.ToString());
-  } else {
-    std::uint32_t found = 0;
-    for (const char c : version)
-      found = (found << 8) | static_cast<std::uint8_t>(c);
-    if (version.size() != 4 || found != schema_version)
-      return fail("message store " + dir.string() + " has schema version " +
-                  (version.size() == 4 ? std::to_string(found) : "(malformed)") +
-                  "; this build reads only version " + std::to_string(schema_version));
-  }
-
+  if (auto v = impl->check_schema(dir); !v) return v.failure();
   // The summary and totals live in memory only: recount them.
   std::unique_ptr<MessageStore> store(new MessageStore(std::move(impl)));
   Impl& in = *store->impl_;

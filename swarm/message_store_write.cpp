@@ -102,7 +102,7 @@ Result<std::pair<PutResult, bool>, StoreError> MessageStore::Impl::stage_put(Pen
   if (old) {
     if (auto r = remove(p, m.id, *old); !r) return r.failure();
   }
-  if (auto r = insert_live(p, m); !r) return r.failure();
+  if (auto r = insert_live(p, m, now_ms); !r) return r.failure();
   return std::pair{PutResult::stored, true};
 }
 
@@ -114,13 +114,21 @@ void MessageStore::Impl::set_entry(Pending& p, const MessageId& id, std::optiona
   p.entries[id.bytes] = std::move(e);
 }
 
-Result<void, StoreError> MessageStore::Impl::insert_live(Pending& p, const StoredMessage& m) {
+Result<void, StoreError> MessageStore::Impl::insert_live(Pending& p, const StoredMessage& m,
+                                                         std::uint64_t now_ms) {
   auto slot = usage_slot(p, m.recipient);
   if (!slot) return slot.failure();
   const std::uint64_t size = m.body.size();
+  // The next arrival number: a message that arrives here gets one, whatever
+  // its timestamp, so a client that asks for "what arrived after N" sees a
+  // replica that came late. A hybrid clock per recipient (see the layout).
+  p.clock_ms = std::max({p.clock_ms, clock_ms, now_ms});
+  const std::uint64_t seq = std::max((*slot)->last_seq + 1, p.clock_ms << seq_clock_shift);
+  (*slot)->last_seq = seq;
   p.batch.Put(family(messages), message_key(m.recipient, m.timestamp_ms, m.id),
               message_value(m.expiry_ms, m.body));
-  set_entry(p, m.id, IdEntry{false, m.recipient, m.timestamp_ms, m.expiry_ms, size});
+  p.batch.Put(family(arrival_index), arrival_key(m.recipient, seq), arrival_value(m.timestamp_ms, m.id));
+  set_entry(p, m.id, IdEntry{false, m.recipient, m.timestamp_ms, m.expiry_ms, size, seq});
   p.batch.Put(family(expiry), expiry_key(m.expiry_ms, m.id), rocksdb::Slice());
   (*slot)->count += 1;
   (*slot)->bytes += size;
@@ -156,6 +164,7 @@ Result<void, StoreError> MessageStore::Impl::remove(Pending& p, const MessageId&
     auto slot = usage_slot(p, e.recipient);
     if (!slot) return slot.failure();
     p.batch.Delete(family(messages), message_key(e.recipient, e.timestamp_ms, id));
+    if (e.seq != 0) p.batch.Delete(family(arrival_index), arrival_key(e.recipient, e.seq));
     uncount(**slot, p.count_delta, p.bytes_delta, e.body_bytes);
   }
   set_entry(p, id, std::nullopt);
@@ -171,11 +180,13 @@ Result<void, StoreError> MessageStore::Impl::make_tombstone(Pending& p, const Me
     auto slot = usage_slot(p, e.recipient);
     if (!slot) return slot.failure();
     p.batch.Delete(family(messages), message_key(e.recipient, e.timestamp_ms, id));
+    if (e.seq != 0) p.batch.Delete(family(arrival_index), arrival_key(e.recipient, e.seq));
     uncount(**slot, p.count_delta, p.bytes_delta, e.body_bytes);
   }
   IdEntry t = e;
   t.tombstone = true;
   t.body_bytes = 0;
+  t.seq = 0;
   t.expiry_ms = expiry_ms;
   set_entry(p, id, t);
   if (expiry_ms != e.expiry_ms) {
@@ -202,15 +213,18 @@ void MessageStore::Impl::extend_live(Pending& p, const StoredMessage& m, const I
 }
 
 Result<void, StoreError> MessageStore::Impl::commit(Pending& p, StoreSummary& summary, bool sync) {
+  const std::uint64_t clock_now = std::max(clock_ms, p.clock_ms);
   for (const auto& [recipient, slot] : p.usage) {
-    if (slot.current.count == slot.loaded.count && slot.current.bytes == slot.loaded.bytes)
-      continue;
+    if (slot.current == slot.loaded) continue;
     const std::string key = usage_key(Ed25519PublicKey{recipient});
-    if (slot.current.count == 0)
+    // An empty recipient's record goes, unless its last arrival number was
+    // made from the current millisecond: a new record would start there too.
+    if (slot.current.count == 0 && (slot.current.last_seq >> seq_clock_shift) < clock_now)
       p.batch.Delete(family(meta), key);
     else
       p.batch.Put(family(meta), key, usage_value(slot.current));
   }
+  if (p.clock_ms > clock_ms) p.batch.Put(family(meta), clock_key, be64_string(p.clock_ms));
   if (p.batch.Count() == 0) return {};
   rocksdb::WriteOptions wo;
   wo.sync = sync;
@@ -223,6 +237,7 @@ Result<void, StoreError> MessageStore::Impl::commit(Pending& p, StoreSummary& su
     toggle_entry(summary, e, added);
   message_count += static_cast<std::uint64_t>(p.count_delta);
   body_bytes += static_cast<std::uint64_t>(p.bytes_delta);
+  clock_ms = clock_now;
   return {};
 }
 

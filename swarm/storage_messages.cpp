@@ -12,7 +12,7 @@ namespace {
 // byte 9 or 15), so the signed bytes of two methods can never be equal,
 // whatever the arguments: a signature made for one method verifies for no
 // other.
-constexpr std::string_view retrieve_label = "nightjar retrieve v1";
+constexpr std::string_view retrieve_label = "nightjar retrieve v2";
 constexpr std::string_view delete_label = "nightjar delete v1";
 constexpr std::string_view delete_all_label = "nightjar delete_all v1";
 
@@ -39,11 +39,12 @@ constexpr Method method_of(const InfoRequest&) {
 // encoding and the signed bytes are built from these.
 void write_signed_fields(WireWriter& w, const RetrieveRequest& r) {
   w.fixed(r.recipient)
-      .u64(r.after.timestamp_ms)
-      .fixed(r.after.id)
+      .u64(r.since.incarnation)
+      .u64(r.since.seq)
+      .u64(r.floor.timestamp_ms)
+      .fixed(r.floor.id)
       .u16(r.limit)
       .u32(r.wait_ms)
-      .u16(r.seen)
       .u64(r.timestamp_ms);
 }
 void write_signed_fields(WireWriter& w, const DeleteRequest& r) {
@@ -90,12 +91,18 @@ Result<RetrieveRequest, WireError> read_retrieve(WireReader& r) {
   auto recipient = r.fixed<Ed25519PublicKey>();
   if (!recipient) return recipient.failure();
   q.recipient = *recipient;
-  auto after_ts = r.u64();
-  if (!after_ts) return after_ts.failure();
-  q.after.timestamp_ms = *after_ts;
-  auto after_id = r.fixed<MessageId>();
-  if (!after_id) return after_id.failure();
-  q.after.id = *after_id;
+  auto incarnation = r.u64();
+  if (!incarnation) return incarnation.failure();
+  q.since.incarnation = *incarnation;
+  auto seq = r.u64();
+  if (!seq) return seq.failure();
+  q.since.seq = *seq;
+  auto floor_ts = r.u64();
+  if (!floor_ts) return floor_ts.failure();
+  q.floor.timestamp_ms = *floor_ts;
+  auto floor_id = r.fixed<MessageId>();
+  if (!floor_id) return floor_id.failure();
+  q.floor.id = *floor_id;
   auto limit = r.u16();
   if (!limit) return limit.failure();
   if (*limit == 0 || *limit > max_retrieve_limit) return fail(WireError::bad_value);
@@ -104,9 +111,6 @@ Result<RetrieveRequest, WireError> read_retrieve(WireReader& r) {
   if (!wait) return wait.failure();
   if (*wait > max_wait_ms) return fail(WireError::bad_value);
   q.wait_ms = *wait;
-  auto seen = r.u16();
-  if (!seen) return seen.failure();
-  q.seen = *seen;
   auto ts = r.u64();
   if (!ts) return ts.failure();
   q.timestamp_ms = *ts;
@@ -259,7 +263,11 @@ void write_body(WireWriter& w, const StoreResult& b) {
 void write_body(WireWriter& w, const RetrieveResult& b) {
   if (b.messages.size() > max_retrieve_limit)
     throw std::length_error("storage::encode: more messages than max_retrieve_limit");
-  w.u16(static_cast<std::uint16_t>(b.messages.size())).u8(b.more ? 1 : 0).u64(b.server_time_ms);
+  w.u16(static_cast<std::uint16_t>(b.messages.size()))
+      .u8(b.more ? 1 : 0)
+      .u64(b.server_time_ms)
+      .u64(b.cursor.incarnation)
+      .u64(b.cursor.seq);
   for (const auto& m : b.messages)
     w.fixed(m.id).u64(m.timestamp_ms).u64(m.expiry_ms).var16(m.body);
 }
@@ -323,6 +331,12 @@ Result<RetrieveResult, WireError> read_retrieve_result(WireReader& r) {
   auto server_time = r.u64();
   if (!server_time) return server_time.failure();
   b.server_time_ms = *server_time;
+  auto incarnation = r.u64();
+  if (!incarnation) return incarnation.failure();
+  b.cursor.incarnation = *incarnation;
+  auto seq = r.u64();
+  if (!seq) return seq.failure();
+  b.cursor.seq = *seq;
   // Reserve only what the bytes left can hold, whatever the count claims.
   b.messages.reserve(std::min<std::size_t>(*count, r.remaining() / stored_message_header));
   for (std::uint16_t i = 0; i < *count; ++i) {

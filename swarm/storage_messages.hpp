@@ -29,7 +29,7 @@
 
 namespace nightjar::storage {
 
-inline constexpr std::uint8_t version = 1;
+inline constexpr std::uint8_t version = 2;
 inline constexpr std::uint64_t signature_window_ms = 60'000;
 inline constexpr std::uint16_t max_retrieve_limit = 256;
 inline constexpr std::uint32_t max_wait_ms = 60'000;
@@ -41,15 +41,20 @@ struct StoreRequest {
   std::uint32_t ttl_seconds = 0;
   std::vector<std::uint8_t> body;
 };
+// Asks for the recipient's messages that arrived at this node after `since`
+// (the arrival cursor of this node's last answer to the client) and sort
+// after `floor`, in the order they arrived. When `since` is not this node's
+// (another node's, from before a wipe, or zero: the client never asked this
+// node), it counts as the start of the node's arrival order, and `floor`
+// alone decides: the client's cursor, which means the same on every member.
+// With a wait, the node answers when a message for the recipient arrives
+// (whatever its timestamp), or when the wait ends.
 struct RetrieveRequest {
   Ed25519PublicKey recipient;
-  Cursor after;
+  ArrivalCursor since;
+  Cursor floor;
   std::uint16_t limit = 100;
   std::uint32_t wait_ms = 0;  // long poll: answer when a message arrives, or after this
-  // How many messages after `after` the client already holds. A long poll
-  // waits only while the node holds no more than that many, so a message that
-  // reached this node late (replication is not ordered) still wakes it.
-  std::uint16_t seen = 0;
   std::uint64_t timestamp_ms = 0;
   Ed25519Signature signature;
 };
@@ -77,7 +82,7 @@ std::vector<std::uint8_t> encode(const Request& r);
 Result<Request, WireError> decode_request(Bytes bytes);
 
 // The bytes a recipient signs for each authenticated request: an ASCII label
-// naming the method ("nightjar retrieve v1", "nightjar delete v1",
+// naming the method ("nightjar retrieve v2", "nightjar delete v1",
 // "nightjar delete_all v1"), then the request's encoding from the recipient up
 // to and including the timestamp. No label is a prefix of another, so a
 // signature never verifies for a method other than its own.
@@ -119,9 +124,12 @@ struct StoreResult {
   std::uint8_t replicas = 0;  // copies confirmed durable, this node included
 };
 struct RetrieveResult {
-  std::vector<StoredMessage> messages;
+  std::vector<StoredMessage> messages;  // in the node's arrival order
   bool more = false;  // the limit cut the list short
   std::uint64_t server_time_ms = 0;  // the node's clock when it answered
+  // Where the next retrieve from this node starts (its `since`): after the
+  // last message listed when `more`, else after everything the node holds.
+  ArrivalCursor cursor;
 };
 struct DeleteResult {
   std::uint32_t deleted = 0;

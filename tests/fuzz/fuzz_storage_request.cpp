@@ -89,8 +89,9 @@ void write_seeds(const std::string& dir) {
 
   RetrieveRequest retrieve;
   retrieve.recipient = key.pub;
-  retrieve.after.timestamp_ms = 1'700'000'000'000;
-  retrieve.after.id.bytes.fill(0x42);
+  retrieve.since = {0x0123456789abcdef, 1'700'000'000'000ull << 20};
+  retrieve.floor.timestamp_ms = 1'700'000'000'000;
+  retrieve.floor.id.bytes.fill(0x42);
   retrieve.limit = max_retrieve_limit;
   retrieve.wait_ms = max_wait_ms;
   retrieve.timestamp_ms = 1'700'000'000'500;
@@ -108,13 +109,13 @@ void write_seeds(const std::string& dir) {
   write_file(dir + "/info", encode(Request{InfoRequest{}}));
 
   auto bad_limit = encode(Request{retrieve});  // limit 0
-  bad_limit[2 + 32 + 8 + 32] = 0;
-  bad_limit[2 + 32 + 8 + 32 + 1] = 0;
+  bad_limit[2 + 32 + 16 + 40] = 0;
+  bad_limit[2 + 32 + 16 + 40 + 1] = 0;
   write_file(dir + "/retrieve-limit-zero", bad_limit);
   auto trailing = encode(Request{InfoRequest{}});
   trailing.push_back(0);
   write_file(dir + "/info-trailing", trailing);
-  write_file(dir + "/bad-version", {2, 5});
+  write_file(dir + "/bad-version", {1, 5});
 }
 
 }  // namespace
@@ -140,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto* r = std::get_if<RetrieveRequest>(&*decoded)) {
     CHECK(r->limit >= 1 && r->limit <= max_retrieve_limit);
     CHECK(r->wait_ms <= max_wait_ms);
-    check_signed(*r, "nightjar retrieve v1", input);
+    check_signed(*r, "nightjar retrieve v2", input);
   } else if (const auto* d = std::get_if<DeleteRequest>(&*decoded)) {
     check_signed(*d, "nightjar delete v1", input);
   } else if (const auto* a = std::get_if<DeleteAllRequest>(&*decoded)) {

@@ -104,6 +104,8 @@ void write_seeds(const std::string& dir) {
     retrieved.messages.push_back(msg);
   }
   retrieved.more = true;
+  retrieved.server_time_ms = 1'700'000'000'900;
+  retrieved.cursor = {0x0123456789abcdef, (1'700'000'000'000ull << 20) + 2};
   write_file(dir + "/ok-retrieve-3", m(Method::retrieve), encode(Response{Status::ok, retrieved}));
   write_file(dir + "/ok-retrieve-empty", m(Method::retrieve),
              encode(Response{Status::ok, RetrieveResult{}}));

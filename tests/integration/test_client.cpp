@@ -251,15 +251,17 @@ TEST_CASE("a relay killed mid-send: the client retries through another path and 
   CHECK(loop.drain_and_close());
 }
 
-// The sweep tests: 6 nodes, Alice, and Bob (options tweaked) subscribed;
-// Alice's first message has reached Bob and his cursor has settled past it.
-// `also` sees every message Bob receives, after on_receive.
-struct SweepSetup {
+// The late-message tests: 6 nodes, Alice, and Bob (options tweaked)
+// subscribed; Alice's first message has reached Bob and he has had a
+// complete answer since, so his catch-up floor is past the messages these
+// tests put behind it. `also` sees every message Bob receives, after
+// on_receive.
+struct LateSetup {
   TestNetwork net;
   Person alice, bob;
   std::function<void(const ReceivedMessage&)> also;
 
-  SweepSetup(TestLoop& loop, const std::function<void(ClientOptions&)>& tweak) : net(loop) {
+  LateSetup(TestLoop& loop, const std::function<void(ClientOptions&)>& tweak) : net(loop) {
     net.start_authorities(1);
     net.add_nodes(6);
     REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
@@ -275,7 +277,7 @@ struct SweepSetup {
       sent = true;
     });
     REQUIRE(loop.run_until([&] { return sent && bob.inbox.size() == 1; }, std::chrono::seconds(30)));
-    loop.run_for(std::chrono::milliseconds(1500));  // the cursor settles past it
+    loop.run_for(std::chrono::milliseconds(1500));  // a complete answer after it
   }
   client::AccountKey account() const { return bob.client->identity().account(); }
   // A message stamped 30 s ago (or at `timestamp_ms`), on every running
@@ -290,38 +292,37 @@ struct SweepSetup {
   }
 };
 
-TEST_CASE("a message that reaches the swarm late, behind the cursor, is found by the lookback sweep",
+TEST_CASE("a message that reaches the swarm late, stamped behind the cursor, arrives without a sweep",
           "[client]") {
   TestLoop loop;
   {
-    // Bob sweeps every second, with the default depth (10 minutes), and takes
-    // messages as settled after 200 ms, so his cursor passes the late
-    // message's time at once.
-    SweepSetup t(loop, [](ClientOptions& o) {
+    LateSetup t(loop, [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
-      o.lookback = std::chrono::milliseconds(1000);
-      o.settle = std::chrono::milliseconds(200);
+      o.lookback = std::chrono::milliseconds(0);  // no sweeps
+      o.catch_up = std::chrono::milliseconds(0);  // no floor below the last answer either
     });
     // A message stamped 30 s ago appears on every member now, as after a
-    // healed partition: behind the cursor, so only a sweep can find it.
+    // healed partition: in timestamp order it sorts long before what Bob has
+    // seen, but it arrived at the member after Bob's last answer.
     t.put_late("late");
     REQUIRE(loop.run_until([&] { return t.bob.inbox.size() == 2; }, std::chrono::seconds(20)));
     CHECK(t.bob.inbox[1] == "late");
-    loop.run_for(std::chrono::milliseconds(2500));  // more sweeps: still only once
+    loop.run_for(std::chrono::milliseconds(2500));  // more polls: still only once
     CHECK(t.bob.counts["late"] == 1);
+    CHECK(t.bob.client->stats().sweeps == 0);
     t.stop();
   }
   CHECK(loop.drain_and_close());
 }
 
-TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stopped", "[client]") {
+TEST_CASE("a lookback sweep that a failure interrupts goes on and finds a late message",
+          "[client]") {
   TestLoop loop;
   {
-    SweepSetup t(loop, [](ClientOptions& o) {
+    LateSetup t(loop, [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
       o.request_timeout = std::chrono::milliseconds(2000);
       o.lookback = std::chrono::milliseconds(1000);
-      o.settle = std::chrono::milliseconds(200);
       o.sweep_attempts = 1000;  // the sweep must outlast the outage below
     });
     // Which sweep was running when the late message arrived (a sweep that
@@ -341,11 +342,10 @@ TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stop
     const auto interrupted = stats.sweeps;
 
     // The nodes come back, and a late message is on every member of Bob's
-    // swarm: the interrupted sweep, going on, finds it; no new sweep starts
-    // (with the old behaviour, the sweep was dropped and the next interval's
-    // sweep found it). Put before the loop runs again: the nodes start from
-    // their saved directory, and the sweep cannot reach them before the
-    // message is there.
+    // swarm: the interrupted sweep, going on (before any long poll), finds
+    // it; no new sweep starts. Put before the loop runs again: the nodes
+    // start from their saved directory, and the sweep cannot reach them
+    // before the message is there.
     for (std::size_t i = 0; i < t.net.nodes().size(); ++i) t.net.restart_node(i);
     t.put_late("late");
     REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(60)));
@@ -356,25 +356,23 @@ TEST_CASE("a lookback sweep that a failure interrupts goes on from where it stop
   CHECK(loop.drain_and_close());
 }
 
-TEST_CASE("when the client's swarm changes, it sweeps soon after, not at the next interval",
+TEST_CASE("when the client's swarm loses a member, a late message on the others arrives without a sweep",
           "[client]") {
   TestLoop loop;
   {
-    // No sweep by the interval within this test: only a swarm change can
-    // start one.
-    SweepSetup t(loop, [](ClientOptions& o) {
+    LateSetup t(loop, [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
-      o.lookback = std::chrono::hours(1);
-      o.settle = std::chrono::milliseconds(300);
+      o.request_timeout = std::chrono::milliseconds(2000);
+      o.lookback = std::chrono::milliseconds(0);
     });
-    CHECK(t.bob.client->stats().sweeps == 0);
-    // One node of the only swarm leaves; a message stamped 30 s ago is on the
-    // others, behind Bob's cursor. Bob's swarm loses a member when the
-    // directory drops the node: that change starts a sweep, which finds it.
+    // One node of the only swarm leaves (perhaps the one Bob polls); a
+    // message stamped 30 s ago is on the others: Bob's next member answers
+    // with it, either as what arrived since its last answer or, asked for
+    // the first time, as stamped after his floor.
     t.net.stop_node(0);
     t.put_late("late");
     REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(30)));
-    CHECK(t.bob.client->stats().sweeps >= 1);
+    CHECK(t.bob.client->stats().sweeps == 0);
     t.stop();
   }
   CHECK(loop.drain_and_close());
@@ -383,20 +381,17 @@ TEST_CASE("when the client's swarm changes, it sweeps soon after, not at the nex
 TEST_CASE("a fragment whose siblings never come does not stop the client for good", "[client]") {
   TestLoop loop;
   {
-    SweepSetup t(loop, [](ClientOptions& o) {
+    LateSetup t(loop, [](ClientOptions& o) {
       o.poll_wait_ms = 1000;
-      o.lookback = std::chrono::milliseconds(1000);
-      o.settle = std::chrono::milliseconds(200);
-      o.fragment_hold = std::chrono::milliseconds(500);
-      o.retrieve_limit = 4;  // a window of 4 messages is "too big for one answer"
+      o.lookback = std::chrono::milliseconds(0);
+      o.retrieve_limit = 4;  // answers of 4: the client pages
     });
     // The first of two fragments, the second never stored (its send failed):
     // Bob takes it, and it can never complete.
     const std::uint64_t orphan_ms = unix_now_ms();
     t.put_late("orphan", orphan_ms, 2);
     loop.run_for(std::chrono::milliseconds(1500));
-    // Ten messages through the network: Bob's window grows past one answer,
-    // so his long polls anchor after them.
+    // Ten messages through the network, more than one answer holds.
     int acked = 0;
     for (int i = 0; i < 10; ++i)
       t.alice.client->send(t.account(), as_bytes("message " + std::to_string(i)), [&](auto r) {
@@ -405,13 +400,10 @@ TEST_CASE("a fragment whose siblings never come does not stop the client for goo
       });
     REQUIRE(loop.run_until([&] { return acked == 10 && t.bob.inbox.size() == 11; },
                            std::chrono::seconds(30)));
-    // A message that reaches the swarm late, stamped just after the orphan:
-    // behind where the long polls look, and (with the old rules) ahead of
-    // where the sweeps stopped, the cursor being held at the orphan for good.
+    // A message that reaches the swarm late, stamped just after the orphan.
     t.put_late("late", orphan_ms + 1);
     const auto& st = t.bob.client->stats();
-    INFO("Bob: " << st.sweeps << " sweeps, " << st.sweep_retries << " sweep pages retried, "
-                 << st.retrieves << " retrieves, " << st.received << " received");
+    INFO("Bob: " << st.retrieves << " retrieves, " << st.received << " received");
     REQUIRE(loop.run_until([&] { return t.bob.counts["late"] == 1; }, std::chrono::seconds(20)));
     CHECK(t.bob.counts.count("orphan") == 0);
     t.stop();

@@ -59,11 +59,12 @@ Result<storage::Response, RequestFailure> StorageClient::store(const NodeId& to,
 }
 
 Result<storage::Response, RequestFailure> StorageClient::retrieve(
-    const NodeId& to, const Ed25519KeyPair& account, const Cursor& after, std::uint16_t limit,
-    std::uint32_t wait_ms, std::optional<std::uint64_t> timestamp) {
+    const NodeId& to, const Ed25519KeyPair& account, const Cursor& floor, std::uint16_t limit,
+    std::uint32_t wait_ms, std::optional<std::uint64_t> timestamp, ArrivalCursor since) {
   storage::RetrieveRequest r;
   r.recipient = account.pub;
-  r.after = after;
+  r.since = since;
+  r.floor = floor;
   r.limit = limit;
   r.wait_ms = wait_ms;
   r.timestamp_ms = timestamp ? *timestamp : now_ms();
@@ -75,9 +76,9 @@ std::vector<StoredMessage> StorageClient::retrieve_all(const NodeId& to,
                                                        const Ed25519KeyPair& account,
                                                        std::uint16_t page) {
   std::vector<StoredMessage> all;
-  Cursor c;
+  ArrivalCursor since;
   for (int i = 0; i < 1000; ++i) {  // bounded
-    auto r = retrieve(to, account, c, page);
+    auto r = retrieve(to, account, Cursor{}, page, 0, std::nullopt, since);
     if (!r || r->status != storage::Status::ok) break;
     const auto& got = std::get<storage::RetrieveResult>(r->body);
     if (got.messages.empty()) break;
@@ -85,7 +86,7 @@ std::vector<StoredMessage> StorageClient::retrieve_all(const NodeId& to,
       m.recipient = account.pub;
       all.push_back(std::move(m));
     }
-    c = Cursor{all.back().timestamp_ms, all.back().id};
+    since = got.cursor;
     if (!got.more) break;
   }
   return all;

@@ -30,11 +30,15 @@ class StorageClient {
   // Shorthands. Each signs with `account` where the API needs it.
   Result<storage::Response, RequestFailure> store(const NodeId& to, const Ed25519PublicKey& recipient,
                                                   Bytes body, std::uint32_t ttl_seconds = 600);
+  // What arrived at `to` after `since` (none: from its start) and is stamped
+  // after `floor`.
   Result<storage::Response, RequestFailure> retrieve(const NodeId& to, const Ed25519KeyPair& account,
-                                                     const Cursor& after, std::uint16_t limit,
+                                                     const Cursor& floor, std::uint16_t limit,
                                                      std::uint32_t wait_ms = 0,
-                                                     std::optional<std::uint64_t> timestamp = {});
-  // Every message of `account` held by `to`, paging with `page` messages per request.
+                                                     std::optional<std::uint64_t> timestamp = {},
+                                                     ArrivalCursor since = {});
+  // Every message of `account` held by `to`, in its arrival order, paging
+  // with `page` messages per request.
   std::vector<StoredMessage> retrieve_all(const NodeId& to, const Ed25519KeyPair& account,
                                           std::uint16_t page = 50);
 

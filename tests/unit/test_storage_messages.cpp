@@ -57,10 +57,10 @@ StoreRequest store_request(std::size_t body_bytes) {
 RetrieveRequest retrieve_request() {
   RetrieveRequest r;
   r.recipient = filled<Ed25519PublicKey>(0x20);
-  r.after = {1'700'000'000'123, filled<MessageId>(0x30)};
+  r.since = {0x0102030405060708, 0x1112131415161718};
+  r.floor = {1'700'000'000'123, filled<MessageId>(0x30)};
   r.limit = 17;
   r.wait_ms = 25'000;
-  r.seen = 3;
   r.timestamp_ms = 1'700'000'001'000;
   r.signature = filled<Ed25519Signature>(0x40);
   return r;
@@ -89,7 +89,8 @@ void check_same(const StoreRequest& a, const StoreRequest& b) {
 }
 void check_same(const RetrieveRequest& a, const RetrieveRequest& b) {
   CHECK(a.recipient == b.recipient);
-  CHECK(a.after == b.after);
+  CHECK(a.since == b.since);
+  CHECK(a.floor == b.floor);
   CHECK(a.limit == b.limit);
   CHECK(a.wait_ms == b.wait_ms);
   CHECK(a.timestamp_ms == b.timestamp_ms);
@@ -180,7 +181,10 @@ TEST_CASE("Storage requests round-trip at their edge sizes", "[storage]") {
   check_round_trip(r);
   r.limit = 1;
   r.wait_ms = 0;
-  r.after = {};
+  r.floor = {};
+  r.since = {};
+  check_round_trip(r);
+  r.since = {~std::uint64_t{0}, ~std::uint64_t{0}};
   check_round_trip(r);
   r.limit = max_retrieve_limit;
   r.wait_ms = max_wait_ms;
@@ -194,19 +198,23 @@ TEST_CASE("Storage requests round-trip at their edge sizes", "[storage]") {
 }
 
 TEST_CASE("Storage requests have the documented layouts", "[storage]") {
-  CHECK(to_hex(encode(Request{InfoRequest{}})) == "0105");
+  CHECK(to_hex(encode(Request{InfoRequest{}})) == "0205");
 
   StoreRequest s{filled<Ed25519PublicKey>(0), 0x01020304, {0xaa, 0xbb}};
   CHECK(to_hex(encode(Request{s})) ==
-        "0101"
+        "0201"
         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
         "01020304"
         "0002aabb");
 
   const auto retrieve = encode(Request{retrieve_request()});
-  REQUIRE(retrieve.size() == 2 + 32 + 8 + 32 + 2 + 4 + 2 + 8 + 64);
+  REQUIRE(retrieve.size() == 168);
+  REQUIRE(retrieve.size() == 2 + 32 + 8 + 8 + 8 + 32 + 2 + 4 + 8 + 64);
   CHECK(retrieve[1] == 2);
-  CHECK(to_hex(Bytes(retrieve).subspan(74, 8)) == "0011000061a80003");  // limit 17, wait 25,000, seen 3
+  // since: incarnation, seq; floor: timestamp (then the ID); limit 17, wait 25,000.
+  CHECK(to_hex(Bytes(retrieve).subspan(34, 24)) ==
+        "01020304050607081112131415161718" "0000018bcfe5687b");
+  CHECK(to_hex(Bytes(retrieve).subspan(90, 6)) == "0011000061a8");
 
   const auto del = encode(Request{delete_request()});
   CHECK(del.size() == 2 + 32 + 32 + 8 + 64);
@@ -254,7 +262,7 @@ TEST_CASE("Storage request decoding rejects trailing bytes", "[storage]") {
 
 TEST_CASE("Storage request decoding rejects a bad version or method", "[storage]") {
   auto bytes = encode(Request{delete_request()});
-  for (int v : {0, 2, 0xff}) {
+  for (int v : {0, 1, 3, 0xff}) {
     auto bad = bytes;
     bad[0] = static_cast<std::uint8_t>(v);
     check_request_fails(bad, WireError::bad_value);
@@ -309,10 +317,16 @@ TEST_CASE("Signed storage requests verify and fail when tampered with", "[storag
   CHECK(verify(std::get<RetrieveRequest>(round_trip(Request{r}))));
   {
     auto t = r;
-    t.after.timestamp_ms += 1;
+    t.floor.timestamp_ms += 1;
     CHECK_FALSE(verify(t));
     t = r;
-    t.after.id.bytes[31] ^= 1;
+    t.floor.id.bytes[31] ^= 1;
+    CHECK_FALSE(verify(t));
+    t = r;
+    t.since.incarnation ^= 1;
+    CHECK_FALSE(verify(t));
+    t = r;
+    t.since.seq += 1;
     CHECK_FALSE(verify(t));
     t = r;
     t.limit = 18;
@@ -371,7 +385,8 @@ TEST_CASE("A storage signature does not verify for another method", "[storage]")
   RetrieveRequest r = retrieve_request();
   r.recipient = key.pub;
   r.timestamp_ms = now;
-  r.after = {};
+  r.floor = {};
+  r.since = {};
   sign(r, key.sec);
   DeleteRequest d{key.pub, MessageId{}, now, {}};
   sign(d, key.sec);
@@ -397,7 +412,7 @@ TEST_CASE("A storage signature does not verify for another method", "[storage]")
 
 TEST_CASE("Signed bytes are a method label and the request without its signature", "[storage]") {
   const std::vector<std::pair<std::string_view, std::vector<std::uint8_t>>> cases = {
-      {"nightjar retrieve v1", signed_bytes(retrieve_request())},
+      {"nightjar retrieve v2", signed_bytes(retrieve_request())},
       {"nightjar delete v1", signed_bytes(delete_request())},
       {"nightjar delete_all v1", signed_bytes(delete_all_request())},
   };
@@ -439,9 +454,13 @@ TEST_CASE("Storage responses round-trip for each method's result", "[storage]") 
   for (std::size_t i = 0; i < max_retrieve_limit; ++i)
     full.messages.push_back(message(static_cast<std::uint8_t>(i), i % 5));
   full.more = true;
+  full.server_time_ms = 1'700'000'000'555;
+  full.cursor = {0xa1a2a3a4a5a6a7a8, 0xb1b2b3b4b5b6b7b8};
   const auto back = round_trip(Method::retrieve, {Status::ok, full});
   const auto& got = std::get<RetrieveResult>(back.body);
   CHECK(got.more);
+  CHECK(got.server_time_ms == full.server_time_ms);
+  CHECK(got.cursor == full.cursor);
   REQUIRE(got.messages.size() == max_retrieve_limit);
   for (std::size_t i = 0; i < got.messages.size(); ++i) {
     CHECK(got.messages[i].id == full.messages[i].id);
@@ -474,7 +493,7 @@ TEST_CASE("Retrieved messages decode without their recipient", "[storage]") {
   result.messages.push_back(message(3, 10));
   result.messages[0].recipient = filled<Ed25519PublicKey>(0x55);
   const auto bytes = encode(Response{Status::ok, result});
-  CHECK(bytes.size() == 1 + 2 + 1 + 8 + 32 + 8 + 8 + 2 + 10);
+  CHECK(bytes.size() == 1 + 2 + 1 + 8 + 16 + 32 + 8 + 8 + 2 + 10);
   auto decoded = decode_response(Method::retrieve, bytes);
   REQUIRE(decoded.ok());
   CHECK(std::get<RetrieveResult>(decoded->body).messages.at(0).recipient.is_zero());
@@ -506,6 +525,24 @@ TEST_CASE("Storage error responses round-trip for every status", "[storage]") {
       check_response_fails(m, {s, 0}, WireError::trailing_bytes);
     }
   }
+}
+
+TEST_CASE("A retrieve answer has the documented layout", "[storage]") {
+  RetrieveResult r;
+  r.more = true;
+  r.server_time_ms = 0x0102030405060708;
+  r.cursor = {0x1112131415161718, 0x2122232425262728};
+  StoredMessage m;
+  m.id = filled<MessageId>(0x33);
+  m.timestamp_ms = 5;
+  m.expiry_ms = 6;
+  m.body = {0xaa};
+  r.messages = {m};
+  const auto bytes = encode(Response{Status::ok, r});
+  REQUIRE(bytes.size() == 1 + 2 + 1 + 8 + 8 + 8 + 32 + 8 + 8 + 2 + 1);
+  CHECK(to_hex(Bytes(bytes).subspan(0, 28)) ==
+        "00" "0001" "01" "0102030405060708" "1112131415161718" "2122232425262728");
+  CHECK(to_hex(Bytes(bytes).subspan(60, 19)) == "0000000000000005" "0000000000000006" "0001aa");
 }
 
 TEST_CASE("Storage response decoding rejects truncation at every length", "[storage]") {
