@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     ("drain", po::value<double>(), "at most this many seconds of drain after the workload")
     ("ready-timeout", po::value<double>(), "at most this many seconds for every node to be listed")
     ("seed", po::value<std::uint64_t>(), "seed of the workload and fault schedule")
-    ("rate", po::value<double>(), "messages per second per online client")
+    ("rate", po::value<double>(), "sends per second per online client (each messages.burst messages)")
     ("size", po::value<std::uint32_t>(), "message size in bytes (a fixed size)")
     ("epoch-seconds", po::value<std::uint32_t>(), "directory epoch length")
     ("swarm-sizes", po::value<std::string>(), "MIN,IDEAL,MAX swarm size")

@@ -265,10 +265,11 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
   f.number("drain_s", s.drain_s, 0, 3600);
   f.number("settle_s", s.settle_s, 0, 3600);
   f.number("ready_timeout_s", s.ready_timeout_s, 1, 3600);
-  f.number("client_lookback_s", s.client_lookback_s, 1, 3600);
+  f.number("client_lookback_s", s.client_lookback_s, 0, 3600);
   if (const json* m = f.find("messages")) {
     Fields g(*m, "messages", error);
     g.number("rate_per_client", s.rate_per_client, 0, 1000);
+    g.whole("burst", s.burst, 1, 1000);
     g.whole("max", s.max_messages, 0, 10'000'000);
     if (const json* size = g.find("size")) read_sizes(*size, "messages.size", s.sizes, error);
     g.finish();

@@ -97,8 +97,9 @@ struct Scenario {
   double drain_s = 20;                 // at most, after the workload
   double settle_s = 0;                 // after the drain, before the stores are read
   double ready_timeout_s = 60;         // for the network to list every node
-  double client_lookback_s = 120;      // ClientOptions::lookback
-  double rate_per_client = 0.5;        // messages per second per online client
+  double client_lookback_s = 0;        // ClientOptions::lookback; 0: no sweeps
+  double rate_per_client = 0.5;        // sends (bursts) per second per online client
+  std::uint32_t burst = 1;             // messages per send, all to one recipient
   std::size_t max_messages = 100'000;  // a bound on the plan, whatever the rate
   SizeDistribution sizes;
   std::vector<OfflineWindow> offline;

@@ -136,7 +136,7 @@ std::vector<PlannedMessage> plan_messages(const Scenario& s, const OnlinePlan& o
   const std::size_t per_client_cap = s.max_messages;
   for (std::size_t c = 0; c < s.clients; ++c) {
     double t = 0;
-    for (std::size_t n = 0; n < per_client_cap; ++n) {
+    for (std::size_t n = 0; n < per_client_cap; n += s.burst) {
       t += rng.exponential(s.rate_per_client);
       t = online.next_online(c, t);
       if (t >= s.duration_s) break;
@@ -144,8 +144,10 @@ std::vector<PlannedMessage> plan_messages(const Scenario& s, const OnlinePlan& o
       m.at_s = t;
       m.sender = c;
       m.recipient = s.clients == 1 ? 0 : (c + 1 + rng.below(s.clients - 1)) % s.clients;
-      m.bytes = sample_size(s.sizes, rng);
-      out.push_back(m);
+      for (std::uint32_t b = 0; b < s.burst; ++b) {
+        m.bytes = sample_size(s.sizes, rng);
+        out.push_back(m);
+      }
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const PlannedMessage& a, const PlannedMessage& b) {

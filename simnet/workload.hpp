@@ -57,9 +57,9 @@ struct PlannedMessage {
   std::size_t recipient = 0;
   std::uint32_t bytes = 0;
 };
-// Each client sends a Poisson stream at rate_per_client while it is online;
-// recipients are uniform among the other clients. At most max_messages, the
-// earliest ones.
+// Each client sends a Poisson stream of bursts at rate_per_client while it is
+// online: `burst` messages at the same instant to one recipient, uniform
+// among the other clients. At most max_messages, the earliest ones.
 std::vector<PlannedMessage> plan_messages(const Scenario& s, const OnlinePlan& online);
 
 // A planned message's text: "nightjar-simnet <index>\n" padded to `bytes`

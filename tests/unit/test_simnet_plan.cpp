@@ -3,6 +3,7 @@
 // report's percentiles, counts and JSON shape.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
 
 #include "simnet/metrics_scrape.hpp"
@@ -112,6 +113,33 @@ TEST_CASE("messages respect the duration, the offline windows and the bound",
   }
   s.max_messages = 10;
   CHECK(plan_messages(s, online).size() == 10);
+}
+
+TEST_CASE("bursts send that many messages at one instant to one recipient", "[simnet-plan][unit]") {
+  auto s = parse_scenario(R"({"clients": 6, "duration_s": 30,
+                              "messages": {"rate_per_client": 0.2, "burst": 10}})");
+  REQUIRE(s.ok());
+  const auto msgs = plan_messages(*s, plan_online(*s));
+  REQUIRE(!msgs.empty());
+  REQUIRE(msgs.size() % 10 == 0);
+  // Grouped by (time, sender): ten each, one recipient each.
+  std::map<std::pair<double, std::size_t>, std::set<std::size_t>> recipients;
+  std::map<std::pair<double, std::size_t>, int> counts;
+  for (const auto& m : msgs) {
+    recipients[{m.at_s, m.sender}].insert(m.recipient);
+    ++counts[{m.at_s, m.sender}];
+  }
+  for (const auto& [key, n] : counts) CHECK(n == 10);
+  for (const auto& [key, r] : recipients) CHECK(r.size() == 1);
+  // A burst of one is the plain stream (the seed's draws are unchanged).
+  auto plain = parse_scenario(R"({"clients": 6, "duration_s": 30, "messages": {"rate_per_client": 2}})");
+  auto one = parse_scenario(
+      R"({"clients": 6, "duration_s": 30, "messages": {"rate_per_client": 2, "burst": 1}})");
+  REQUIRE(plain.ok());
+  REQUIRE(one.ok());
+  CHECK(same(plan_messages(*plain, plan_online(*plain)), plan_messages(*one, plan_online(*one))));
+  CHECK_FALSE(parse_scenario(R"({"messages": {"burst": 0}})").ok());
+  CHECK(parse_scenario(R"({"client_lookback_s": 0})").ok());
 }
 
 TEST_CASE("message sizes follow their distribution", "[simnet-plan][unit]") {
