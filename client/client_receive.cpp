@@ -139,28 +139,27 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
   // messages already handled (dropped by ID), never skips one.
   handle_messages(got.messages);
   if (sweeping) {
+    if (state_dirty) save_profile();
     if (sweep && sweep->member && *sweep->member == path.destination) {
       sweep->cursor = got.cursor;
-      if (got.more) {
-        save_profile();
-        return poll(0, true);
-      }
+      if (got.more) return poll(0, true);
       log->debug("lookback sweep {} done", stats.sweeps);
     }
     sweep.reset();
-    save_profile();
     return tick();
   }
-  MemberPosition pos = state.member(path.destination);
+  const MemberPosition before = state.member(path.destination);
+  MemberPosition pos = before;
   pos.cursor = got.cursor;
+  if (!got.more) pos.caught_up = true;
+  // Saved when the position moved (an empty answer usually leaves it where
+  // it was); `low` and the time used are kept in memory until then.
+  if (!(pos.cursor == before.cursor) || pos.caught_up != before.caught_up) state_dirty = true;
   pos.used_ms = options.clock_ms();
-  if (!got.more) {
-    pos.caught_up = true;
-    if (got.server_time_ms > state.low().timestamp_ms) state.set_low(Cursor{got.server_time_ms, {}});
-  }
   state.set_member(path.destination, pos);
-  state_dirty = true;
-  save_profile();
+  if (!got.more && got.server_time_ms > state.low().timestamp_ms)
+    state.set_low(Cursor{got.server_time_ms, {}});
+  if (state_dirty) save_profile();
   paging = got.more;
   if (!got.more && !passes.empty()) {
     auto pass = std::move(passes.front());
