@@ -134,6 +134,7 @@ void Link::start_io() {
 }
 
 void Link::queue_raw(std::vector<std::uint8_t>& bytes) {
+  bytes_queued_ += bytes.size();
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   bytes.clear();
   if (!write_in_flight_) flush();
@@ -164,7 +165,9 @@ SendStatus Link::send_now(Bytes frame) {
     ++stats_.sends_refused;
     return SendStatus::queue_full;
   }
+  const std::size_t before = pending_.size();
   if (!session_.seal(frame, pending_)) return SendStatus::not_open;
+  bytes_queued_ += pending_.size() - before;
   ++stats_.frames_out;
   if (!link_internal(frame)) pending_app_ = true;
   if (!write_in_flight_) flush();
@@ -401,6 +404,8 @@ void Link::watch_established() {
   if (probing_) {
     heard_ = false;
     silent_ticks_ = 0;
+    unsent_at_tick_ = unsent_bytes();
+    taken_at_tick_ = bytes_queued_ - unsent_at_tick_;
     const auto probe =
         std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.liveness_probe.count()));
     start_timer(probe, probe);
@@ -425,14 +430,29 @@ void Link::end_await() {
   // The timer slows down again at its next tick.
 }
 
+// Bytes queued for the peer that the socket has not taken yet: ours, and the
+// rest of the write libuv is carrying out.
+std::uint64_t Link::unsent_bytes() {
+  return pending_.size() + uv_stream_get_write_queue_size(stream());
+}
+
 void Link::check_liveness() {
   if (awaiting_ == 0) {
     watch_established();
     return;
   }
-  // Heard from the peer since the last tick, or not reading (flow control,
-  // the application's pause), so not able to hear it: no judgement.
-  if (heard_ || !reading_) {
+  // Data that waited for the socket at the last tick has moved since: the
+  // peer's TCP is acknowledging, and a ping would wait behind that data
+  // anyway (a slow peer, not a silent one).
+  const std::uint64_t unsent = unsent_bytes();
+  const std::uint64_t taken = bytes_queued_ - unsent;
+  const bool draining = unsent_at_tick_ > 0 && taken > taken_at_tick_;
+  unsent_at_tick_ = unsent;
+  taken_at_tick_ = taken;
+  // Heard from the peer since the last tick, our data to it draining, or not
+  // reading (flow control, the application's pause: we could not hear it):
+  // no judgement.
+  if (heard_ || draining || !reading_) {
     heard_ = false;
     silent_ticks_ = 0;
     return;

@@ -150,6 +150,7 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   void watch_established();
   void check_liveness();
   void handle_link_frame(Bytes frame);
+  std::uint64_t unsent_bytes();
   SendStatus send_now(Bytes frame);
   void deliver(Bytes frame);
   void hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame);
@@ -200,6 +201,9 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   bool probing_ = false;  // the timer runs at the probe interval
   bool heard_ = false;    // a frame arrived since the previous tick
   std::uint32_t silent_ticks_ = 0;
+  std::uint64_t bytes_queued_ = 0;    // every byte ever put in pending_
+  std::uint64_t unsent_at_tick_ = 0;  // not yet taken by the socket at the previous tick
+  std::uint64_t taken_at_tick_ = 0;   // taken by the socket by then
   std::string peer_label_;
 
   std::vector<std::uint8_t> pending_;   // sealed, not yet given to libuv

@@ -53,13 +53,20 @@ struct Pair {
   std::vector<std::vector<std::uint8_t>> at_server, at_client;
   std::optional<CloseReason> server_closed, client_closed;
   bool established = false;
+  std::size_t throttle = 0;  // the server pauses reading after this many frames (0: never)
+  std::size_t server_frames = 0;
 
   Pair(TestLoop& loop, LinkConfig client_config, LinkConfig server_config = fast_config()) {
     listener = std::make_unique<LinkListener>(
         loop.get(), server_key, std::move(server_config), ListenerOptions{}, [this](Link& l) {
           server = l.shared_from_this();
           Link::Handlers h;
-          h.on_frame = [this](Link&, Bytes f) { at_server.emplace_back(f.begin(), f.end()); };
+          h.on_frame = [this](Link& link, Bytes f) {
+            if (throttle == 0)
+              at_server.emplace_back(f.begin(), f.end());
+            else if (++server_frames % throttle == 0)
+              link.pause_reading();
+          };
           h.on_closed = [this](Link&, CloseReason r) { server_closed = r; };
           return h;
         });
@@ -127,6 +134,40 @@ TEST_CASE("a link awaiting a reply from a silent peer closes with liveness_timeo
     // The peer sees an ordinary close.
     REQUIRE(loop.run_until([&] { return p.server_closed.has_value(); }));
     CHECK(*p.server_closed == CloseReason::peer_closed);
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a link awaiting a reply behind its own slowly draining data stays open",
+          "[link][liveness][integration]") {
+  TestLoop loop;
+  {
+    // The client keeps reading however much it has queued, so only the
+    // draining of its queue tells it that the peer is there: its pings wait
+    // behind megabytes the peer reads slowly, and no pong comes in time.
+    // (A 2 s timeout: a slow reader's TCP window opens in bursts.)
+    auto config = fast_config();
+    config.liveness_timeout = 2000ms;
+    config.read_pause_bytes = 64u << 20;
+    config.write_queue_limit = 64u << 20;
+    Pair p(loop, config);
+    p.throttle = 8;
+    p.server->pause_reading();
+    const std::vector<std::uint8_t> big(64'000, 0x42);
+    for (int i = 0; i < 512; ++i)
+      REQUIRE(p.client->send(big) == SendStatus::ok);  // 32 MB
+    ReplyWait wait(p.client);
+    // The server reads 8 frames (512 kB) every 100 ms, for one and a half
+    // liveness timeouts.
+    for (int i = 0; i < 30; ++i) {
+      p.server->resume_reading();
+      loop.run_for(100ms);
+    }
+    CHECK_FALSE(p.client_closed.has_value());
+    CHECK(p.server_frames > 0);
+    CHECK(p.client->reading());
+    // Still behind its own data: the premise held to the end.
+    CHECK(p.client->write_queue_bytes() > 0);
   }
   CHECK(loop.drain_and_close());
 }
