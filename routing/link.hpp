@@ -18,9 +18,10 @@
 // link (begin_await/end_await, or a ReplyWait), the link probes a silent peer
 // with link_ping frames (frame.hpp), which every Link answers with link_pong,
 // and closes with CloseReason::liveness_timeout when nothing at all has come
-// from the peer for LinkConfig::liveness_timeout; its owner then fails what
-// it awaited, as on any close. Idle links send no pings. docs/PROTOCOL.md
-// ("Liveness") has the exact rule.
+// from the peer for LinkConfig::liveness_timeout (and what is queued for it
+// is not draining either); its owner then fails what it awaited, as on any
+// close. Idle links send no pings, and pings do not count as traffic for the
+// idle timeout. docs/PROTOCOL.md ("Liveness") has the exact rule.
 #pragma once
 
 #include <uv.h>
@@ -71,7 +72,7 @@ enum class CloseReason {
   io_error,           // a socket error
   connect_failed,     // the dial did not connect
   handshake_timeout,  // no complete handshake in time
-  idle_timeout,       // nothing sent or received for too long
+  idle_timeout,       // no application frame sent or received for too long
   liveness_timeout,   // a reply was awaited and the peer stayed silent, pings unanswered
   protocol_error,     // see Link::protocol_error()
   refused,            // the listener was over its connection limit
