@@ -155,6 +155,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   p.deadline_ms =
       config_.clock_ms() + static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count());
   p.first_hop = p.path.front();
+  p.wait = ReplyWait(g->link);
   p.done = std::move(done);
   pending_.emplace(id, std::move(p));
   if (g->link->established()) {

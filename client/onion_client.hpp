@@ -5,6 +5,9 @@
 // opens the reply cells that come back, however many the answer takes.
 // A relay's error reply, a link failure or the timeout ends the request with
 // an error that says which hop failed, so the caller can choose another path.
+// A pending request awaits its answer on the guard link (ReplyWait), so a
+// guard that goes silent closes that link within LinkConfig::liveness_timeout
+// and fails the requests on it (link_failed) long before their timeouts.
 //
 // Used by the client library's send and receive code, and by tests and the
 // simnet. One thread: the loop's.
@@ -85,6 +88,7 @@ class OnionClient {
     std::vector<std::uint8_t> answer;
     std::uint64_t deadline_ms = 0;
     NodeId first_hop;
+    ReplyWait wait;  // on the guard link, until the request is finished
     Callback done;
   };
   struct Guard {

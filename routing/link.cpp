@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "routing/frame.hpp"
+
 namespace nightjar {
 
 const char* to_string(SendStatus s) {
@@ -34,6 +36,8 @@ const char* to_string(CloseReason r) {
       return "handshake timed out";
     case CloseReason::idle_timeout:
       return "idle timeout";
+    case CloseReason::liveness_timeout:
+      return "peer silent while awaited";
     case CloseReason::protocol_error:
       return "protocol error";
     case CloseReason::refused:
@@ -52,6 +56,10 @@ std::shared_ptr<spdlog::logger> logger_or_default(const std::shared_ptr<spdlog::
 // multi-megabyte allocation on every idle link.
 void release_if_large(std::vector<std::uint8_t>& v) {
   if (v.empty() && v.capacity() > 256 * 1024) std::vector<std::uint8_t>().swap(v);
+}
+
+bool link_internal(Bytes frame) {
+  return !frame.empty() && is_link_internal(frame[0]);
 }
 
 std::string peer_name(uv_tcp_t* tcp) {
@@ -81,9 +89,13 @@ void Link::init_handles() {
   timer_.data = this;
   open_handles_ = 2;
   last_activity_ms_ = uv_now(loop_);
+  start_timer(static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
+}
+
+void Link::start_timer(std::uint64_t first_ms, std::uint64_t repeat_ms) {
   uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); },
-      static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
+      &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); }, first_ms,
+      repeat_ms);
 }
 
 std::shared_ptr<Link> Link::dial(uv_loop_t* loop, const Endpoint& to,
@@ -122,6 +134,7 @@ void Link::start_io() {
 }
 
 void Link::queue_raw(std::vector<std::uint8_t>& bytes) {
+  bytes_queued_ += bytes.size();
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   bytes.clear();
   if (!write_in_flight_) flush();
@@ -152,8 +165,11 @@ SendStatus Link::send_now(Bytes frame) {
     ++stats_.sends_refused;
     return SendStatus::queue_full;
   }
+  const std::size_t before = pending_.size();
   if (!session_.seal(frame, pending_)) return SendStatus::not_open;
+  bytes_queued_ += pending_.size() - before;
   ++stats_.frames_out;
+  if (!link_internal(frame)) pending_app_ = true;
   if (!write_in_flight_) flush();
   update_flow();
   return SendStatus::ok;
@@ -168,19 +184,22 @@ void Link::flush() {
   int n = uv_try_write(stream(), &buf, 1);
   if (n > 0) {
     stats_.bytes_out += static_cast<std::uint64_t>(n);
-    last_activity_ms_ = uv_now(loop_);
+    if (pending_app_) last_activity_ms_ = uv_now(loop_);
     pending_.erase(pending_.begin(), pending_.begin() + n);
   } else if (n < 0 && n != UV_EAGAIN) {
     drop(CloseReason::io_error, uv_strerror(n));
     return;
   }
   if (pending_.empty()) {
+    pending_app_ = false;
     release_if_large(pending_);
     maybe_finish_shutdown();
     return;
   }
   inflight_.swap(pending_);
   pending_.clear();
+  inflight_app_ = pending_app_;
+  pending_app_ = false;
   buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data()),
                     static_cast<unsigned>(inflight_.size()));
   write_req_.data = this;
@@ -204,7 +223,8 @@ void Link::handle_write_done(int status) {
     if (status != UV_ECANCELED) drop(CloseReason::io_error, uv_strerror(status));
     return;
   }
-  last_activity_ms_ = uv_now(loop_);
+  if (inflight_app_) last_activity_ms_ = uv_now(loop_);
+  inflight_app_ = false;
   const bool was_paused = flow_paused_;
   flush();
   update_flow();
@@ -256,7 +276,6 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   stats_.bytes_in += static_cast<std::uint64_t>(nread);
-  last_activity_ms_ = uv_now(loop_);
   const bool was_established = session_.established();
   scratch_.clear();
   auto r = session_.receive(
@@ -269,12 +288,10 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
   }
   if (!scratch_.empty()) queue_raw(scratch_);
   if (!was_established && session_.established() && !closing_) {
-    // The handshake is done: the timer now watches for idleness instead.
-    const auto period =
-        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.idle_timeout.count()) / 4);
-    uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); }, period,
-        period);
+    // The handshake is done: the timer now watches for idleness instead (and
+    // for silence, if a reply was awaited before the link was up).
+    last_activity_ms_ = uv_now(loop_);
+    watch_established();
     log_->debug("link {} established", peer_label_);
     if (handlers_.on_established) handlers_.on_established(*this);
   }
@@ -283,6 +300,10 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
 bool Link::on_frame(Bytes frame) {
   if (closing_) return false;
   ++stats_.frames_in;
+  // Idle time counts application frames as they arrive, before the fault
+  // policy (as counting bytes read did); liveness counts what the policy lets
+  // through (deliver()), pings and pongs included.
+  if (!link_internal(frame)) last_activity_ms_ = uv_now(loop_);
   if (config_.faults) {
     const FrameFate fate = config_.faults->decide(FrameDirection::in, session_.peer_static());
     if (fate.drop) {
@@ -301,7 +322,23 @@ bool Link::on_frame(Bytes frame) {
 }
 
 void Link::deliver(Bytes frame) {
+  heard_ = true;
+  if (link_internal(frame)) {
+    handle_link_frame(frame);
+    return;
+  }
   if (handlers_.on_frame) handlers_.on_frame(*this, frame);
+}
+
+void Link::handle_link_frame(Bytes frame) {
+  // Anything but a bare ping or pong is ignored (the format is canonical);
+  // it still showed that the peer is alive.
+  if (frame.size() != 1) return;
+  if (frame[0] == static_cast<std::uint8_t>(FrameType::link_ping)) {
+    const std::uint8_t pong = static_cast<std::uint8_t>(FrameType::link_pong);
+    // Through send(), so that a fault policy judges the pong like any frame.
+    if (send(Bytes{&pong, 1}) == SendStatus::ok) ++stats_.pongs_sent;
+  }
 }
 
 void Link::hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame) {
@@ -353,8 +390,86 @@ void Link::handle_timer() {
     return;
   }
   const std::uint64_t idle = uv_now(loop_) - last_activity_ms_;
-  if (idle >= static_cast<std::uint64_t>(config_.idle_timeout.count()))
+  if (idle >= static_cast<std::uint64_t>(config_.idle_timeout.count())) {
     drop(CloseReason::idle_timeout, "idle for " + std::to_string(idle) + " ms");
+    return;
+  }
+  if (probing_) check_liveness();
+}
+
+// After the handshake the timer ticks every idle_timeout / 4, or every probe
+// interval while a reply is awaited.
+void Link::watch_established() {
+  probing_ = awaiting_ > 0 && config_.liveness_timeout.count() > 0;
+  if (probing_) {
+    heard_ = false;
+    silent_ticks_ = 0;
+    unsent_at_tick_ = unsent_bytes();
+    taken_at_tick_ = bytes_queued_ - unsent_at_tick_;
+    const auto probe =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.liveness_probe.count()));
+    start_timer(probe, probe);
+    return;
+  }
+  const auto period =
+      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.idle_timeout.count()) / 4);
+  start_timer(period, period);
+}
+
+void Link::begin_await() {
+  ++awaiting_;
+  // Already probing: keep counting, so that a silent peer cannot be kept
+  // open by new requests. Not yet established: the handshake's end starts it.
+  if (!probing_ && config_.liveness_timeout.count() > 0 && !closing_ && !shutting_down_ &&
+      session_.established())
+    watch_established();
+}
+
+void Link::end_await() {
+  if (awaiting_ > 0) --awaiting_;
+  // The timer slows down again at its next tick.
+}
+
+// Bytes queued for the peer that the socket has not taken yet: ours, and the
+// rest of the write libuv is carrying out.
+std::uint64_t Link::unsent_bytes() {
+  return pending_.size() + uv_stream_get_write_queue_size(stream());
+}
+
+void Link::check_liveness() {
+  if (awaiting_ == 0) {
+    watch_established();
+    return;
+  }
+  // Data that waited for the socket at the last tick has moved since: the
+  // peer's TCP is acknowledging, and a ping would wait behind that data
+  // anyway (a slow peer, not a silent one).
+  const std::uint64_t unsent = unsent_bytes();
+  const std::uint64_t taken = bytes_queued_ - unsent;
+  const bool draining = unsent_at_tick_ > 0 && taken > taken_at_tick_;
+  unsent_at_tick_ = unsent;
+  taken_at_tick_ = taken;
+  // Heard from the peer since the last tick, our data to it draining, or not
+  // reading (flow control, the application's pause: we could not hear it):
+  // no judgement.
+  if (heard_ || draining || !reading_) {
+    heard_ = false;
+    silent_ticks_ = 0;
+    return;
+  }
+  const auto probe =
+      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.liveness_probe.count()));
+  const auto allowed = std::max<std::uint64_t>(
+      1, (static_cast<std::uint64_t>(config_.liveness_timeout.count()) + probe - 1) / probe);
+  if (++silent_ticks_ >= allowed) {
+    drop(CloseReason::liveness_timeout, "nothing heard for " + std::to_string(silent_ticks_) +
+                                            " probe intervals of " + std::to_string(probe) +
+                                            " ms while awaiting " + std::to_string(awaiting_) +
+                                            " replies");
+    return;
+  }
+  const std::uint8_t ping = static_cast<std::uint8_t>(FrameType::link_ping);
+  if (send(Bytes{&ping, 1}) == SendStatus::ok) ++stats_.pings_sent;
 }
 
 void Link::pause_reading() {
@@ -374,11 +489,10 @@ void Link::shutdown() {
     return;
   }
   shutting_down_ = true;
+  probing_ = false;
   update_flow();
   // Bound the time a peer that does not read can hold us open.
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); },
-      static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
+  start_timer(static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
   maybe_finish_shutdown();
 }
 
@@ -433,6 +547,26 @@ void Link::close(CloseReason reason) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&delay_timer_)))
       uv_close(reinterpret_cast<uv_handle_t*>(&delay_timer_), on_closed);
   }
+}
+
+// --- ReplyWait -----------------------------------------------------------------
+
+ReplyWait::ReplyWait(const std::shared_ptr<Link>& link) : link_(link) {
+  if (link) link->begin_await();
+}
+
+ReplyWait& ReplyWait::operator=(ReplyWait&& other) noexcept {
+  if (this != &other) {
+    reset();
+    link_ = std::move(other.link_);
+    other.link_.reset();
+  }
+  return *this;
+}
+
+void ReplyWait::reset() {
+  if (auto l = link_.lock()) l->end_await();
+  link_.reset();
 }
 
 // --- LinkListener ------------------------------------------------------------

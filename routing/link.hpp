@@ -12,6 +12,16 @@
 // (a peer that does not read our replies cannot make us read more requests),
 // and a send that would take it over `write_queue_limit` is refused with
 // SendStatus::queue_full. on_writable fires when the queue has drained.
+//
+// Liveness: a peer can go silent without the TCP connection closing (a
+// network partition). While the application awaits at least one answer on a
+// link (begin_await/end_await, or a ReplyWait), the link probes a silent peer
+// with link_ping frames (frame.hpp), which every Link answers with link_pong,
+// and closes with CloseReason::liveness_timeout when nothing at all has come
+// from the peer for LinkConfig::liveness_timeout (and what is queued for it
+// is not draining either); its owner then fails what it awaited, as on any
+// close. Idle links send no pings, and pings do not count as traffic for the
+// idle timeout. docs/PROTOCOL.md ("Liveness") has the exact rule.
 #pragma once
 
 #include <uv.h>
@@ -46,6 +56,11 @@ struct LinkConfig {
   std::shared_ptr<spdlog::logger> log;       // null: spdlog's default logger
   // Fault injection (the simnet, tests): drops or delays frames (link_faults.hpp).
   std::shared_ptr<LinkFaults> faults;
+  // While a reply is awaited: a ping after `liveness_probe` with nothing heard
+  // from the peer, a close after `liveness_timeout` of silence (counted in
+  // whole probe intervals). A zero timeout turns the check off.
+  std::chrono::milliseconds liveness_probe{1000};
+  std::chrono::milliseconds liveness_timeout{4000};
 };
 
 enum class SendStatus { ok, queue_full, not_open, too_large };
@@ -57,7 +72,8 @@ enum class CloseReason {
   io_error,           // a socket error
   connect_failed,     // the dial did not connect
   handshake_timeout,  // no complete handshake in time
-  idle_timeout,       // nothing sent or received for too long
+  idle_timeout,       // no application frame sent or received for too long
+  liveness_timeout,   // a reply was awaited and the peer stayed silent, pings unanswered
   protocol_error,     // see Link::protocol_error()
   refused,            // the listener was over its connection limit
 };
@@ -71,6 +87,8 @@ struct LinkStats {
   std::uint64_t sends_refused = 0;
   std::uint64_t fault_drops = 0;   // frames LinkConfig::faults dropped
   std::uint64_t fault_delays = 0;  // frames it held back
+  std::uint64_t pings_sent = 0;    // liveness probes (counted in frames_out too)
+  std::uint64_t pongs_sent = 0;    // answers to the peer's probes (likewise)
 };
 
 class Link : public std::enable_shared_from_this<Link>, private FrameSink {
@@ -101,6 +119,13 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   // Application-level read pause, independent of backpressure.
   void pause_reading();
   void resume_reading();
+  // The application awaits an answer on this link (a request sent, a cell
+  // forwarded). While at least one is awaited the liveness check runs. Each
+  // begin_await() needs exactly one end_await(), however the wait ends
+  // (answer, error, expiry); ReplyWait pairs them for you.
+  void begin_await();
+  void end_await();
+  std::size_t awaiting() const { return awaiting_; }
 
   bool established() const { return session_.established(); }
   bool is_open() const { return !closing_; }
@@ -122,6 +147,11 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   void handle_read(ssize_t nread, const uv_buf_t* buf);
   void handle_write_done(int status);
   void handle_timer();
+  void start_timer(std::uint64_t first_ms, std::uint64_t repeat_ms);
+  void watch_established();
+  void check_liveness();
+  void handle_link_frame(Bytes frame);
+  std::uint64_t unsent_bytes();
   SendStatus send_now(Bytes frame);
   void deliver(Bytes frame);
   void hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame);
@@ -160,7 +190,21 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   bool write_in_flight_ = false;
   CloseReason close_reason_ = CloseReason::local;
   std::optional<LinkError> protocol_error_;
-  std::uint64_t last_activity_ms_ = 0;
+  std::uint64_t last_activity_ms_ = 0;  // application frames only: pings do not keep a link open
+  bool pending_app_ = false;            // pending_ holds (part of) an application frame
+  bool inflight_app_ = false;           // inflight_ does
+
+  // Liveness (see the file comment). Silence is counted in timer ticks, not
+  // read from the clock: after the loop thread was blocked, a tick can run
+  // before the data waiting in the socket is read, so one long stall must
+  // count as one silent tick, not as the whole timeout.
+  std::size_t awaiting_ = 0;
+  bool probing_ = false;  // the timer runs at the probe interval
+  bool heard_ = false;    // a frame arrived since the previous tick
+  std::uint32_t silent_ticks_ = 0;
+  std::uint64_t bytes_queued_ = 0;    // every byte ever put in pending_
+  std::uint64_t unsent_at_tick_ = 0;  // not yet taken by the socket at the previous tick
+  std::uint64_t taken_at_tick_ = 0;   // taken by the socket by then
   std::string peer_label_;
 
   std::vector<std::uint8_t> pending_;   // sealed, not yet given to libuv
@@ -168,6 +212,29 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   std::vector<std::uint8_t> scratch_;   // handshake bytes produced while reading
   std::array<char, 64 * 1024> read_buf_;
   LinkStats stats_;
+};
+
+// One awaited answer on a link, held for as long as it is awaited: it calls
+// begin_await() when made and end_await() when destroyed or reset. Kept in
+// the record of what is awaited (a relay-table entry, a pending request), it
+// ends the wait on every path that erases the record. It does not keep the
+// link alive.
+class ReplyWait {
+ public:
+  ReplyWait() = default;
+  explicit ReplyWait(const std::shared_ptr<Link>& link);
+  ReplyWait(ReplyWait&& other) noexcept : link_(std::move(other.link_)) { other.link_.reset(); }
+  ReplyWait& operator=(ReplyWait&& other) noexcept;
+  ReplyWait(const ReplyWait&) = delete;
+  ReplyWait& operator=(const ReplyWait&) = delete;
+  ~ReplyWait() { reset(); }
+
+  void reset();
+  // The link awaited on; null if none or gone.
+  std::shared_ptr<Link> link() const { return link_.lock(); }
+
+ private:
+  std::weak_ptr<Link> link_;
 };
 
 struct ListenerOptions {

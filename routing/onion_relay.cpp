@@ -99,6 +99,12 @@ void OnionRelay::close() {
   expiry_.clear();
 }
 
+std::size_t OnionRelay::awaiting_replies() const {
+  std::size_t n = 0;
+  for (const auto& [id, peer] : peers_) n += peer.link->awaiting();
+  return n;
+}
+
 void OnionRelay::maintain() {
   const auto before = keys_.epochs();
   for (std::uint64_t epoch : keys_.rotate(now())) replay_.forget_epoch(epoch);
@@ -233,7 +239,7 @@ OnionRelay::OutPeer* OnionRelay::peer_link(const NodeId& next) {
     // rare and the table is bounded, so a scan is cheap enough.
     std::vector<std::uint64_t> stranded;
     for (const auto& [out_id, entry] : table_)
-      if (entry.next.lock().get() == &l) stranded.push_back(out_id);
+      if (entry.next.link().get() == &l) stranded.push_back(out_id);
     peers_.erase(p);
     for (auto& [out_id, frame] : pending) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
     for (std::uint64_t out_id : stranded) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
@@ -249,7 +255,7 @@ void OnionRelay::forward(const NodeId& next, std::uint64_t out_id, std::vector<s
     fail_entry(out_id, RelayErrorCode::unknown_next_hop);
     return;
   }
-  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = peer->link;
+  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = ReplyWait(peer->link);
   if (!peer->link->established()) {
     if (peer->pending.size() >= config_.max_pending_per_peer) {
       fail_entry(out_id, RelayErrorCode::overloaded);
@@ -284,7 +290,7 @@ void OnionRelay::send_error(Link& to, std::uint64_t id, const ReplyKey& key, Rel
 
 void OnionRelay::handle_reply(Link& from, FrameType type, std::uint64_t id, Bytes cell) {
   auto it = table_.find(id);
-  if (it == table_.end() || it->second.next.lock().get() != &from) {
+  if (it == table_.end() || it->second.next.link().get() != &from) {
     ++stats_->replies_dropped;
     return;
   }

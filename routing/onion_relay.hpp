@@ -8,6 +8,9 @@
 // next link, so no field crosses two links unchanged. The relay table is
 // bounded and its entries expire; a cell that cannot be forwarded (unknown or
 // unreachable next hop, full table or queue) is answered with an error reply.
+// Each entry awaits its reply on the outgoing link (ReplyWait), so that link
+// notices a next hop gone silent (link.hpp, liveness) and closes; the cells
+// stranded on a closed link are answered with next_hop_unreachable.
 #pragma once
 
 #include <uv.h>
@@ -141,13 +144,16 @@ class OnionRelay {
   const RelayStats& stats() const { return *stats_; }
   std::size_t entries() const { return table_.size(); }
   std::size_t outgoing_links() const { return peers_.size(); }
+  // Replies awaited on the open outgoing links (Link::awaiting, summed): zero
+  // once every forwarded cell was answered, failed or expired.
+  std::size_t awaiting_replies() const;
   std::size_t replay_memory_bytes() const { return replay_.memory_bytes(); }
 
  private:
   struct Entry {
     std::weak_ptr<Link> prev;
     std::uint64_t prev_id = 0;
-    std::weak_ptr<Link> next;
+    ReplyWait next;  // the outgoing link, awaiting the reply while the entry lives
     ReplyKey key;
     std::uint64_t expires = 0;
   };

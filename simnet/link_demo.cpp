@@ -13,6 +13,7 @@
 #include <iostream>
 #include <vector>
 
+#include "routing/frame.hpp"
 #include "routing/key_file.hpp"
 #include "routing/link.hpp"
 
@@ -85,6 +86,8 @@ int run(const Options& opt) {
   auto send_next = [&](Link& l) {
     for (std::size_t k = 0; k < msg.size(); ++k)
       msg[k] = static_cast<std::uint8_t>(sent * 31 + k);
+    // Frame types 04 and 05 belong to the link itself (its echo would never come).
+    if (!msg.empty() && is_link_internal(msg[0])) msg[0] = 0xff;
     sent_at = Clock::now();
     if (l.send(msg) != SendStatus::ok) ++bad;
     ++sent;
