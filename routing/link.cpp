@@ -144,7 +144,8 @@ SendStatus Link::send(Bytes frame) {
   if (closing_ || shutting_down_ || !connected_) return SendStatus::not_open;
   if (frame.size() > session_.max_frame()) return SendStatus::too_large;
   if (config_.faults) {
-    const FrameFate fate = config_.faults->decide(FrameDirection::out, session_.peer_static());
+    const FrameFate fate = config_.faults->decide(FrameDirection::out, session_.peer_static(),
+                                                  frame.empty() ? 0 : frame[0]);
     if (fate.drop) {
       ++stats_.fault_drops;
       return SendStatus::ok;  // as if it was lost on the way
@@ -305,7 +306,8 @@ bool Link::on_frame(Bytes frame) {
   // through (deliver()), pings and pongs included.
   if (!link_internal(frame)) last_activity_ms_ = uv_now(loop_);
   if (config_.faults) {
-    const FrameFate fate = config_.faults->decide(FrameDirection::in, session_.peer_static());
+    const FrameFate fate = config_.faults->decide(FrameDirection::in, session_.peer_static(),
+                                                  frame.empty() ? 0 : frame[0]);
     if (fate.drop) {
       ++stats_.fault_drops;
       return true;

@@ -34,9 +34,12 @@ class LinkFaults {
  public:
   virtual ~LinkFaults() = default;
   // `peer` is the peer's static link key, known on node-to-node links and
-  // absent on a client's anonymous link.
-  virtual FrameFate decide(FrameDirection direction,
-                           const std::optional<X25519PublicKey>& peer) = 0;
+  // absent on a client's anonymous link; `frame_type` is the frame's first
+  // byte (routing/frame.hpp; 0 for an empty frame), so that a policy can hold
+  // back one protocol only (a test that delays replication but not onion
+  // cells).
+  virtual FrameFate decide(FrameDirection direction, const std::optional<X25519PublicKey>& peer,
+                           std::uint8_t frame_type) = 0;
 };
 
 // Frames held back, in release order. A frame may not overtake an earlier one

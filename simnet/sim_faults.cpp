@@ -68,7 +68,7 @@ FrameFate FaultState::judge(std::size_t self, std::optional<std::size_t> peer) {
 }
 
 FrameFate SimLinkFaults::decide(FrameDirection direction,
-                                const std::optional<X25519PublicKey>& peer) {
+                                const std::optional<X25519PublicKey>& peer, std::uint8_t) {
   std::optional<std::size_t> peer_node;
   if (peer) {
     peer_node = state_->node_of(*peer);

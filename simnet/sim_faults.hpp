@@ -69,7 +69,8 @@ class SimLinkFaults final : public LinkFaults {
  public:
   SimLinkFaults(std::shared_ptr<FaultState> state, std::size_t self)
       : state_(std::move(state)), self_(self) {}
-  FrameFate decide(FrameDirection direction, const std::optional<X25519PublicKey>& peer) override;
+  FrameFate decide(FrameDirection direction, const std::optional<X25519PublicKey>& peer,
+                   std::uint8_t frame_type) override;
 
  private:
   std::shared_ptr<FaultState> state_;

@@ -1,14 +1,19 @@
 // Delivery to online recipients without lookback sweeps (they are off in
 // every test here): bursts of messages from many senders at once, whose
-// replicas reach the polled member in any order, arrive exactly once.
+// replicas reach the polled member in any order, arrive exactly once; a
+// replica that a link fault holds back, stamped before what the recipient
+// already has, is handed over as soon as it reaches the polled member.
 // Real nodes on loopback, real RocksDB stores, real onion paths.
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <map>
 #include <string>
 
 #include "client/client.hpp"
+#include "client/envelope.hpp"
 #include "tests/support/log_capture.hpp"
+#include "tests/support/storage_client.hpp"
 #include "tests/support/test_network.hpp"
 
 using namespace nightjar;
@@ -98,6 +103,140 @@ TEST_CASE("bursts of 200 messages from 10 senders at once reach a subscribed rec
     CHECK(bob->stats().sweeps == 0);
     bob->stop();
     for (auto& c : from) c->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
+namespace {
+
+// Holds back the replication frames a node receives (pushes, tombstones,
+// anti-entropy; not acknowledgements, so the node's own stores still reach
+// their quorum), while `active`, by `delay`. Onion cells pass untouched.
+struct HoldReplicationIn final : LinkFaults {
+  std::shared_ptr<bool> active;
+  std::chrono::milliseconds delay;
+  HoldReplicationIn(std::shared_ptr<bool> on, std::chrono::milliseconds d)
+      : active(std::move(on)), delay(d) {}
+  FrameFate decide(FrameDirection direction, const std::optional<X25519PublicKey>& peer,
+                   std::uint8_t type) override {
+    FrameFate fate;
+    const bool replication = type >= 0x20 && type <= 0x2f && type != 0x21;
+    if (*active && direction == FrameDirection::in && peer && replication) fate.delay = delay;
+    return fate;
+  }
+};
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+TEST_CASE("a replica held back by a link fault still reaches the subscribed client within 2 s of arriving",
+          "[client][delivery]") {
+  TestLoop loop;
+  {
+    // Swarms of 3, quorum 2: a store is acknowledged by two members while
+    // the third (the one Bob polls) has not got it yet.
+    NetworkParams params = TestNetwork::small_params();
+    params.swarm = SwarmSizes{3, 3, 5};
+    params.quorum = 2;
+    TestNetwork net(loop, params);
+    std::map<std::string, std::shared_ptr<bool>> holds;
+    net.customize = [&](const std::string& name, NodeOptions& o) {
+      auto on = std::make_shared<bool>(false);
+      holds[name] = on;
+      o.link.faults = std::make_shared<HoldReplicationIn>(on, std::chrono::milliseconds(6000));
+    };
+    net.start_authorities(1);
+    net.add_nodes(9);
+    REQUIRE(loop.run_until([&] { return net.agree_on(9); }, std::chrono::seconds(15)));
+    auto alice = started_client(loop, net.config(), net.dir() / "alice", "alice");
+    auto bob = started_client(loop, net.config(), net.dir() / "bob", "bob");
+    std::map<std::string, std::uint64_t> got_at;
+    bob->subscribe([&](const ReceivedMessage& m) {
+      got_at.emplace(std::string(m.text.begin(), m.text.end()), now_ms());
+    });
+
+    // The member Bob long-polls, and the other two of his swarm.
+    const auto dir = net.nodes()[0]->directory().current();
+    const auto members = dir->members(*dir->swarm_for(bob->identity().account()));
+    REQUIRE(members.size() == 3);
+    auto node_of = [&](const NodeId& id) -> Node* {
+      for (auto& n : net.nodes())
+        if (n && n->id() == id) return n.get();
+      return nullptr;
+    };
+    Node* polled = nullptr;
+    REQUIRE(loop.run_until(
+        [&] {
+          for (const auto* m : members)
+            if (Node* n = node_of(m->node.id); n && n->storage()->stats().waiting > 0) polled = n;
+          return polled != nullptr;
+        },
+        std::chrono::seconds(20)));
+    std::vector<NodeId> others;
+    for (const auto* m : members)
+      if (!(m->node.id == polled->id())) others.push_back(m->node.id);
+    std::string polled_name;
+    for (std::size_t i = 0; i < net.nodes().size(); ++i)
+      if (net.nodes()[i].get() == polled) polled_name = "node" + std::to_string(i + 1);
+    REQUIRE(holds.count(polled_name));
+
+    // Sealed by Alice for Bob, stored through a path to a chosen member.
+    StorageClient raw(loop, net.config());
+    raw.set_directory(dir);
+    SystemRandom rng;
+    auto sealed = [&](const std::string& text) {
+      client::Message msg;
+      msg.timestamp_ms = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
+      msg.message_id = client::random_message_id(rng);
+      msg.count = 1;
+      msg.body = as_bytes(text);
+      auto e = client::seal(alice->identity(), bob->identity().account(), msg,
+                            dir->params.max_body_bytes, rng);
+      REQUIRE(e.ok());
+      return *e;
+    };
+    *holds[polled_name] = true;
+    // "early" through another member: acknowledged by the two others; the
+    // polled member gets it 6 s late. "later" straight to the polled member,
+    // stamped after "early", arrives there first.
+    const auto early = sealed("early");
+    auto r1 = raw.store(others[0], bob->identity().account(), early);
+    REQUIRE(r1.ok());
+    REQUIRE(r1->status == storage::Status::ok);
+    auto r2 = raw.store(polled->id(), bob->identity().account(), sealed("later"));
+    REQUIRE(r2.ok());
+    REQUIRE(r2->status == storage::Status::ok);
+    REQUIRE(loop.run_until([&] { return got_at.count("later") == 1; }, std::chrono::seconds(10)));
+    const auto early_id = message_id(bob->identity().account(), early);
+    CHECK_FALSE(polled->store()->contains(early_id));  // not there yet: held back
+
+    // When the held-back replica lands on the polled member, Bob's long poll
+    // hands it over, though it is stamped before what he already has.
+    std::uint64_t landed_ms = 0;
+    REQUIRE(loop.run_until(
+        [&] {
+          if (landed_ms == 0 && polled->store()->contains(early_id)) landed_ms = now_ms();
+          return landed_ms != 0 && got_at.count("early") == 1;
+        },
+        std::chrono::seconds(30)));
+    const auto e = polled->store()->get(early_id, static_cast<std::uint64_t>(std::time(nullptr)) * 1000);
+    const auto l = polled->store()->get(std::get<storage::StoreResult>(r2->body).id,
+                                        static_cast<std::uint64_t>(std::time(nullptr)) * 1000);
+    REQUIRE(e);
+    REQUIRE(l);
+    CHECK(e->timestamp_ms < l->timestamp_ms);  // stamped earlier...
+    CHECK(e->seq > l->seq);                    // ...arrived later
+    INFO("delivered " << got_at["early"] - landed_ms << " ms after it reached the polled member");
+    CHECK(got_at["early"] - landed_ms <= 2000);
+    CHECK(bob->stats().sweeps == 0);
+    *holds[polled_name] = false;
+    alice->stop();
+    bob->stop();
   }
   CHECK(loop.drain_and_close());
 }

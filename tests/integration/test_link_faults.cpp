@@ -18,7 +18,8 @@ struct ScriptedFaults final : LinkFaults {
   FrameFate in, out;
   std::size_t asked_in = 0, asked_out = 0;
   std::optional<X25519PublicKey> last_peer;
-  FrameFate decide(FrameDirection d, const std::optional<X25519PublicKey>& peer) override {
+  FrameFate decide(FrameDirection d, const std::optional<X25519PublicKey>& peer,
+                   std::uint8_t) override {
     last_peer = peer;
     if (d == FrameDirection::in) {
       ++asked_in;

@@ -25,7 +25,7 @@ namespace {
 // leaves the TCP connection up.
 struct SilencePolicy final : LinkFaults {
   bool silent = false;
-  FrameFate decide(FrameDirection, const std::optional<X25519PublicKey>&) override {
+  FrameFate decide(FrameDirection, const std::optional<X25519PublicKey>&, std::uint8_t) override {
     return FrameFate{silent, 0ms};
   }
 };

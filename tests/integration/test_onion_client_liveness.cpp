@@ -26,7 +26,7 @@ namespace {
 // Drops every frame, both ways, while `silent` is set.
 struct SilencePolicy final : LinkFaults {
   bool silent = false;
-  FrameFate decide(FrameDirection, const std::optional<X25519PublicKey>&) override {
+  FrameFate decide(FrameDirection, const std::optional<X25519PublicKey>&, std::uint8_t) override {
     return FrameFate{silent, 0ms};
   }
 };

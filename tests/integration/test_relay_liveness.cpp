@@ -18,7 +18,7 @@ namespace {
 struct CutPolicy final : LinkFaults {
   std::optional<X25519PublicKey> peer;
   bool cut = false;
-  FrameFate decide(FrameDirection, const std::optional<X25519PublicKey>& other) override {
+  FrameFate decide(FrameDirection, const std::optional<X25519PublicKey>& other, std::uint8_t) override {
     return FrameFate{cut && other && other == peer, 0ms};
   }
 };
