@@ -94,6 +94,7 @@ struct Client::Impl {
   std::size_t member_turn = 0;
   std::uint64_t next_poll_ms = 0;
   std::uint64_t poll_backoff_ms = 0;
+  int poll_failures = 0;  // in a row
   std::uint64_t next_lookback_ms = 0;
   struct Pass {  // a receive() call: page until nothing is left
     MessageHandler on_message;
@@ -111,7 +112,9 @@ struct Client::Impl {
   void handle_messages(const std::vector<StoredMessage>& messages);
   void deliver(const ReceivedMessage& m);
   void delete_handled(const std::vector<::nightjar::MessageId>& ids);
-  void poll_failed(const std::string& why, bool sweeping);
+  // `attributed`: the failure names the node that failed (the path selector
+  // avoids it from now on), so another path is tried soon.
+  void poll_failed(const std::string& why, bool sweeping, bool attributed = false);
   std::optional<Path> path_to_own_swarm();
   void tick();
 

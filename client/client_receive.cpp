@@ -22,6 +22,12 @@ namespace nightjar::client {
 namespace {
 constexpr std::uint64_t min_backoff_ms = 250;
 constexpr std::uint64_t max_backoff_ms = 8000;
+// A failure the path selector can pin on a node (which it then avoids) is
+// retried soon, over another path, this many times in a row: under kills
+// most failures are paths through a node that just died, and waiting out an
+// exponential backoff for each would add seconds to every delivery.
+constexpr std::uint64_t quick_retry_ms = 50;
+constexpr int max_quick_retries = 8;
 constexpr int max_pass_failures = 6;
 }  // namespace
 
@@ -82,7 +88,7 @@ void Client::Impl::poll(std::uint32_t wait_ms, bool sweeping) {
       options.request_timeout + std::chrono::milliseconds(req.wait_ms));
 }
 
-void Client::Impl::poll_failed(const std::string& why, bool sweeping) {
+void Client::Impl::poll_failed(const std::string& why, bool sweeping, bool attributed) {
   polling = false;
   paging = false;
   ++member_turn;
@@ -96,7 +102,11 @@ void Client::Impl::poll_failed(const std::string& why, bool sweeping) {
       ++stats.sweep_retries;
     }
   }
-  poll_backoff_ms = std::clamp<std::uint64_t>(poll_backoff_ms * 2, min_backoff_ms, max_backoff_ms);
+  ++poll_failures;
+  if (attributed && poll_failures <= max_quick_retries)
+    poll_backoff_ms = quick_retry_ms;
+  else
+    poll_backoff_ms = std::clamp<std::uint64_t>(poll_backoff_ms * 2, min_backoff_ms, max_backoff_ms);
   next_poll_ms = options.clock_ms() + poll_backoff_ms;
   log->debug("retrieve failed: {}", why);
   if (!passes.empty() && ++passes.front().failures >= max_pass_failures) {
@@ -110,7 +120,7 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
                                  Result<std::vector<std::uint8_t>, RequestFailure> r) {
   if (!r) {
     paths.report_path_failure(path, r.error(), now_ms());
-    return poll_failed(to_string(r.error().error), sweeping);
+    return poll_failed(to_string(r.error().error), sweeping, r.error().failed_node.has_value());
   }
   paths.report_path_success(path, now_ms());
   auto resp = storage::decode_response(storage::Method::retrieve, *r);
@@ -130,6 +140,7 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
   }
   polling = false;
   poll_backoff_ms = 0;
+  poll_failures = 0;
   next_poll_ms = 0;  // page on, or long-poll again, at once
   // Unsubscribed while this poll waited: leave the messages (and the
   // member's cursor) for later.

@@ -5,9 +5,11 @@
 #   1. fault scenarios (simnet): kill -9 during a burst of stores, random
 #      kills and restarts of up to swarm size - quorum members of every swarm
 #      (process mode, real nightjar-node processes), partitions that heal
-#      (in-process mode: the process mode cannot partition, docs/SIMNET.md);
-#      the figures: acknowledged messages lost, and the fraction of stored
-#      messages held by every member of their swarm at the end;
+#      (in-process mode: the process mode cannot partition, docs/SIMNET.md),
+#      and fault-free bursts to online recipients; all without lookback
+#      sweeps; the figures: acknowledged messages lost, the fraction of stored
+#      messages held by every member of their swarm at the end, and the
+#      received latency (p50, p99, max: reported, never judged);
 #   2. the floods: cells and garbage at one node while clients message
 #      through it (nightjar-flood-scenario): the node's peak memory against
 #      its bound, the clients' p99 against the unloaded p99;
@@ -93,17 +95,21 @@ bin="$build_dir/bin"
 
 # 1. Fault scenarios. The simnet exits 0 after a run that reported; the
 # figures are judged below, from its JSON.
+# Bursts (no faults) is the delivery figure: bursts of 20 messages to one
+# recipient at once, received latency with no lookback sweeps (every
+# scenario here runs without them).
 if [[ $form == short ]]; then
   scenarios=(tests/simnet/reliability_burst_kill.json tests/simnet/reliability_swarm_kills.json
-             tests/simnet/reliability_partitions.json)
+             tests/simnet/reliability_partitions.json tests/simnet/bursts_short.json)
 else
   scenarios=(simnet/scenarios/reliability-burst-kill.json simnet/scenarios/reliability-swarm-kills.json
-             simnet/scenarios/reliability-partitions.json)
+             simnet/scenarios/reliability-partitions.json simnet/scenarios/bursts.json)
 fi
 status=0
 for scenario in "${scenarios[@]}"; do
   name="$(basename "$scenario" .json)"
   name="${name#reliability[-_]}"
+  name="${name%_short}"
   say "fault scenario $name ($scenario)"
   heavy "$bin/nightjar-simnet" run --scenario "$scenario" --json "$out/fault-$name.json" \
     --csv "$out/fault-$name" --no-progress --quiet \
@@ -168,8 +174,11 @@ for path in sorted(glob.glob(os.path.join(out, "fault-*.json"))):
         "acked_checked": r.get("acked_checked"),
         "acked_on_every_member": r.get("acked_on_every_member"),
         "acked_held_nowhere": r.get("acked_held_nowhere"),
+        "stored_p50_ms": r["latency_ms"]["stored"].get("p50"),
         "stored_p99_ms": r["latency_ms"]["stored"].get("p99"),
+        "received_p50_ms": r["latency_ms"]["received"].get("p50"),
         "received_p99_ms": r["latency_ms"]["received"].get("p99"),
+        "received_max_ms": r["latency_ms"]["received"].get("max"),
         "kills": kinds["kill"], "restarts": kinds["restart"],
         "partitions": kinds["partition"], "heals": kinds["heal"],
         "wall_s": r["wall_s"], "notes": r.get("notes", []),
