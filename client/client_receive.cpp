@@ -83,6 +83,8 @@ void Client::Impl::poll(std::uint32_t wait_ms, bool sweeping) {
   req.timestamp_ms = now_ms();
   storage::sign(req, identity.signing_key());
   const Path p = *path;
+  log->debug("retrieve from {} (wait {} ms{})", member.hex().substr(0, 8), req.wait_ms,
+             sweeping ? ", sweep" : "");
   send_request(
       p, req, [this, p, sweeping](auto r) { poll_answered(p, sweeping, std::move(r)); },
       options.request_timeout + std::chrono::milliseconds(req.wait_ms));
@@ -134,8 +136,10 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
       next_poll_ms = 0;
       return;
     case storage::Status::wrong_swarm:
+      // The swarm changed under us (a parked poll is answered so when its
+      // member leaves the swarm): ask again soon, from the new directory.
       refresh_directory();
-      return poll_failed("wrong swarm", sweeping);
+      return poll_failed("wrong swarm", sweeping, true);
     default: return poll_failed(storage::to_string(resp->status), sweeping);
   }
   polling = false;
@@ -146,6 +150,8 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
   // member's cursor) for later.
   if (!subscribed && passes.empty()) return;
   const auto& got = std::get<storage::RetrieveResult>(resp->body);
+  log->debug("retrieve answered by {}: {} messages{}", path.destination.hex().substr(0, 8),
+             got.messages.size(), got.more ? ", more" : "");
   // Handled first, the cursor after: a crash in between asks again for
   // messages already handled (dropped by ID), never skips one.
   handle_messages(got.messages);

@@ -234,6 +234,7 @@ void Node::on_directory(const Directory*, const Directory& current) {
   if (relay_ && relay_->cell_bytes() != current.params.cell_bytes)
     relay_->set_cell_bytes(current.params.cell_bytes);
   if (replicator_) replicator_->set_directory(state_->current());
+  if (storage_) storage_->directory_changed();
 }
 
 void Node::tick() {

@@ -71,6 +71,26 @@ void StorageService::handle(Bytes bytes, Responder responder) {
       *req);
 }
 
+bool StorageService::mine(const Ed25519PublicKey& recipient) const {
+  auto dir = directory_.current();
+  auto swarm = dir ? dir->swarm_for(recipient) : std::nullopt;
+  return swarm && replicator_.swarm() && *replicator_.swarm() == *swarm;
+}
+
+void StorageService::directory_changed() {
+  std::vector<Waiter> moved;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (mine(it->first)) {
+      ++it;
+      continue;
+    }
+    moved.push_back(std::move(it->second));
+    it = waiters_.erase(it);
+  }
+  stats_.waiting = waiters_.size();
+  for (auto& w : moved) in_my_swarm(w.request.recipient, *w.responder);  // answers wrong_swarm
+}
+
 bool StorageService::in_my_swarm(const Ed25519PublicKey& recipient, Responder& r) {
   auto dir = directory_.current();
   auto swarm = dir->swarm_for(recipient);

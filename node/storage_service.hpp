@@ -41,6 +41,11 @@ class StorageService {
   void handle(Bytes request, Responder responder);
   // Wakes the long polls of this message's recipient.
   void stored(const StoredMessage& m);
+  // The directory changed: long polls of recipients that are no longer this
+  // node's swarm's are answered wrong_swarm at once (their messages now go
+  // to other nodes, so waiting here would only make the client wait out its
+  // poll).
+  void directory_changed();
   // Ends long polls whose wait is over. Call every ~100 ms.
   void tick();
 
@@ -60,6 +65,7 @@ class StorageService {
   void handle_delete_all(const storage::DeleteAllRequest& req, Responder responder);
   // Checks the recipient's swarm; answers wrong_swarm/not_ready itself.
   bool in_my_swarm(const Ed25519PublicKey& recipient, Responder& r);
+  bool mine(const Ed25519PublicKey& recipient) const;
   // Checks the signed timestamp; answers clock_skew/bad_signature itself.
   template <class R>
   bool authenticated(const R& req, Responder& r);

@@ -4,6 +4,7 @@
 // anti-entropy runs every 0.5 s; every wait is bounded.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -377,6 +378,81 @@ TEST_CASE("deletes reach every member, and a replayed delete_all spares newer me
     REQUIRE(replay.ok());
     CHECK(std::get<storage::DeleteResult>(replay->body).deleted == 0);
     REQUIRE(all_hold(loop, s.net, 1));
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a long poll parked at a member that leaves the recipient's swarm is answered at once",
+          "[storage]") {
+  TestLoop loop;
+  {
+    Started s(loop, 6);  // one swarm of 6
+    // A long poll (30 s) for each of 40 accounts, parked at one member each.
+    struct Poll {
+      Ed25519KeyPair account;
+      NodeId member;
+      std::optional<Result<std::vector<std::uint8_t>, RequestFailure>> answer;
+      std::chrono::steady_clock::time_point answered;
+    };
+    std::vector<Poll> polls(40);
+    const auto dir = s.net.nodes()[0]->directory().current();
+    for (std::size_t i = 0; i < polls.size(); ++i) {
+      Poll& p = polls[i];
+      p.account = crypto::ed25519_generate();
+      p.member = s.net.nodes()[i % 6]->id();
+      storage::RetrieveRequest r;
+      r.recipient = p.account.pub;
+      r.limit = 10;
+      r.wait_ms = 30'000;
+      r.timestamp_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
+      storage::sign(r, p.account.sec);
+      std::vector<NodeId> relays;
+      for (std::size_t k = 1; k <= 3; ++k) relays.push_back(s.net.nodes()[(i + k) % 6]->id());
+      s.client.onion().send(
+          relays, p.member, storage::encode(storage::Request{r}),
+          [&p](auto answer) {
+            p.answer = std::move(answer);
+            p.answered = std::chrono::steady_clock::now();
+          },
+          std::chrono::seconds(40));
+    }
+    REQUIRE(loop.run_until(
+        [&] {
+          std::uint64_t waiting = 0;
+          for (auto& n : s.net.nodes()) waiting += n->storage()->stats().waiting;
+          return waiting == polls.size();
+        },
+        std::chrono::seconds(15)));
+
+    // Ten nodes make two swarms: about half of the accounts now belong to a
+    // swarm without the member their poll waits at.
+    s.net.add_nodes(4);
+    REQUIRE(loop.run_until([&] { return s.net.agree_on(10); }, std::chrono::seconds(15)));
+    const auto split = std::chrono::steady_clock::now();
+    const auto now_dir = s.net.nodes()[0]->directory().current();
+    REQUIRE(now_dir->swarms().size() == 2);
+    std::vector<Poll*> moved;
+    for (auto& p : polls)
+      if (now_dir->find(p.member)->swarm != *now_dir->swarm_for(p.account.pub)) moved.push_back(&p);
+    REQUIRE(!moved.empty());
+    // Each is answered wrong_swarm within a few seconds, not after its 30 s.
+    REQUIRE(loop.run_until(
+        [&] {
+          return std::all_of(moved.begin(), moved.end(), [](Poll* p) { return p->answer.has_value(); });
+        },
+        std::chrono::seconds(10)));
+    for (Poll* p : moved) {
+      REQUIRE(p->answer->ok());
+      auto resp = storage::decode_response(storage::Method::retrieve, p->answer->value());
+      REQUIRE(resp.ok());
+      CHECK(resp->status == Status::wrong_swarm);
+      CHECK(p->answered - split < std::chrono::seconds(10));
+    }
+    // The others still wait (their member is still theirs).
+    for (auto& p : polls)
+      if (std::find(moved.begin(), moved.end(), &p) == moved.end()) CHECK_FALSE(p.answer.has_value());
   }
   CHECK(loop.drain_and_close());
 }
