@@ -57,9 +57,13 @@ PathSelector::PathSelector(PathConfig config, RandomSource& rng)
     : config_(config), rng_(rng), backoff_(config.backoff) {
   if (config_.relays == 0 || config_.min_relays == 0 || config_.min_relays > config_.relays)
     throw std::invalid_argument("path config: need 1 <= min_relays <= relays");
-  if (config_.guard_count == 0 || config_.guard_count > max_guard_state_guards)
-    throw std::invalid_argument("path config: guard_count must be 1.." +
-                                std::to_string(max_guard_state_guards));
+  // The guard state text holds at most max_guard_state_guards guards, and
+  // every guard, backups included, must survive a restart.
+  if (config_.guard_count == 0 || config_.guard_count > max_guard_state_guards ||
+      config_.backup_guards > max_guard_state_guards - config_.guard_count)
+    throw std::invalid_argument(
+        "path config: need 1 <= guard_count and guard_count + backup_guards <= " +
+        std::to_string(max_guard_state_guards));
   if (config_.backoff.base_ms == 0 || config_.backoff.max_ms < config_.backoff.base_ms)
     throw std::invalid_argument("path config: need 0 < backoff base <= backoff max");
 }
@@ -158,8 +162,19 @@ void PathSelector::reconcile_guards() {
   fill_guards();
 }
 
+std::span<const NodeId> PathSelector::primary_guards() const {
+  return std::span<const NodeId>(guards_).first(std::min(config_.guard_count, guards_.size()));
+}
+
+std::span<const NodeId> PathSelector::backup_guards() const {
+  return std::span<const NodeId>(guards_).subspan(primary_guards().size());
+}
+
+// Backups are chosen by the rules of primary guards and appended, so the
+// list stays in the order of choice and a dropped primary guard's place goes
+// to the first backup.
 void PathSelector::fill_guards() {
-  const std::size_t target = std::min(config_.guard_count, nodes_.size());
+  const std::size_t target = std::min(config_.guard_count + config_.backup_guards, nodes_.size());
   while (guards_.size() < target) {
     std::vector<const Candidate*> others;
     std::vector<std::uint64_t> prefixes;
@@ -248,17 +263,7 @@ Result<Path, PathError> PathSelector::build(const Candidate& destination, bool f
     path.fallback = path.fallback || p.fallback;
   };
 
-  std::vector<const Candidate*> first;
-  for (const NodeId& g : guards_) {
-    const Candidate* c = candidate(g);
-    if (c && !(g == dest) && usable(*c, now_ms)) first.push_back(c);
-  }
-  if (first.empty()) {  // only with one guard that is the destination, or no live guard key
-    first = others;
-    path.guard_first = false;
-  }
-  add(pick(first, prefixes, &PathSelector::not_avoided, now_ms,
-           path.guard_first && config_.guard_use == GuardUse::first_usable));
+  add(pick_first_hop(dest, prefixes, others, now_ms, path));
 
   for (std::size_t hop = 1; hop < relay_count; ++hop) {
     const NodeId& previous = path.relays.back();
@@ -271,10 +276,49 @@ Result<Path, PathError> PathSelector::build(const Candidate& destination, bool f
   if (!path.diverse) ++stats_.non_diverse_paths;
   if (path.fallback) ++stats_.fallback_paths;
   if (!path.guard_first) ++stats_.non_guard_first_hops;
+  const auto backups = backup_guards();
+  if (std::find(backups.begin(), backups.end(), path.relays.front()) != backups.end())
+    ++stats_.backup_guard_first_hops;
   ++stats_.first_hop_use[path.relays.front()];
   for (std::size_t i = 1; i < path.relays.size(); ++i)
     ++stats_.middle_use[path.relays[i]];
   return path;
+}
+
+// A primary guard while any usable one is out of backoff; else the first
+// backup out of backoff, in guard order, so that as few nodes as possible see
+// the client's address. When every guard is in backoff, the least recently
+// failed primary guard, as without backups: the client's own connection is
+// then the likely culprit (Tor, when its whole sample is down, also starts
+// again from its primary guards), and showing the address to more nodes
+// would not help.
+// Any node only when no guard is usable at all.
+PathSelector::Pick PathSelector::pick_first_hop(const NodeId& dest,
+                                                const std::vector<std::uint64_t>& prefixes,
+                                                const std::vector<const Candidate*>& others,
+                                                std::uint64_t now_ms, Path& path) {
+  std::vector<const Candidate*> primary, backup;
+  for (std::size_t i = 0; i < guards_.size(); ++i) {
+    const Candidate* c = candidate(guards_[i]);
+    if (!c || guards_[i] == dest || !usable(*c, now_ms)) continue;
+    (i < config_.guard_count ? primary : backup).push_back(c);
+  }
+  auto avoided = [&](const Candidate* c) { return !not_avoided(*c, now_ms); };
+  const bool take_first = config_.guard_use == GuardUse::first_usable;
+  if (!primary.empty() && !std::all_of(primary.begin(), primary.end(), avoided))
+    return pick(primary, prefixes, &PathSelector::not_avoided, now_ms, take_first);
+
+  std::vector<const Candidate*> healthy_backups = backup;
+  std::erase_if(healthy_backups, avoided);
+  if (!healthy_backups.empty())
+    return pick(healthy_backups, prefixes, &PathSelector::not_avoided, now_ms, true);
+  if (!primary.empty())
+    return pick(primary, prefixes, &PathSelector::not_avoided, now_ms, take_first);
+  // No primary guard is usable (one guard that is the destination, or no live
+  // onion key) and every backup is in backoff.
+  if (!backup.empty()) return pick(backup, prefixes, &PathSelector::not_avoided, now_ms, true);
+  path.guard_first = false;
+  return pick(others, prefixes, &PathSelector::not_avoided, now_ms, false);
 }
 
 void PathSelector::report_failure(const NodeId& node, std::uint64_t now_ms) {
@@ -334,7 +378,7 @@ Result<void, std::string> PathSelector::load_guards(std::string_view text) {
   if (!records) return records.failure();
   guards_.clear();
   for (const GuardRecord& r : *records) {
-    if (guards_.size() == config_.guard_count) break;
+    if (guards_.size() == config_.guard_count + config_.backup_guards) break;
     guards_.push_back(r.id);
     backoff_.restore(r.id, r.failures, r.first_failure_ms, r.last_failure_ms);
   }

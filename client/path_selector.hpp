@@ -4,7 +4,9 @@
 // failing nodes are avoided for a while. It also keeps the client's guards: a
 // few nodes, chosen once and kept across restarts (save_guards/load_guards), that
 // are the only first hops the client uses, so that a hostile node is unlikely
-// ever to see the client's address next to its traffic.
+// ever to see the client's address next to its traffic. The first guard_count
+// guards are primary; the rest are backups, first hops only while every
+// primary guard is in backoff (as Tor falls back along its guard sample).
 //
 // Pure and single-threaded: no clock, no I/O; times are passed in, and all
 // randomness comes from the RandomSource, so a DeterministicRandom makes it
@@ -16,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,7 +42,11 @@ struct PathConfig {
   std::size_t relays = 3;  // relays before the destination
   std::size_t min_relays =
       1;  // fewer (tiny network) is an error: never connect to a destination directly
-  std::size_t guard_count = 3;  // 1..max_guard_state_guards
+  std::size_t guard_count = 3;  // primary guards; >= 1
+  // Guards kept behind the primary ones, first hops only while every primary
+  // guard is in backoff. guard_count + backup_guards <= max_guard_state_guards,
+  // so that the guard state text can hold them all.
+  std::size_t backup_guards = 3;
   GuardUse guard_use = GuardUse::random;
   BackoffConfig backoff;
   // A guard is dropped after guard_drop_failures counted failures with no
@@ -76,6 +83,7 @@ struct PathStats {
   std::uint64_t non_diverse_paths = 0;  // Path::diverse false
   std::uint64_t fallback_paths = 0;     // Path::fallback true
   std::uint64_t non_guard_first_hops = 0;
+  std::uint64_t backup_guard_first_hops = 0;  // relays[0] a backup guard
   std::uint64_t guards_added = 0;
   std::uint64_t guards_dropped_gone = 0;     // left the directory
   std::uint64_t guards_dropped_failing = 0;  // failed too long
@@ -101,8 +109,9 @@ class PathSelector {
   PathSelector(PathConfig config, RandomSource& rng);
 
   // Takes a new directory: forgets the failures of nodes that left it, drops
-  // guards that left it, and picks guards up to guard_count (or the number
-  // of nodes, if smaller). Null means no directory: paths fail, guards stay.
+  // guards that left it, and picks guards up to guard_count + backup_guards
+  // (or the number of nodes, if smaller). Null means no directory: paths
+  // fail, guards stay.
   void set_directory(std::shared_ptr<const Directory> d);
   const std::shared_ptr<const Directory>& directory() const { return directory_; }
 
@@ -126,9 +135,16 @@ class PathSelector {
   // profile directory.
   std::string save_guards() const;
   // Replaces the guards (and their failure streaks) with the saved ones; the
-  // first guard_count are kept. On error nothing changes.
+  // first guard_count + backup_guards are kept. On error nothing changes.
   Result<void, std::string> load_guards(std::string_view text);
+  // Every guard, primary then backup, in the order they were chosen: the
+  // nodes that may see the client's address.
   const std::vector<NodeId>& guards() const { return guards_; }
+  // The first guard_count guards (fewer in a tiny network): the first hops
+  // while any of them is out of backoff.
+  std::span<const NodeId> primary_guards() const;
+  // The guards after the primary ones, in order.
+  std::span<const NodeId> backup_guards() const;
 
   const NodeBackoff& backoff() const { return backoff_; }
   const PathStats& stats() const { return stats_; }
@@ -148,6 +164,11 @@ class PathSelector {
 
   // The relays for a destination already chosen (fallback: it was in backoff).
   Result<Path, PathError> build(const Candidate& destination, bool fallback, std::uint64_t now_ms);
+  // The first hop of a path to `dest` (docs/PATHS.md, "Guards": primary,
+  // else backup, else any node); sets path.guard_first.
+  Pick pick_first_hop(const NodeId& dest, const std::vector<std::uint64_t>& prefixes,
+                      const std::vector<const Candidate*>& others, std::uint64_t now_ms,
+                      Path& path);
   Pick pick(const std::vector<const Candidate*>& candidates,
             const std::vector<std::uint64_t>& used_prefixes, HealthyFn healthy,
             std::uint64_t now_ms, bool take_first);

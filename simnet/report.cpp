@@ -117,6 +117,7 @@ json to_json(const Report& r) {
         {"short_paths", r.paths.short_paths},
         {"non_diverse_paths", r.paths.non_diverse_paths},
         {"fallback_paths", r.paths.fallback_paths},
+        {"backup_guard_first_hops", r.paths.backup_guard_first_hops},
         {"distinct_guards", r.paths.distinct_guards},
         {"guards_per_client", round3(r.paths.guards_per_client)},
         {"guard_use", guards},
@@ -209,7 +210,8 @@ void print_summary(std::ostream& out, const Report& r) {
        std::to_string(r.paths.paths) + " built; relay entropy " +
            fmt("%.2f", r.paths.middle_entropy_bits) + " of " +
            fmt("%.2f", r.paths.max_entropy_bits) + " bits; " +
-           std::to_string(r.paths.distinct_guards) + " nodes used as guards");
+           std::to_string(r.paths.distinct_guards) + " nodes used as guards, " +
+           std::to_string(r.paths.backup_guard_first_hops) + " paths through a backup guard");
   line(out, "memory",
        fmt("%.0f MB resident at the end", r.rss_mb) + fmt(", peak %.0f MB", r.rss_peak_mb));
   line(out, "cpu",

@@ -76,6 +76,7 @@ struct NodeReport {
 struct PathReport {
   std::uint64_t paths = 0;
   std::uint64_t short_paths = 0, non_diverse_paths = 0, fallback_paths = 0;
+  std::uint64_t backup_guard_first_hops = 0;  // every primary guard was in backoff
   std::size_t distinct_guards = 0;    // nodes used as a first hop by any client
   double guards_per_client = 0;       // mean of distinct first hops per client
   double first_hop_entropy_bits = 0;  // of first-hop choices, all clients together

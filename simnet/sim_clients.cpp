@@ -106,6 +106,7 @@ PathReport SimClients::path_report(const std::function<std::string(const NodeId&
     r.short_paths += s.short_paths;
     r.non_diverse_paths += s.non_diverse_paths;
     r.fallback_paths += s.fallback_paths;
+    r.backup_guard_first_hops += s.backup_guard_first_hops;
     guards_sum += static_cast<double>(s.first_hop_use.size());
     for (const auto& [id, n] : s.first_hop_use)
       first[id] += n;

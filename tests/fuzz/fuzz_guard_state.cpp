@@ -12,8 +12,9 @@
 //     failure, and save_guards() then gives back the input;
 //   - with a five-node directory (node IDs 11..11 to 55..55, which the seeds
 //     use), the loaded guards are replaced by directory nodes as needed: there
-//     are three, all in the directory, and a path to every node exists, starts
-//     at a guard and has three distinct relays, whatever the failure times.
+//     are five (three primary, two backup: as many as there are nodes), all
+//     in the directory, and a path to every node exists, starts at a guard and
+//     has three distinct relays, whatever the failure times.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -70,6 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   DeterministicRandom rng(seed);
   PathConfig all;
   all.guard_count = max_guard_state_guards;
+  all.backup_guards = 0;
   PathSelector keep_all(all, rng);
   const std::string before = keep_all.save_guards();
   auto loaded = keep_all.load_guards(text);
@@ -84,7 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   PathSelector s({}, rng);
   s.set_directory(directory);
   CHECK(s.load_guards(text).ok());
-  CHECK(s.guards().size() == 3);
+  CHECK(s.guards().size() == 5);
+  CHECK(s.primary_guards().size() == 3);
   for (const NodeId& g : s.guards())
     CHECK(directory->find(g) != nullptr);
   for (const DirectoryEntry& e : directory->entries) {

@@ -1,7 +1,7 @@
 // Tests of client/guard_state (the text format: round trip, canonical form,
 // each class of bad input) and of PathSelector::save_guards/load_guards
-// (guards and their failure streaks survive a restart; bad input changes
-// nothing).
+// (guards, primary and backup, keep their order and failure streaks across
+// a restart; bad input changes nothing).
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -147,25 +147,72 @@ TEST_CASE("guards and their failure streaks survive save and load", "[paths]") {
     CHECK((p->relays[0] == guards[0] || p->relays[0] == guards[2]));
   }
 
-  // Loaded into a selector that has a directory, a guard that left it is replaced.
+  // Loaded into a selector that has a directory, a guard that left it is
+  // replaced: the first backup becomes primary, a new backup joins.
   auto rng_c = seeded_random(33);
   PathSelector c({}, rng_c);
   c.set_directory(test::without(*d, {guards[0]}));
   REQUIRE(c.load_guards(saved).ok());
-  REQUIRE(c.guards().size() == 3);
-  CHECK(c.guards()[0] == guards[1]);
-  CHECK(c.guards()[1] == guards[2]);
-  CHECK(c.guards()[2] != guards[0]);
+  REQUIRE(guards.size() == 6);
+  REQUIRE(c.guards().size() == 6);
+  CHECK(std::vector<NodeId>(c.guards().begin(), c.guards().begin() + 5) ==
+        std::vector<NodeId>(guards.begin() + 1, guards.end()));
+  CHECK(c.guards()[5] != guards[0]);
+  CHECK(c.primary_guards().back() == guards[3]);
 }
 
-TEST_CASE("load_guards keeps the first guard_count guards", "[paths]") {
+TEST_CASE("backup guards are saved and loaded in order, with their failure streaks", "[paths]") {
+  auto d = path_network(30, 30, 36);
+  auto rng_a = seeded_random(36);
+  PathSelector a({}, rng_a);
+  a.set_directory(d);
+  const auto guards = a.guards();
+  REQUIRE(guards.size() == 6);
+  a.report_failure(guards[4], t0_ms);
+  const std::string saved = a.save_guards();
+  auto parsed = parse_guard_state(saved);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 6);
+  for (std::size_t i = 0; i < 6; ++i)
+    CHECK((*parsed)[i].id == guards[i]);
+  CHECK((*parsed)[4] == GuardRecord{guards[4], 1, t0_ms, t0_ms});
+
+  auto rng_b = seeded_random(37);
+  PathSelector b({}, rng_b);
+  REQUIRE(b.load_guards(saved).ok());
+  b.set_directory(d);
+  CHECK(b.guards() == guards);
+  CHECK(std::vector<NodeId>(b.backup_guards().begin(), b.backup_guards().end()) ==
+        std::vector<NodeId>(guards.begin() + 3, guards.end()));
+  CHECK(b.backoff().avoided(guards[4], t0_ms + 1));
+  CHECK(b.save_guards() == saved);
+}
+
+TEST_CASE("load_guards keeps the first guard_count + backup_guards guards", "[paths]") {
   std::vector<GuardRecord> records;
-  for (std::uint8_t i = 1; i <= 5; ++i)
-    records.push_back({node_from(i)});
-  auto rng = seeded_random(34);
-  PathSelector s({}, rng);
-  REQUIRE(s.load_guards(encode_guard_state(records)).ok());
-  CHECK(s.guards() == std::vector<NodeId>{node_from(1), node_from(2), node_from(3)});
+  for (std::uint8_t i = 1; i <= 8; ++i)
+    records.push_back({node_from(i), i, t0_ms, t0_ms});
+  auto first = [](std::uint8_t n) {
+    std::vector<NodeId> out;
+    for (std::uint8_t i = 1; i <= n; ++i)
+      out.push_back(node_from(i));
+    return out;
+  };
+  auto load = [&](std::size_t guard_count, std::size_t backup_guards) {
+    auto rng = seeded_random(34);
+    PathConfig cfg;
+    cfg.guard_count = guard_count;
+    cfg.backup_guards = backup_guards;
+    PathSelector s(cfg, rng);
+    REQUIRE(s.load_guards(encode_guard_state(records)).ok());
+    // The guards left out leave no failure streak behind.
+    CHECK(s.backoff().size() == s.guards().size());
+    return s.guards();
+  };
+  CHECK(load(3, 3) == first(6));
+  CHECK(load(3, 0) == first(3));
+  CHECK(load(2, 1) == first(3));
+  CHECK(load(3, 13) == first(8));
 }
 
 TEST_CASE("load_guards rejects bad input and keeps the guards it had", "[paths]") {

@@ -1,13 +1,15 @@
 // Tests of client/path_selector: the shape of paths over random directories
 // (distinct relays, destination in the swarm and never a relay, first hop a
-// guard), guards kept across directories and replaced when gone, network
-// diversity and its fallback, tiny networks, onion key validity, determinism,
-// and a chi-square bound on how uniformly middle relays are chosen.
-// Failures, backoff and guard state are in test_path_failures.cpp.
+// primary guard), guards and backup guards kept across directories and
+// replaced when gone, network diversity and its fallback, tiny networks,
+// onion key validity, determinism, and a chi-square bound on how uniformly
+// middle relays are chosen. Failures, backoff and backup guards in use are in
+// test_path_failures.cpp; guard state in test_guard_state.cpp.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "client/path_selector.hpp"
@@ -26,6 +28,15 @@ SwarmId swarm_of(const Directory& d, const NodeId& n) {
 
 bool is_guard(const PathSelector& s, const NodeId& n) {
   return std::find(s.guards().begin(), s.guards().end(), n) != s.guards().end();
+}
+
+bool is_primary(const PathSelector& s, const NodeId& n) {
+  const auto p = s.primary_guards();
+  return std::find(p.begin(), p.end(), n) != p.end();
+}
+
+std::vector<NodeId> ids(std::span<const NodeId> s) {
+  return {s.begin(), s.end()};
 }
 
 std::uint64_t prefix_of(const Directory& d, const NodeId& n) {
@@ -61,14 +72,17 @@ TEST_CASE("network_prefix takes the /16 of IPv4 and the /32 of IPv6", "[paths]")
   CHECK(network_prefix(Endpoint{}) == 0);
 }
 
-TEST_CASE("paths to a swarm have distinct relays, a guard first and a member last", "[paths]") {
+TEST_CASE("paths to a swarm have distinct relays, a primary guard first and a member last",
+          "[paths]") {
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     const std::size_t n = 5 + seed * 7;
     auto d = path_network(n, n, seed);
     auto rng = seeded_random(static_cast<std::uint8_t>(seed));
     PathSelector s({}, rng);
     s.set_directory(d);
-    REQUIRE(s.guards().size() == 3);
+    REQUIRE(s.guards().size() == 6);
+    REQUIRE(s.primary_guards().size() == 3);
+    CHECK(ids(s.backup_guards()) == std::vector<NodeId>(s.guards().begin() + 3, s.guards().end()));
     for (int i = 0; i < 200; ++i) {
       const SwarmId swarm = d->entries[static_cast<std::size_t>(i) % n].swarm;
       auto p = s.path_to_swarm(swarm, t0_ms);
@@ -76,17 +90,19 @@ TEST_CASE("paths to a swarm have distinct relays, a guard first and a member las
       REQUIRE(p->relays.size() == 3);
       check_shape(*d, *p);
       CHECK(swarm_of(*d, p->destination) == swarm);
-      CHECK(is_guard(s, p->relays[0]));
+      CHECK(is_primary(s, p->relays[0]));
       CHECK(p->guard_first);
       CHECK(p->diverse);
       CHECK_FALSE(p->fallback);
     }
     CHECK(s.stats().paths == 200);
     CHECK(s.stats().non_diverse_paths == 0);
+    CHECK(s.stats().backup_guard_first_hops == 0);
   }
 }
 
-TEST_CASE("path_to_node ends at the node and takes another guard when it is one", "[paths]") {
+TEST_CASE("path_to_node ends at the node and takes another primary guard when it is one",
+          "[paths]") {
   auto d = path_network(30, 30);
   auto rng = seeded_random(2);
   PathSelector s({}, rng);
@@ -97,8 +113,9 @@ TEST_CASE("path_to_node ends at the node and takes another guard when it is one"
     CHECK(p->destination == e.node.id);
     REQUIRE(p->relays.size() == 3);
     check_shape(*d, *p);
-    CHECK(is_guard(s, p->relays[0]));
+    CHECK(is_primary(s, p->relays[0]));
   }
+  CHECK(s.stats().backup_guard_first_hops == 0);
   NodeId stranger;
   stranger.bytes.fill(0x99);
   CHECK(s.path_to_node(stranger, t0_ms).error() == PathError::unknown_destination);
@@ -126,7 +143,7 @@ TEST_CASE("first_usable puts the first guard first unless it is the destination"
   CHECK(p->relays[0] != guards[0]);
 }
 
-TEST_CASE("random guard use spreads first hops over every guard", "[paths]") {
+TEST_CASE("random guard use spreads first hops over every primary guard", "[paths]") {
   auto d = path_network(40, 40);
   auto rng = seeded_random(4);
   PathSelector s({}, rng);
@@ -136,7 +153,7 @@ TEST_CASE("random guard use spreads first hops over every guard", "[paths]") {
   const auto& use = s.stats().first_hop_use;
   REQUIRE(use.size() == 3);
   for (const auto& [guard, count] : use) {
-    CHECK(is_guard(s, guard));
+    CHECK(is_primary(s, guard));
     CHECK(count > 50);  // 100 expected
   }
 }
@@ -147,11 +164,11 @@ TEST_CASE("guards stay while in the directory and are replaced when they leave",
   PathSelector s({}, rng);
   s.set_directory(d);
   const auto first = s.guards();
-  REQUIRE(first.size() == 3);
+  REQUIRE(first.size() == 6);  // 3 primary, 3 backup
   std::set<std::uint64_t> prefixes;
   for (const NodeId& g : first)
     prefixes.insert(prefix_of(*d, g));
-  CHECK(prefixes.size() == 3);
+  CHECK(prefixes.size() == 6);
 
   // A newer directory with other nodes gone keeps every guard.
   std::vector<NodeId> gone;
@@ -162,22 +179,65 @@ TEST_CASE("guards stay while in the directory and are replaced when they leave",
   s.set_directory(d);
   CHECK(s.guards() == first);
 
-  // One guard leaves: the other two stay, a new one joins.
+  // A primary guard leaves: the others stay in order, so the first backup
+  // becomes primary, and a new backup joins at the end.
   s.set_directory(test::without(*d, {first[1]}));
-  REQUIRE(s.guards().size() == 3);
-  CHECK(s.guards()[0] == first[0]);
-  CHECK(s.guards()[1] == first[2]);
+  REQUIRE(s.guards().size() == 6);
+  CHECK(ids(s.primary_guards()) == std::vector<NodeId>{first[0], first[2], first[3]});
+  CHECK(std::vector<NodeId>(s.guards().begin(), s.guards().begin() + 5) ==
+        std::vector<NodeId>{first[0], first[2], first[3], first[4], first[5]});
   CHECK_FALSE(is_guard(s, first[1]));
+  CHECK(prefix_of(*d, s.guards()[5]) != prefix_of(*d, first[0]));
   CHECK(s.stats().guards_dropped_gone == 1);
-  CHECK(s.stats().guards_added == 4);
+  CHECK(s.stats().guards_added == 7);
   // It does not come back when the node returns.
   s.set_directory(d);
   CHECK_FALSE(is_guard(s, first[1]));
 }
 
+TEST_CASE("backup guards are chosen by the rules of guards and change no primary guard",
+          "[paths]") {
+  // Chosen from nodes that never failed: a directory grows from 2 nodes to
+  // 12 (each in its own network) of which 6 have failed, so the 4 new guards
+  // are the 4 others.
+  auto big = path_network(12, 12, 40);
+  std::vector<NodeId> more;
+  for (std::size_t i = 2; i < 12; ++i)
+    more.push_back(big->entries[i].node.id);
+  auto rng = seeded_random(40);
+  PathSelector s({}, rng);
+  s.set_directory(test::without(*big, more));
+  REQUIRE(s.guards().size() == 2);
+  std::set<NodeId> never_failed;
+  for (std::size_t i = 0; i < more.size(); ++i)
+    if (i < 6)
+      s.report_failure(more[i], t0_ms);
+    else
+      never_failed.insert(more[i]);
+  s.set_directory(big);
+  REQUIRE(s.guards().size() == 6);
+  CHECK(std::set<NodeId>(s.guards().begin() + 2, s.guards().end()) == never_failed);
+
+  // The primary guards are those a selector without backups would choose:
+  // backups are chosen after them.
+  auto d = path_network(30, 30, 42);
+  auto rng_a = seeded_random(42);
+  auto rng_b = seeded_random(42);
+  PathSelector with(PathConfig{}, rng_a);
+  PathConfig none;
+  none.backup_guards = 0;
+  PathSelector without(none, rng_b);
+  with.set_directory(d);
+  without.set_directory(d);
+  CHECK(ids(with.primary_guards()) == without.guards());
+  CHECK(without.backup_guards().empty());
+  CHECK(ids(without.primary_guards()) == without.guards());
+}
+
 TEST_CASE("paths use distinct /16 networks when the directory has enough", "[paths]") {
   // 60 nodes in 12 networks of 5: nodes that share a network are common, but
-  // the guards are in three networks of their own and 9 more are left.
+  // the guards (primary and backup) are in six networks of their own and 6
+  // more are left.
   auto d = path_network(60, 12, 6);
   auto rng = seeded_random(6);
   PathSelector s({}, rng);
@@ -226,12 +286,15 @@ TEST_CASE("paths fall back to distinct nodes when every node shares one network"
 }
 
 TEST_CASE("tiny networks give the longest distinct path or too_few_nodes", "[paths]") {
-  for (std::size_t n = 1; n <= 5; ++n) {
-    auto d = path_network(n, n, 8, 5);  // one swarm holds every node
+  for (std::size_t n = 1; n <= 7; ++n) {
+    auto d = path_network(n, n, 8, 7);  // one swarm holds every node
     auto rng = seeded_random(8);
     PathSelector s({}, rng);
     s.set_directory(d);
-    CHECK(s.guards().size() == std::min<std::size_t>(n, 3));
+    // As many guards as nodes, primary ones first.
+    CHECK(s.guards().size() == std::min<std::size_t>(n, 6));
+    CHECK(s.primary_guards().size() == std::min<std::size_t>(n, 3));
+    CHECK(s.backup_guards().size() == (n > 3 ? std::min<std::size_t>(n, 6) - 3 : 0));
     for (int i = 0; i < 20; ++i) {
       auto p = s.path_to_swarm(d->entries[0].swarm, t0_ms);
       if (n == 1) {
@@ -243,7 +306,7 @@ TEST_CASE("tiny networks give the longest distinct path or too_few_nodes", "[pat
       REQUIRE(p.ok());
       CHECK(p->relays.size() == std::min<std::size_t>(n - 1, 3));
       check_shape(*d, *p);
-      CHECK(is_guard(s, p->relays[0]));
+      CHECK(is_primary(s, p->relays[0]));
     }
     CHECK(s.stats().short_paths == (n >= 2 && n <= 3 ? 20u : 0u));
   }
@@ -264,12 +327,14 @@ TEST_CASE("guards fill up as a tiny network grows", "[paths]") {
   s.set_directory(small);
   const auto two = s.guards();
   REQUIRE(two.size() == 2);
+  CHECK(s.backup_guards().empty());
   auto big = std::make_shared<Directory>(*small);
   const auto more = path_network(10, 10, 11);  // kept alive for the loop
   for (const DirectoryEntry& e : more->entries) big->entries.push_back(e);
   big->sort_entries();
   s.set_directory(big);
-  REQUIRE(s.guards().size() == 3);
+  REQUIRE(s.guards().size() == 6);
+  REQUIRE(s.primary_guards().size() == 3);
   CHECK(std::equal(two.begin(), two.end(), s.guards().begin()));
 }
 
@@ -348,8 +413,9 @@ TEST_CASE("the same seed and directory give the same paths", "[paths]") {
 TEST_CASE("middle relays are chosen uniformly", "[paths]") {
   // 40 nodes in 40 networks, one fixed destination: each path's two middle
   // relays are a uniform pair of the 38 nodes that are neither the
-  // destination nor its first hop, so each non-guard node is a middle relay
-  // with probability 2/38 per path.
+  // destination nor its first hop, so each node that is not a primary guard
+  // (backup guards are never first hops here) is a middle relay with
+  // probability 2/38 per path.
   auto d = path_network(40, 40, 17);
   auto rng = seeded_random(17);
   PathSelector s({}, rng);
@@ -366,7 +432,7 @@ TEST_CASE("middle relays are chosen uniformly", "[paths]") {
   std::size_t categories = 0;
   UseCounts non_guards;
   for (const DirectoryEntry& e : d->entries) {
-    if (is_guard(s, e.node.id) || e.node.id == dest) continue;
+    if (is_primary(s, e.node.id) || e.node.id == dest) continue;
     const auto it = s.stats().middle_use.find(e.node.id);
     const double seen = it == s.stats().middle_use.end() ? 0 : static_cast<double>(it->second);
     chi2 += (seen - expected) * (seen - expected) / expected;
@@ -406,6 +472,16 @@ TEST_CASE("PathSelector refuses a config out of range", "[paths]") {
   CHECK_THROWS_AS(make([](PathConfig& c) { c.min_relays = 4; }), std::invalid_argument);
   CHECK_THROWS_AS(make([](PathConfig& c) { c.guard_count = 0; }), std::invalid_argument);
   CHECK_THROWS_AS(make([](PathConfig& c) { c.guard_count = 17; }), std::invalid_argument);
+  // Every guard must fit the guard state text: at most 16 together.
+  CHECK_THROWS_AS(make([](PathConfig& c) { c.guard_count = 14; }), std::invalid_argument);
+  CHECK_THROWS_AS(make([](PathConfig& c) { c.backup_guards = 14; }), std::invalid_argument);
+  CHECK_THROWS_AS(make([](PathConfig& c) { c.backup_guards = ~std::size_t{0}; }),
+                  std::invalid_argument);
+  CHECK_NOTHROW(make([](PathConfig& c) { c.guard_count = 13; }));
+  CHECK_NOTHROW(make([](PathConfig& c) {
+    c.guard_count = 16;
+    c.backup_guards = 0;
+  }));
   CHECK_THROWS_AS(make([](PathConfig& c) { c.backoff.base_ms = 0; }), std::invalid_argument);
   CHECK_NOTHROW(make([](PathConfig&) {}));
 }

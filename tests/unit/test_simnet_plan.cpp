@@ -278,7 +278,8 @@ TEST_CASE("the report's JSON has every documented field", "[simnet-report][unit]
   CHECK(j["nodes"][0]["cells_relayed"] == 12);
   for (const char* key : {"cells_relayed", "cells_dropped", "messages_stored", "name"})
     CHECK(j["nodes"][0].contains(key));
-  for (const char* key : {"guard_use", "relay_entropy_bits", "first_hop_entropy_bits"})
+  for (const char* key :
+       {"guard_use", "relay_entropy_bits", "first_hop_entropy_bits", "backup_guard_first_hops"})
     CHECK(j["paths"].contains(key));
   CHECK(j["paths"]["guard_use"]["node1"] == 3);
   CHECK(j["replication_complete"] == 1.0);
