@@ -150,7 +150,7 @@ SendStatus Link::send(Bytes frame) {
       ++stats_.fault_drops;
       return SendStatus::ok;  // as if it was lost on the way
     }
-    if (fate.delay.count() > 0) {
+    if (fate.delay.count() > 0 || (delayed_ && delayed_->holds(FrameDirection::out))) {
       hold(FrameDirection::out, fate.delay, frame);
       return SendStatus::ok;
     }
@@ -312,7 +312,7 @@ bool Link::on_frame(Bytes frame) {
       ++stats_.fault_drops;
       return true;
     }
-    if (fate.delay.count() > 0) {
+    if (fate.delay.count() > 0 || (delayed_ && delayed_->holds(FrameDirection::in))) {
       hold(FrameDirection::in, fate.delay, frame);
       return true;
     }

@@ -62,6 +62,11 @@ class FrameDelayQueue {
   // out on a tie).
   std::vector<Frame> take_due(std::uint64_t now_ms);
   std::size_t size() const { return in_.size() + out_.size(); }
+  // True while frames of this direction are held: a later frame must queue
+  // behind them, even with no delay of its own.
+  bool holds(FrameDirection direction) const {
+    return !(direction == FrameDirection::in ? in_ : out_).empty();
+  }
   std::size_t bytes() const { return bytes_; }
   void clear();
 

@@ -148,8 +148,9 @@ class InprocNetwork final : public SimNetwork {
     return true;
   }
 
-  bool partition(const std::vector<std::size_t>& side) override {
-    faults_->partition(side);
+  bool partition(const std::vector<std::size_t>& side,
+                 std::optional<std::chrono::milliseconds> lasts) override {
+    faults_->partition(side, lasts);
     return true;
   }
   void heal() override { faults_->heal(); }

@@ -219,7 +219,9 @@ class ProcessNetwork final : public SimNetwork {
     return true;
   }
 
-  bool partition(const std::vector<std::size_t>&) override { return false; }
+  bool partition(const std::vector<std::size_t>&, std::optional<std::chrono::milliseconds>) override {
+    return false;
+  }
   void heal() override {}
   bool set_link_faults(const std::vector<std::size_t>&, double, double, double) override {
     return false;

@@ -321,10 +321,15 @@ class Runner {
           for (auto i : nodes)
             if (!restart(i)) pending_restarts_.push_back(i);
           break;
-        case FaultEvent::Kind::partition_start:
-          if (!net_->partition(nodes)) what += " (not supported in process mode: skipped)";
+        case FaultEvent::Kind::partition_start: {
+          const auto& lasts = s_.faults[e.fault].duration_s;
+          std::optional<std::chrono::milliseconds> heal_in;
+          if (lasts)
+            heal_in = std::chrono::milliseconds(static_cast<std::int64_t>(*lasts * 1000));
+          if (!net_->partition(nodes, heal_in)) what += " (not supported in process mode: skipped)";
           partitioned_ = true;
           break;
+        }
         case FaultEvent::Kind::partition_end:
           net_->heal();
           partitioned_ = false;

@@ -22,7 +22,10 @@ std::optional<std::size_t> FaultState::node_of(const X25519PublicKey& key) const
   return it->second;
 }
 
-void FaultState::partition(const std::vector<std::size_t>& side) {
+void FaultState::partition(const std::vector<std::size_t>& side,
+                           std::optional<std::chrono::milliseconds> lasts) {
+  // "Until heal()": an hour is longer than any run holds a frame.
+  heal_at_ = std::chrono::steady_clock::now() + lasts.value_or(std::chrono::hours(1));
   std::fill(side_.begin(), side_.end(), 0);
   for (auto i : side)
     if (i < side_.size()) side_[i] = 1;
@@ -43,8 +46,10 @@ void FaultState::set_link_faults(std::size_t node, NodeLinkFaults f) {
 FrameFate FaultState::judge(std::size_t self, std::optional<std::size_t> peer) {
   FrameFate fate;
   if (peer && partitioned(self, *peer)) {
-    fate.drop = true;
-    ++dropped_;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        heal_at_ - std::chrono::steady_clock::now());
+    fate.delay = std::max(left, std::chrono::milliseconds(1));
+    ++held_;
     return fate;
   }
   double latency = 0;

@@ -9,9 +9,16 @@
 // policy: faults are for the service nodes.
 //
 // A frame between two service nodes on different sides of a partition is
-// dropped. Latency and loss apply when either end of a node-to-node frame
-// has link faults on (or the node, for client frames): the larger latency,
-// each end's loss in turn.
+// held back until the partition heals, as TCP would hold it: a connection
+// across a partition delivers its bytes late, or dies; it never loses a
+// frame and carries on. A link that closes meanwhile (a liveness check that
+// gives up on a silent peer, a node that stops) loses what it held. (An
+// earlier model dropped such frames on links that stayed open, which no TCP
+// connection does; it lost, for example, a relay's error reply for good
+// while the link it was sent on survived the partition.) Latency and loss
+// apply when either end of a node-to-node frame has link faults on (or the
+// node, for client frames): the larger latency, each end's loss in turn
+// (loss drops the frame: a harsher model than TCP's retransmissions).
 #pragma once
 
 #include <chrono>
@@ -42,8 +49,10 @@ class FaultState {
   void set_link_key(std::size_t index, const X25519PublicKey& key);
   std::optional<std::size_t> node_of(const X25519PublicKey& key) const;
 
-  // Cuts `side` off from every other service node; replaces any partition.
-  void partition(const std::vector<std::size_t>& side);
+  // Cuts `side` off from every other service node until `lasts` from now
+  // (nullopt: until heal()); replaces any partition.
+  void partition(const std::vector<std::size_t>& side,
+                 std::optional<std::chrono::milliseconds> lasts = std::nullopt);
   void heal();
   bool partitioned(std::size_t a, std::size_t b) const;
 
@@ -56,13 +65,15 @@ class FaultState {
 
   std::uint64_t dropped() const { return dropped_; }
   std::uint64_t delayed() const { return delayed_; }
+  std::uint64_t held() const { return held_; }  // frames held back by a partition
 
  private:
   std::vector<int> side_;  // 1: cut off
+  std::chrono::steady_clock::time_point heal_at_;
   std::vector<NodeLinkFaults> links_;
   std::unordered_map<X25519PublicKey, std::size_t, LinkKeyHash> by_key_;
   SimRandom rng_;
-  std::uint64_t dropped_ = 0, delayed_ = 0;
+  std::uint64_t dropped_ = 0, delayed_ = 0, held_ = 0;
 };
 
 class SimLinkFaults final : public LinkFaults {

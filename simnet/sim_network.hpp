@@ -66,8 +66,10 @@ class SimNetwork {
   // (the killed node is still letting go of its resources); try again soon.
   virtual Result<bool, std::string> restart(std::size_t i) = 0;
 
-  // Partitions and link faults, where the mode supports them.
-  virtual bool partition(const std::vector<std::size_t>& side) = 0;
+  // Partitions and link faults, where the mode supports them. `lasts`: when
+  // the partition is to heal (nullopt: not before the end of the run).
+  virtual bool partition(const std::vector<std::size_t>& side,
+                         std::optional<std::chrono::milliseconds> lasts) = 0;
   virtual void heal() = 0;
   virtual bool set_link_faults(const std::vector<std::size_t>& nodes, double latency_ms,
                                double jitter_ms, double loss) = 0;

@@ -144,6 +144,28 @@ TEST_CASE("delayed frames arrive whole and in the order they were sent",
   CHECK(loop.drain_and_close());
 }
 
+TEST_CASE("a frame with no delay of its own waits behind frames held back", "[link-faults][integration]") {
+  TestLoop loop;
+  {
+    // A partition holds frames until it heals; frames after the heal must
+    // not overtake them (TCP keeps the order).
+    Pair p(loop);
+    p.faults->in.delay = 300ms;
+    for (std::uint32_t i = 0; i < 5; ++i) REQUIRE(p.dialer->send(numbered(i)) == SendStatus::ok);
+    REQUIRE(loop.run_until([&] { return p.faults->asked_in == 5; }));
+    p.faults->in.delay = 0ms;  // healed
+    for (std::uint32_t i = 5; i < 10; ++i) REQUIRE(p.dialer->send(numbered(i)) == SendStatus::ok);
+    REQUIRE(loop.run_until([&] { return p.at_server.size() == 10; }));
+    for (std::uint32_t i = 0; i < 10; ++i) CHECK(p.at_server[i] == numbered(i));
+    // Once nothing is held, frames go straight through again.
+    const auto held = p.accepted[0]->stats().fault_delays;
+    REQUIRE(p.dialer->send(numbered(10)) == SendStatus::ok);
+    REQUIRE(loop.run_until([&] { return p.at_server.size() == 11; }));
+    CHECK(p.accepted[0]->stats().fault_delays == held);
+  }
+  CHECK(loop.drain_and_close());
+}
+
 TEST_CASE("a link closed with frames held back frees its handles", "[link-faults][integration]") {
   TestLoop loop;
   {

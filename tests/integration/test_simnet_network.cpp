@@ -77,7 +77,7 @@ TEST_CASE("an in-process simnet network starts, survives a kill and stops",
     REQUIRE(loop.run_until([&] { return net->ready(); }, 20s));
     CHECK(net->directory()->entries.size() == 6);
     CHECK(net->index_of(net->nodes()[4].id) == 4u);
-    CHECK(net->partition({0, 1}));
+    CHECK(net->partition({0, 1}, 2s));
     net->heal();
     kill_and_restart(loop, *net);
     stop(loop, *net);
@@ -93,7 +93,7 @@ TEST_CASE("a process-mode simnet network runs nightjar-node processes and stops 
     auto net = make_process_network(loop.get(), small_setup(dir, Mode::process));
     REQUIRE(net->start().ok());
     REQUIRE(loop.run_until([&] { return net->ready(); }, 30s));
-    CHECK_FALSE(net->partition({0}));  // not in process mode
+    CHECK_FALSE(net->partition({0}, std::nullopt));  // not in process mode
     kill_and_restart(loop, *net);
     stop(loop, *net);
     for (const auto& n : net->nodes())
