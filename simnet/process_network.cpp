@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "node/directory_client.hpp"
@@ -81,11 +83,21 @@ std::string netem_unavailable_reason() {
   return "tc netem is not available here (" + (out.empty() ? std::string("tc failed") : out) + ")";
 }
 
+// The last line of a text file, for an error message ("" if unreadable).
+std::string log_tail(const std::filesystem::path& file) {
+  std::ifstream f(file);
+  std::string line, last;
+  while (std::getline(f, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
 struct Child {
   uv_process_t proc{};
   bool exited = false;
   int64_t status = 0;
   int signal = 0;
+  std::function<void(const Child&)> on_exit;  // after the fields above are set
 };
 
 class ProcessNetwork final : public SimNetwork {
@@ -286,6 +298,7 @@ class ProcessNetwork final : public SimNetwork {
       c->exited = true;
       c->status = status;
       c->signal = signal;
+      if (c->on_exit) c->on_exit(*c);
     };
     auto child = std::make_unique<Child>();
     child->proc.data = child.get();
@@ -311,6 +324,14 @@ class ProcessNetwork final : public SimNetwork {
     if (children_[i]) release(std::move(children_[i]));
     auto child = spawn(args, n.data_dir);
     if (!child) return child.failure();
+    // A node that stops by itself before the network is ready (it could not
+    // listen, say) is an error now, not a timeout a minute later.
+    (*child)->on_exit = [this, i](const Child& c) {
+      if (!nodes_[i].running || !error_.empty() || ready()) return;
+      error_ = nodes_[i].name + " exited while the network was starting (status " +
+               std::to_string(c.status) + ", signal " + std::to_string(c.signal) +
+               "); the end of its log: " + log_tail(nodes_[i].data_dir / "node.log");
+    };
     children_[i] = std::move(*child);
     n.running = true;
     last_samples_[i].clear();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <system_error>
 
 #include "routing/key_file.hpp"
@@ -45,11 +46,24 @@ std::string node_host(std::size_t index) {
          ".1";
 }
 
-Result<std::uint16_t, std::string> free_loopback_port(const std::string& host) {
+namespace {
+
+// The kernel's range for the local ports of outgoing connections (Linux:
+// /proc/sys/net/ipv4/ip_local_port_range); 32768-60999 when unreadable.
+std::pair<int, int> ephemeral_ports() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  if (!(f >> low >> high) || low < 1 || high < low) return {32768, 60999};
+  return {low, high};
+}
+
+// Binds `port` (0: any) on `host`; the port bound, or the error.
+Result<std::uint16_t, std::string> bind_probe(const std::string& host, std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
   sockaddr_in a{};
   a.sin_family = AF_INET;
+  a.sin_port = htons(port);
   if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
     ::close(fd);
     return fail("not an IPv4 address: " + host);
@@ -63,6 +77,27 @@ Result<std::uint16_t, std::string> free_loopback_port(const std::string& host) {
   }
   ::close(fd);
   return static_cast<std::uint16_t>(ntohs(a.sin_port));
+}
+
+}  // namespace
+
+Result<std::uint16_t, std::string> free_loopback_port(const std::string& host) {
+  // A port from the kernel's ephemeral range, free a moment ago, can be taken
+  // by any outgoing connection before the process that is to listen on it
+  // binds it (seen: a simnet node or flood node that never came up, 1 run in
+  // a few dozen). Below that range only listeners take ports, so try random
+  // ports there first.
+  const auto [low, high] = ephemeral_ports();
+  (void)high;
+  constexpr int lowest = 10'000;
+  if (low - lowest >= 1'000) {
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const auto port = static_cast<std::uint16_t>(
+          lowest + static_cast<int>(crypto::random_uniform(static_cast<std::uint32_t>(low - lowest))));
+      if (auto p = bind_probe(host, port)) return p;
+    }
+  }
+  return bind_probe(host, 0);
 }
 
 NetworkParams network_params(const Scenario& s) {

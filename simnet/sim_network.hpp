@@ -111,7 +111,9 @@ std::unique_ptr<SimNetwork> make_process_network(uv_loop_t* loop, NetworkSetup s
 // config or for knowing a node's ID before it first starts.
 Result<std::pair<NodeId, X25519PublicKey>, std::string> make_node_keys(
     const std::filesystem::path& dir);
-// A port on `host` (a loopback address) that was free a moment ago.
+// A port on `host` (a loopback address) that was free a moment ago, below
+// the kernel's range for outgoing connections' ports where it can, so that
+// no connection takes it before its listener binds it.
 Result<std::uint16_t, std::string> free_loopback_port(const std::string& host = "127.0.0.1");
 // The loopback address node `index` listens on: 127.X.Y.1, X from 1 to 254,
 // so that up to 254 nodes are each in a /16 of their own and path

@@ -12,7 +12,10 @@
 #include <system_error>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "swarm/message_store.hpp"
+#include "tests/support/log_capture.hpp"
 
 namespace nightjar::test {
 
@@ -86,6 +89,28 @@ inline StoreSummary recompute_summary(const MessageStore& s) {
         out[b].digest.bytes[i] ^= h.bytes[i];
     }
   }
+  return out;
+}
+
+// Options for a store in a test: no fsync (the crash tests cover sync; the
+// WAL is on either way), logs into the failing test's output.
+inline StoreOptions test_options() {
+  StoreOptions o;
+  o.sync = false;
+  o.log = capture_logger("store");
+  return o;
+}
+
+inline std::unique_ptr<MessageStore> open_store(const std::filesystem::path& dir,
+                                                StoreOptions options = test_options()) {
+  auto r = MessageStore::open(dir, std::move(options));
+  if (!r) FAIL("open failed: " << r.error());
+  return std::move(r).value();
+}
+
+inline std::vector<MessageId> ids_of(const std::vector<StoredMessage>& ms) {
+  std::vector<MessageId> out;
+  for (const auto& m : ms) out.push_back(m.id);
   return out;
 }
 

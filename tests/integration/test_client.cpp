@@ -8,6 +8,7 @@
 #include <set>
 
 #include "client/client.hpp"
+#include "tests/support/client_setup.hpp"
 #include "tests/support/log_capture.hpp"
 #include "tests/support/storage_client.hpp"
 #include "tests/support/test_network.hpp"
@@ -26,27 +27,6 @@ struct Person {
   std::vector<std::string> inbox;
   std::map<std::string, int> counts;
 };
-
-std::unique_ptr<Client> make_client(TestLoop& loop, const NetworkConfig& network,
-                                    const std::filesystem::path& profile, const std::string& name,
-                                    const std::function<void(ClientOptions&)>& tweak = {}) {
-  ClientOptions o;
-  o.network = network;
-  o.profile_dir = profile;
-  o.poll_wait_ms = 2000;
-  o.request_timeout = std::chrono::milliseconds(4000);
-  o.log = capture_logger(name);
-  if (tweak) tweak(o);
-  SystemRandom rng;
-  auto c = std::make_unique<Client>(loop.get(), o, Identity::generate(rng));
-  bool ready = false;
-  c->start([&](Result<void, std::string> r) {
-    REQUIRE(r.ok());
-    ready = true;
-  });
-  REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
-  return c;
-}
 
 std::uint64_t unix_now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -110,8 +90,8 @@ TEST_CASE("two clients exchange 100 messages each way, offline then online, each
     net.add_nodes(12);
     REQUIRE(loop.run_until([&] { return net.agree_on(12); }, std::chrono::seconds(15)));
     Person alice, bob;
-    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob");
+    alice.client = start_client(loop, net.config(), net.dir() / "alice", "alice");
+    bob.client = start_client(loop, net.config(), net.dir() / "bob", "bob");
 
     // Both offline: 50 messages each way are stored in the swarms.
     int acked = 0, failed = 0;
@@ -168,8 +148,8 @@ TEST_CASE("a forged envelope is refused and a long message arrives in fragments"
     net.add_nodes(8);
     REQUIRE(loop.run_until([&] { return net.agree_on(8); }, std::chrono::seconds(15)));
     Person alice, bob;
-    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob");
+    alice.client = start_client(loop, net.config(), net.dir() / "alice", "alice");
+    bob.client = start_client(loop, net.config(), net.dir() / "bob", "bob");
 
     // Garbage stored straight into Bob's swarm: not an envelope for him.
     StorageClient raw(loop, net.config());
@@ -220,8 +200,8 @@ TEST_CASE("a relay killed mid-send: the client retries through another path and 
     net.add_nodes(12);
     REQUIRE(loop.run_until([&] { return net.agree_on(12); }, std::chrono::seconds(15)));
     Person alice, bob;
-    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob");
+    alice.client = start_client(loop, net.config(), net.dir() / "alice", "alice");
+    bob.client = start_client(loop, net.config(), net.dir() / "bob", "bob");
 
     // Kill one of the primary guards Alice uses right after sending, so the
     // in-flight store fails if it went through it.
@@ -265,8 +245,8 @@ struct LateSetup {
     net.start_authorities(1);
     net.add_nodes(6);
     REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(15)));
-    alice.client = make_client(loop, net.config(), net.dir() / "alice", "alice");
-    bob.client = make_client(loop, net.config(), net.dir() / "bob", "bob", tweak);
+    alice.client = start_client(loop, net.config(), net.dir() / "alice", "alice");
+    bob.client = start_client(loop, net.config(), net.dir() / "bob", "bob", tweak);
     bob.client->subscribe([this](const ReceivedMessage& m) {
       on_receive(bob, m);
       if (also) also(m);

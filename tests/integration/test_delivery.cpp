@@ -12,6 +12,7 @@
 
 #include "client/client.hpp"
 #include "client/envelope.hpp"
+#include "tests/support/client_setup.hpp"
 #include "tests/support/log_capture.hpp"
 #include "tests/support/storage_client.hpp"
 #include "tests/support/test_network.hpp"
@@ -25,25 +26,15 @@ using nightjar::client::ReceivedMessage;
 
 namespace {
 
+// Long polls of 5 s; no lookback sweeps (the default, said here because
+// delivery must not need them).
 std::unique_ptr<Client> started_client(TestLoop& loop, const NetworkConfig& network,
                                        const std::filesystem::path& profile,
                                        const std::string& name) {
-  ClientOptions o;
-  o.network = network;
-  o.profile_dir = profile;
-  o.poll_wait_ms = 5000;
-  o.request_timeout = std::chrono::milliseconds(4000);
-  o.lookback = std::chrono::milliseconds(0);  // no sweeps: delivery must not need them
-  o.log = capture_logger(name);
-  SystemRandom rng;
-  auto c = std::make_unique<Client>(loop.get(), o, Identity::generate(rng));
-  bool ready = false;
-  c->start([&](Result<void, std::string> r) {
-    REQUIRE(r.ok());
-    ready = true;
+  return start_client(loop, network, profile, name, [](ClientOptions& o) {
+    o.poll_wait_ms = 5000;
+    o.lookback = std::chrono::milliseconds(0);
   });
-  REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
-  return c;
 }
 
 }  // namespace

@@ -22,20 +22,6 @@ namespace {
 constexpr std::uint64_t t0 = 1'700'000'000'000;  // a "now" in unix milliseconds
 constexpr std::uint64_t hour = 3'600'000;
 
-StoreOptions test_options() {
-  StoreOptions o;
-  o.sync = false;  // the crash test covers sync; the WAL is on either way
-  o.log = capture_logger("store");
-  return o;
-}
-
-std::unique_ptr<MessageStore> open_store(const std::filesystem::path& dir,
-                                         StoreOptions options = test_options()) {
-  auto r = MessageStore::open(dir, std::move(options));
-  if (!r) FAIL("open failed: " << r.error());
-  return std::move(r).value();
-}
-
 // What a refused operation must leave untouched.
 struct Snapshot {
   StoreSummary summary;
@@ -49,13 +35,6 @@ struct Snapshot {
 };
 Snapshot snapshot(const MessageStore& s, const Ed25519PublicKey& r, std::uint64_t now) {
   return {s.summary(), s.message_count(), s.body_bytes(), s.all_of(r, 100'000, now)};
-}
-
-std::vector<MessageId> ids_of(const std::vector<StoredMessage>& ms) {
-  std::vector<MessageId> out;
-  for (const auto& m : ms)
-    out.push_back(m.id);
-  return out;
 }
 
 }  // namespace

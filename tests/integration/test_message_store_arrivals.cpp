@@ -21,25 +21,6 @@ namespace {
 constexpr std::uint64_t t0 = 1'700'000'000'000;
 constexpr std::uint64_t hour = 3'600'000;
 
-StoreOptions test_options() {
-  StoreOptions o;
-  o.sync = false;
-  o.log = capture_logger("store");
-  return o;
-}
-
-std::unique_ptr<MessageStore> open_store(const std::filesystem::path& dir) {
-  auto r = MessageStore::open(dir, test_options());
-  if (!r) FAIL("open failed: " << r.error());
-  return std::move(r).value();
-}
-
-std::vector<MessageId> ids_of(const std::vector<StoredMessage>& ms) {
-  std::vector<MessageId> out;
-  for (const auto& m : ms) out.push_back(m.id);
-  return out;
-}
-
 // Every message of `r` after `after`, paging `page` at a time by arrival number.
 std::vector<StoredMessage> all_arrivals(const MessageStore& s, const Ed25519PublicKey& r,
                                         std::uint64_t after, const Cursor& floor, std::size_t page,

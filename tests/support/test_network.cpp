@@ -1,32 +1,18 @@
 #include "tests/support/test_network.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <set>
 #include <stdexcept>
 
 #include "routing/key_file.hpp"
+#include "simnet/sim_network.hpp"
 #include "tests/support/log_capture.hpp"
 
 namespace nightjar::test {
 
 std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
+  auto port = simnet::free_loopback_port("127.0.0.1");
+  if (!port) throw std::runtime_error(port.error());
+  return *port;
 }
 
 NetworkParams TestNetwork::small_params() {

@@ -87,8 +87,16 @@ Result<void, std::string> ProcessNetwork::start(const ProcessNetworkOptions& opt
     nodes_.push_back(std::move(p));
   }
   const double n = static_cast<double>(options.nodes);
-  if (!wait_for_metric(authority_.metrics, "nightjar_directory_nodes", n, until))
-    return fail("the authority did not list " + std::to_string(options.nodes) + " nodes in time");
+  if (!wait_for_metric(authority_.metrics, "nightjar_directory_nodes", n, until)) {
+    // Say which nodes stopped, and what they said: a node that could not
+    // bind its port (chosen free a moment before) exits at once.
+    std::string why;
+    for (auto& p : nodes_)
+      if (p.process->wait_exit(std::chrono::milliseconds(0)))
+        why += "; " + p.name + " exited: " + p.process->err();
+    return fail("the authority did not list " + std::to_string(options.nodes) + " nodes in time" +
+                (why.empty() ? std::string("; every node is still running") : why));
+  }
   for (const auto& p : nodes_)
     if (!wait_for_metric(p.metrics, "nightjar_directory_nodes", n, until))
       return fail(p.name + " did not get the full directory in time: " + p.process->err());

@@ -1,0 +1,40 @@
+// A started Client for integration tests: options for a fast loopback
+// network (short long polls and timeouts, logs into the failing test's
+// output), changed by `tweak`, and a directory in hand before it returns.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "client/client.hpp"
+#include "tests/support/log_capture.hpp"
+#include "tests/support/uv_loop.hpp"
+
+namespace nightjar::test {
+
+inline std::unique_ptr<client::Client> start_client(
+    TestLoop& loop, const NetworkConfig& network, const std::filesystem::path& profile,
+    const std::string& name, const std::function<void(client::ClientOptions&)>& tweak = {}) {
+  client::ClientOptions o;
+  o.network = network;
+  o.profile_dir = profile;
+  o.poll_wait_ms = 2000;
+  o.request_timeout = std::chrono::milliseconds(4000);
+  o.log = capture_logger(name);
+  if (tweak) tweak(o);
+  SystemRandom rng;
+  auto c = std::make_unique<client::Client>(loop.get(), o, client::Identity::generate(rng));
+  bool ready = false;
+  c->start([&](Result<void, std::string> r) {
+    REQUIRE(r.ok());
+    ready = true;
+  });
+  REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
+  return c;
+}
+
+}  // namespace nightjar::test
