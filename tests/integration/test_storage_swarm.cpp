@@ -385,16 +385,17 @@ TEST_CASE("deletes reach every member, and a replayed delete_all spares newer me
 TEST_CASE("a long poll parked at a member that leaves the recipient's swarm is answered at once",
           "[storage]") {
   TestLoop loop;
+  // A long poll (30 s) for each of 40 accounts, parked at one member each.
+  // The polls outlive the client: closing it answers the ones still waiting.
+  struct Poll {
+    Ed25519KeyPair account;
+    NodeId member;
+    std::optional<Result<std::vector<std::uint8_t>, RequestFailure>> answer;
+    std::chrono::steady_clock::time_point answered;
+  };
+  std::vector<Poll> polls(40);
   {
     Started s(loop, 6);  // one swarm of 6
-    // A long poll (30 s) for each of 40 accounts, parked at one member each.
-    struct Poll {
-      Ed25519KeyPair account;
-      NodeId member;
-      std::optional<Result<std::vector<std::uint8_t>, RequestFailure>> answer;
-      std::chrono::steady_clock::time_point answered;
-    };
-    std::vector<Poll> polls(40);
     const auto dir = s.net.nodes()[0]->directory().current();
     for (std::size_t i = 0; i < polls.size(); ++i) {
       Poll& p = polls[i];
