@@ -21,13 +21,7 @@ const char* to_string(SendError e) {
 
 namespace {
 
-constexpr std::uint64_t tick_ms = 100;
-
-std::uint64_t system_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
+constexpr std::chrono::milliseconds tick_ms{100};
 
 // Answers that mean "try another member"; everything else but ok is final.
 bool retryable(storage::Status s) {
@@ -43,8 +37,8 @@ Client::Impl::Impl(uv_loop_t* l, ClientOptions o, Identity id)
       options(std::move(o)),
       identity(std::move(id)),
       log(options.log ? options.log : spdlog::default_logger()),
-      paths(options.paths, rng) {
-  if (!options.clock_ms) options.clock_ms = system_ms;
+      paths(options.paths, rng),
+      jobs(l) {
   LinkConfig link;
   link.prologue.assign(options.network.network_id.bytes.begin(),
                        options.network.network_id.bytes.end());
@@ -52,20 +46,20 @@ Client::Impl::Impl(uv_loop_t* l, ClientOptions o, Identity id)
   OnionClientConfig oc;
   oc.link = link;
   oc.timeout = options.request_timeout;
-  oc.clock_ms = options.clock_ms;
+  oc.clock = options.clock;
   oc.log = log;
   onion = std::make_unique<OnionClient>(loop, oc, rng);
   fetcher = std::make_unique<DirectoryFetcher>(loop, options.network, link, log);
 }
 
 std::uint64_t Client::Impl::now_ms() const {
-  return static_cast<std::uint64_t>(static_cast<std::int64_t>(options.clock_ms()) +
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(options.clock.unix_ms()) +
                                     stats.clock_offset_ms);
 }
 
 void Client::Impl::learn_server_time(std::uint64_t server_ms) {
   stats.clock_offset_ms =
-      static_cast<std::int64_t>(server_ms) - static_cast<std::int64_t>(options.clock_ms());
+      static_cast<std::int64_t>(server_ms) - static_cast<std::int64_t>(options.clock.unix_ms());
   onion->set_clock_offset_ms(stats.clock_offset_ms);
   log->info("clock offset to the network: {} ms", stats.clock_offset_ms);
 }
@@ -102,27 +96,21 @@ void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
 
 void Client::Impl::refresh_directory(std::function<void(bool)> then) {
   ++stats.directory_fetches;
-  std::weak_ptr<bool> a = alive;
-  fetcher->fetch(directory, [this, a, then = std::move(then)](auto r) {
-    const auto live = a.lock();
-    if (!live || !*live) return;
+  fetcher->fetch(directory, jobs.bind([this, then = std::move(then)](auto r) {
     if (r) adopt(*r);
     if (!r) log->debug("directory refresh failed: {}", r.error());
     if (then) then(r.ok());
-  });
+  }));
 }
 
 void Client::Impl::send_request(
     const Path& path, const storage::Request& request,
     std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)> done,
     std::optional<std::chrono::milliseconds> timeout) {
-  std::weak_ptr<bool> a = alive;
   onion->send(path.relays, path.destination, storage::encode(request),
-              [a, done = std::move(done)](Result<std::vector<std::uint8_t>, RequestFailure> r) {
-                const auto live = a.lock();
-                if (!live || !*live) return;
+              jobs.bind([done = std::move(done)](Result<std::vector<std::uint8_t>, RequestFailure> r) {
                 done(std::move(r));
-              },
+              }),
               timeout);
 }
 
@@ -154,8 +142,7 @@ void Client::Impl::send_fragment(std::uint64_t job_id, std::size_t index) {
   }
   if (!path) {
     // No path now (too few nodes, or the directory is stale): refresh and retry.
-    std::weak_ptr<bool> a = alive;
-    return refresh_directory([this, a, job_id, index](bool) { send_fragment(job_id, index); });
+    return refresh_directory([this, job_id, index](bool) { send_fragment(job_id, index); });
   }
   storage::StoreRequest req;
   req.recipient = job.to;
@@ -199,7 +186,7 @@ void Client::Impl::fragment_answered(std::uint64_t job_id, std::size_t index, co
         receipt.attempts += fr.attempts;
         receipt.stored_ids.push_back(::nightjar::message_id(job.to, fr.body));
       }
-      receipt.acked_ms = options.clock_ms();
+      receipt.acked_ms = options.clock.unix_ms();
       finish_send(job_id, receipt);
     }
     return;
@@ -252,18 +239,11 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
     }
     if (auto r = m.state.load(m.profile_file("receive.state")); !r) m.log->warn("{}", r.error());
   }
-  m.timer = new uv_timer_t;
-  uv_timer_init(m.loop, m.timer);
-  m.timer->data = &m;
-  uv_timer_start(
-      m.timer, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->tick(); }, tick_ms, tick_ms);
+  m.jobs.every(tick_ms, [&m] { m.tick(); });
 
-  std::weak_ptr<bool> a = m.alive;
   m.fetcher->fetch(
       m.directory,
-      [&m, a, ready = std::move(ready)](auto r) {
-        const auto live = a.lock();
-        if (!live || !*live) return;
+      m.jobs.bind([&m, ready = std::move(ready)](auto r) {
         if (r) m.adopt(*r);
         if (m.directory) {
           m.save_profile();
@@ -271,7 +251,7 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
         }
         ready(fail("no directory from any node or authority: " +
                    (r ? std::string("none published yet") : r.error())));
-      },
+      }),
       timeout);
 }
 
@@ -281,12 +261,7 @@ void Client::stop() {
   m.stopped = true;
   m.subscribed = false;
   m.save_profile();
-  *m.alive = false;
-  if (m.timer) {
-    uv_close(reinterpret_cast<uv_handle_t*>(m.timer),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    m.timer = nullptr;
-  }
+  m.jobs.cancel_all();
   m.fetcher->close();
   m.onion->close();
   auto sends = std::move(m.sends);
@@ -309,23 +284,7 @@ void Client::send(const AccountKey& to, Bytes text, SendHandler done) {
     job.done = std::move(d);
     job.finished = false;
     m.sends.emplace(id, std::move(job));
-    std::weak_ptr<bool> a = m.alive;
-    auto* t = new uv_timer_t;
-    uv_timer_init(m.loop, t);
-    t->data = new std::function<void()>([&m, a, id, f] {
-      const auto live = a.lock();
-      if (live && *live) m.finish_send(id, fail(f));
-    });
-    uv_timer_start(
-        t,
-        [](uv_timer_t* h) {
-          auto* fn = static_cast<std::function<void()>*>(h->data);
-          (*fn)();
-          delete fn;
-          uv_close(reinterpret_cast<uv_handle_t*>(h),
-                   [](uv_handle_t* x) { delete reinterpret_cast<uv_timer_t*>(x); });
-        },
-        0, 0);
+    m.jobs.call_later(std::chrono::milliseconds(0), [&m, id, f] { m.finish_send(id, fail(f)); });
   };
   if (m.stopped) return fail_soon(std::move(done), {SendError::stopped, "client stopped"});
   if (!m.directory) return fail_soon(std::move(done), {SendError::not_ready, "no directory yet"});

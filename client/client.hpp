@@ -43,6 +43,7 @@
 #include "client/identity.hpp"
 #include "client/path_selector.hpp"
 #include "routing/endpoint.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/message_store.hpp"
 #include "swarm/network_config.hpp"
 
@@ -80,7 +81,7 @@ struct ClientOptions {
   int sweep_attempts = 8;
   bool delete_after_read = false;
   PathConfig paths;
-  std::function<std::uint64_t()> clock_ms;  // unix ms; default: system clock
+  Clock clock;  // unix ms; default: system clock
   std::shared_ptr<spdlog::logger> log;
 };
 

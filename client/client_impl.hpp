@@ -30,9 +30,7 @@ struct Client::Impl {
   PathSelector paths;
   std::shared_ptr<const Directory> directory;
   ClientStats stats;
-  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   bool stopped = false;
-  uv_timer_t* timer = nullptr;  // housekeeping: directory refresh, polls; freed in its close callback
   std::uint64_t next_refresh_ms = 0;
 
   // --- Clock: local time plus what nodes' answers taught us.
@@ -121,6 +119,10 @@ struct Client::Impl {
   void send_request(const Path& path, const storage::Request& request,
                     std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)> done,
                     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  // tick() (directory refresh, polls), deferred answers, and every callback
+  // handed to the onion client or the fetcher. Last: cancelled first.
+  Scheduler jobs;
 };
 
 }  // namespace nightjar::client

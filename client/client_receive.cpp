@@ -109,7 +109,7 @@ void Client::Impl::poll_failed(const std::string& why, bool sweeping, bool attri
     poll_backoff_ms = quick_retry_ms;
   else
     poll_backoff_ms = std::clamp<std::uint64_t>(poll_backoff_ms * 2, min_backoff_ms, max_backoff_ms);
-  next_poll_ms = options.clock_ms() + poll_backoff_ms;
+  next_poll_ms = options.clock.unix_ms() + poll_backoff_ms;
   log->debug("retrieve failed: {}", why);
   if (!passes.empty() && ++passes.front().failures >= max_pass_failures) {
     auto pass = std::move(passes.front());
@@ -172,7 +172,7 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
   // Saved when the position moved (an empty answer usually leaves it where
   // it was); `low` and the time used are kept in memory until then.
   if (!(pos.cursor == before.cursor) || pos.caught_up != before.caught_up) state_dirty = true;
-  pos.used_ms = options.clock_ms();
+  pos.used_ms = options.clock.unix_ms();
   state.set_member(path.destination, pos);
   if (!got.more && got.server_time_ms > state.low().timestamp_ms)
     state.set_low(Cursor{got.server_time_ms, {}});
@@ -247,7 +247,7 @@ void Client::Impl::delete_handled(const std::vector<::nightjar::MessageId>& ids)
 
 void Client::Impl::tick() {
   if (stopped) return;
-  const std::uint64_t now = options.clock_ms();
+  const std::uint64_t now = options.clock.unix_ms();
   if (directory && now >= next_refresh_ms && !fetcher->busy()) {
     const std::uint64_t t = std::uint64_t{directory->params.directory_epoch_seconds} * 1000;
     next_refresh_ms = (now / t + 1) * t + t / 5;
@@ -262,7 +262,7 @@ void Client::Impl::tick() {
 }
 
 void Client::Impl::start_sweep() {
-  next_lookback_ms = options.clock_ms() + static_cast<std::uint64_t>(options.lookback.count());
+  next_lookback_ms = options.clock.unix_ms() + static_cast<std::uint64_t>(options.lookback.count());
   const auto depth = static_cast<std::uint64_t>(options.lookback_depth.count());
   const std::uint64_t low = state.low().timestamp_ms;
   sweep = Sweep{Cursor{low > depth ? low - depth : 0, {}}, std::nullopt, {}, 0};
@@ -280,7 +280,7 @@ void Client::subscribe(MessageHandler on_message) {
   Impl& m = *impl_;
   m.on_message = std::move(on_message);
   m.subscribed = true;
-  m.next_lookback_ms = m.options.clock_ms() + static_cast<std::uint64_t>(m.options.lookback.count());
+  m.next_lookback_ms = m.options.clock.unix_ms() + static_cast<std::uint64_t>(m.options.lookback.count());
 }
 
 void Client::unsubscribe() { impl_->subscribed = false; }

@@ -7,28 +7,28 @@
 namespace nightjar::client {
 
 namespace {
-constexpr std::uint64_t attempt_timeout_ms = 4000;
+constexpr std::chrono::milliseconds attempt_timeout{4000};
+constexpr std::chrono::milliseconds round_pause{500};
 constexpr std::size_t node_sources = 3;
 }  // namespace
 
 DirectoryFetcher::DirectoryFetcher(uv_loop_t* loop, NetworkConfig network, LinkConfig link,
                                    std::shared_ptr<spdlog::logger> log)
-    : loop_(loop), network_(std::move(network)), link_(std::move(link)), log_(std::move(log)) {
+    : loop_(loop),
+      network_(std::move(network)),
+      link_(std::move(link)),
+      log_(std::move(log)),
+      timer_(loop),
+      jobs_(loop) {
   if (!log_) log_ = spdlog::default_logger();
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
 }
 
 DirectoryFetcher::~DirectoryFetcher() { close(); }
 
 void DirectoryFetcher::close() {
-  *alive_ = false;
-  if (timer_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  closed_ = true;
+  jobs_.cancel_all();
+  timer_.close();
   ++attempt_;
   if (link_in_use_) {
     link_in_use_->close();
@@ -63,32 +63,23 @@ void DirectoryFetcher::fetch(std::shared_ptr<const Directory> held, Handler done
 }
 
 void DirectoryFetcher::next_source() {
-  if (!timer_) return;
+  if (closed_) return;
   if (uv_now(loop_) >= deadline_ms_) return finish(fail(last_error_));
   if (next_ >= sources_.size()) {
     // Every source tried: start over after a pause, until the deadline.
     next_ = 0;
-    uv_timer_start(
-        timer_,
-        [](uv_timer_t* t) {
-          auto* self = static_cast<DirectoryFetcher*>(t->data);
-          self->next_source();
-        },
-        500, 0);
+    timer_.set_callback([this] { next_source(); });
+    timer_.start(round_pause);
     return;
   }
   const Source src = sources_[next_++];
   assembler_ = std::make_unique<BlobAssembler>(Directory::max_encoded_bytes);
-  std::weak_ptr<bool> alive = alive_;
   const std::uint64_t attempt = ++attempt_;
-  auto current = [this, alive, attempt] {
-    const auto a = alive.lock();
-    return a && *a && attempt == attempt_;
-  };
+  auto current = [this, attempt] { return attempt == attempt_; };
   const std::uint64_t have = held_ ? held_->epoch : 0;
   Link::Handlers h;
   h.on_established = [have](Link& l) { l.send(encode_fetch(have)); };
-  h.on_frame = [this, current, src](Link&, Bytes f) {
+  h.on_frame = jobs_.bind([this, current, src](Link&, Bytes f) {
     if (!current() || f.empty()) return;
     if (static_cast<FrameType>(f[0]) == FrameType::dir_none) {
       if (held_) return attempt_done(held_);
@@ -111,25 +102,22 @@ void DirectoryFetcher::next_source() {
       return attempt_done(fail(last_error_));
     }
     attempt_done(std::make_shared<const Directory>(std::move(*d)));
-  };
-  h.on_closed = [this, current, src](Link&, CloseReason why) {
+  });
+  h.on_closed = jobs_.bind([this, current, src](Link&, CloseReason why) {
     if (!current()) return;
     last_error_ = src.name + ": " + to_string(why);
     attempt_done(fail(last_error_));
-  };
+  });
   link_in_use_ = Link::dial(loop_, src.address, src.key, nullptr, link_, std::move(h));
-  uv_timer_start(
-      timer_,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<DirectoryFetcher*>(t->data);
-        self->last_error_ = "no answer in time";
-        self->attempt_done(fail(self->last_error_));
-      },
-      attempt_timeout_ms, 0);
+  timer_.set_callback([this] {
+    last_error_ = "no answer in time";
+    attempt_done(fail(last_error_));
+  });
+  timer_.start(attempt_timeout);
 }
 
 void DirectoryFetcher::attempt_done(Result<std::shared_ptr<const Directory>, std::string> r) {
-  if (timer_) uv_timer_stop(timer_);
+  timer_.stop();
   ++attempt_;  // this attempt's link handlers are done (they may be running now)
   if (link_in_use_) {
     auto l = std::move(link_in_use_);

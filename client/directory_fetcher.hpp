@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "routing/link.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/dir_messages.hpp"
 #include "swarm/directory.hpp"
 
@@ -58,8 +59,9 @@ class DirectoryFetcher {
   std::shared_ptr<Link> link_in_use_;
   std::uint64_t attempt_ = 0;  // handlers of older attempts' links do nothing
   std::unique_ptr<BlobAssembler> assembler_;
-  uv_timer_t* timer_ = nullptr;  // per-attempt timeout; freed in its close callback
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool closed_ = false;
+  Timer timer_;     // the attempt's timeout, or the pause between rounds
+  Scheduler jobs_;  // link handlers; last: cancelled first
 };
 
 }  // namespace nightjar::client

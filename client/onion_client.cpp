@@ -25,47 +25,32 @@ const char* to_string(RequestError e) {
 }
 
 namespace {
-constexpr std::uint64_t tick_ms = 20;
-
-std::uint64_t system_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
+constexpr std::chrono::milliseconds tick_ms{20};
 }  // namespace
 
 OnionClient::OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource& rng)
     : loop_(loop),
       config_(std::move(config)),
       rng_(rng),
-      log_(config_.log ? config_.log : spdlog::default_logger()) {
-  if (!config_.clock_ms) config_.clock_ms = system_ms;
+      log_(config_.log ? config_.log : spdlog::default_logger()),
+      jobs_(loop) {
   config_.link.log = log_;
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  uv_timer_start(
-      timer_, [](uv_timer_t* t) { static_cast<OnionClient*>(t->data)->tick(); }, tick_ms, tick_ms);
+  jobs_.every(tick_ms, [this] { tick(); });
 }
 
 OnionClient::~OnionClient() { close(); }
 
 std::uint64_t OnionClient::now_ms() const {
-  return static_cast<std::uint64_t>(static_cast<std::int64_t>(config_.clock_ms()) + clock_offset_ms_);
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(config_.clock.unix_ms()) + clock_offset_ms_);
 }
 
 void OnionClient::close() {
-  *alive_ = false;
-  if (timer_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  jobs_.cancel_all();
   auto guards = std::move(guards_);
   guards_.clear();
   // No set_handlers({}) here: close() may run inside one of these links'
-  // handlers (a request's callback stopping the client). The handlers check
-  // alive_ instead.
+  // handlers (a request's callback stopping the client). The handlers are
+  // bound to jobs_ instead, which no longer calls them.
   for (auto& [id, g] : guards) g.link->close();
   auto pending = std::move(pending_);
   pending_.clear();
@@ -74,15 +59,14 @@ void OnionClient::close() {
 }
 
 void OnionClient::fail_later(Callback done, RequestFailure f) {
-  // Never call back from inside send(): queue it as a pending request that is
-  // already past its deadline, with the failure recorded.
+  // Never call back from inside send(): a pending request (so that close()
+  // answers it too) that is answered on the loop's next turn.
   const std::uint64_t id = crypto::random_u64();
   Pending p;
   p.deadline_ms = 0;
-  p.done = [done = std::move(done), f](Result<std::vector<std::uint8_t>, RequestFailure>) {
-    done(fail(f));
-  };
+  p.done = std::move(done);
   pending_.emplace(id, std::move(p));
+  jobs_.call_later(std::chrono::milliseconds(0), [this, id, f] { finish(id, fail(f)); });
 }
 
 OnionClient::Guard* OnionClient::guard_link(const NodeId& node) {
@@ -90,28 +74,19 @@ OnionClient::Guard* OnionClient::guard_link(const NodeId& node) {
   if (it != guards_.end()) return &it->second;
   const DirectoryEntry* e = directory_ ? directory_->find(node) : nullptr;
   if (!e) return nullptr;
-  std::weak_ptr<bool> alive = alive_;
   Link::Handlers h;
-  h.on_established = [this, node, alive](Link& l) {
-    const auto a = alive.lock();
-    if (!a || !*a) return;
+  h.on_established = jobs_.bind([this, node](Link& l) {
     auto g = guards_.find(node);
     if (g == guards_.end() || g->second.link.get() != &l) return;
     for (auto& f : g->second.queued) l.send(f);
     g->second.queued.clear();
-  };
-  h.on_frame = [this, alive](Link&, Bytes f) {
-    const auto a = alive.lock();
-    if (!a || !*a) return;
-    handle_frame(f);
-  };
-  h.on_closed = [this, node, alive](Link& l, CloseReason) {
-    const auto a = alive.lock();
-    if (!a || !*a) return;
+  });
+  h.on_frame = jobs_.bind([this](Link&, Bytes f) { handle_frame(f); });
+  h.on_closed = jobs_.bind([this, node](Link& l, CloseReason) {
     auto g = guards_.find(node);
     if (g == guards_.end() || g->second.link.get() != &l) return;
     handle_closed(node);
-  };
+  });
   Guard g;
   g.link = Link::dial(loop_, e->node.address, e->node.link_key, nullptr, config_.link, std::move(h));
   return &guards_.insert_or_assign(node, std::move(g)).first->second;
@@ -153,7 +128,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   p.reply_keys = std::move(built->reply_keys);
   p.path = std::move(path);
   p.deadline_ms =
-      config_.clock_ms() + static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count());
+      config_.clock.unix_ms() + static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count());
   p.first_hop = p.path.front();
   p.wait = ReplyWait(g->link);
   p.done = std::move(done);
@@ -214,7 +189,7 @@ void OnionClient::finish(std::uint64_t id, Result<std::vector<std::uint8_t>, Req
 }
 
 void OnionClient::tick() {
-  const std::uint64_t now = config_.clock_ms();
+  const std::uint64_t now = config_.clock.unix_ms();
   std::vector<std::uint64_t> expired;
   for (const auto& [id, p] : pending_)
     if (p.deadline_ms <= now) expired.push_back(id);

@@ -25,6 +25,7 @@
 #include "routing/link.hpp"
 #include "routing/onion_cell.hpp"
 #include "routing/onion_relay.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/directory.hpp"
 
 namespace nightjar {
@@ -52,7 +53,7 @@ struct OnionClientConfig {
   LinkConfig link;  // prologue: the network ID
   std::chrono::milliseconds timeout{10'000};
   std::size_t max_in_flight = 4096;
-  std::function<std::uint64_t()> clock_ms;  // unix ms, for onion key epochs
+  Clock clock;  // unix ms, for onion key epochs
   std::shared_ptr<spdlog::logger> log;
 };
 
@@ -111,8 +112,7 @@ class OnionClient {
   std::int64_t clock_offset_ms_ = 0;
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::unordered_map<NodeId, Guard, NodeIdHash> guards_;
-  uv_timer_t* timer_ = nullptr;  // freed in its close callback
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Scheduler jobs_;  // tick(), answers due, link handlers; last: cancelled first
 };
 
 }  // namespace nightjar

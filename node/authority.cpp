@@ -16,7 +16,7 @@ constexpr std::uint64_t fresh_epochs = 3;
 constexpr std::uint64_t recheck_epochs = 20;
 // Vote deadline after an epoch starts: a quarter of the epoch, at most 5 s.
 constexpr std::uint64_t max_vote_wait_ms = 5000;
-constexpr std::uint64_t tick_ms = 50;
+constexpr std::chrono::milliseconds tick_ms{50};
 constexpr std::size_t max_vote_bytes = Vote::max_descriptors * (NodeDescriptor::max_encoded_bytes + 2) + 64;
 
 bool less_bytes(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
@@ -79,7 +79,8 @@ Authority::Authority(uv_loop_t* loop, AuthorityConfig config, DirectoryState& st
       config_(std::move(config)),
       state_(state),
       peers_(peers),
-      log_(config_.log ? config_.log : spdlog::default_logger()) {
+      log_(config_.log ? config_.log : spdlog::default_logger()),
+      jobs_(loop) {
   const auto& auths = state_.network().authorities;
   for (std::size_t i = 0; i < auths.size(); ++i)
     if (auths[i].id == config_.identity->pub) self_index_ = i;
@@ -92,23 +93,17 @@ std::uint64_t Authority::epoch_ms() const {
 }
 
 void Authority::start() {
-  if (timer_) return;
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  uv_timer_start(
-      timer_, [](uv_timer_t* t) { static_cast<Authority*>(t->data)->tick(); }, 0, tick_ms);
+  if (started_) return;
+  started_ = true;
+  jobs_.every(std::chrono::milliseconds(0), tick_ms, [this] { tick(); });
   log_->info("authority {} of {} for network {}: epochs of {} s", self_index_ + 1,
              state_.network().authorities.size(), state_.network().network_id.hex().substr(0, 16),
              config_.params.directory_epoch_seconds);
 }
 
 void Authority::stop() {
-  *alive_ = false;
-  if (!timer_) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  timer_ = nullptr;
+  started_ = false;
+  jobs_.cancel_all();
 }
 
 std::size_t Authority::reachable() const {
@@ -185,23 +180,20 @@ void Authority::check_reachable(const NodeId& id) {
   LinkConfig lc = config_.link;
   lc.handshake_timeout = std::min(lc.handshake_timeout, std::chrono::milliseconds(5000));
   auto done = std::make_shared<bool>(false);
-  std::weak_ptr<bool> alive = alive_;
   Link::Handlers h;
-  h.on_established = [this, id, done, alive](Link& l) {
-    const auto a = alive.lock();
-    if (*done || !a || !*a) return;
+  h.on_established = jobs_.bind([this, id, done](Link& l) {
+    if (*done) return;
     *done = true;  // on_closed, which close() brings, does nothing now
     const NodeId node = id;  // copies: close() may destroy this closure
     Authority* self = this;
     l.close();
     self->finish_check(node, true);
-  };
-  h.on_closed = [this, id, done, alive](Link&, CloseReason) {
-    const auto a = alive.lock();
-    if (*done || !a || !*a) return;
+  });
+  h.on_closed = jobs_.bind([this, id, done](Link&, CloseReason) {
+    if (*done) return;
     *done = true;
     finish_check(id, false);
-  };
+  });
   Link::dial(loop_, d.address, d.link_key, config_.link_identity, lc, std::move(h));
 }
 

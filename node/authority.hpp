@@ -25,6 +25,7 @@
 
 #include "node/directory_state.hpp"
 #include "node/peer_links.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/dir_messages.hpp"
 
 namespace nightjar {
@@ -34,7 +35,7 @@ struct AuthorityConfig {
   std::shared_ptr<const X25519KeyPair> link_identity;
   NetworkParams params;  // what this network runs with
   LinkConfig link;       // for connect-back checks
-  std::function<std::uint64_t()> clock_ms;
+  Clock clock;
   std::shared_ptr<spdlog::logger> log;
   std::size_t max_registrations = Directory::max_entries;
 };
@@ -96,7 +97,7 @@ class Authority {
   void handle_directory_chunk(Link& from, Bytes frame);
   void broadcast(Bytes frame);
   std::optional<std::size_t> authority_index(const Link& from) const;
-  std::uint64_t now_ms() const { return config_.clock_ms(); }
+  std::uint64_t now_ms() const { return config_.clock.unix_ms(); }
   std::uint64_t epoch_ms() const;
 
   uv_loop_t* loop_;
@@ -105,12 +106,12 @@ class Authority {
   PeerLinks& peers_;
   std::shared_ptr<spdlog::logger> log_;
   std::size_t self_index_ = 0;
-  uv_timer_t* timer_ = nullptr;  // freed in its close callback
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::map<NodeId, Registration, NodeIdLess> registrations_;
   std::map<std::uint64_t, Round> rounds_;
   std::uint64_t last_round_ = 0;
   std::unordered_map<const Link*, BlobAssembler> assemblers_;
+  bool started_ = false;
+  Scheduler jobs_;  // tick() and reachability checks; last: cancelled first
 };
 
 }  // namespace nightjar

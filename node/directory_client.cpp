@@ -7,7 +7,7 @@
 namespace nightjar {
 
 namespace {
-constexpr std::uint64_t tick_ms = 50;
+constexpr std::chrono::milliseconds tick_ms{50};
 constexpr std::uint64_t bootstrap_poll_ms = 1000;
 }  // namespace
 
@@ -18,25 +18,19 @@ DirectoryClient::DirectoryClient(uv_loop_t* loop, DirectoryClientConfig config,
       state_(state),
       peers_(peers),
       log_(config_.log ? config_.log : spdlog::default_logger()),
+      timer_(loop, [this] { tick(); }),
       status_(state.network().authorities.size(), RegisterStatus::not_authority) {}
 
 DirectoryClient::~DirectoryClient() { stop(); }
 
 void DirectoryClient::start() {
-  if (timer_) return;
-  last_answer_ms_ = config_.clock_ms();
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  uv_timer_start(
-      timer_, [](uv_timer_t* t) { static_cast<DirectoryClient*>(t->data)->tick(); }, 0, tick_ms);
+  if (timer_.active()) return;
+  last_answer_ms_ = config_.clock.unix_ms();
+  timer_.start(std::chrono::milliseconds(0), tick_ms);
 }
 
 void DirectoryClient::stop() {
-  if (!timer_) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  timer_ = nullptr;
+  timer_.close();
 }
 
 std::uint64_t DirectoryClient::epoch_ms() const {
@@ -52,7 +46,7 @@ std::size_t DirectoryClient::accepted_by() const {
 void DirectoryClient::register_now() { next_register_ms_ = 0; }
 
 void DirectoryClient::tick() {
-  const std::uint64_t now = config_.clock_ms();
+  const std::uint64_t now = config_.clock.unix_ms();
   const std::uint64_t t = epoch_ms();
   if (config_.register_node && config_.descriptor && now >= next_register_ms_) {
     const auto frame = encode_register(config_.descriptor());
@@ -73,12 +67,12 @@ void DirectoryClient::tick() {
 }
 
 void DirectoryClient::fetch() {
-  const std::uint64_t now = config_.clock_ms();
+  const std::uint64_t now = config_.clock.unix_ms();
   const std::uint64_t t = epoch_ms();
   const auto& auths = state_.network().authorities;
   if (t != 0 && state_.epoch() >= now / t) {
     // Up to date: ask again shortly after the next epoch starts.
-    next_fetch_ms_ = (now / t + 1) * t + std::max<std::uint64_t>(t / 10, tick_ms);
+    next_fetch_ms_ = (now / t + 1) * t + std::max<std::uint64_t>(t / 10, static_cast<std::uint64_t>(tick_ms.count()));
     return;
   }
   const auto& a = auths[fetch_turn_++ % auths.size()];
@@ -99,7 +93,7 @@ bool DirectoryClient::handle_frame(Link& from, Bytes frame) {
   for (const auto& a : state_.network().authorities)
     if (key && a.link_key == *key) from_authority = true;
   if (!from_authority) return true;
-  last_answer_ms_ = config_.clock_ms();
+  last_answer_ms_ = config_.clock.unix_ms();
   switch (type) {
     case FrameType::dir_register_reply: {
       auto r = decode_register_reply(frame);

@@ -14,6 +14,7 @@
 
 #include "node/directory_state.hpp"
 #include "node/peer_links.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/dir_messages.hpp"
 
 namespace nightjar {
@@ -21,7 +22,7 @@ namespace nightjar {
 struct DirectoryClientConfig {
   // A freshly signed descriptor of this node, encoded.
   std::function<std::vector<std::uint8_t>()> descriptor;
-  std::function<std::uint64_t()> clock_ms;
+  Clock clock;
   std::shared_ptr<spdlog::logger> log;
   bool register_node = true;  // false: only fetch (clients, authorities' own copy)
 };
@@ -55,7 +56,7 @@ class DirectoryClient {
   DirectoryState& state_;
   PeerLinks& peers_;
   std::shared_ptr<spdlog::logger> log_;
-  uv_timer_t* timer_ = nullptr;
+  Timer timer_;  // tick()
   std::vector<RegisterStatus> status_;  // per authority, last answer
   std::uint64_t next_register_ms_ = 0;
   std::uint64_t next_fetch_ms_ = 0;

@@ -9,6 +9,8 @@
 #include <exception>
 #include <vector>
 
+#include "routing/runtime.hpp"
+
 namespace nightjar {
 
 namespace {
@@ -64,10 +66,6 @@ std::string make_response(int status, const std::string& body, bool head_only) {
   return out;
 }
 
-std::uint64_t millis(std::chrono::milliseconds d) {
-  return static_cast<std::uint64_t>(d.count());
-}
-
 }  // namespace
 
 struct MetricsHttpServer::Listener {
@@ -89,29 +87,23 @@ struct MetricsHttpServer::Connection {
 
   MetricsHttpServer* server;  // null once the server has let go of it
   uv_tcp_t tcp{};
-  uv_timer_t timer{};
+  Timer timer;
   uv_shutdown_t shutdown_req{};
-  int open_handles = 0;
   Phase phase = Phase::reading;
   bool written = false;    // the answer has left
   bool peer_done = false;  // the client closed its side, or the socket failed
   std::vector<std::uint8_t> head;
   std::array<char, 4096> read_buf{};
 
-  explicit Connection(MetricsHttpServer* s) : server(s) {
+  explicit Connection(MetricsHttpServer* s) : server(s), timer(s->loop_, [this] { handle_timer(); }) {
     uv_tcp_init(s->loop_, &tcp);
     tcp.data = this;
-    uv_timer_init(s->loop_, &timer);
-    timer.data = this;
-    open_handles = 2;
   }
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
 
   void start_timer(std::chrono::milliseconds timeout) {
-    uv_timer_start(
-        &timer, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->handle_timer(); },
-        millis(timeout), 0);
+    timer.start(timeout);
   }
 
   bool start_reading() {
@@ -196,12 +188,9 @@ struct MetricsHttpServer::Connection {
     phase = Phase::closing;
     if (server) server->connections_.erase(this);
     server = nullptr;
-    auto on_closed = [](uv_handle_t* h) {
-      auto* c = static_cast<Connection*>(h->data);
-      if (--c->open_handles == 0) delete c;
-    };
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer), on_closed);
+    timer.close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
   }
 };
 

@@ -77,7 +77,13 @@ struct Daemon {
   MetricsRegistry registry;
   std::unique_ptr<MetricsHttpServer> metrics;
   uv_signal_t sigint{}, sigterm{}, sighup{};
-  uv_timer_t deadline{};
+  // Stops the loop if links are still closing long after a signal; it does
+  // not keep the loop running itself.
+  Timer deadline{&loop, [this] {
+                   log->logger()->warn("links still closing after {} ms: exiting", stop_deadline_ms);
+                   forced = true;
+                   uv_stop(&loop);
+                 }};
   bool stopping = false;
   bool forced = false;  // the loop was stopped with handles still closing
 
@@ -100,16 +106,8 @@ struct Daemon {
     // keep the loop running; the deadline does not either.
     for (uv_signal_t* s : {&sigint, &sigterm, &sighup})
       uv_unref(reinterpret_cast<uv_handle_t*>(s));
-    uv_timer_start(
-        &deadline,
-        [](uv_timer_t* t) {
-          auto* self = static_cast<Daemon*>(t->data);
-          self->log->logger()->warn("links still closing after {} ms: exiting", stop_deadline_ms);
-          self->forced = true;
-          uv_stop(&self->loop);
-        },
-        stop_deadline_ms, 0);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&deadline));
+    deadline.unref();
+    deadline.start(std::chrono::milliseconds(stop_deadline_ms));
   }
 
   void start_signals() {
@@ -117,8 +115,6 @@ struct Daemon {
       uv_signal_init(&loop, s);
       s->data = this;
     }
-    uv_timer_init(&loop, &deadline);
-    deadline.data = this;
     auto handler = [](uv_signal_t* s, int signum) {
       static_cast<Daemon*>(s->data)->on_signal(signum);
     };
@@ -139,6 +135,7 @@ struct Daemon {
     metrics.reset();
     node.reset();
     if (forced) return;
+    deadline.close();
     uv_walk(
         &loop,
         [](uv_handle_t* h, void*) {

@@ -11,12 +11,6 @@ namespace nightjar {
 
 namespace {
 
-std::uint64_t system_clock_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 // Replication frames go to swarm peers over the node's control links.
 class PeerTransport final : public ReplicationTransport {
  public:
@@ -36,14 +30,13 @@ class PeerTransport final : public ReplicationTransport {
   std::function<bool(const NodeId&)> filter_;
 };
 
-constexpr std::uint64_t tick_ms = 100;
+constexpr std::chrono::milliseconds tick_ms{100};
 constexpr std::uint64_t sweep_interval_ms = 10'000;
 
 }  // namespace
 
 Node::Node(uv_loop_t* loop, NodeOptions options)
-    : loop_(loop), options_(std::move(options)), limiter_(options_.rate_limits) {
-  if (!options_.clock_ms) options_.clock_ms = system_clock_ms;
+    : loop_(loop), options_(std::move(options)), limiter_(options_.rate_limits), jobs_(loop) {
   log_ = options_.log ? options_.log : spdlog::default_logger();
   options_.link.log = log_;
 }
@@ -157,7 +150,7 @@ Result<void, std::string> Node::start() {
     ac.link_identity = link_identity_;
     ac.params = o.params;
     ac.link = o.link;
-    ac.clock_ms = o.clock_ms;
+    ac.clock = o.clock;
     ac.log = log_;
     authority_ = std::make_unique<Authority>(loop_, std::move(ac), *state_, *peers_);
     authority_->start();
@@ -183,7 +176,7 @@ Result<void, std::string> Node::start_service_node() {
   RelayConfig rc = o.relay;
   rc.cell_bytes = params.cell_bytes;
   rc.link = o.link;
-  rc.clock = [this] { return now_ms() / 1000; };
+  rc.clock = o.clock;
   // Onion keys survive restarts: the directory others build cells from still
   // lists the keys this node published before it stopped.
   const auto keys_file = o.data_dir / "onion.keys";
@@ -201,10 +194,10 @@ Result<void, std::string> Node::start_service_node() {
 
   transport_ = std::make_unique<PeerTransport>(*peers_, *state_, o.replication_filter);
   ReplicationConfig repl = o.replication;
-  repl.clock_ms = o.clock_ms;
+  repl.clock = o.clock;
   repl.log = log_;
   replicator_ = std::make_unique<Replicator>(*store_, *transport_, id(), repl);
-  storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock_ms, log_,
+  storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock, log_,
                                               o.max_long_polls);
   replicator_->set_stored_handler([this](const StoredMessage& m) { storage_->stored(m); });
   state_->add_change_handler(
@@ -213,16 +206,12 @@ Result<void, std::string> Node::start_service_node() {
 
   DirectoryClientConfig dc;
   dc.descriptor = [this] { return descriptor(); };
-  dc.clock_ms = o.clock_ms;
+  dc.clock = o.clock;
   dc.log = log_;
   client_ = std::make_unique<DirectoryClient>(loop_, std::move(dc), *state_, *peers_);
   client_->start();
 
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  uv_timer_start(
-      timer_, [](uv_timer_t* t) { static_cast<Node*>(t->data)->tick(); }, tick_ms, tick_ms);
+  jobs_.every(tick_ms, [this] { tick(); });
   log_->info("node {} listening on {}", id().hex().substr(0, 16), address().to_string());
   return {};
 }
@@ -302,11 +291,7 @@ void Node::on_link_closed(Link& link) {
 }
 
 void Node::stop() {
-  if (timer_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  jobs_.cancel_all();
   if (client_) client_->stop();
   if (authority_) authority_->stop();
   if (relay_) relay_->close();

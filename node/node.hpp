@@ -22,6 +22,7 @@
 #include "node/rate_limit.hpp"
 #include "node/storage_service.hpp"
 #include "routing/onion_relay.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/message_store.hpp"
 #include "swarm/replication.hpp"
 
@@ -44,7 +45,7 @@ struct NodeOptions {
   RelayConfig relay;     // service nodes: bounds (cell size, link and clock are set by the node)
   std::size_t max_long_polls = 20'000;  // service nodes: retrieves waiting at once
   RateLimitOptions rate_limits;         // per link, on every frame that arrives
-  std::function<std::uint64_t()> clock_ms;  // unix milliseconds; default: system clock
+  Clock clock;  // unix milliseconds; default: system clock
   // Fault injection (tests, the simnet): replication frames to or from a
   // peer for which this returns false are dropped, as in a partition.
   std::function<bool(const NodeId& peer)> replication_filter;
@@ -99,7 +100,7 @@ class Node {
   void on_directory(const Directory* previous, const Directory& current);
   void tick();
   Result<void, std::string> start_service_node();
-  std::uint64_t now_ms() const { return options_.clock_ms(); }
+  std::uint64_t now_ms() const { return options_.clock.unix_ms(); }
 
   uv_loop_t* loop_;
   NodeOptions options_;
@@ -119,9 +120,9 @@ class Node {
   std::unique_ptr<ReplicationTransport> transport_;
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<StorageService> storage_;
-  uv_timer_t* timer_ = nullptr;  // freed in its close callback
   std::uint64_t next_sweep_ms_ = 0;
   LinkRateLimiter limiter_;
+  Scheduler jobs_;  // tick() every 100 ms; last: cancelled first
 };
 
 }  // namespace nightjar

@@ -27,13 +27,13 @@ Status status_of(StoreError e) {
 
 StorageService::StorageService(MessageStore& store, Replicator& replicator,
                                const DirectoryState& directory, NodeId self,
-                               std::function<std::uint64_t()> clock_ms,
+                               Clock clock,
                                std::shared_ptr<spdlog::logger> log, std::size_t max_waiting)
     : store_(store),
       replicator_(replicator),
       directory_(directory),
       self_(self),
-      clock_ms_(std::move(clock_ms)),
+      clock_(std::move(clock)),
       log_(log ? std::move(log) : spdlog::default_logger()),
       max_waiting_(max_waiting) {}
 
@@ -63,7 +63,7 @@ void StorageService::handle(Bytes bytes, Responder responder) {
         } else if constexpr (std::is_same_v<T, DeleteAllRequest>) {
           handle_delete_all(r, std::move(responder));
         } else {
-          InfoResult info{"nightjar " + std::string(nightjar_version()), clock_ms_(),
+          InfoResult info{"nightjar " + std::string(nightjar_version()), clock_.unix_ms(),
                           replicator_.swarm().value_or(0)};
           respond(responder, Response{Status::ok, info});
         }
@@ -108,7 +108,7 @@ bool StorageService::in_my_swarm(const Ed25519PublicKey& recipient, Responder& r
 
 template <class R>
 bool StorageService::authenticated(const R& req, Responder& r) {
-  const std::uint64_t now = clock_ms_();
+  const std::uint64_t now = clock_.unix_ms();
   const std::uint64_t skew = now > req.timestamp_ms ? now - req.timestamp_ms : req.timestamp_ms - now;
   if (skew > signature_window_ms) {
     respond(r, Response{Status::clock_skew, ClockSkew{now}});
@@ -127,7 +127,7 @@ void StorageService::handle_store(StoreRequest& req, Responder responder) {
   if (req.ttl_seconds < p.ttl_min_seconds || req.ttl_seconds > p.ttl_max_seconds)
     return reject(responder, Status::ttl_out_of_range);
   if (req.body.size() > p.max_body_bytes) return reject(responder, Status::body_too_large);
-  const std::uint64_t now = clock_ms_();
+  const std::uint64_t now = clock_.unix_ms();
   StoredMessage m;
   m.recipient = req.recipient;
   m.id = message_id(req.recipient, req.body);
@@ -161,7 +161,7 @@ Response StorageService::retrieve_now(const RetrieveRequest& req) {
   // ours: the floor alone then says what the client already has.
   const std::uint64_t after = req.since.incarnation == store_.incarnation() ? req.since.seq : 0;
   out.messages =
-      store_.arrivals(req.recipient, after, req.floor, std::size_t{req.limit} + 1, clock_ms_());
+      store_.arrivals(req.recipient, after, req.floor, std::size_t{req.limit} + 1, clock_.unix_ms());
   if (out.messages.size() > req.limit) {
     out.messages.resize(req.limit);
     out.more = true;
@@ -181,7 +181,7 @@ Response StorageService::retrieve_now(const RetrieveRequest& req) {
   out.cursor.incarnation = store_.incarnation();
   out.cursor.seq =
       out.more ? out.messages.back().seq : std::max(after, store_.last_seq(req.recipient));
-  out.server_time_ms = clock_ms_();
+  out.server_time_ms = clock_.unix_ms();
   return Response{Status::ok, std::move(out)};
 }
 
@@ -199,7 +199,7 @@ void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) 
   w.request = req;
   w.request.since = got.cursor;
   w.request.floor = Cursor{};
-  w.deadline_ms = clock_ms_() + req.wait_ms;
+  w.deadline_ms = clock_.unix_ms() + req.wait_ms;
   w.responder = std::make_shared<Responder>(std::move(responder));
   waiters_.emplace(req.recipient, std::move(w));
   stats_.waiting = waiters_.size();
@@ -217,7 +217,7 @@ void StorageService::stored(const StoredMessage& m) {
 }
 
 void StorageService::tick() {
-  const std::uint64_t now = clock_ms_();
+  const std::uint64_t now = clock_.unix_ms();
   std::vector<Waiter> done;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.deadline_ms <= now) {
@@ -234,7 +234,7 @@ void StorageService::tick() {
 void StorageService::handle_delete(const DeleteRequest& req, Responder responder) {
   if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
   ++stats_.deletes;
-  auto r = store_.erase(req.recipient, req.id, clock_ms_());
+  auto r = store_.erase(req.recipient, req.id, clock_.unix_ms());
   if (!r) return reject(responder, status_of(r.error()));
   if (!*r) return reject(responder, Status::not_found);
   if (auto e = store_.index_entry(req.id))
@@ -247,7 +247,7 @@ void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder re
   ++stats_.deletes;
   // Only messages stored before the request was signed: a delete_all that
   // someone replays within its time window cannot delete newer messages.
-  const std::uint64_t now = clock_ms_();
+  const std::uint64_t now = clock_.unix_ms();
   std::uint32_t deleted = 0;
   for (const auto& m : store_.all_of(req.recipient, store_.message_count() + 1, now)) {
     if (m.timestamp_ms > req.timestamp_ms) continue;

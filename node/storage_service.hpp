@@ -15,6 +15,7 @@
 
 #include "node/directory_state.hpp"
 #include "routing/onion_relay.hpp"
+#include "routing/runtime.hpp"
 #include "swarm/message_store.hpp"
 #include "swarm/replication.hpp"
 #include "swarm/storage_messages.hpp"
@@ -34,7 +35,7 @@ struct StorageStats {
 class StorageService {
  public:
   StorageService(MessageStore& store, Replicator& replicator, const DirectoryState& directory,
-                 NodeId self, std::function<std::uint64_t()> clock_ms,
+                 NodeId self, Clock clock,
                  std::shared_ptr<spdlog::logger> log, std::size_t max_waiting = 20'000);
   ~StorageService();
 
@@ -75,7 +76,7 @@ class StorageService {
   Replicator& replicator_;
   const DirectoryState& directory_;
   NodeId self_;
-  std::function<std::uint64_t()> clock_ms_;
+  Clock clock_;
   std::shared_ptr<spdlog::logger> log_;
   std::size_t max_waiting_;
   StorageStats stats_;

@@ -78,24 +78,21 @@ Link::Link(uv_loop_t* loop, LinkSession session, LinkConfig config, Handlers han
       session_(std::move(session)),
       config_(std::move(config)),
       handlers_(std::move(handlers)),
-      log_(logger_or_default(config_.log)) {}
+      log_(logger_or_default(config_.log)),
+      timer_(loop, [this] { handle_timer(); }),
+      delay_timer_(loop, [this] { release_delayed(); }) {}
 
 Link::~Link() = default;
 
 void Link::init_handles() {
   uv_tcp_init(loop_, &tcp_);
   tcp_.data = this;
-  uv_timer_init(loop_, &timer_);
-  timer_.data = this;
-  open_handles_ = 2;
   last_activity_ms_ = uv_now(loop_);
   start_timer(static_cast<std::uint64_t>(config_.handshake_timeout.count()), 0);
 }
 
 void Link::start_timer(std::uint64_t first_ms, std::uint64_t repeat_ms) {
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->handle_timer(); }, first_ms,
-      repeat_ms);
+  timer_.start(std::chrono::milliseconds(first_ms), std::chrono::milliseconds(repeat_ms));
 }
 
 std::shared_ptr<Link> Link::dial(uv_loop_t* loop, const Endpoint& to,
@@ -345,18 +342,11 @@ void Link::handle_link_frame(Bytes frame) {
 
 void Link::hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame) {
   ++stats_.fault_delays;
-  if (!delayed_) {
-    delayed_ = std::make_unique<FrameDelayQueue>();
-    uv_timer_init(loop_, &delay_timer_);
-    delay_timer_.data = this;
-    ++open_handles_;
-  }
+  if (!delayed_) delayed_ = std::make_unique<FrameDelayQueue>();
   const std::uint64_t now = uv_now(loop_);
   delayed_->push(direction, now, delay, {frame.begin(), frame.end()});
   const std::uint64_t due = *delayed_->next_due();
-  uv_timer_start(
-      &delay_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->release_delayed(); },
-      due > now ? due - now : 0, 0);
+  delay_timer_.start(std::chrono::milliseconds(due > now ? due - now : 0));
 }
 
 void Link::release_delayed() {
@@ -374,9 +364,7 @@ void Link::release_delayed() {
   if (closing_) return;
   if (auto due = delayed_->next_due()) {
     const std::uint64_t now = uv_now(loop_);
-    uv_timer_start(
-        &delay_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->release_delayed(); },
-        *due > now ? *due - now : 0, 0);
+    delay_timer_.start(std::chrono::milliseconds(*due > now ? *due - now : 0));
   }
 }
 
@@ -531,24 +519,19 @@ void Link::close(CloseReason reason) {
   closing_ = true;
   close_reason_ = reason;
   reading_ = false;
+  timer_.close();
+  delay_timer_.close();
+  if (delayed_) delayed_->clear();  // held frames are lost with the link
   auto on_closed = [](uv_handle_t* h) {
     auto* self = static_cast<Link*>(h->data);
-    if (--self->open_handles_ > 0) return;
-    // Last handle gone: report, then let go of ourselves. `keep` may be the
-    // final owner, so nothing touches `self` after this block.
+    // The socket is closed: report, then let go of ourselves. `keep` may be
+    // the final owner, so nothing touches `self` after this block.
     std::shared_ptr<Link> keep = std::move(self->self_);
     if (self->handlers_.on_closed) self->handlers_.on_closed(*self, self->close_reason_);
     self->handlers_ = {};
   };
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_)))
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
-  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
-  if (delayed_) {
-    delayed_->clear();  // held frames are lost with the link
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&delay_timer_)))
-      uv_close(reinterpret_cast<uv_handle_t*>(&delay_timer_), on_closed);
-  }
 }
 
 // --- ReplyWait -----------------------------------------------------------------

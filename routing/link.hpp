@@ -3,8 +3,8 @@
 // Link::dial or accepted by a LinkListener; LinkSession (link_session.hpp) does
 // the protocol, this file does the I/O, timeouts and flow control.
 //
-// Lifetime: a Link keeps itself alive while its libuv handles are open and
-// frees them only in their close callbacks. on_closed is its last callback.
+// Lifetime: a Link keeps itself alive while its socket is open and lets go of
+// itself only in the socket's close callback. on_closed is its last callback.
 // Everything here runs on the loop's thread.
 //
 // Flow control: send() never blocks. Sealed frames wait in a write queue; while
@@ -38,6 +38,7 @@
 #include "routing/endpoint.hpp"
 #include "routing/link_faults.hpp"
 #include "routing/link_session.hpp"
+#include "routing/runtime.hpp"
 
 namespace spdlog {
 class logger;
@@ -171,14 +172,13 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   std::shared_ptr<Link> self_;  // set while any handle is open
 
   uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
+  Timer timer_;
   // Only with LinkConfig::faults, created on the first delayed frame.
   std::unique_ptr<FrameDelayQueue> delayed_;
-  uv_timer_t delay_timer_{};
+  Timer delay_timer_;
   uv_connect_t connect_req_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
-  int open_handles_ = 0;
 
   bool closing_ = false;
   bool shutting_down_ = false;

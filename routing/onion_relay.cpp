@@ -28,8 +28,6 @@ std::vector<std::uint8_t> onion_frame(FrameType type, std::uint64_t id, Bytes ce
   return f;
 }
 
-std::uint64_t system_unix_seconds() { return static_cast<std::uint64_t>(std::time(nullptr)); }
-
 }  // namespace
 
 // --- Responder -----------------------------------------------------------------
@@ -66,30 +64,20 @@ OnionRelay::OnionRelay(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> lin
       directory_(directory),
       config_(std::move(config)),
       on_deliver_(std::move(on_deliver)),
-      log_(config_.link.log ? config_.link.log : spdlog::default_logger()) {
-  if (!config_.clock) config_.clock = system_unix_seconds;
+      log_(config_.link.log ? config_.link.log : spdlog::default_logger()),
+      jobs_(loop) {
   const auto before = keys_.epochs();
   keys_.rotate(now());
   if (config_.on_keys_changed && keys_.epochs() != before) config_.on_keys_changed(keys_);
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  uv_timer_start(
-      timer_, [](uv_timer_t* t) { static_cast<OnionRelay*>(t->data)->maintain(); }, 1000, 1000);
-  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // housekeeping must not keep the loop alive
+  jobs_.housekeeping(std::chrono::seconds(1), [this] { maintain(); });
 }
 
 OnionRelay::~OnionRelay() { close(); }
 
-std::uint64_t OnionRelay::now() const { return config_.clock(); }
+std::uint64_t OnionRelay::now() const { return config_.clock.unix_s(); }
 
 void OnionRelay::close() {
-  if (timer_) {
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  jobs_.cancel_all();
   for (auto& [id, peer] : peers_) {
     peer.link->set_handlers({});
     peer.link->close();

@@ -65,7 +65,7 @@ struct RelayConfig {
   std::size_t max_pending_per_peer = 256;          // cells waiting for a link to connect
   std::size_t replay_entries_per_epoch = 1u << 22;
   LinkConfig link;                                 // for outgoing links
-  std::function<std::uint64_t()> clock;            // unix seconds; default: system clock
+  Clock clock;                                     // wall time: onion key epochs
   // Called after rotation added or dropped onion keys (the node saves them
   // and publishes a new descriptor).
   std::function<void(const OnionKeyring&)> on_keys_changed;
@@ -185,7 +185,7 @@ class OnionRelay {
   std::deque<std::pair<std::uint64_t, std::uint64_t>> expiry_;  // (expires, out id), in order
   std::unordered_map<NodeId, OutPeer, NodeIdHash> peers_;
   std::vector<std::uint8_t> scratch_;
-  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+  Scheduler jobs_;  // maintain() every second; last: cancelled first
 };
 
 }  // namespace nightjar

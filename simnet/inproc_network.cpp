@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "node/node.hpp"
+#include "routing/runtime.hpp"
 #include "simnet/light_env.hpp"
 #include "simnet/sim_faults.hpp"
 #include "simnet/sim_network.hpp"
@@ -29,12 +30,6 @@ std::uint64_t monotonic_ms() {
                                         .count());
 }
 
-std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 class InprocNetwork final : public SimNetwork {
  public:
   InprocNetwork(uv_loop_t* loop, NetworkSetup setup)
@@ -42,7 +37,9 @@ class InprocNetwork final : public SimNetwork {
         setup_(std::move(setup)),
         log_(setup_.log ? setup_.log : spdlog::default_logger()),
         cache_(rocksdb::NewLRUCache(shared_cache_bytes)),
-        faults_(std::make_shared<FaultState>(setup_.scenario.nodes, setup_.scenario.seed)) {}
+        faults_(std::make_shared<FaultState>(setup_.scenario.nodes, setup_.scenario.seed)),
+        release_timer_(loop, [this] { released(); }),
+        create_timer_(loop, [this] { create_some(); }) {}
 
   ~InprocNetwork() override {
     for (auto& n : running_)
@@ -86,12 +83,7 @@ class InprocNetwork final : public SimNetwork {
     // Nodes are created a few at a time from the loop, so that the loop
     // keeps running (handshakes, registrations) while hundreds start: each
     // creation opens a RocksDB store, tens of milliseconds of fsyncs.
-    create_timer_ = new uv_timer_t;
-    uv_timer_init(loop_, create_timer_);
-    create_timer_->data = this;
-    uv_timer_start(
-        create_timer_, [](uv_timer_t* t) { static_cast<InprocNetwork*>(t->data)->create_some(); },
-        0, 1);
+    create_timer_.start(std::chrono::milliseconds(0), std::chrono::milliseconds(1));
     return {};
   }
 
@@ -105,9 +97,16 @@ class InprocNetwork final : public SimNetwork {
       ++created_;
     }
     if (created_ < nodes_.size()) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(create_timer_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    create_timer_ = nullptr;
+    create_timer_.close();
+  }
+
+  void released() {
+    release_stopped(true);
+    release_timer_.close();
+    if (done_) {
+      auto d = std::move(done_);
+      d();
+    }
   }
 
   std::shared_ptr<const Directory> directory() const override {
@@ -162,12 +161,8 @@ class InprocNetwork final : public SimNetwork {
   }
 
   void stop(std::function<void()> done) override {
-    if (create_timer_) {
-      uv_close(reinterpret_cast<uv_handle_t*>(create_timer_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-      create_timer_ = nullptr;
-    }
-    const std::uint64_t now = unix_ms();
+    create_timer_.close();
+    const std::uint64_t now = system_unix_ms();
     reports_.clear();
     held_.assign(nodes_.size(), {});
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -197,23 +192,7 @@ class InprocNetwork final : public SimNetwork {
     authorities_.clear();
     done_ = std::move(done);
     // Let the close callbacks run, then free the nodes.
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop_, timer_);
-    timer_->data = this;
-    uv_timer_start(
-        timer_,
-        [](uv_timer_t* t) {
-          auto* self = static_cast<InprocNetwork*>(t->data);
-          self->release_stopped(true);
-          uv_close(reinterpret_cast<uv_handle_t*>(t),
-                   [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-          self->timer_ = nullptr;
-          if (self->done_) {
-            auto d = std::move(self->done_);
-            d();
-          }
-        },
-        release_after_ms, 0);
+    release_timer_.start(std::chrono::milliseconds(release_after_ms));
   }
 
   std::vector<NodeReport> node_reports() const override { return reports_; }
@@ -293,8 +272,8 @@ class InprocNetwork final : public SimNetwork {
   std::vector<NodeReport> reports_;
   std::vector<HeldMessages> held_;
   std::function<void()> done_;
-  uv_timer_t* timer_ = nullptr;
-  uv_timer_t* create_timer_ = nullptr;
+  Timer release_timer_;  // frees the stopped nodes once their handles closed
+  Timer create_timer_;   // starts a few nodes a tick
   std::size_t created_ = 0;
 };
 

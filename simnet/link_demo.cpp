@@ -19,11 +19,11 @@
 
 namespace po = boost::program_options;
 using namespace nightjar;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
-double ms(Clock::duration d) {
+double ms(Steady::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
@@ -79,7 +79,7 @@ int run(const Options& opt) {
   rtts.reserve(opt.messages);
   std::vector<std::uint8_t> msg(opt.size);
   std::size_t sent = 0, bad = 0;
-  Clock::time_point start = Clock::now(), sent_at{}, established_at{};
+  Steady::time_point start = Steady::now(), sent_at{}, established_at{};
   std::optional<CloseReason> closed;
   std::shared_ptr<Link> link;
 
@@ -88,17 +88,17 @@ int run(const Options& opt) {
       msg[k] = static_cast<std::uint8_t>(sent * 31 + k);
     // Frame types 04 and 05 belong to the link itself (its echo would never come).
     if (!msg.empty() && is_link_internal(msg[0])) msg[0] = 0xff;
-    sent_at = Clock::now();
+    sent_at = Steady::now();
     if (l.send(msg) != SendStatus::ok) ++bad;
     ++sent;
   };
   Link::Handlers h;
   h.on_established = [&](Link& l) {
-    established_at = Clock::now();
+    established_at = Steady::now();
     send_next(l);
   };
   h.on_frame = [&](Link& l, Bytes f) {
-    rtts.push_back(ms(Clock::now() - sent_at));
+    rtts.push_back(ms(Steady::now() - sent_at));
     if (!std::equal(f.begin(), f.end(), msg.begin(), msg.end())) ++bad;
     if (sent < opt.messages)
       send_next(l);
@@ -129,7 +129,7 @@ int run(const Options& opt) {
   uv_run(&loop, UV_RUN_DEFAULT);
   const bool clean = uv_loop_close(&loop) == 0;
 
-  if (established_at == Clock::time_point{}) {
+  if (established_at == Steady::time_point{}) {
     std::printf("  handshake   FAILED (%s)\n", closed ? to_string(*closed) : "no result");
     return 1;
   }

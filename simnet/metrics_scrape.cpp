@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "routing/runtime.hpp"
+
 namespace nightjar::simnet {
 
 MetricSamples parse_metrics(std::string_view text) {
@@ -63,14 +65,15 @@ namespace {
 constexpr std::size_t max_answer_bytes = 4u << 20;
 
 struct Scrape {
+  explicit Scrape(uv_loop_t* loop) : timer(loop) {}
+
   uv_tcp_t tcp{};
-  uv_timer_t timer{};
+  Timer timer;
   uv_connect_t connect{};
   uv_write_t write{};
   std::string request;
   std::string answer;
   std::function<void(Result<std::string, std::string>)> done;
-  int open = 2;
   bool finished = false;
   std::array<char, 16384> buf{};
 
@@ -78,12 +81,9 @@ struct Scrape {
     if (finished) return;
     finished = true;
     auto d = std::move(done);
-    auto on_close = [](uv_handle_t* h) {
-      auto* self = static_cast<Scrape*>(h->data);
-      if (--self->open == 0) delete self;
-    };
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_close);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer), on_close);
+    timer.close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
+             [](uv_handle_t* h) { delete static_cast<Scrape*>(h->data); });
     if (d) d(std::move(r));
   }
 
@@ -100,16 +100,13 @@ struct Scrape {
 
 void scrape_metrics(uv_loop_t* loop, const Endpoint& at, std::chrono::milliseconds timeout,
                     std::function<void(Result<std::string, std::string>)> done) {
-  auto* s = new Scrape;
+  auto* s = new Scrape(loop);
   s->done = std::move(done);
   s->request = "GET /metrics HTTP/1.1\r\nHost: " + at.to_string() + "\r\nConnection: close\r\n\r\n";
   uv_tcp_init(loop, &s->tcp);
-  uv_timer_init(loop, &s->timer);
-  s->tcp.data = s->timer.data = s->connect.data = s->write.data = s;
-  uv_timer_start(
-      &s->timer,
-      [](uv_timer_t* t) { static_cast<Scrape*>(t->data)->finish(fail(std::string("timed out"))); },
-      static_cast<std::uint64_t>(timeout.count()), 0);
+  s->tcp.data = s->connect.data = s->write.data = s;
+  s->timer.set_callback([s] { s->finish(fail(std::string("timed out"))); });
+  s->timer.start(timeout);
   const int rc = uv_tcp_connect(&s->connect, &s->tcp, at.sa(), [](uv_connect_t* c, int status) {
     auto* self = static_cast<Scrape*>(c->data);
     if (status == UV_ECANCELED || self->finished) return;

@@ -20,7 +20,7 @@
 
 namespace po = boost::program_options;
 using namespace nightjar;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -40,7 +40,7 @@ struct Node {
   std::unique_ptr<LinkListener> listener;
 };
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 int run(std::size_t requests, std::size_t nodes_n) {
   uv_loop_t loop;
@@ -96,11 +96,11 @@ int run(std::size_t requests, std::size_t nodes_n) {
   std::vector<ReplyKey> keys;
   std::vector<double> rtts;
   std::size_t sent = 0, good = 0, bad = 0;
-  Clock::time_point sent_at;
+  Steady::time_point sent_at;
   std::shared_ptr<Link> client;
   auto send_next = [&](Link& l) {
     std::string msg = "message " + std::to_string(sent);
-    sent_at = Clock::now();
+    sent_at = Steady::now();
     auto built = build_cell(onion::default_cell_bytes, path, as_bytes(msg), rng);
     if (!built) {
       ++bad;
@@ -117,7 +117,7 @@ int run(std::size_t requests, std::size_t nodes_n) {
   Link::Handlers h;
   h.on_established = [&](Link& l) { send_next(l); };
   h.on_frame = [&](Link& l, Bytes f) {
-    rtts.push_back(ms(Clock::now() - sent_at));
+    rtts.push_back(ms(Steady::now() - sent_at));
     std::vector<std::uint8_t> cell(f.begin() + onion_frame_header, f.end());
     auto opened = open_reply(keys, cell);
     const std::string want = "stored: message " + std::to_string(sent - 1);

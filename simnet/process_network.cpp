@@ -18,6 +18,7 @@
 #include "node/directory_client.hpp"
 #include "node/directory_state.hpp"
 #include "node/peer_links.hpp"
+#include "routing/runtime.hpp"
 #include "simnet/metrics_scrape.hpp"
 #include "simnet/sim_network.hpp"
 
@@ -27,12 +28,6 @@ namespace {
 
 constexpr std::uint64_t stop_bound_ms = 10'000;
 constexpr auto scrape_timeout = std::chrono::milliseconds(2000);
-
-std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // What this nightjar-node binary accepts, from its --help text.
 struct BinaryFeatures {
@@ -380,7 +375,6 @@ class ProcessNetwork final : public SimNetwork {
     });
     DirectoryClientConfig dc;
     dc.register_node = false;
-    dc.clock_ms = unix_ms;
     dc.log = log_;
     fetcher_ = std::make_unique<DirectoryClient>(loop_, std::move(dc), *state_, *peers_);
     fetcher_->start();
@@ -398,41 +392,37 @@ class ProcessNetwork final : public SimNetwork {
     };
     signal_all(SIGTERM);
     stop_started_ms_ = uv_now(loop_);
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop_, timer_);
-    timer_->data = this;
-    uv_timer_start(
-        timer_,
-        [](uv_timer_t* t) {
-          auto* self = static_cast<ProcessNetwork*>(t->data);
-          bool all_gone = true;
-          for (auto* list : {&self->children_, &self->authority_children_})
-            for (auto& c : *list)
-              if (c && !c->exited) all_gone = false;
-          const bool overdue = uv_now(self->loop_) - self->stop_started_ms_ > stop_bound_ms;
-          if (!all_gone && !overdue) return;
-          if (!all_gone) {
-            self->notes_.push_back(
-                "some nightjar-node processes did not stop within 10 s of "
-                "SIGTERM and were killed");
-            for (auto* list : {&self->children_, &self->authority_children_})
-              for (auto& c : *list)
-                if (c && !c->exited) uv_process_kill(&c->proc, SIGKILL);
-            return;  // wait for their exit callbacks
-          }
-          uv_close(reinterpret_cast<uv_handle_t*>(t),
-                   [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-          self->timer_ = nullptr;
-          self->finish();
-        },
-        50, 50);
+    stop_timer_.set_callback([this] { check_stopped(); });
+    stop_timer_.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50));
+  }
+
+  // Every 50 ms after SIGTERM: finish once every child exited; SIGKILL what
+  // is left after the bound.
+  void check_stopped() {
+    bool all_gone = true;
+    for (auto* list : {&children_, &authority_children_})
+      for (auto& c : *list)
+        if (c && !c->exited) all_gone = false;
+    const bool overdue = uv_now(loop_) - stop_started_ms_ > stop_bound_ms;
+    if (!all_gone && !overdue) return;
+    if (!all_gone) {
+      notes_.push_back(
+          "some nightjar-node processes did not stop within 10 s of "
+          "SIGTERM and were killed");
+      for (auto* list : {&children_, &authority_children_})
+        for (auto& c : *list)
+          if (c && !c->exited) uv_process_kill(&c->proc, SIGKILL);
+      return;  // wait for their exit callbacks
+    }
+    stop_timer_.close();
+    finish();
   }
 
   void finish() {
     for (auto* list : {&children_, &authority_children_})
       for (auto& c : *list)
         if (c) release(std::move(c));
-    const std::uint64_t now = unix_ms();
+    const std::uint64_t now = system_unix_ms();
     reports_.clear();
     held_.assign(nodes_.size(), {});
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -477,7 +467,7 @@ class ProcessNetwork final : public SimNetwork {
   std::vector<NodeReport> reports_;
   std::vector<HeldMessages> held_;
   std::function<void()> done_;
-  uv_timer_t* timer_ = nullptr;
+  Timer stop_timer_{loop_};
   std::uint64_t stop_started_ms_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 
+#include "routing/runtime.hpp"
 #include "simnet/progress.hpp"
 #include "simnet/report_files.hpp"
 #include "simnet/sim_clients.hpp"
@@ -19,15 +20,9 @@ namespace nightjar::simnet {
 
 namespace {
 
-constexpr std::uint64_t tick_ms = 20;
+constexpr std::chrono::milliseconds tick_ms{20};
 constexpr double client_start_timeout_s = 30;
 constexpr double stop_bound_s = 30;
-
-std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // CPU time (user + system, all threads) of this process so far, in seconds.
 double process_cpu_s() {
@@ -80,6 +75,7 @@ class Runner {
     // Whatever is left on the loop goes now.
     clients_.reset();
     net_.reset();
+    tick_.close();
     uv_walk(
         &loop_,
         [](uv_handle_t* h, void*) {
@@ -95,7 +91,7 @@ class Runner {
     net_ = s_.mode == Mode::inproc ? make_inproc_network(&loop_, setup)
                                    : make_process_network(&loop_, setup);
     started_ms_ = uv_now(&loop_);
-    wall_start_ms_ = unix_ms();
+    wall_start_ms_ = system_unix_ms();
     progress_.event("starting " + std::to_string(s_.authorities) + " authorit" +
                     (s_.authorities == 1 ? "y" : "ies") + " and " + std::to_string(s_.nodes) +
                     " nodes (" + to_string(s_.mode) + ") in " + run_dir_.string());
@@ -103,10 +99,7 @@ class Runner {
       error_ = r.error();
       begin_stop();
     }
-    uv_timer_init(&loop_, &tick_);
-    tick_.data = this;
-    uv_timer_start(
-        &tick_, [](uv_timer_t* t) { static_cast<Runner*>(t->data)->tick(); }, tick_ms, tick_ms);
+    tick_.start(tick_ms, tick_ms);
     uv_signal_init(&loop_, &sigint_);
     sigint_.data = this;
     uv_signal_start(
@@ -422,7 +415,7 @@ class Runner {
   void finish() {
     if (phase_ == Phase::done) return;
     phase_ = Phase::done;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    tick_.close();
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   }
 
@@ -450,7 +443,7 @@ class Runner {
     r.duration_s = s_.duration_s;
     r.ready_s = ready_s_;
     r.drain_s = drain_s_;
-    r.wall_s = static_cast<double>(unix_ms() - wall_start_ms_) / 1000.0;
+    r.wall_s = static_cast<double>(system_unix_ms() - wall_start_ms_) / 1000.0;
     r.counts = count_messages(records_);
     std::vector<double> stored, got;
     for (const auto& m : records_) {
@@ -510,7 +503,7 @@ class Runner {
   std::shared_ptr<spdlog::logger> log_;
   ProgressLine progress_;
   uv_loop_t loop_{};
-  uv_timer_t tick_{};
+  Timer tick_{&loop_, [this] { tick(); }};
   uv_signal_t sigint_{};
   Phase phase_ = Phase::network;
   bool interrupted_ = false;

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <system_error>
 
+#include "routing/runtime.hpp"
 #include "swarm/message_store_impl.hpp"
 
 namespace nightjar {
@@ -98,9 +99,7 @@ std::optional<std::uint64_t> read_meta_u64(rocksdb::DB& db, rocksdb::ColumnFamil
 Result<void, std::string> MessageStore::Impl::upgrade_from_v1(const std::string& where) {
   Impl& impl = *this;
   constexpr std::size_t batch_entries = 1'000;
-  const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count());
+  const std::uint64_t now = system_unix_ms();  // opening a store has no node clock yet
   rocksdb::WriteBatch batch;
   batch.DeleteRange(impl.family(arrival_index), rocksdb::Slice(),
                     std::string(arrival_key_bytes + 1, '\xff'));

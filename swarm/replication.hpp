@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "routing/runtime.hpp"
 #include "swarm/directory.hpp"
 #include "swarm/message_store.hpp"
 #include "swarm/replication_messages.hpp"
@@ -55,7 +56,7 @@ struct ReplicationConfig {
   std::size_t migration_batch = 64;            // recipients examined per tick
   std::size_t max_migration_pushes = 1024;     // pushes awaiting acknowledgement
   std::uint64_t expiry_margin_ms = 2000;  // entries this close to expiry are not repaired
-  std::function<std::uint64_t()> clock_ms;
+  Clock clock;
   std::shared_ptr<spdlog::logger> log;
 };
 
@@ -143,7 +144,7 @@ class Replicator {
   void finish_migration(std::uint64_t slot);
   bool mine(const Ed25519PublicKey& recipient) const;
   bool is_peer(const NodeId& node) const;
-  std::uint64_t now() const { return config_.clock_ms(); }
+  std::uint64_t now() const { return config_.clock.unix_ms(); }
   std::uint64_t next_request_id() { return ++last_request_id_; }
 
   MessageStore& store_;

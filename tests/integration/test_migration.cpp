@@ -77,7 +77,7 @@ struct Harness {
     o.log = capture_logger("store");
     store = *MessageStore::open(dir.path / "messages", o);
     ReplicationConfig c;
-    c.clock_ms = [this] { return now; };
+    c.clock = [this] { return now; };
     c.log = capture_logger("replicator");
     replicator = std::make_unique<Replicator>(*store, net, self, c);
   }

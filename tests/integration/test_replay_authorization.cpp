@@ -98,7 +98,7 @@ TEST_CASE("replays and requests signed by another key are refused and counted in
     net.start_authorities(1);
     auto offset_ms = std::make_shared<std::atomic<std::int64_t>>(0);
     net.customize = [offset_ms](const std::string&, NodeOptions& o) {
-      o.clock_ms = [offset_ms] {
+      o.clock = [offset_ms] {
         return static_cast<std::uint64_t>(static_cast<std::int64_t>(system_ms()) + offset_ms->load());
       };
     };

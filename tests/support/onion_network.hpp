@@ -170,7 +170,7 @@ struct RelayNetwork {
   // and its listener's) before the node is made.
   RelayNetwork(TestLoop& loop, std::size_t n, RelayConfig config = {},
                const std::function<void(std::size_t, LinkConfig&)>& customize = {}) {
-    config.clock = [this] { return now; };
+    config.clock = [this] { return now * 1000; };
     for (std::size_t i = 0; i < n; ++i) {
       LinkConfig link = relay_link_config();
       if (customize) customize(i, link);

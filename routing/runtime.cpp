@@ -1,0 +1,108 @@
+#include "routing/runtime.hpp"
+
+#include <algorithm>
+
+namespace nightjar {
+
+std::uint64_t system_unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// --- Timer -----------------------------------------------------------------------
+
+Timer::Timer(uv_loop_t* loop, std::function<void()> fn) : loop_(loop) {
+  if (fn) set_callback(std::move(fn));
+}
+
+Timer::~Timer() {
+  close();
+}
+
+void Timer::set_callback(std::function<void()> fn) {
+  fn_ = std::make_shared<std::function<void()>>(std::move(fn));
+}
+
+void Timer::start(std::chrono::milliseconds delay, std::chrono::milliseconds repeat) {
+  if (!handle_) {
+    handle_ = new uv_timer_t;
+    uv_timer_init(loop_, handle_);
+    handle_->data = this;
+    if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+  }
+  const auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.count()));
+  };
+  uv_timer_start(handle_, &Timer::on_fire, ms(delay), ms(repeat));
+}
+
+void Timer::on_fire(uv_timer_t* handle) {
+  auto* self = static_cast<Timer*>(handle->data);
+  if (!self || !self->fn_) return;
+  // The callback may destroy the Timer: hold the function, touch nothing after.
+  const auto fn = self->fn_;
+  (*fn)();
+}
+
+void Timer::stop() {
+  if (handle_) uv_timer_stop(handle_);
+}
+
+void Timer::close() {
+  if (!handle_) return;
+  // An owner that closes every handle of its loop with uv_walk must close its
+  // Timers first: a handle closed by someone else is not ours to free.
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(handle_))) {
+    handle_ = nullptr;
+    return;
+  }
+  uv_timer_stop(handle_);
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  handle_ = nullptr;
+}
+
+bool Timer::active() const {
+  return handle_ && uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_));
+}
+
+void Timer::unref() {
+  unref_ = true;
+  if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+}
+
+// --- Scheduler -------------------------------------------------------------------
+
+Scheduler::Scheduler(uv_loop_t* loop) : loop_(loop), token_(std::make_shared<const char>(0)) {}
+
+Scheduler::~Scheduler() = default;  // the timers close themselves
+
+void Scheduler::call_later(std::chrono::milliseconds delay, std::function<void()> fn) {
+  auto it = timers_.emplace(timers_.end(), loop_);
+  it->set_callback([this, it, fn = std::move(fn)]() mutable {
+    auto call = std::move(fn);
+    timers_.erase(it);  // closes the timer; this lambda lives on until it returns
+    call();
+  });
+  it->start(delay);
+}
+
+void Scheduler::every(std::chrono::milliseconds first, std::chrono::milliseconds period,
+                      std::function<void()> fn) {
+  timers_.emplace_back(loop_, std::move(fn)).start(first, period);
+}
+
+void Scheduler::housekeeping(std::chrono::milliseconds period, std::function<void()> fn) {
+  auto& t = timers_.emplace_back(loop_, std::move(fn));
+  t.unref();
+  t.start(period, period);
+}
+
+void Scheduler::cancel_all() {
+  timers_.clear();
+  token_ = std::make_shared<const char>(0);
+}
+
+}  // namespace nightjar
