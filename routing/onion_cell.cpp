@@ -236,6 +236,11 @@ Result<Peeled, PeelDrop> peel_cell(const OnionKeyring& keys, ReplayCache& replay
       (type != static_cast<std::uint8_t>(SlotType::relay) &&
        type != static_cast<std::uint8_t>(SlotType::deliver)))
     return fail(PeelDrop::bad_slot);
+  // A deliver slot names no next hop: everything after its type byte is zero,
+  // so a cell has one encoding (docs/PROTOCOL.md: formats are canonical).
+  if (type == static_cast<std::uint8_t>(SlotType::deliver) &&
+      !sodium_is_zero(b + slot_next, slot_bytes - slot_next))
+    return fail(PeelDrop::bad_slot);
 
   lioness::decrypt(hop.payload_key(), payload);
 
@@ -254,6 +259,8 @@ Result<Peeled, PeelDrop> peel_cell(const OnionKeyring& keys, ReplayCache& replay
   if (!sodium_is_zero(payload.data(), zero_prefix)) return fail(PeelDrop::bad_payload);
   const std::size_t len = load_u16(payload.data() + zero_prefix);
   if (len > max_request_data(cell_bytes)) return fail(PeelDrop::bad_payload);
+  const Bytes after = payload.subspan(request_prefix + len);
+  if (!sodium_is_zero(after.data(), after.size())) return fail(PeelDrop::bad_payload);
   out.data = payload.subspan(request_prefix, len);
   return out;
 }

@@ -109,8 +109,10 @@ enum class PeelDrop {
   bad_mac,            // header tampered, or built for another key
   replay,             // seen before in this key epoch
   replay_cache_full,  // cannot check, so refused
-  bad_slot,           // unknown slot type or non-zero reserved bytes
-  bad_payload,        // destination: integrity prefix or length wrong
+  bad_slot,           // unknown slot type, non-zero reserved bytes, or a deliver
+                      // slot with a non-zero byte after its type
+  bad_payload,        // destination: integrity prefix or length wrong, or a
+                      // non-zero byte after the request
 };
 const char* to_string(PeelDrop d);
 

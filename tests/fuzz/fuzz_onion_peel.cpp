@@ -34,7 +34,9 @@
 //     B[S..(r+1)S) || next gamma || decrypted payload; next hop, reply key
 //     and epoch are the model's
 //   - deliver: `data` is the request inside the cell buffer (at header +
-//     18), no larger than max_request_data, and exactly the model's
+//     18), no larger than max_request_data, and exactly the model's (a
+//     deliver slot must be zero after its type, and the payload after the
+//     request: otherwise bad_slot, bad_payload)
 //   - peeling the same bytes again with the same cache gives `replay` if the
 //     first attempt stored or found the tag (success, bad_slot, bad_payload,
 //     replay), replay_cache_full again if the full cache refused it, and the
@@ -209,7 +211,10 @@ Expected model(Bytes cell, std::size_t cell_bytes, const std::optional<HopKeys>&
   std::memcpy(b.data(), cell.data() + alpha_bytes, beta_bytes);
   for (std::size_t i = 0; i < rho_bytes; ++i) b[i] ^= keys->rho()[i];
   const bool reserved_zero = std::all_of(b.begin() + 1, b.begin() + 8, [](std::uint8_t v) { return v == 0; });
-  if (!reserved_zero || (b[0] != 1 && b[0] != 2)) {
+  // A deliver slot is all zeros after its type byte.
+  const bool deliver_zero =
+      b[0] != 2 || std::all_of(b.begin() + 8, b.begin() + slot_bytes, [](std::uint8_t v) { return v == 0; });
+  if (!reserved_zero || (b[0] != 1 && b[0] != 2) || !deliver_zero) {
     x.drop = PeelDrop::bad_slot;
     return x;
   }
@@ -228,7 +233,9 @@ Expected model(Bytes cell, std::size_t cell_bytes, const std::optional<HopKeys>&
   const std::uint8_t* plain = x.cell.data() + header_bytes;
   const bool prefix_zero = std::all_of(plain, plain + zero_prefix, [](std::uint8_t v) { return v == 0; });
   const std::size_t len = (std::size_t{plain[zero_prefix]} << 8) | plain[zero_prefix + 1];
-  if (!prefix_zero || len > max_request_data(cell_bytes)) {
+  if (!prefix_zero || len > max_request_data(cell_bytes) ||
+      !std::all_of(plain + request_prefix + len, plain + payload_bytes(cell_bytes),
+                   [](std::uint8_t v) { return v == 0; })) {
     x.drop = PeelDrop::bad_payload;
     return x;
   }
@@ -263,8 +270,15 @@ void check_forged(const Result<Peeled, PeelDrop>& got, const std::vector<std::ui
     const bool reserved_zero =
         std::all_of(beta_in.begin() + 1, beta_in.begin() + 8, [](std::uint8_t v) { return v == 0; });
     const bool known_type = beta_in[0] == 1 || beta_in[0] == 2;
-    if (!got.ok() && got.error() == PeelDrop::bad_slot) CHECK(!reserved_zero || !known_type);
-    if (got.ok()) CHECK(reserved_zero && known_type && beta_in[0] == static_cast<std::uint8_t>(got->action));
+    // A deliver slot is all zeros after its type byte.
+    const bool deliver_zero =
+        beta_in[0] != 2 || std::all_of(beta_in.begin() + 8, beta_in.begin() + slot_bytes,
+                                       [](std::uint8_t v) { return v == 0; });
+    if (!got.ok() && got.error() == PeelDrop::bad_slot)
+      CHECK(!reserved_zero || !known_type || !deliver_zero);
+    if (got.ok())
+      CHECK(reserved_zero && known_type && deliver_zero &&
+            beta_in[0] == static_cast<std::uint8_t>(got->action));
     if (got.ok() && got->action == SlotType::relay) {
       CHECK(std::equal(beta_in.begin() + 8, beta_in.begin() + 40, got->next_hop.bytes.begin()));
       CHECK(std::equal(beta_in.begin() + 40, beta_in.begin() + 72, cell.begin()));
@@ -276,11 +290,17 @@ void check_forged(const Result<Peeled, PeelDrop>& got, const std::vector<std::ui
     const bool prefix_zero =
         std::all_of(plain_in.begin(), plain_in.begin() + zero_prefix, [](std::uint8_t v) { return v == 0; });
     const std::size_t len = load_u16(plain_in.data() + zero_prefix);
-    if (!got.ok() && got.error() == PeelDrop::bad_payload) CHECK(!prefix_zero || len > max_request_data(cell_bytes));
+    // Zeros after the request (vacuously true when the length is out of range).
+    const bool tail_zero =
+        len > max_request_data(cell_bytes) ||
+        std::all_of(plain_in.begin() + static_cast<std::ptrdiff_t>(request_prefix + len),
+                    plain_in.end(), [](std::uint8_t v) { return v == 0; });
+    if (!got.ok() && got.error() == PeelDrop::bad_payload)
+      CHECK(!prefix_zero || len > max_request_data(cell_bytes) || !tail_zero);
     if (got.ok() && got->action == SlotType::relay)
       CHECK(std::equal(plain_in.begin(), plain_in.end(), cell.begin() + header_bytes));
     if (got.ok() && got->action == SlotType::deliver) {
-      CHECK(prefix_zero && len <= max_request_data(cell_bytes));
+      CHECK(prefix_zero && len <= max_request_data(cell_bytes) && tail_zero);
       CHECK(got->data.size() == len);
       CHECK(std::equal(got->data.begin(), got->data.end(), plain_in.begin() + request_prefix));
     }
@@ -363,6 +383,13 @@ void write_seeds(const std::string& dir) {
   write_file(dir + "/forged-deliver", forged(slot, 10, 10));
   write_file(dir + "/forged-deliver-long-length",
              forged(slot, static_cast<std::uint16_t>(max_request_data(min_cell_bytes) + 1), 46));
+  // Not canonical: a byte after the request, a non-zero deliver slot.
+  auto stray = forged(slot, 10, 10);
+  stray[1 + header_bytes + request_prefix + 10] = 1;
+  write_file(dir + "/forged-deliver-byte-after-request", stray);
+  slot[slot_bytes - 1] = 1;
+  write_file(dir + "/forged-deliver-slot-not-zero", forged(slot, 10, 10));
+  slot[slot_bytes - 1] = 0;
   slot[3] = 1;
   write_file(dir + "/forged-bad-slot", forged(slot, 10, 10));
   slot[3] = 0;

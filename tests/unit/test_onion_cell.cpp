@@ -1,9 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <functional>
+#include <optional>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "routing/onion_cell.hpp"
+#include "tests/support/onion_forge.hpp"
 
 using namespace nightjar;
 namespace onion = nightjar::onion;
@@ -199,6 +204,55 @@ TEST_CASE("replays, expired epochs, garbage and wrong sizes are dropped", "[onio
   zero_alpha[31] = static_cast<std::uint8_t>((schedule.epoch_at(now) & 1) << 7);
   CHECK(peel_cell(nodes[0].ring, nodes[0].replay, zero_alpha, onion::default_cell_bytes, now)
             .error() == PeelDrop::low_order_key);
+}
+
+TEST_CASE("the destination drops a deliver cell with non-zero bytes where zeros belong", "[onion]") {
+  // build_cell never makes these cells; a client that breaks its rules can,
+  // and the destination must drop them (docs/PROTOCOL.md, "Processing at a
+  // node", steps 5 and 7), so a delivered request has exactly one encoding.
+  SystemRandom rng;
+  std::vector<TestNode> nodes(1);
+  const auto msg = text("canonical");
+  auto built = build_cell(onion::default_cell_bytes, path_of(nodes), msg, rng);
+  REQUIRE(built.ok());
+  const X25519SecretKey& secret = nodes[0].ring.find(schedule.epoch_at(now))->keys.sec;
+
+  // Resealing without a change gives the built cell back, so the forging
+  // helper derives the same keys as the library.
+  auto same = built->cell;
+  REQUIRE(test::reseal_layer(secret, same, [](test::OpenedLayer) {}));
+  CHECK(same == built->cell);
+
+  using Edit = std::function<void(test::OpenedLayer)>;
+  const std::size_t after_request = onion::request_prefix + msg.size();
+  const std::vector<std::tuple<const char*, Edit, std::optional<PeelDrop>>> cases = {
+      {"a byte of the request changed (still delivered)",
+       [](test::OpenedLayer l) { l.payload[onion::request_prefix] ^= 1; }, std::nullopt},
+      {"the slot's next-node field names the destination",
+       [&](test::OpenedLayer l) { std::memcpy(l.routing.data() + 8, nodes[0].id.data(), 32); },
+       PeelDrop::bad_slot},
+      {"the slot's last byte is 01",
+       [](test::OpenedLayer l) { l.routing[onion::slot_bytes - 1] = 1; }, PeelDrop::bad_slot},
+      {"the byte right after the request is 01",
+       [&](test::OpenedLayer l) { l.payload[after_request] = 1; }, PeelDrop::bad_payload},
+      {"the payload's last byte is 80", [](test::OpenedLayer l) { l.payload.back() = 0x80; },
+       PeelDrop::bad_payload},
+  };
+  for (const auto& [what, edit, drop] : cases) {
+    INFO(what);
+    auto cell = built->cell;
+    REQUIRE(test::reseal_layer(secret, cell, edit));
+    ReplayCache replay;
+    auto p = peel_cell(nodes[0].ring, replay, cell, onion::default_cell_bytes, now);
+    if (drop) {
+      REQUIRE_FALSE(p.ok());
+      CHECK(p.error() == *drop);
+    } else {
+      REQUIRE(p.ok());
+      CHECK(p->action == onion::SlotType::deliver);
+      CHECK(p->data.size() == msg.size());
+    }
+  }
 }
 
 TEST_CASE("replies travel back re-encrypted at every hop and open at the client", "[onion]") {

@@ -1,7 +1,9 @@
 // Checks the published onion-cell test vectors (tests/vectors/onion.json) in
 // both directions: building from the recorded inputs gives exactly the
 // recorded cell, and peeling, making, wrapping and opening replies from the
-// recorded bytes give exactly the recorded results. A change to the cell
+// recorded bytes give exactly the recorded results, drops included (a cell
+// outside its key's window, a deliver cell with non-zero bytes where zeros
+// belong). A change to the cell
 // format fails here until the vectors are regenerated on purpose
 // (tests/vectors/README.md).
 #include <catch2/catch.hpp>
@@ -111,6 +113,31 @@ std::string diff(Bytes actual, Bytes expected) {
   return "";
 }
 
+// A PeelDrop by the name the file records.
+PeelDrop drop_reason(const std::string& s) {
+  INFO("drop: " << s);
+  static const std::pair<const char*, PeelDrop> names[] = {
+      {"wrong_size", PeelDrop::wrong_size},
+      {"expired_key", PeelDrop::expired_key},
+      {"low_order_key", PeelDrop::low_order_key},
+      {"bad_mac", PeelDrop::bad_mac},
+      {"replay", PeelDrop::replay},
+      {"replay_cache_full", PeelDrop::replay_cache_full},
+      {"bad_slot", PeelDrop::bad_slot},
+      {"bad_payload", PeelDrop::bad_payload}};
+  for (const auto& [name, drop] : names)
+    if (s == name) return drop;
+  FAIL("unknown drop reason");
+  return PeelDrop::wrong_size;
+}
+
+bool dropped(const Json& v) {
+  const Json& peel = field(v, "peel");
+  REQUIRE(peel.is_array());
+  REQUIRE_FALSE(peel.empty());
+  return string(peel.back(), "action") == "drop";
+}
+
 ReplyKind reply_kind(const std::string& s) {
   INFO("kind: " << s);
   REQUIRE((s == "response" || s == "relay_error"));
@@ -179,10 +206,12 @@ OnionKeyring keyring_of(const Hop& hop, const EpochSchedule& schedule) {
   return ring;
 }
 
-// The reply keys as recorded by the peel steps, in path order.
+// The reply keys as recorded by the peel steps, in path order (a hop that
+// drops the cell records none).
 std::vector<ReplyKey> recorded_reply_keys(const Json& v) {
   std::vector<ReplyKey> keys;
-  for (const Json& step : field(v, "peel")) keys.push_back(fixed<ReplyKey>(step, "reply_key"));
+  for (const Json& step : field(v, "peel"))
+    if (string(step, "action") != "drop") keys.push_back(fixed<ReplyKey>(step, "reply_key"));
   return keys;
 }
 
@@ -198,6 +227,12 @@ TEST_CASE("onion vectors: the file matches the format and covers the required pa
   CHECK(number(format, "max_cell_bytes") == onion::max_cell_bytes);
 
   bool default_path = false, single_hop = false, five_min = false, relay_error = false;
+  // The ends of a key's acceptance window, as docs/PROTOCOL.md states it:
+  // [e·T − g, (e+1)·T + g) for the key epoch e of the hop that peels last.
+  // Covered: the instant before it, its first and last instants, the instant
+  // after it.
+  bool before_window = false, window_opens = false, window_closes = false, after_window = false;
+  bool tampered_slot = false, tampered_payload = false;
   for (const Json& v : vectors()) {
     const std::size_t hops = field(v, "hops").size();
     const std::uint64_t cell_bytes = number(v, "cell_bytes");
@@ -206,11 +241,36 @@ TEST_CASE("onion vectors: the file matches the format and covers the required pa
     five_min |= hops == 5 && cell_bytes == onion::min_cell_bytes;
     for (const Json& r : field(v, "replies"))
       relay_error |= string(r, "kind") == "relay_error" && number(r, "made_by") > 0;
+
+    const Json& last = field(v, "peel").back();
+    const std::uint64_t hop = number(last, "hop");
+    REQUIRE(hop < hops);
+    const std::uint64_t e = number(field(v, "hops")[hop], "key_epoch");
+    const std::uint64_t t = number(v, "epoch_seconds"), g = number(v, "grace_seconds");
+    REQUIRE(e * t >= g);
+    const std::uint64_t valid_from = e * t - g, valid_until = (e + 1) * t + g;
+    const std::uint64_t now = number(v, "now");
+    const std::string action = string(last, "action");
+    const bool expired = action == "drop" && string(last, "drop") == "expired_key";
+    before_window |= now + 1 == valid_from && expired;
+    window_opens |= now == valid_from && action == "deliver";
+    window_closes |= now + 1 == valid_until && action == "deliver";
+    after_window |= now == valid_until && expired;
+    if (v.contains("tampered") && action == "drop") {
+      tampered_slot |= string(last, "drop") == "bad_slot";
+      tampered_payload |= string(last, "drop") == "bad_payload";
+    }
   }
   CHECK(default_path);
   CHECK(single_hop);
   CHECK(five_min);
   CHECK(relay_error);
+  CHECK(before_window);
+  CHECK(window_opens);
+  CHECK(window_closes);
+  CHECK(after_window);
+  CHECK(tampered_slot);
+  CHECK(tampered_payload);
 }
 
 TEST_CASE("onion vectors: building from the fixed inputs gives the recorded cell", "[onion][vectors]") {
@@ -242,7 +302,7 @@ TEST_CASE("onion vectors: building from the fixed inputs gives the recorded cell
 
     // The client's reply keys are the ones the nodes derive.
     const std::vector<ReplyKey> keys = recorded_reply_keys(v);
-    REQUIRE(built->reply_keys.size() == keys.size());
+    REQUIRE(built->reply_keys.size() >= keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
       INFO("hop " << i);
       CHECK(diff(built->reply_keys[i].view(), keys[i].view()) == "");
@@ -259,19 +319,33 @@ TEST_CASE("onion vectors: peeling at each hop gives the recorded results", "[oni
     const std::vector<Hop> hops = hops_of(v);
     const Json& peel = field(v, "peel");
     REQUIRE(peel.is_array());
-    REQUIRE(peel.size() == hops.size());
+    // A drop ends the list; otherwise every hop peels.
+    REQUIRE((peel.size() == hops.size() || (peel.size() < hops.size() && dropped(v))));
 
+    // Hop 0 gets the built cell, or the cell tampered with after building.
     Buffer expected_in = bytes(v, "cell");
-    for (std::size_t i = 0; i < hops.size(); ++i) {
+    if (v.contains("tampered")) {
+      const Buffer tampered = bytes(field(v, "tampered"), "cell");
+      CHECK(string(field(v, "tampered"), "change") != "");
+      CHECK(diff(tampered, expected_in) != "");
+      expected_in = tampered;
+    }
+    for (std::size_t i = 0; i < peel.size(); ++i) {
       INFO("hop " << i);
       const Json& step = peel[i];
       CHECK(number(step, "hop") == i);
       Buffer cell = bytes(step, "cell_in");
-      CHECK(diff(cell, expected_in) == "");  // hop 0: the built cell; then the previous cell_out
+      CHECK(diff(cell, expected_in) == "");  // hop 0: the cell above; then the previous cell_out
 
       const OnionKeyring ring = keyring_of(hops[i], schedule);
       ReplayCache replay;
       auto p = peel_cell(ring, replay, cell, cell_bytes, now);
+      if (string(step, "action") == "drop") {
+        REQUIRE(i + 1 == peel.size());
+        REQUIRE_FALSE(p.ok());
+        CHECK(p.error() == drop_reason(string(step, "drop")));
+        break;
+      }
       REQUIRE(p.ok());
       CHECK(p->epoch == hops[i].key_epoch);
       CHECK(diff(p->reply_key.view(), fixed<ReplyKey>(step, "reply_key").view()) == "");
@@ -309,7 +383,8 @@ TEST_CASE("onion vectors: replies are made, wrapped and opened as recorded", "[o
     const std::vector<ReplyKey> keys = recorded_reply_keys(v);
     const Json& replies = field(v, "replies");
     REQUIRE(replies.is_array());
-    REQUIRE_FALSE(replies.empty());
+    // A dropped cell gets no reply; every delivered one has at least one.
+    REQUIRE(replies.empty() == dropped(v));
 
     for (std::size_t r = 0; r < replies.size(); ++r) {
       INFO("reply " << r);
