@@ -26,6 +26,12 @@ const char* to_string(RequestError e) {
 
 namespace {
 constexpr std::chrono::milliseconds tick_ms{20};
+
+LinkConfig link_config(const OnionClientConfig& c, const std::shared_ptr<spdlog::logger>& log) {
+  LinkConfig l = c.link;
+  l.log = log;
+  return l;
+}
 }  // namespace
 
 OnionClient::OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource& rng)
@@ -33,6 +39,11 @@ OnionClient::OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource
       config_(std::move(config)),
       rng_(rng),
       log_(config_.log ? config_.log : spdlog::default_logger()),
+      guards_(loop, nullptr, link_config(config_, log_), config_.max_in_flight,
+              {.on_frame = [this](Link&, Bytes f) { handle_frame(f); },
+               .on_queued = [this](std::uint64_t id, Queued outcome) { guard_queued(id, outcome); },
+               .on_closed = [this](const NodeId& guard, Link&, CloseReason,
+                                   std::size_t) { handle_closed(guard); }}),
       jobs_(loop) {
   config_.link.log = log_;
   jobs_.every(tick_ms, [this] { tick(); });
@@ -46,12 +57,9 @@ std::uint64_t OnionClient::now_ms() const {
 
 void OnionClient::close() {
   jobs_.cancel_all();
-  auto guards = std::move(guards_);
-  guards_.clear();
-  // No set_handlers({}) here: close() may run inside one of these links'
-  // handlers (a request's callback stopping the client). The handlers are
-  // bound to jobs_ instead, which no longer calls them.
-  for (auto& [id, g] : guards) g.link->close();
+  // Requests still queued for a guard's handshake fail here (link_failed),
+  // the others just below.
+  guards_.close_all();
   auto pending = std::move(pending_);
   pending_.clear();
   for (auto& [id, p] : pending)
@@ -69,27 +77,11 @@ void OnionClient::fail_later(Callback done, RequestFailure f) {
   jobs_.call_later(std::chrono::milliseconds(0), [this, id, f] { finish(id, fail(f)); });
 }
 
-OnionClient::Guard* OnionClient::guard_link(const NodeId& node) {
-  auto it = guards_.find(node);
-  if (it != guards_.end()) return &it->second;
+std::shared_ptr<Link> OnionClient::guard_link(const NodeId& node) {
+  if (auto link = guards_.find(node)) return link;
   const DirectoryEntry* e = directory_ ? directory_->find(node) : nullptr;
   if (!e) return nullptr;
-  Link::Handlers h;
-  h.on_established = jobs_.bind([this, node](Link& l) {
-    auto g = guards_.find(node);
-    if (g == guards_.end() || g->second.link.get() != &l) return;
-    for (auto& f : g->second.queued) l.send(f);
-    g->second.queued.clear();
-  });
-  h.on_frame = jobs_.bind([this](Link&, Bytes f) { handle_frame(f); });
-  h.on_closed = jobs_.bind([this, node](Link& l, CloseReason) {
-    auto g = guards_.find(node);
-    if (g == guards_.end() || g->second.link.get() != &l) return;
-    handle_closed(node);
-  });
-  Guard g;
-  g.link = Link::dial(loop_, e->node.address, e->node.link_key, nullptr, config_.link, std::move(h));
-  return &guards_.insert_or_assign(node, std::move(g)).first->second;
+  return guards_.dial(node, PeerInfo{e->node.address, e->node.link_key});
 }
 
 void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
@@ -113,8 +105,8 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
                                                                  : RequestError::unknown_node;
     return fail_later(std::move(done), {err, {}, {}, 0});
   }
-  Guard* g = guard_link(path.front());
-  if (!g) return fail_later(std::move(done), {RequestError::unknown_node, 0, path.front(), 0});
+  auto guard = guard_link(path.front());
+  if (!guard) return fail_later(std::move(done), {RequestError::unknown_node, 0, path.front(), 0});
 
   std::uint64_t id;
   do id = crypto::random_u64();
@@ -130,20 +122,27 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   p.deadline_ms =
       config_.clock.unix_ms() + static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count());
   p.first_hop = p.path.front();
-  p.wait = ReplyWait(g->link);
+  p.wait = ReplyWait(guard);
   p.done = std::move(done);
+  const NodeId first = p.first_hop;
   pending_.emplace(id, std::move(p));
-  if (g->link->established()) {
-    if (g->link->send(frame) != SendStatus::ok) {
+  switch (guards_.send(first, frame, id)) {
+    case PoolSend::sent:
+    case PoolSend::queued: return;  // guard_queued() reports a queued one
+    default: {
       auto it = pending_.find(id);
       auto cb = std::move(it->second.done);
-      const NodeId first = it->second.first_hop;
       pending_.erase(it);
       fail_later(std::move(cb), {RequestError::link_failed, 0, first, 0});
     }
-  } else {
-    g->queued.push_back(std::move(frame));
   }
+}
+
+void OnionClient::guard_queued(std::uint64_t id, Queued outcome) {
+  if (outcome == Queued::sent) return;
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  finish(id, fail(RequestFailure{RequestError::link_failed, 0, it->second.first_hop, 0}));
 }
 
 void OnionClient::handle_frame(Bytes frame) {
@@ -172,7 +171,6 @@ void OnionClient::handle_frame(Bytes frame) {
 }
 
 void OnionClient::handle_closed(const NodeId& guard) {
-  guards_.erase(guard);
   std::vector<std::uint64_t> lost;
   for (const auto& [id, p] : pending_)
     if (p.first_hop == guard && !p.path.empty()) lost.push_back(id);

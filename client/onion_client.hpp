@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "routing/link.hpp"
+#include "routing/link_pool.hpp"
 #include "routing/onion_cell.hpp"
 #include "routing/onion_relay.hpp"
 #include "routing/runtime.hpp"
@@ -92,16 +93,13 @@ class OnionClient {
     ReplyWait wait;  // on the guard link, until the request is finished
     Callback done;
   };
-  struct Guard {
-    std::shared_ptr<Link> link;
-    std::vector<std::vector<std::uint8_t>> queued;  // frames waiting for the handshake
-  };
   void handle_frame(Bytes frame);
   void handle_closed(const NodeId& guard);
   void finish(std::uint64_t id, Result<std::vector<std::uint8_t>, RequestFailure> r);
   void fail_later(Callback done, RequestFailure f);
   void tick();
-  Guard* guard_link(const NodeId& node);
+  std::shared_ptr<Link> guard_link(const NodeId& node);
+  void guard_queued(std::uint64_t id, Queued outcome);
   std::uint64_t now_ms() const;
 
   uv_loop_t* loop_;
@@ -111,7 +109,7 @@ class OnionClient {
   std::shared_ptr<const Directory> directory_;
   std::int64_t clock_offset_ms_ = 0;
   std::unordered_map<std::uint64_t, Pending> pending_;
-  std::unordered_map<NodeId, Guard, NodeIdHash> guards_;
+  LinkPool<NodeId> guards_;  // links to first hops; frames tagged with the request id
   Scheduler jobs_;  // tick(), answers due, link handlers; last: cancelled first
 };
 

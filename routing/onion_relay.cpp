@@ -65,6 +65,10 @@ OnionRelay::OnionRelay(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> lin
       config_(std::move(config)),
       on_deliver_(std::move(on_deliver)),
       log_(config_.link.log ? config_.link.log : spdlog::default_logger()),
+      peers_(loop, link_identity_, config_.link, config_.max_pending_per_peer,
+             {.on_frame = [this](Link& l, Bytes f) { handle_frame(l, f); },
+              .on_queued = [this](std::uint64_t out_id, Queued outcome) { peer_queued(out_id, outcome); },
+              .on_closed = [this](const NodeId&, Link& l, CloseReason, std::size_t) { peer_closed(l); }}),
       jobs_(loop) {
   const auto before = keys_.epochs();
   keys_.rotate(now());
@@ -78,18 +82,14 @@ std::uint64_t OnionRelay::now() const { return config_.clock.unix_s(); }
 
 void OnionRelay::close() {
   jobs_.cancel_all();
-  for (auto& [id, peer] : peers_) {
-    peer.link->set_handlers({});
-    peer.link->close();
-  }
-  peers_.clear();
-  table_.clear();
+  table_.clear();  // first: what the links still held fails nothing now
   expiry_.clear();
+  peers_.close_all();
 }
 
 std::size_t OnionRelay::awaiting_replies() const {
   std::size_t n = 0;
-  for (const auto& [id, peer] : peers_) n += peer.link->awaiting();
+  peers_.for_each_link([&n](const NodeId&, const Link& l) { n += l.awaiting(); });
   return n;
 }
 
@@ -198,65 +198,44 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   forward(peeled->next_hop, out_id, std::move(out));
 }
 
-OnionRelay::OutPeer* OnionRelay::peer_link(const NodeId& next) {
-  auto it = peers_.find(next);
-  if (it != peers_.end()) return &it->second;
+std::shared_ptr<Link> OnionRelay::peer_link(const NodeId& next) {
+  if (auto link = peers_.find(next)) return link;
   auto info = directory_.lookup(next);
   if (!info) return nullptr;
-
-  Link::Handlers h;
-  h.on_established = [this, next](Link&) {
-    auto p = peers_.find(next);
-    if (p == peers_.end()) return;
-    auto pending = std::move(p->second.pending);
-    p->second.pending.clear();
-    for (auto& [out_id, frame] : pending)
-      if (p->second.link->send(frame) == SendStatus::ok)
-        ++stats_->cells_forwarded;
-      else
-        fail_entry(out_id, RelayErrorCode::overloaded);
-  };
-  h.on_frame = [this](Link& l, Bytes f) { handle_frame(l, f); };
-  h.on_closed = [this, next](Link& l, CloseReason) {
-    auto p = peers_.find(next);
-    if (p == peers_.end() || p->second.link.get() != &l) return;
-    auto pending = std::move(p->second.pending);
-    // Cells already sent on this link will get no answer on it: tell their
-    // senders now rather than let them wait for their own timeouts (a long
-    // poll would otherwise hang until the client gives up). Link closes are
-    // rare and the table is bounded, so a scan is cheap enough.
-    std::vector<std::uint64_t> stranded;
-    for (const auto& [out_id, entry] : table_)
-      if (entry.next.link().get() == &l) stranded.push_back(out_id);
-    peers_.erase(p);
-    for (auto& [out_id, frame] : pending) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
-    for (std::uint64_t out_id : stranded) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
-  };
-  auto link = Link::dial(loop_, info->endpoint, info->link_key, link_identity_, config_.link, h);
-  auto [ins, ok] = peers_.emplace(next, OutPeer{std::move(link), {}});
-  return &ins->second;
+  return peers_.dial(next, *info);
 }
 
 void OnionRelay::forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame) {
-  OutPeer* peer = peer_link(next);
-  if (!peer) {
+  auto link = peer_link(next);
+  if (!link) {
     fail_entry(out_id, RelayErrorCode::unknown_next_hop);
     return;
   }
-  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = ReplyWait(peer->link);
-  if (!peer->link->established()) {
-    if (peer->pending.size() >= config_.max_pending_per_peer) {
-      fail_entry(out_id, RelayErrorCode::overloaded);
-      return;
-    }
-    peer->pending.emplace_back(out_id, std::move(frame));
-    return;
+  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = ReplyWait(link);
+  switch (peers_.send(next, frame, out_id)) {
+    case PoolSend::sent: ++stats_->cells_forwarded; return;
+    case PoolSend::queued: return;  // peer_queued() reports it
+    default: fail_entry(out_id, RelayErrorCode::overloaded);
   }
-  if (peer->link->send(frame) != SendStatus::ok) {
-    fail_entry(out_id, RelayErrorCode::overloaded);
-    return;
+}
+
+void OnionRelay::peer_queued(std::uint64_t out_id, Queued outcome) {
+  switch (outcome) {
+    case Queued::sent: ++stats_->cells_forwarded; break;
+    case Queued::refused: fail_entry(out_id, RelayErrorCode::overloaded); break;
+    case Queued::lost: fail_entry(out_id, RelayErrorCode::next_hop_unreachable); break;
   }
-  ++stats_->cells_forwarded;
+}
+
+void OnionRelay::peer_closed(Link& link) {
+  // Cells already sent on this link will get no answer on it: tell their
+  // senders now rather than let them wait for their own timeouts (a long
+  // poll would otherwise hang until the client gives up). Link closes are
+  // rare and the table is bounded, so a scan is cheap enough.
+  std::vector<std::uint64_t> stranded;
+  for (const auto& [out_id, entry] : table_)
+    if (entry.next.link().get() == &link) stranded.push_back(out_id);
+  for (std::uint64_t out_id : stranded) fail_entry(out_id, RelayErrorCode::next_hop_unreachable);
 }
 
 void OnionRelay::fail_entry(std::uint64_t out_id, RelayErrorCode code) {

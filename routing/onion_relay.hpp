@@ -26,22 +26,12 @@
 
 #include "routing/frame.hpp"
 #include "routing/link.hpp"
+#include "routing/link_pool.hpp"
 #include "routing/onion_cell.hpp"
 
 namespace nightjar {
 
-struct NodeIdHash {
-  std::size_t operator()(const NodeId& id) const noexcept {
-    std::size_t h;
-    std::memcpy(&h, id.data(), sizeof h);
-    return h;
-  }
-};
-
-struct PeerInfo {
-  Endpoint endpoint;
-  X25519PublicKey link_key;
-};
+using NodeIdHash = FixedBytesHash;
 
 // How a relay finds the next hop. The directory (swarm/) implements it.
 class PeerDirectory {
@@ -157,17 +147,15 @@ class OnionRelay {
     ReplyKey key;
     std::uint64_t expires = 0;
   };
-  struct OutPeer {
-    std::shared_ptr<Link> link;
-    std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> pending;  // out id, frame
-  };
 
   void handle_cell(Link& from, std::uint64_t id, Bytes cell);
   void handle_reply(Link& from, FrameType type, std::uint64_t id, Bytes cell);
   void forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame);
   void fail_entry(std::uint64_t out_id, RelayErrorCode code);
   void send_error(Link& to, std::uint64_t id, const ReplyKey& key, RelayErrorCode code);
-  OutPeer* peer_link(const NodeId& next);
+  std::shared_ptr<Link> peer_link(const NodeId& next);
+  void peer_queued(std::uint64_t out_id, Queued outcome);
+  void peer_closed(Link& link);
   void expire_entries();
   std::uint64_t now() const;
 
@@ -183,7 +171,7 @@ class OnionRelay {
 
   std::unordered_map<std::uint64_t, Entry> table_;
   std::deque<std::pair<std::uint64_t, std::uint64_t>> expiry_;  // (expires, out id), in order
-  std::unordered_map<NodeId, OutPeer, NodeIdHash> peers_;
+  LinkPool<NodeId> peers_;  // to next hops; frames tagged with their out id
   std::vector<std::uint8_t> scratch_;
   Scheduler jobs_;  // maintain() every second; last: cancelled first
 };

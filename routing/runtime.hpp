@@ -126,12 +126,17 @@ class Scheduler {
   // returns void.
   template <class F>
   auto bind(F fn) const {
+    // Checked, not locked: a callback that destroys the owner makes
+    // lifetime() expire at once, for the rest of that same call.
     return [weak = std::weak_ptr<const char>(token_), fn = std::move(fn)](auto&&... args) mutable {
-      const auto live = weak.lock();
-      if (!live) return;
+      if (weak.expired()) return;
       fn(std::forward<decltype(args)>(args)...);
     };
   }
+
+  // Expires when this Scheduler is gone or cancelled: for a loop that runs
+  // callbacks which may destroy the owner.
+  std::weak_ptr<const char> lifetime() const { return token_; }
 
   // Drops every pending call and periodic job, and makes every callback bound
   // so far a no-op. The Scheduler stays usable.
