@@ -1,7 +1,9 @@
 #include "routing/onion_cell.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <stdexcept>
 
 #include "routing/wire.hpp"
 
@@ -303,6 +305,20 @@ Result<OpenedReply, ReplyError> open_reply(std::span<const ReplyKey> reply_keys,
     return out;
   }
   return fail(ReplyError::unreadable);
+}
+
+void write_onion_frame_header(MutableBytes frame, FrameType type, std::uint64_t request_id) {
+  if (frame.size() < onion_frame_header)
+    throw std::length_error("write_onion_frame_header: buffer shorter than the header");
+  frame[0] = static_cast<std::uint8_t>(type);
+  store_u64(frame.data() + 1, request_id);
+}
+
+std::vector<std::uint8_t> make_onion_frame(FrameType type, std::uint64_t request_id, Bytes cell) {
+  std::vector<std::uint8_t> frame(onion_frame_header + cell.size());
+  write_onion_frame_header(frame, type, request_id);
+  std::copy(cell.begin(), cell.end(), frame.data() + onion_frame_header);
+  return frame;
 }
 
 }  // namespace nightjar

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "routing/crypto.hpp"
+#include "routing/frame.hpp"
 #include "routing/lioness.hpp"
 #include "routing/onion_keys.hpp"
 #include "routing/random_source.hpp"
@@ -136,5 +137,18 @@ Result<std::vector<std::uint8_t>, OnionError> make_reply(std::size_t cell_bytes,
                                                          std::uint8_t code, Bytes data);
 // Adds this hop's layer to a reply cell travelling back, in place.
 void wrap_reply(const ReplyKey& reply_key, MutableBytes cell);
+
+// --- Onion frames ----------------------------------------------------------------
+
+// Between nodes, a cell or reply cell travels in a link frame:
+// type (1) || request_id (8, big-endian) || cell; routing/frame.hpp has the
+// types and onion_frame_header. Clients and relays build these.
+
+// Writes the header into the first onion_frame_header bytes of `frame`, for a
+// buffer that holds (or will hold) the cell after them. Throws
+// std::length_error if `frame` is shorter than the header (a programming error).
+void write_onion_frame_header(MutableBytes frame, FrameType type, std::uint64_t request_id);
+// A whole frame: the header, then a copy of `cell`.
+std::vector<std::uint8_t> make_onion_frame(FrameType type, std::uint64_t request_id, Bytes cell);
 
 }  // namespace nightjar

@@ -144,4 +144,11 @@ Result<void, WireError> WireReader::finish() const {
   return {};
 }
 
+FieldReader& FieldReader::flag(bool& out) {
+  std::uint8_t v = 0;
+  u8(v).check(v <= 1);
+  if (ok()) out = v == 1;
+  return *this;
+}
+
 }  // namespace nightjar

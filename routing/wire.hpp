@@ -4,15 +4,21 @@
 // before anything is read. Reads return Result and never throw, so a parser
 // fed by the network fails cleanly on any input.
 //
-// Typical parser:
-//   WireReader r(bytes);
-//   auto kind = r.u8();          if (!kind) return kind.failure();
-//   auto body = r.var16(1024);   if (!body) return body.failure();
-//   if (auto end = r.finish(); !end) return end.failure();
+// A message codec writes with WireWriter and reads with FieldReader, one line
+// per field either way:
+//   WireWriter w;  w.u8(m.kind).var16(m.body);
+//   FieldReader f(bytes);
+//   f.u8(m.kind).var16(m.body, 1024);
+//   return f.finish(std::move(m));  // the first failure, or trailing_bytes
+// WireReader underneath returns a Result per field, for a parser that needs
+// views into the input or decides what to read next field by field.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "routing/bytes.hpp"
@@ -90,6 +96,94 @@ class WireReader {
 
   Bytes data_;
   std::size_t pos_ = 0;
+};
+
+// Reads fields straight into the variables that keep them, and remembers the
+// first failure: after a read or a check fails, every later call does nothing,
+// so a parser reads all its fields and tests once, and reports exactly the
+// error the first bad field gives with WireReader. Calls chained with `.` run
+// left to right (C++17), so a check sees the field read just before it:
+//   f.u16(q.limit).check(q.limit != 0 && q.limit <= max_limit).u32(q.wait_ms);
+// A variable whose read failed keeps its old value; finish() then fails, so
+// a parser never returns it.
+class FieldReader {
+ public:
+  explicit FieldReader(Bytes data) : r_(data) {}
+
+  FieldReader& u8(std::uint8_t& out) { return ok() ? keep(r_.u8(), out) : *this; }
+  FieldReader& u16(std::uint16_t& out) { return ok() ? keep(r_.u16(), out) : *this; }
+  FieldReader& u32(std::uint32_t& out) { return ok() ? keep(r_.u32(), out) : *this; }
+  FieldReader& u64(std::uint64_t& out) { return ok() ? keep(r_.u64(), out) : *this; }
+  // A u8 that must be 0 (false) or 1 (true); anything else is bad_value.
+  FieldReader& flag(bool& out);
+  template <class Fixed>
+  FieldReader& fixed(Fixed& out) {
+    return ok() ? keep(r_.fixed<Fixed>(), out) : *this;
+  }
+  // Length-prefixed byte strings, copied into `out` (a std::vector of bytes
+  // or a std::string); too_long if the prefix exceeds max.
+  template <class Out>
+  FieldReader& var8(Out& out, std::size_t max = 0xff) {
+    return ok() ? copy(r_.var8(max), out) : *this;
+  }
+  template <class Out>
+  FieldReader& var16(Out& out, std::size_t max = 0xffff) {
+    return ok() ? copy(r_.var16(max), out) : *this;
+  }
+  template <class Out>
+  FieldReader& var32(Out& out, std::size_t max) {
+    return ok() ? copy(r_.var32(max), out) : *this;
+  }
+
+  // Fails with `error` unless `holds`: the range check of a field just read.
+  FieldReader& check(bool holds, WireError error = WireError::bad_value) {
+    return holds ? *this : reject(error);
+  }
+  // Fails with `error`, unless something failed before.
+  FieldReader& reject(WireError error = WireError::bad_value) {
+    if (ok()) error_ = error;
+    return *this;
+  }
+
+  bool ok() const noexcept { return !error_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  WireError error() const {
+    assert(!ok());
+    return *error_;
+  }
+  // Forwards the failure to a caller's Result, as Result::failure() does.
+  Failure<WireError> failure() const { return Failure<WireError>{error()}; }
+  std::size_t remaining() const { return r_.remaining(); }
+
+  // `value` if every read and check succeeded and every byte was consumed;
+  // otherwise the first failure, or trailing_bytes.
+  template <class T>
+  Result<T, WireError> finish(T value) const {
+    if (!ok()) return failure();
+    if (auto end = r_.finish(); !end) return end.failure();
+    return Result<T, WireError>(std::move(value));
+  }
+
+ private:
+  template <class T>
+  FieldReader& keep(Result<T, WireError> v, T& out) {
+    if (v)
+      out = std::move(*v);
+    else
+      error_ = v.error();
+    return *this;
+  }
+  template <class Out>
+  FieldReader& copy(Result<Bytes, WireError> v, Out& out) {
+    if (v)
+      out.assign(v->begin(), v->end());
+    else
+      error_ = v.error();
+    return *this;
+  }
+
+  WireReader r_;
+  std::optional<WireError> error_;
 };
 
 // Fixed-position helpers for hot paths that lay out their own buffers.

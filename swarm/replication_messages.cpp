@@ -20,27 +20,16 @@ WireWriter start(Type t, std::size_t reserve) {
   return w;
 }
 
-// Checks the type byte; the reader is left after it.
-Result<void, WireError> expect(WireReader& r, Type t) {
-  auto b = r.u8();
-  if (!b) return b.failure();
-  if (*b != static_cast<std::uint8_t>(t)) return fail(WireError::bad_value);
-  return {};
+// Reads the type byte: bad_value unless it is `t`.
+FieldReader& expect(FieldReader& f, Type t) {
+  std::uint8_t type = 0;
+  return f.u8(type).check(type == static_cast<std::uint8_t>(t));
 }
 
-Result<EntryState, WireError> read_entry(WireReader& r) {
-  EntryState e;
-  auto id = r.fixed<MessageId>();
-  if (!id) return id.failure();
-  e.id = *id;
-  auto flags = r.u8();
-  if (!flags) return flags.failure();
-  if ((*flags & ~tombstone_flag) != 0) return fail(WireError::bad_value);
-  e.tombstone = (*flags & tombstone_flag) != 0;
-  auto expiry = r.u64();
-  if (!expiry) return expiry.failure();
-  e.expiry_ms = *expiry;
-  return e;
+void read_entry(FieldReader& f, EntryState& e) {
+  std::uint8_t flags = 0;
+  f.fixed(e.id).u8(flags).check((flags & ~tombstone_flag) == 0).u64(e.expiry_ms);
+  e.tombstone = (flags & tombstone_flag) != 0;
 }
 
 bool id_less(const MessageId& a, const MessageId& b) {
@@ -115,124 +104,80 @@ std::vector<std::uint8_t> encode(const Fetch& m) {
 }
 
 Result<Push, WireError> decode_push(Bytes frame) {
-  WireReader r(frame);
-  if (auto e = expect(r, Type::push); !e) return e.failure();
+  FieldReader f(frame);
   Push m;
-  auto request_id = r.u64();
-  if (!request_id) return request_id.failure();
-  m.request_id = *request_id;
-  auto recipient = r.fixed<Ed25519PublicKey>();
-  if (!recipient) return recipient.failure();
-  m.message.recipient = *recipient;
-  auto id = r.fixed<MessageId>();
-  if (!id) return id.failure();
-  m.message.id = *id;
-  auto ts = r.u64();
-  if (!ts) return ts.failure();
-  m.message.timestamp_ms = *ts;
-  auto expiry = r.u64();
-  if (!expiry) return expiry.failure();
-  m.message.expiry_ms = *expiry;
-  auto body = r.var16(max_body_bytes);
-  if (!body) return body.failure();
-  m.message.body.assign(body->begin(), body->end());
-  if (auto end = r.finish(); !end) return end.failure();
-  return m;
+  StoredMessage& s = m.message;
+  expect(f, Type::push)
+      .u64(m.request_id)
+      .fixed(s.recipient)
+      .fixed(s.id)
+      .u64(s.timestamp_ms)
+      .u64(s.expiry_ms)
+      .var16(s.body, max_body_bytes);
+  return f.finish(std::move(m));
 }
 
 Result<PushAck, WireError> decode_push_ack(Bytes frame) {
-  WireReader r(frame);
-  if (auto e = expect(r, Type::push_ack); !e) return e.failure();
-  auto request_id = r.u64();
-  if (!request_id) return request_id.failure();
-  auto status = r.u8();
-  if (!status) return status.failure();
-  if (*status > static_cast<std::uint8_t>(AckStatus::deleted)) return fail(WireError::bad_value);
-  if (auto end = r.finish(); !end) return end.failure();
-  return PushAck{*request_id, static_cast<AckStatus>(*status)};
+  FieldReader f(frame);
+  PushAck m;
+  std::uint8_t status = 0;
+  expect(f, Type::push_ack)
+      .u64(m.request_id)
+      .u8(status)
+      .check(status <= static_cast<std::uint8_t>(AckStatus::deleted));
+  m.status = static_cast<AckStatus>(status);
+  return f.finish(m);
 }
 
 Result<Tombstone, WireError> decode_tombstone(Bytes frame) {
-  WireReader r(frame);
-  if (auto e = expect(r, Type::tombstone); !e) return e.failure();
+  FieldReader f(frame);
   Tombstone m;
-  auto recipient = r.fixed<Ed25519PublicKey>();
-  if (!recipient) return recipient.failure();
-  m.recipient = *recipient;
-  auto id = r.fixed<MessageId>();
-  if (!id) return id.failure();
-  m.id = *id;
-  auto expiry = r.u64();
-  if (!expiry) return expiry.failure();
-  m.expiry_ms = *expiry;
-  if (auto end = r.finish(); !end) return end.failure();
-  return m;
+  expect(f, Type::tombstone).fixed(m.recipient).fixed(m.id).u64(m.expiry_ms);
+  return f.finish(m);
 }
 
 Result<Summary, WireError> decode_summary(Bytes frame) {
-  WireReader r(frame);
-  if (auto e = expect(r, Type::summary); !e) return e.failure();
+  FieldReader f(frame);
   Summary m;
-  auto swarm = r.u64();
-  if (!swarm) return swarm.failure();
-  m.swarm = *swarm;
-  for (BucketSummary& b : m.buckets) {
-    auto count = r.u32();
-    if (!count) return count.failure();
-    b.count = *count;
-    auto digest = r.fixed<Hash256>();
-    if (!digest) return digest.failure();
-    b.digest = *digest;
-  }
-  if (auto end = r.finish(); !end) return end.failure();
-  return m;
+  expect(f, Type::summary).u64(m.swarm);
+  for (BucketSummary& b : m.buckets)
+    f.u32(b.count).fixed(b.digest);
+  return f.finish(m);
 }
 
 Result<BucketList, WireError> decode_bucket(Bytes frame) {
-  WireReader r(frame);
-  if (auto e = expect(r, Type::bucket); !e) return e.failure();
+  FieldReader f(frame);
   BucketList m;
-  auto bucket = r.u8();
-  if (!bucket) return bucket.failure();
-  m.bucket = *bucket;
-  auto last = r.u8();
-  if (!last) return last.failure();
-  if (*last > 1) return fail(WireError::bad_value);
-  m.last = *last == 1;
-  auto n = r.u16();
-  if (!n) return n.failure();
-  if (*n > max_bucket_entries_per_frame) return fail(WireError::too_long);
-  m.entries.reserve(std::min<std::size_t>(*n, r.remaining() / bucket_entry_bytes));
-  for (std::uint16_t i = 0; i < *n; ++i) {
-    auto e = read_entry(r);
-    if (!e) return e.failure();
+  std::uint16_t n = 0;
+  expect(f, Type::bucket)
+      .u8(m.bucket)
+      .flag(m.last)
+      .u16(n)
+      .check(n <= max_bucket_entries_per_frame, WireError::too_long);
+  if (!f) return f.failure();
+  m.entries.reserve(std::min<std::size_t>(n, f.remaining() / bucket_entry_bytes));
+  for (std::uint16_t i = 0; i < n && f; ++i) {
+    EntryState e;
+    read_entry(f, e);
     // Entries belong to the bucket (the ID's first byte) and come in strictly
     // increasing ID order, so a listing has one encoding and no duplicates.
-    if (e->id.bytes[0] != m.bucket) return fail(WireError::bad_value);
-    if (!m.entries.empty() && !id_less(m.entries.back().id, e->id))
-      return fail(WireError::bad_value);
-    m.entries.push_back(*e);
+    f.check(e.id.bytes[0] == m.bucket)
+        .check(m.entries.empty() || id_less(m.entries.back().id, e.id));
+    m.entries.push_back(e);
   }
-  if (auto end = r.finish(); !end) return end.failure();
-  return m;
+  return f.finish(std::move(m));
 }
 
 Result<Fetch, WireError> decode_fetch(Bytes frame) {
-  WireReader r(frame);
-  if (auto e = expect(r, Type::fetch); !e) return e.failure();
-  auto n = r.u16();
-  if (!n) return n.failure();
-  if (*n == 0) return fail(WireError::bad_value);
-  if (*n > max_fetch_ids) return fail(WireError::too_long);
+  FieldReader f(frame);
+  std::uint16_t n = 0;
+  expect(f, Type::fetch).u16(n).check(n != 0).check(n <= max_fetch_ids, WireError::too_long);
+  if (!f) return f.failure();
   Fetch m;
-  m.ids.reserve(*n);
-  for (std::uint16_t i = 0; i < *n; ++i) {
-    auto id = r.fixed<MessageId>();
-    if (!id) return id.failure();
-    m.ids.push_back(*id);
-  }
-  if (auto end = r.finish(); !end) return end.failure();
-  return m;
+  m.ids.resize(n);
+  for (MessageId& id : m.ids)
+    f.fixed(id);
+  return f.finish(std::move(m));
 }
 
 std::vector<std::vector<std::uint8_t>> encode_bucket(std::uint8_t bucket,

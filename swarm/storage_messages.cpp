@@ -72,91 +72,27 @@ std::vector<std::uint8_t> labelled(std::string_view label, const R& r) {
   return w.take();
 }
 
-Result<StoreRequest, WireError> read_store(WireReader& r) {
-  StoreRequest q;
-  auto recipient = r.fixed<Ed25519PublicKey>();
-  if (!recipient) return recipient.failure();
-  q.recipient = *recipient;
-  auto ttl = r.u32();
-  if (!ttl) return ttl.failure();
-  q.ttl_seconds = *ttl;
-  auto body = r.var16(max_body_bytes);
-  if (!body) return body.failure();
-  q.body.assign(body->begin(), body->end());
-  return q;
+void read_fields(FieldReader& f, StoreRequest& q) {
+  f.fixed(q.recipient).u32(q.ttl_seconds).var16(q.body, max_body_bytes);
 }
-
-Result<RetrieveRequest, WireError> read_retrieve(WireReader& r) {
-  RetrieveRequest q;
-  auto recipient = r.fixed<Ed25519PublicKey>();
-  if (!recipient) return recipient.failure();
-  q.recipient = *recipient;
-  auto incarnation = r.u64();
-  if (!incarnation) return incarnation.failure();
-  q.since.incarnation = *incarnation;
-  auto seq = r.u64();
-  if (!seq) return seq.failure();
-  q.since.seq = *seq;
-  auto floor_ts = r.u64();
-  if (!floor_ts) return floor_ts.failure();
-  q.floor.timestamp_ms = *floor_ts;
-  auto floor_id = r.fixed<MessageId>();
-  if (!floor_id) return floor_id.failure();
-  q.floor.id = *floor_id;
-  auto limit = r.u16();
-  if (!limit) return limit.failure();
-  if (*limit == 0 || *limit > max_retrieve_limit) return fail(WireError::bad_value);
-  q.limit = *limit;
-  auto wait = r.u32();
-  if (!wait) return wait.failure();
-  if (*wait > max_wait_ms) return fail(WireError::bad_value);
-  q.wait_ms = *wait;
-  auto ts = r.u64();
-  if (!ts) return ts.failure();
-  q.timestamp_ms = *ts;
-  auto sig = r.fixed<Ed25519Signature>();
-  if (!sig) return sig.failure();
-  q.signature = *sig;
-  return q;
+void read_fields(FieldReader& f, RetrieveRequest& q) {
+  f.fixed(q.recipient)
+      .u64(q.since.incarnation)
+      .u64(q.since.seq)
+      .u64(q.floor.timestamp_ms)
+      .fixed(q.floor.id)
+      .u16(q.limit)
+      .check(q.limit != 0 && q.limit <= max_retrieve_limit)
+      .u32(q.wait_ms)
+      .check(q.wait_ms <= max_wait_ms)
+      .u64(q.timestamp_ms)
+      .fixed(q.signature);
 }
-
-Result<DeleteRequest, WireError> read_delete(WireReader& r) {
-  DeleteRequest q;
-  auto recipient = r.fixed<Ed25519PublicKey>();
-  if (!recipient) return recipient.failure();
-  q.recipient = *recipient;
-  auto id = r.fixed<MessageId>();
-  if (!id) return id.failure();
-  q.id = *id;
-  auto ts = r.u64();
-  if (!ts) return ts.failure();
-  q.timestamp_ms = *ts;
-  auto sig = r.fixed<Ed25519Signature>();
-  if (!sig) return sig.failure();
-  q.signature = *sig;
-  return q;
+void read_fields(FieldReader& f, DeleteRequest& q) {
+  f.fixed(q.recipient).fixed(q.id).u64(q.timestamp_ms).fixed(q.signature);
 }
-
-Result<DeleteAllRequest, WireError> read_delete_all(WireReader& r) {
-  DeleteAllRequest q;
-  auto recipient = r.fixed<Ed25519PublicKey>();
-  if (!recipient) return recipient.failure();
-  q.recipient = *recipient;
-  auto ts = r.u64();
-  if (!ts) return ts.failure();
-  q.timestamp_ms = *ts;
-  auto sig = r.fixed<Ed25519Signature>();
-  if (!sig) return sig.failure();
-  q.signature = *sig;
-  return q;
-}
-
-// Reads one method's fields and converts them to a Request.
-template <class Read>
-Result<Request, WireError> read_as_request(WireReader& r, Read read) {
-  auto q = read(r);
-  if (!q) return q.failure();
-  return Request{std::move(*q)};
+void read_fields(FieldReader& f, DeleteAllRequest& q) {
+  f.fixed(q.recipient).u64(q.timestamp_ms).fixed(q.signature);
 }
 
 }  // namespace
@@ -173,35 +109,32 @@ std::vector<std::uint8_t> encode(const Request& r) {
 }
 
 Result<Request, WireError> decode_request(Bytes bytes) {
-  WireReader r(bytes);
-  auto v = r.u8();
-  if (!v) return v.failure();
-  if (*v != version) return fail(WireError::bad_value);
-  auto m = r.u8();
-  if (!m) return m.failure();
-  Result<Request, WireError> q = fail(WireError::bad_value);
-  switch (static_cast<Method>(*m)) {
+  FieldReader f(bytes);
+  std::uint8_t v = 0;
+  std::uint8_t m = 0;
+  f.u8(v).check(v == version).u8(m);
+  if (!f) return f.failure();
+  Request q;
+  switch (static_cast<Method>(m)) {
     case Method::store:
-      q = read_as_request(r, read_store);
+      read_fields(f, q.emplace<StoreRequest>());
       break;
     case Method::retrieve:
-      q = read_as_request(r, read_retrieve);
+      read_fields(f, q.emplace<RetrieveRequest>());
       break;
     case Method::erase:
-      q = read_as_request(r, read_delete);
+      read_fields(f, q.emplace<DeleteRequest>());
       break;
     case Method::erase_all:
-      q = read_as_request(r, read_delete_all);
+      read_fields(f, q.emplace<DeleteAllRequest>());
       break;
     case Method::info:
-      q = Request{InfoRequest{}};
+      q = InfoRequest{};
       break;
     default:
       return fail(WireError::bad_value);
   }
-  if (!q) return q;
-  if (auto end = r.finish(); !end) return end.failure();
-  return q;
+  return f.finish(std::move(q));
 }
 
 std::vector<std::uint8_t> signed_bytes(const RetrieveRequest& r) {
@@ -288,130 +221,59 @@ void write_body(WireWriter& w, const ClockSkew& b) {
   w.u64(b.server_time_ms);
 }
 
-Result<StoreResult, WireError> read_store_result(WireReader& r) {
-  StoreResult b;
-  auto id = r.fixed<MessageId>();
-  if (!id) return id.failure();
-  b.id = *id;
-  auto ts = r.u64();
-  if (!ts) return ts.failure();
-  b.timestamp_ms = *ts;
-  auto replicas = r.u8();
-  if (!replicas) return replicas.failure();
-  b.replicas = *replicas;
-  return b;
+void read_body(FieldReader& f, StoreResult& b) {
+  f.fixed(b.id).u64(b.timestamp_ms).u8(b.replicas);
 }
-
-Result<StoredMessage, WireError> read_message(WireReader& r) {
-  StoredMessage m;  // recipient stays zero: the request's, not repeated
-  auto id = r.fixed<MessageId>();
-  if (!id) return id.failure();
-  m.id = *id;
-  auto ts = r.u64();
-  if (!ts) return ts.failure();
-  m.timestamp_ms = *ts;
-  auto expiry = r.u64();
-  if (!expiry) return expiry.failure();
-  m.expiry_ms = *expiry;
-  auto body = r.var16(max_body_bytes);
-  if (!body) return body.failure();
-  m.body.assign(body->begin(), body->end());
-  return m;
+void read_message(FieldReader& f, StoredMessage& m) {
+  // recipient stays zero: the request's, not repeated
+  f.fixed(m.id).u64(m.timestamp_ms).u64(m.expiry_ms).var16(m.body, max_body_bytes);
 }
-
-Result<RetrieveResult, WireError> read_retrieve_result(WireReader& r) {
-  RetrieveResult b;
-  auto count = r.u16();
-  if (!count) return count.failure();
-  if (*count > max_retrieve_limit) return fail(WireError::too_long);
-  auto more = r.u8();
-  if (!more) return more.failure();
-  if (*more > 1) return fail(WireError::bad_value);
-  b.more = *more == 1;
-  auto server_time = r.u64();
-  if (!server_time) return server_time.failure();
-  b.server_time_ms = *server_time;
-  auto incarnation = r.u64();
-  if (!incarnation) return incarnation.failure();
-  b.cursor.incarnation = *incarnation;
-  auto seq = r.u64();
-  if (!seq) return seq.failure();
-  b.cursor.seq = *seq;
+void read_body(FieldReader& f, RetrieveResult& b) {
+  std::uint16_t count = 0;
+  f.u16(count)
+      .check(count <= max_retrieve_limit, WireError::too_long)
+      .flag(b.more)
+      .u64(b.server_time_ms)
+      .u64(b.cursor.incarnation)
+      .u64(b.cursor.seq);
+  if (!f) return;
   // Reserve only what the bytes left can hold, whatever the count claims.
-  b.messages.reserve(std::min<std::size_t>(*count, r.remaining() / stored_message_header));
-  for (std::uint16_t i = 0; i < *count; ++i) {
-    auto m = read_message(r);
-    if (!m) return m.failure();
-    b.messages.push_back(std::move(*m));
-  }
-  return b;
+  b.messages.reserve(std::min<std::size_t>(count, f.remaining() / stored_message_header));
+  for (std::uint16_t i = 0; i < count && f; ++i)
+    read_message(f, b.messages.emplace_back());
+}
+void read_body(FieldReader& f, DeleteResult& b) {
+  f.u32(b.deleted);
+}
+void read_body(FieldReader& f, InfoResult& b) {
+  f.var8(b.version).u64(b.server_time_ms).u64(b.swarm);
+}
+void read_body(FieldReader& f, WrongSwarm& b) {
+  std::uint8_t n = 0;
+  f.u64(b.swarm).u8(n).check(n <= max_listed_members, WireError::too_long);
+  if (!f) return;
+  b.members.resize(n);
+  for (NodeId& id : b.members)
+    f.fixed(id);
+}
+void read_body(FieldReader& f, ClockSkew& b) {
+  f.u64(b.server_time_ms);
 }
 
-Result<DeleteResult, WireError> read_delete_result(WireReader& r) {
-  auto n = r.u32();
-  if (!n) return n.failure();
-  return DeleteResult{*n};
-}
-
-Result<InfoResult, WireError> read_info_result(WireReader& r) {
-  InfoResult b;
-  auto v = r.var8();
-  if (!v) return v.failure();
-  b.version.assign(v->begin(), v->end());
-  auto t = r.u64();
-  if (!t) return t.failure();
-  b.server_time_ms = *t;
-  auto swarm = r.u64();
-  if (!swarm) return swarm.failure();
-  b.swarm = *swarm;
-  return b;
-}
-
-Result<WrongSwarm, WireError> read_wrong_swarm(WireReader& r) {
-  WrongSwarm b;
-  auto swarm = r.u64();
-  if (!swarm) return swarm.failure();
-  b.swarm = *swarm;
-  auto n = r.u8();
-  if (!n) return n.failure();
-  if (*n > max_listed_members) return fail(WireError::too_long);
-  b.members.reserve(*n);
-  for (std::uint8_t i = 0; i < *n; ++i) {
-    auto id = r.fixed<NodeId>();
-    if (!id) return id.failure();
-    b.members.push_back(*id);
-  }
-  return b;
-}
-
-Result<ClockSkew, WireError> read_clock_skew(WireReader& r) {
-  auto t = r.u64();
-  if (!t) return t.failure();
-  return ClockSkew{*t};
-}
-
-// Reads a body and stores it in the response.
-template <class Read>
-Result<void, WireError> read_into(Response& out, WireReader& r, Read read) {
-  auto b = read(r);
-  if (!b) return b.failure();
-  out.body = std::move(*b);
-  return {};
-}
-
-Result<void, WireError> read_ok_body(Response& out, Method method, WireReader& r) {
+// The body of an ok answer: the one the request's method calls for.
+void read_ok_body(FieldReader& f, Method method, Response& out) {
   switch (method) {
     case Method::store:
-      return read_into(out, r, read_store_result);
+      return read_body(f, out.body.emplace<StoreResult>());
     case Method::retrieve:
-      return read_into(out, r, read_retrieve_result);
+      return read_body(f, out.body.emplace<RetrieveResult>());
     case Method::erase:
     case Method::erase_all:
-      return read_into(out, r, read_delete_result);
+      return read_body(f, out.body.emplace<DeleteResult>());
     case Method::info:
-      return read_into(out, r, read_info_result);
+      return read_body(f, out.body.emplace<InfoResult>());
   }
-  return fail(WireError::bad_value);  // not a method
+  f.reject();  // not a method
 }
 
 }  // namespace
@@ -424,29 +286,26 @@ std::vector<std::uint8_t> encode(const Response& r) {
 }
 
 Result<Response, WireError> decode_response(Method method, Bytes bytes) {
-  WireReader r(bytes);
-  auto s = r.u8();
-  if (!s) return s.failure();
-  if (*s > static_cast<std::uint8_t>(Status::not_ready)) return fail(WireError::bad_value);
+  FieldReader f(bytes);
+  std::uint8_t status = 0;
+  f.u8(status).check(status <= static_cast<std::uint8_t>(Status::not_ready));
+  if (!f) return f.failure();
   Response out;
-  out.status = static_cast<Status>(*s);
-  Result<void, WireError> body;
+  out.status = static_cast<Status>(status);
   switch (out.status) {
     case Status::ok:
-      body = read_ok_body(out, method, r);
+      read_ok_body(f, method, out);
       break;
     case Status::wrong_swarm:
-      body = read_into(out, r, read_wrong_swarm);
+      read_body(f, out.body.emplace<WrongSwarm>());
       break;
     case Status::clock_skew:
-      body = read_into(out, r, read_clock_skew);
+      read_body(f, out.body.emplace<ClockSkew>());
       break;
     default:
       break;  // no body
   }
-  if (!body) return body.failure();
-  if (auto end = r.finish(); !end) return end.failure();
-  return out;
+  return f.finish(std::move(out));
 }
 
 }  // namespace nightjar::storage

@@ -331,3 +331,26 @@ TEST_CASE("other cell sizes work end to end", "[onion]") {
     CHECK(trip.delivered == msg);
   }
 }
+
+TEST_CASE("onion frames are type, big-endian request ID, then the cell", "[onion]") {
+  const std::vector<std::uint8_t> cell = {0xc0, 0xc1, 0xc2};
+  const auto frame = make_onion_frame(FrameType::onion_reply_last, 0x0102030405060708ull, cell);
+  CHECK(to_hex(frame) ==
+        "03"
+        "0102030405060708"
+        "c0c1c2");
+  CHECK(make_onion_frame(FrameType::onion_cell, 1, {}).size() == onion_frame_header);
+
+  // In place, in front of a cell already in the buffer; the cell is untouched.
+  std::vector<std::uint8_t> buf(onion_frame_header + cell.size(), 0xff);
+  std::copy(cell.begin(), cell.end(), buf.begin() + onion_frame_header);
+  write_onion_frame_header(buf, FrameType::onion_cell, 0xfedcba9876543210ull);
+  CHECK(to_hex(buf) ==
+        "01"
+        "fedcba9876543210"
+        "c0c1c2");
+
+  std::vector<std::uint8_t> too_short(onion_frame_header - 1, 0);
+  CHECK_THROWS_AS(write_onion_frame_header(too_short, FrameType::onion_cell, 1), std::length_error);
+  CHECK(too_short == std::vector<std::uint8_t>(onion_frame_header - 1, 0));
+}
