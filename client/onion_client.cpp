@@ -111,10 +111,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   std::uint64_t id;
   do id = crypto::random_u64();
   while (id == 0 || pending_.count(id));
-  std::vector<std::uint8_t> frame(onion_frame_header + built->cell.size());
-  frame[0] = static_cast<std::uint8_t>(FrameType::onion_cell);
-  store_u64(frame.data() + 1, id);
-  std::memcpy(frame.data() + onion_frame_header, built->cell.data(), built->cell.size());
+  const auto frame = make_onion_frame(FrameType::onion_cell, id, built->cell);
 
   Pending p;
   p.reply_keys = std::move(built->reply_keys);

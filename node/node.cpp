@@ -143,6 +143,9 @@ Result<void, std::string> Node::start() {
   state_->load();
   peers_ = std::make_unique<PeerLinks>(loop_, link_identity_, o.link,
                                        [this](Link& l, Bytes f) { dispatch(l, f); });
+  frames_.on(FrameType::dir_fetch, [this](Link& from, Bytes f) {
+    if (!state_->serve_fetch(from, f)) from.close(CloseReason::protocol_error);
+  });
 
   if (o.authority) {
     AuthorityConfig ac;
@@ -153,6 +156,9 @@ Result<void, std::string> Node::start() {
     ac.clock = o.clock;
     ac.log = log_;
     authority_ = std::make_unique<Authority>(loop_, std::move(ac), *state_, *peers_);
+    frames_.on({FrameType::dir_register, FrameType::auth_vote, FrameType::auth_signature,
+                FrameType::dir_chunk, FrameType::dir_none},
+               [this](Link& from, Bytes f) { authority_->handle_frame(from, f); });
     authority_->start();
     log_->info("authority {} listening on {}", id().hex().substr(0, 16), address().to_string());
     return {};
@@ -209,6 +215,13 @@ Result<void, std::string> Node::start_service_node() {
   dc.clock = o.clock;
   dc.log = log_;
   client_ = std::make_unique<DirectoryClient>(loop_, std::move(dc), *state_, *peers_);
+  frames_.on({FrameType::onion_cell, FrameType::onion_reply, FrameType::onion_reply_last},
+             [this](Link& from, Bytes f) { relay_->handle_frame(from, f); });
+  frames_.on({FrameType::dir_register_reply, FrameType::dir_chunk, FrameType::dir_none},
+             [this](Link& from, Bytes f) { client_->handle_frame(from, f); });
+  frames_.on({FrameType::repl_push, FrameType::repl_push_ack, FrameType::repl_tombstone,
+              FrameType::repl_summary, FrameType::repl_bucket, FrameType::repl_fetch},
+             [this](Link& from, Bytes f) { replicate(from, f); });
   client_->start();
 
   jobs_.every(tick_ms, [this] { tick(); });
@@ -239,26 +252,20 @@ void Node::tick() {
 void Node::dispatch(Link& from, Bytes frame) {
   if (frame.empty()) return;
   if (!admit(from, frame)) return;
-  if (relay_ && relay_->handle_frame(from, frame)) return;
-  if (static_cast<FrameType>(frame[0]) == FrameType::dir_fetch) {
-    if (!state_->serve_fetch(from, frame)) from.close(CloseReason::protocol_error);
-    return;
-  }
-  if (authority_ && authority_->handle_frame(from, frame)) return;
-  if (replicator_ && frame[0] >= 0x20 && frame[0] <= 0x2f) {
-    // Replication only between nodes of the directory, on mutual links.
-    const auto& key = from.peer_static();
-    auto peer = key ? state_->node_with_link_key(*key) : std::nullopt;
-    if (!peer || (options_.replication_filter && !options_.replication_filter(*peer))) return;
-    std::weak_ptr<Link> link = from.weak_from_this();
-    replicator_->handle_frame(*peer, frame, [link](Bytes reply) {
-      if (auto l = link.lock()) l->send(reply);
-    });
-    return;
-  }
-  if (client_ && client_->handle_frame(from, frame)) return;
-  log_->debug("frame of unknown type {} from {} dropped", static_cast<int>(frame[0]),
+  if (frames_.dispatch(from, frame)) return;
+  log_->debug("frame of type {} from {} dropped: not handled here", static_cast<int>(frame[0]),
               from.peer_label());
+}
+
+// Replication only between nodes of the directory, on mutual links.
+void Node::replicate(Link& from, Bytes frame) {
+  const auto& key = from.peer_static();
+  auto peer = key ? state_->node_with_link_key(*key) : std::nullopt;
+  if (!peer || (options_.replication_filter && !options_.replication_filter(*peer))) return;
+  std::weak_ptr<Link> link = from.weak_from_this();
+  replicator_->handle_frame(*peer, frame, [link](Bytes reply) {
+    if (auto l = link.lock()) l->send(reply);
+  });
 }
 
 // The per-link rate limit (node/rate_limit.hpp): an onion cell over its

@@ -21,6 +21,7 @@
 #include "node/peer_links.hpp"
 #include "node/rate_limit.hpp"
 #include "node/storage_service.hpp"
+#include "routing/frame_registry.hpp"
 #include "routing/onion_relay.hpp"
 #include "routing/runtime.hpp"
 #include "swarm/message_store.hpp"
@@ -94,6 +95,7 @@ class Node {
  private:
   Node(uv_loop_t* loop, NodeOptions options);
   void dispatch(Link& from, Bytes frame);
+  void replicate(Link& from, Bytes frame);
   bool admit(Link& from, Bytes frame);
   LinkClass link_class(const Link& link) const;
   void on_link_closed(Link& link);
@@ -122,6 +124,7 @@ class Node {
   std::unique_ptr<StorageService> storage_;
   std::uint64_t next_sweep_ms_ = 0;
   LinkRateLimiter limiter_;
+  FrameRegistry frames_;  // every frame type this node handles, and who handles it
   Scheduler jobs_;  // tick() every 100 ms; last: cancelled first
 };
 

@@ -18,18 +18,6 @@ const char* to_string(RelayErrorCode c) {
   return "unknown relay error";
 }
 
-namespace {
-
-std::vector<std::uint8_t> onion_frame(FrameType type, std::uint64_t id, Bytes cell) {
-  std::vector<std::uint8_t> f(onion_frame_header + cell.size());
-  f[0] = static_cast<std::uint8_t>(type);
-  store_u64(f.data() + 1, id);
-  std::memcpy(f.data() + onion_frame_header, cell.data(), cell.size());
-  return f;
-}
-
-}  // namespace
-
 // --- Responder -----------------------------------------------------------------
 
 std::size_t Responder::max_cell_data() const { return onion::max_reply_data(cell_bytes_); }
@@ -44,7 +32,7 @@ bool Responder::reply(Bytes data) {
     const bool last = off + n == data.size();
     auto cell = make_reply(cell_bytes_, key_, ReplyKind::response, 0, data.subspan(off, n));
     if (!cell) return false;
-    auto f = onion_frame(last ? FrameType::onion_reply_last : FrameType::onion_reply, id_, *cell);
+    auto f = make_onion_frame(last ? FrameType::onion_reply_last : FrameType::onion_reply, id_, *cell);
     if (link->send(f) != SendStatus::ok) return false;
     if (auto s = stats_.lock()) ++s->replies_sent;
     off += n;
@@ -193,8 +181,7 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
     });
   }
 
-  out[0] = static_cast<std::uint8_t>(FrameType::onion_cell);
-  store_u64(out.data() + 1, out_id);
+  write_onion_frame_header(out, FrameType::onion_cell, out_id);
   forward(peeled->next_hop, out_id, std::move(out));
 }
 
@@ -251,7 +238,7 @@ void OnionRelay::send_error(Link& to, std::uint64_t id, const ReplyKey& key, Rel
   auto cell = make_reply(config_.cell_bytes, key, ReplyKind::relay_error,
                          static_cast<std::uint8_t>(code), {});
   if (!cell) return;
-  if (to.send(onion_frame(FrameType::onion_reply_last, id, *cell)) == SendStatus::ok)
+  if (to.send(make_onion_frame(FrameType::onion_reply_last, id, *cell)) == SendStatus::ok)
     ++stats_->error_replies;
 }
 
@@ -267,9 +254,8 @@ void OnionRelay::handle_reply(Link& from, FrameType type, std::uint64_t id, Byte
     table_.erase(it);
     return;
   }
-  scratch_.assign(onion_frame_header + cell.size(), 0);
-  scratch_[0] = static_cast<std::uint8_t>(type);
-  store_u64(scratch_.data() + 1, it->second.prev_id);
+  scratch_.resize(onion_frame_header + cell.size());
+  write_onion_frame_header(scratch_, type, it->second.prev_id);
   std::memcpy(scratch_.data() + onion_frame_header, cell.data(), cell.size());
   wrap_reply(it->second.key, {scratch_.data() + onion_frame_header, cell.size()});
   if (prev->send(scratch_) == SendStatus::ok)

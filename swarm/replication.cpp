@@ -354,15 +354,15 @@ void Replicator::finish_migration(std::uint64_t slot) {
 
 bool Replicator::handle_frame(const NodeId& peer, Bytes frame, const Reply& reply) {
   if (frame.empty()) return false;
-  switch (static_cast<Type>(frame[0])) {
-    case Type::push: handle_push(peer, frame, reply); return true;
-    case Type::push_ack: handle_ack(frame); return true;
-    case Type::tombstone: handle_tombstone(frame); return true;
-    case Type::summary: handle_summary(peer, frame, reply); return true;
-    case Type::bucket: handle_bucket(peer, frame, reply); return true;
-    case Type::fetch: handle_fetch(frame, reply); return true;
+  switch (static_cast<FrameType>(frame[0])) {
+    case FrameType::repl_push: handle_push(peer, frame, reply); return true;
+    case FrameType::repl_push_ack: handle_ack(frame); return true;
+    case FrameType::repl_tombstone: handle_tombstone(frame); return true;
+    case FrameType::repl_summary: handle_summary(peer, frame, reply); return true;
+    case FrameType::repl_bucket: handle_bucket(peer, frame, reply); return true;
+    case FrameType::repl_fetch: handle_fetch(frame, reply); return true;
+    default: return false;
   }
-  return false;
 }
 
 void Replicator::tick() {

@@ -14,14 +14,14 @@ constexpr std::size_t bucket_header = 1 + 1 + 1 + 2;
 constexpr std::size_t bucket_entry_bytes = 32 + 1 + 8;
 constexpr std::uint8_t tombstone_flag = 0x01;
 
-WireWriter start(Type t, std::size_t reserve) {
+WireWriter start(FrameType t, std::size_t reserve) {
   WireWriter w(reserve);
   w.u8(static_cast<std::uint8_t>(t));
   return w;
 }
 
 // Reads the type byte: bad_value unless it is `t`.
-FieldReader& expect(FieldReader& f, Type t) {
+FieldReader& expect(FieldReader& f, FrameType t) {
   std::uint8_t type = 0;
   return f.u8(type).check(type == static_cast<std::uint8_t>(t));
 }
@@ -48,7 +48,7 @@ std::vector<std::uint8_t> encode_listing(std::uint8_t bucket, bool last,
     if (i > 0 && !id_less(entries[i - 1].id, entries[i].id))
       throw std::invalid_argument("replication::encode: entries not in increasing ID order");
   }
-  WireWriter w = start(Type::bucket, bucket_header + entries.size() * bucket_entry_bytes);
+  WireWriter w = start(FrameType::repl_bucket, bucket_header + entries.size() * bucket_entry_bytes);
   w.u8(bucket).u8(last ? 1 : 0).u16(static_cast<std::uint16_t>(entries.size()));
   for (const EntryState& e : entries)
     w.fixed(e.id).u8(e.tombstone ? tombstone_flag : 0).u64(e.expiry_ms);
@@ -59,7 +59,7 @@ std::vector<std::uint8_t> encode_listing(std::uint8_t bucket, bool last,
 
 std::vector<std::uint8_t> encode(const Push& m) {
   const StoredMessage& s = m.message;
-  return start(Type::push, push_header + s.body.size())
+  return start(FrameType::repl_push, push_header + s.body.size())
       .u64(m.request_id)
       .fixed(s.recipient)
       .fixed(s.id)
@@ -70,11 +70,11 @@ std::vector<std::uint8_t> encode(const Push& m) {
 }
 
 std::vector<std::uint8_t> encode(const PushAck& m) {
-  return start(Type::push_ack, 10).u64(m.request_id).u8(static_cast<std::uint8_t>(m.status)).take();
+  return start(FrameType::repl_push_ack, 10).u64(m.request_id).u8(static_cast<std::uint8_t>(m.status)).take();
 }
 
 std::vector<std::uint8_t> encode(const Tombstone& m) {
-  return start(Type::tombstone, 1 + 32 + 32 + 8)
+  return start(FrameType::repl_tombstone, 1 + 32 + 32 + 8)
       .fixed(m.recipient)
       .fixed(m.id)
       .u64(m.expiry_ms)
@@ -82,7 +82,7 @@ std::vector<std::uint8_t> encode(const Tombstone& m) {
 }
 
 std::vector<std::uint8_t> encode(const Summary& m) {
-  WireWriter w = start(Type::summary, summary_bytes);
+  WireWriter w = start(FrameType::repl_summary, summary_bytes);
   w.u64(m.swarm);
   for (const BucketSummary& b : m.buckets)
     w.u32(b.count).fixed(b.digest);
@@ -96,7 +96,7 @@ std::vector<std::uint8_t> encode(const BucketList& m) {
 std::vector<std::uint8_t> encode(const Fetch& m) {
   if (m.ids.empty() || m.ids.size() > max_fetch_ids)
     throw std::length_error("replication::encode: a fetch needs 1..max_fetch_ids IDs");
-  WireWriter w = start(Type::fetch, 3 + m.ids.size() * 32);
+  WireWriter w = start(FrameType::repl_fetch, 3 + m.ids.size() * 32);
   w.u16(static_cast<std::uint16_t>(m.ids.size()));
   for (const MessageId& id : m.ids)
     w.fixed(id);
@@ -107,7 +107,7 @@ Result<Push, WireError> decode_push(Bytes frame) {
   FieldReader f(frame);
   Push m;
   StoredMessage& s = m.message;
-  expect(f, Type::push)
+  expect(f, FrameType::repl_push)
       .u64(m.request_id)
       .fixed(s.recipient)
       .fixed(s.id)
@@ -121,7 +121,7 @@ Result<PushAck, WireError> decode_push_ack(Bytes frame) {
   FieldReader f(frame);
   PushAck m;
   std::uint8_t status = 0;
-  expect(f, Type::push_ack)
+  expect(f, FrameType::repl_push_ack)
       .u64(m.request_id)
       .u8(status)
       .check(status <= static_cast<std::uint8_t>(AckStatus::deleted));
@@ -132,14 +132,14 @@ Result<PushAck, WireError> decode_push_ack(Bytes frame) {
 Result<Tombstone, WireError> decode_tombstone(Bytes frame) {
   FieldReader f(frame);
   Tombstone m;
-  expect(f, Type::tombstone).fixed(m.recipient).fixed(m.id).u64(m.expiry_ms);
+  expect(f, FrameType::repl_tombstone).fixed(m.recipient).fixed(m.id).u64(m.expiry_ms);
   return f.finish(m);
 }
 
 Result<Summary, WireError> decode_summary(Bytes frame) {
   FieldReader f(frame);
   Summary m;
-  expect(f, Type::summary).u64(m.swarm);
+  expect(f, FrameType::repl_summary).u64(m.swarm);
   for (BucketSummary& b : m.buckets)
     f.u32(b.count).fixed(b.digest);
   return f.finish(m);
@@ -149,7 +149,7 @@ Result<BucketList, WireError> decode_bucket(Bytes frame) {
   FieldReader f(frame);
   BucketList m;
   std::uint16_t n = 0;
-  expect(f, Type::bucket)
+  expect(f, FrameType::repl_bucket)
       .u8(m.bucket)
       .flag(m.last)
       .u16(n)
@@ -171,7 +171,7 @@ Result<BucketList, WireError> decode_bucket(Bytes frame) {
 Result<Fetch, WireError> decode_fetch(Bytes frame) {
   FieldReader f(frame);
   std::uint16_t n = 0;
-  expect(f, Type::fetch).u16(n).check(n != 0).check(n <= max_fetch_ids, WireError::too_long);
+  expect(f, FrameType::repl_fetch).u16(n).check(n != 0).check(n <= max_fetch_ids, WireError::too_long);
   if (!f) return f.failure();
   Fetch m;
   m.ids.resize(n);

@@ -1,28 +1,21 @@
 // Frames that swarm members exchange to keep their replicas equal
 // (swarm/replication.hpp): pushes of new messages with acknowledgements,
 // tombstones, anti-entropy summaries, bucket listings and fetches. Codecs
-// only. Each frame starts with its FrameType byte (routing/frame.hpp, 0x20..).
+// only. Each frame starts with its FrameType byte (routing/frame.hpp,
+// repl_push .. repl_fetch).
 // docs/PROTOCOL.md, "Replication", has the layouts.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "routing/frame.hpp"
 #include "routing/result.hpp"
 #include "routing/wire.hpp"
 #include "swarm/message_store.hpp"
 #include "swarm/swarm_ring.hpp"
 
 namespace nightjar::replication {
-
-enum class Type : std::uint8_t {
-  push = 0x20,       // a message; request_id 0: no acknowledgement wanted
-  push_ack = 0x21,   // request_id, status
-  tombstone = 0x22,  // a delete
-  summary = 0x23,    // 256 bucket summaries
-  bucket = 0x24,     // the entries of one bucket (maybe in several frames)
-  fetch = 0x25,      // send me these messages (answered with pushes, request_id 0)
-};
 
 enum class AckStatus : std::uint8_t {
   stored = 0,       // durable here (new or duplicate)

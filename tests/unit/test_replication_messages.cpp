@@ -137,7 +137,7 @@ TEST_CASE("Replication pushes round-trip with empty and largest bodies", "[repli
   for (const Push& p : {push(0, 0), push(1, 1), push(~std::uint64_t{0}, max_body_bytes)}) {
     const auto frame = encode(p);
     CHECK(frame.size() == 1 + 8 + 32 + 32 + 8 + 8 + 2 + p.message.body.size());
-    CHECK(frame[0] == static_cast<std::uint8_t>(Type::push));
+    CHECK(frame[0] == static_cast<std::uint8_t>(nightjar::FrameType::repl_push));
     auto back = decode_push(frame);
     REQUIRE(back.ok());
     CHECK(back->request_id == p.request_id);
@@ -262,7 +262,7 @@ TEST_CASE("Replication bucket listings must be sorted, unique and in their bucke
   // Two entries, written by hand (encode refuses these).
   auto listing = [](std::uint8_t bucket, const MessageId& a, const MessageId& b) {
     nightjar::WireWriter w;
-    w.u8(static_cast<std::uint8_t>(Type::bucket)).u8(bucket).u8(1).u16(2);
+    w.u8(static_cast<std::uint8_t>(nightjar::FrameType::repl_bucket)).u8(bucket).u8(1).u16(2);
     w.fixed(a).u8(0).u64(1).fixed(b).u8(1).u64(2);
     return w.take();
   };
