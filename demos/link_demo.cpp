@@ -1,6 +1,5 @@
 // nightjar-link-demo: two link endpoints on loopback exchanging messages.
-// The README's quick start runs it until the simnet can start a network; it
-// shows the pieces of issue "foundation" working together: key files, the
+// It shows the pieces of the link layer working together: key files, the
 // mutual handshake, encrypted frames and flow control over real TCP.
 #include <spdlog/spdlog.h>
 #include <uv.h>

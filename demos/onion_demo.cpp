@@ -1,8 +1,8 @@
 // nightjar-onion-demo: a small network in one process on loopback. Four
 // service nodes (LinkListener + OnionRelay each) and one client: every request
 // is a fresh onion cell through 3 relays to a destination node, which answers
-// along the same path. Prints the round-trip times. The README's quick start
-// runs it until the simnet (issue 8) can start a full network.
+// along the same path. Prints the round-trip times. The routing layer alone:
+// nightjar-simnet (simnet/) runs whole networks.
 #include <spdlog/spdlog.h>
 #include <uv.h>
 

@@ -1,7 +1,7 @@
 // The first byte of every link frame names what it carries. Each protocol
 // that runs over links (the link layer's own liveness probes, onion cells,
-// directory, replication) registers its types here, so the numbers never
-// collide.
+// directory, replication) registers its types here, or for replication its
+// range, so the numbers never collide.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +28,8 @@ enum class FrameType : std::uint8_t {
   auth_vote = 0x15,           // authority -> authority: a piece of its vote (chunked)
   auth_signature = 0x16,      // authority -> authority: its signature over a directory
 
-  // Replication between swarm members (swarm/replication.hpp): 0x20..0x2f.
+  // Replication between swarm members: 0x20..0x2f, its types in
+  // swarm/replication_messages.hpp (replication::Type).
   // Storage API requests travel inside onion cells, not as frames.
 };
 
