@@ -36,7 +36,9 @@ struct NodeOptions {
   bool authority = false;
   // Service nodes: the network to join. Authorities: the network they serve
   // (they must be listed in it); for a new single-authority network, leave
-  // it empty and call Node::create_network_file.
+  // it empty: create() loads DATA-DIR/network.conf if there is one;
+  // otherwise it makes a new network ID, and start() writes
+  // DATA-DIR/network.conf, listing this authority, once it listens.
   std::optional<NetworkConfig> network;
   NetworkParams params;  // authorities: the parameters they publish
   ListenerOptions listener;

@@ -1,9 +1,9 @@
 // Scenario: everything one simnet run does, from a JSON scenario file
 // (parse_scenario) with command-line overrides applied on top (main.cpp).
 // docs/SIMNET.md is the reference for every field, its unit and default;
-// keep the two in step. The workload (workload.hpp) and the fault schedule
-// (fault_schedule.hpp) are pure functions of a Scenario, so the same seed
-// gives the same run plan.
+// keep the two in step. The workload and the fault schedule (plan_online,
+// plan_messages, plan_faults in workload.hpp) are pure functions of a
+// Scenario, so the same seed gives the same run plan.
 //
 // Parsing is a start-up step: errors are one line for the researcher, naming
 // the file and the field ("s.json: faults[1].at_s: expected a number").

@@ -1,5 +1,5 @@
 // Directory: the signed list of the network's nodes for one epoch, with their
-// swarms and the network parameters. Authorities build it (swarm/authority),
+// swarms and the network parameters. Authorities build it (node/authority),
 // every node and client checks it (check_directory) and then routes and
 // places messages by it alone.
 //

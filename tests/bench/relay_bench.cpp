@@ -4,7 +4,7 @@
 // The relay runs alone in a child process (this executable, started again
 // with the hidden --relay-child flag): a LinkListener and an OnionRelay on
 // their own libuv loop, with a one-entry PeerDirectory naming the sink, wired
-// as in simnet/onion_demo.cpp. The child makes its own keys and reports its
+// as in demos/onion_demo.cpp. The child makes its own keys and reports its
 // port, link key and onion key on a pipe. The parent runs, on one loop:
 //  - the sender: an anonymous link to the relay, on which it sends pre-built
 //    2-hop cells (relay -> sink, built with build_cell for the relay's onion

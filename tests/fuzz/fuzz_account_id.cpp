@@ -17,30 +17,17 @@
 //   NIGHTJAR_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/account_id bin/fuzz_account_id
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "client/account.hpp"
 #include "routing/crypto.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 using namespace nightjar::client;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
-
-void write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(text.data(), 1, text.size(), f) == text.size());
-  CHECK(std::fclose(f) == 0);
-}
 
 AccountKey key_from(std::uint8_t b) {
   Ed25519Seed seed;
@@ -51,25 +38,25 @@ AccountKey key_from(std::uint8_t b) {
 
 void write_seeds(const std::string& dir) {
   const std::string id = format_account_id(key_from(1));
-  write_file(dir + "/canonical", id);
+  fuzz::write_seed(dir + "/canonical", id);
   std::string upper = id;
   for (char& c : upper)
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  write_file(dir + "/uppercase-with-whitespace", "  " + upper + "\r\n");
+  fuzz::write_seed(dir + "/uppercase-with-whitespace", "  " + upper + "\r\n");
   std::string typo = id;
   typo[20] = typo[20] == 'a' ? 'b' : 'a';
-  write_file(dir + "/typo", typo);
+  fuzz::write_seed(dir + "/typo", typo);
   std::string last = id;
   last.back() = static_cast<char>(last.back() + 1);  // a spare low bit set
-  write_file(dir + "/spare-bits", last);
-  write_file(dir + "/too-short", id.substr(0, 59));
-  write_file(dir + "/too-long", id + "a");
+  fuzz::write_seed(dir + "/spare-bits", last);
+  fuzz::write_seed(dir + "/too-short", id.substr(0, 59));
+  fuzz::write_seed(dir + "/too-long", id + "a");
   std::string zero = id;
   zero[30] = '0';
-  write_file(dir + "/bad-character", zero);
-  write_file(dir + "/wrong-prefix", "xj" + id.substr(2));
-  write_file(dir + "/not-a-key", format_account_id(AccountKey{}));
-  write_file(dir + "/empty", "");
+  fuzz::write_seed(dir + "/bad-character", zero);
+  fuzz::write_seed(dir + "/wrong-prefix", "xj" + id.substr(2));
+  fuzz::write_seed(dir + "/not-a-key", format_account_id(AccountKey{}));
+  fuzz::write_seed(dir + "/empty", "");
 }
 
 bool is_space(char c) {
@@ -80,10 +67,7 @@ bool is_space(char c) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -21,13 +21,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "client/cli_output.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 using namespace nightjar::client;
@@ -35,29 +34,18 @@ using namespace nightjar::client::cli;
 
 namespace {
 
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
-
-void write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(text.data(), 1, text.size(), f) == text.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
-  write_file(dir + "/ascii", "hello Bob");
-  write_file(dir + "/json-specials", "say \"hi\" \\ \n\t\b\f/");
-  write_file(dir + "/terminal-escapes", "\x1b[2J\x1b]0;title\x07\r\x7f");
-  write_file(dir + "/multibyte", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
-  write_file(dir + "/c1-and-bidi", "\xc2\x85\xc2\x9b \xe2\x80\xae \xe2\x81\xa6 \xd8\x9c");
-  write_file(dir + "/overlong", "\xc0\x80\xe0\x80\x80\xf0\x80\x80\x80");
-  write_file(dir + "/surrogate", "\xed\xa0\x80\xed\xbf\xbf");
-  write_file(dir + "/above-max", "\xf4\x90\x80\x80\xf5\x80");
-  write_file(dir + "/truncated", "ok \xe2\x82");
-  write_file(dir + "/empty", "");
+  fuzz::write_seed(dir + "/ascii", "hello Bob");
+  fuzz::write_seed(dir + "/json-specials", "say \"hi\" \\ \n\t\b\f/");
+  fuzz::write_seed(dir + "/terminal-escapes", "\x1b[2J\x1b]0;title\x07\r\x7f");
+  fuzz::write_seed(dir + "/multibyte",
+                   "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
+  fuzz::write_seed(dir + "/c1-and-bidi", "\xc2\x85\xc2\x9b \xe2\x80\xae \xe2\x81\xa6 \xd8\x9c");
+  fuzz::write_seed(dir + "/overlong", "\xc0\x80\xe0\x80\x80\xf0\x80\x80\x80");
+  fuzz::write_seed(dir + "/surrogate", "\xed\xa0\x80\xed\xbf\xbf");
+  fuzz::write_seed(dir + "/above-max", "\xf4\x90\x80\x80\xf5\x80");
+  fuzz::write_seed(dir + "/truncated", "ok \xe2\x82");
+  fuzz::write_seed(dir + "/empty", "");
 }
 
 // The code points of valid UTF-8 (the caller checked it).
@@ -79,10 +67,7 @@ std::vector<char32_t> code_points(const std::string& s) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(sodium_init() >= 0);
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -15,73 +15,57 @@
 //   NIGHTJAR_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/descriptor bin/fuzz_descriptor
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "routing/crypto.hpp"
 #include "swarm/descriptor.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 #include "tests/support/directory_samples.hpp"
 
 using namespace nightjar;
 
 namespace {
 
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
-
-void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
   const auto id = test::identity_from(1);
   const auto v4 = test::make_descriptor(id).encode();
   const auto v6 = test::make_descriptor(id, true).encode();
-  write_file(dir + "/ipv4-one-key", v4);
-  write_file(dir + "/ipv6-two-keys", v6);
+  fuzz::write_seed(dir + "/ipv4-one-key", v4);
+  fuzz::write_seed(dir + "/ipv6-two-keys", v6);
 
   auto bad = v4;
   bad[0] = 2;
-  write_file(dir + "/bad-format", bad);
+  fuzz::write_seed(dir + "/bad-format", bad);
   bad = v4;
   bad[67] = 5;
-  write_file(dir + "/bad-family", bad);
+  fuzz::write_seed(dir + "/bad-family", bad);
   bad = v4;
   bad[72] = bad[73] = 0;
-  write_file(dir + "/port-0", bad);
+  fuzz::write_seed(dir + "/port-0", bad);
   bad = v4;
   bad[82] = 3;
-  write_file(dir + "/three-keys", bad);
+  fuzz::write_seed(dir + "/three-keys", bad);
   bad = v6;
   store_u64(&bad[95 + 56], load_u64(&bad[95]));
-  write_file(dir + "/equal-epochs", bad);
+  fuzz::write_seed(dir + "/equal-epochs", bad);
   bad = v4;
   store_u64(&bad[83 + 48], load_u64(&bad[83 + 40]));
-  write_file(dir + "/empty-window", bad);
+  fuzz::write_seed(dir + "/empty-window", bad);
   bad = v4;
   bad.push_back(0);
-  write_file(dir + "/trailing-byte", bad);
-  write_file(dir + "/truncated", {v6.begin(), v6.begin() + 100});
+  fuzz::write_seed(dir + "/trailing-byte", bad);
+  fuzz::write_seed(dir + "/truncated", {v6.begin(), v6.begin() + 100});
   bad = v4;
   bad[150] ^= 1;
-  write_file(dir + "/bad-signature", bad);
+  fuzz::write_seed(dir + "/bad-signature", bad);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

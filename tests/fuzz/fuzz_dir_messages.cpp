@@ -42,8 +42,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,15 +49,11 @@
 #include "routing/crypto.hpp"
 #include "routing/wire.hpp"
 #include "swarm/dir_messages.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 using Status = BlobAssembler::Status;
 using Frame = std::vector<std::uint8_t>;
@@ -239,51 +233,42 @@ void chunk_large(const Frame& rest) {
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, std::uint8_t mode, const Frame& bytes) {
-  Frame seed{mode};
-  seed.insert(seed.end(), bytes.begin(), bytes.end());
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(seed.data(), 1, seed.size(), f) == seed.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
   const Frame descriptor(180, 0x44);
-  write_file(dir + "/register", 0, encode_register(descriptor));
-  write_file(dir + "/register-reply", 1,
-             encode_register_reply({RegisterStatus::unreachable, 1'700'000'000'000}));
-  write_file(dir + "/fetch", 2, encode_fetch(41));
-  write_file(dir + "/none", 3, encode_none(42));
+  fuzz::write_seed(dir + "/register", 0, encode_register(descriptor));
+  fuzz::write_seed(dir + "/register-reply", 1,
+                   encode_register_reply({RegisterStatus::unreachable, 1'700'000'000'000}));
+  fuzz::write_seed(dir + "/fetch", 2, encode_fetch(41));
+  fuzz::write_seed(dir + "/none", 3, encode_none(42));
   SignatureMessage sig;
   sig.epoch = 43;
   sig.digest.bytes.fill(1);
   sig.authority.bytes.fill(2);
   sig.signature.bytes.fill(3);
-  write_file(dir + "/signature", 4, encode_signature(sig));
+  fuzz::write_seed(dir + "/signature", 4, encode_signature(sig));
   const Frame doc(1000, 0x6e);
-  write_file(dir + "/chunk-whole", 5, encode_chunks(FrameType::dir_chunk, 44, doc).at(0));
-  write_file(dir + "/chunk-empty-doc", 6, encode_chunks(FrameType::auth_vote, 45, {}).at(0));
+  fuzz::write_seed(dir + "/chunk-whole", 5, encode_chunks(FrameType::dir_chunk, 44, doc).at(0));
+  fuzz::write_seed(dir + "/chunk-empty-doc", 6, encode_chunks(FrameType::auth_vote, 45, {}).at(0));
   WireWriter middle;
   middle.u8(static_cast<std::uint8_t>(FrameType::dir_chunk)).u64(46).u32(1500).u32(100).raw(doc);
-  write_file(dir + "/chunk-middle", 5, middle.take());
+  fuzz::write_seed(dir + "/chunk-middle", 5, middle.take());
   Vote vote;
   vote.epoch = 47;
   vote.previous_epoch = 46;
   vote.previous_digest.bytes.fill(9);
   vote.descriptors = {Frame{}, Frame{1, 2}, Frame(100, 3)};
-  write_file(dir + "/vote", 7, vote.encode());
+  fuzz::write_seed(dir + "/vote", 7, vote.encode());
 
   // Assembler: four chunks unchanged, a swap, a restart, and a large document.
   Frame cut{3, 0, 0};
   cut.insert(cut.end(), doc.begin(), doc.begin() + 200);
-  write_file(dir + "/assemble-4", 8, cut);
+  fuzz::write_seed(dir + "/assemble-4", 8, cut);
   cut[1] = 3;
   cut[2] = 1;
-  write_file(dir + "/assemble-4-swap", 8, cut);
+  fuzz::write_seed(dir + "/assemble-4-swap", 8, cut);
   cut[1] = 6;
-  write_file(dir + "/assemble-4-restart", 8, cut);
-  write_file(dir + "/chunk-large-120001", 9, {0x01, 0xd4, 0xc1, 7, 1, 10, 20, 30});
+  fuzz::write_seed(dir + "/assemble-4-restart", 8, cut);
+  fuzz::write_seed(dir + "/chunk-large-120001", 9, Frame{0x01, 0xd4, 0xc1, 7, 1, 10, 20, 30});
 
   // Invalid: a chunk past its total, an unsorted vote, a bad reply status.
   WireWriter past;
@@ -292,22 +277,19 @@ void write_seeds(const std::string& dir) {
       .u32(50)
       .u32(10)
       .raw(Bytes(doc).first(41));
-  write_file(dir + "/chunk-past-total", 5, past.take());
+  fuzz::write_seed(dir + "/chunk-past-total", 5, past.take());
   vote.descriptors = {Frame{2}, Frame{1}};
-  write_file(dir + "/vote-unsorted", 7, vote.encode());
+  fuzz::write_seed(dir + "/vote-unsorted", 7, vote.encode());
   auto reply = encode_register_reply({RegisterStatus::accepted, 1});
   reply[1] = 7;
-  write_file(dir + "/register-reply-bad-status", 1, reply);
+  fuzz::write_seed(dir + "/register-reply-bad-status", 1, reply);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -19,23 +19,17 @@
 //   NIGHTJAR_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/directory bin/fuzz_directory
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "routing/crypto.hpp"
 #include "swarm/directory.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 #include "tests/support/directory_samples.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 struct Fixture {
   Ed25519KeyPair a = test::identity_from(0xa0, 1);
@@ -54,13 +48,6 @@ const Fixture& fixture() {
   return f;
 }
 
-void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 Directory signed_directory(std::size_t entries, int signers) {
   const Fixture& f = fixture();
   Directory d = test::make_directory(entries, entries + 7);
@@ -72,31 +59,31 @@ Directory signed_directory(std::size_t entries, int signers) {
 }
 
 void write_seeds(const std::string& dir) {
-  write_file(dir + "/empty-3-signatures", signed_directory(0, 3).encode());
-  write_file(dir + "/one-entry-2-signatures", signed_directory(1, 2).encode());
-  write_file(dir + "/five-entries-3-signatures", signed_directory(5, 3).encode());
-  write_file(dir + "/three-entries-1-signature", signed_directory(3, 1).encode());
-  write_file(dir + "/three-entries-unsigned", signed_directory(3, 0).encode());
+  fuzz::write_seed(dir + "/empty-3-signatures", signed_directory(0, 3).encode());
+  fuzz::write_seed(dir + "/one-entry-2-signatures", signed_directory(1, 2).encode());
+  fuzz::write_seed(dir + "/five-entries-3-signatures", signed_directory(5, 3).encode());
+  fuzz::write_seed(dir + "/three-entries-1-signature", signed_directory(3, 1).encode());
+  fuzz::write_seed(dir + "/three-entries-unsigned", signed_directory(3, 0).encode());
 
   Directory stranger = signed_directory(2, 1);
   stranger.sign(test::identity_from(0xd0, 1));
-  write_file(dir + "/unknown-signer", stranger.encode());
+  fuzz::write_seed(dir + "/unknown-signer", stranger.encode());
 
   auto bytes = signed_directory(2, 2).encode();
   bytes[40] ^= 1;  // the epoch, after signing
-  write_file(dir + "/bad-signatures", bytes);
+  fuzz::write_seed(dir + "/bad-signatures", bytes);
 
   bytes = signed_directory(2, 2).encode();
   std::swap_ranges(bytes.begin() + 121, bytes.begin() + 121 + 213, bytes.begin() + 121 + 213);
-  write_file(dir + "/unsorted-entries", bytes);
+  fuzz::write_seed(dir + "/unsorted-entries", bytes);
 
   bytes = signed_directory(2, 2).encode();
   bytes.push_back(0);
-  write_file(dir + "/trailing-byte", bytes);
+  fuzz::write_seed(dir + "/trailing-byte", bytes);
 
   bytes = signed_directory(2, 2).encode();
   bytes.resize(300);
-  write_file(dir + "/truncated", bytes);
+  fuzz::write_seed(dir + "/truncated", bytes);
 }
 
 }  // namespace
@@ -104,10 +91,7 @@ void write_seeds(const std::string& dir) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
   (void)fixture();
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -35,8 +35,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <initializer_list>
 #include <set>
 #include <string>
@@ -47,17 +45,13 @@
 #include "routing/crypto.hpp"
 #include "routing/random_source.hpp"
 #include "routing/wire.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 using namespace nightjar::client;
 namespace layers = nightjar::client::envelope_layers;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 enum Mode : std::uint8_t { raw = 0, forged = 1, resigned = 2, records = 3 };
 
@@ -137,14 +131,6 @@ void run_records(Bytes rest) {
   }
 }
 
-void write_file(const std::string& path, Mode mode, Bytes bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fputc(mode, f) == mode);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
   auto rng = rng_from(1);
   const auto& to = recipient().account();
@@ -156,28 +142,28 @@ void write_seeds(const std::string& dir) {
     m.body = body;
     auto env = seal(sender(), to, m, 440, rng);
     CHECK(env.ok());
-    write_file(dir + "/sealed-body-" + std::to_string(n), raw, *env);
+    fuzz::write_seed(dir + "/sealed-body-" + std::to_string(n), raw, *env);
     const auto inner = layers::encode_inner(sender(), to, m, env->size() - envelope_outer_bytes);
-    write_file(dir + "/forged-body-" + std::to_string(n), forged, inner);
-    write_file(dir + "/resigned-body-" + std::to_string(n), resigned, inner);
+    fuzz::write_seed(dir + "/forged-body-" + std::to_string(n), forged, inner);
+    fuzz::write_seed(dir + "/resigned-body-" + std::to_string(n), resigned, inner);
   }
   const std::vector<std::uint8_t> text(600, 't');
   auto parts = seal_message(sender(), to, 1, text, 440, rng);
   CHECK(parts.ok());
-  write_file(dir + "/sealed-fragment-2-of-3", raw, (*parts)[1]);
+  fuzz::write_seed(dir + "/sealed-fragment-2-of-3", raw, (*parts)[1]);
   auto v2 = (*parts)[0];
   v2[0] = 2;
-  write_file(dir + "/version-2", raw, v2);
-  write_file(dir + "/truncated", raw, Bytes((*parts)[0]).first(174));
+  fuzz::write_seed(dir + "/version-2", raw, v2);
+  fuzz::write_seed(dir + "/truncated", raw, Bytes((*parts)[0]).first(174));
 
   const std::vector<std::uint8_t> short_body(20, 's');
   m.body = short_body;  // the loop's bodies are gone
   std::vector<std::uint8_t> bad = layers::encode_inner(sender(), to, m, 400);
   bad.back() = 1;
-  write_file(dir + "/resigned-bad-padding", resigned, bad);
+  fuzz::write_seed(dir + "/resigned-bad-padding", resigned, bad);
   bad = layers::encode_inner(sender(), to, m, 400);
   store_u16(&bad[122], 0);
-  write_file(dir + "/resigned-count-0", resigned, bad);
+  fuzz::write_seed(dir + "/resigned-count-0", resigned, bad);
 
   // A three-fragment message delivered out of order with a duplicate, and a
   // fragment with a conflicting count.
@@ -189,17 +175,14 @@ void write_seeds(const std::string& dir) {
   }
   w.u8(7).u8(8).u16(0).u16(2).u8(5).var8(std::vector<std::uint8_t>(200, 'x'));
   w.u8(7).u8(8).u16(1).u16(4).u8(5).var8(std::vector<std::uint8_t>(1, 'y'));
-  write_file(dir + "/records", records, w.bytes());
+  fuzz::write_seed(dir + "/records", records, w.bytes());
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

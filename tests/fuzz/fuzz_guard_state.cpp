@@ -27,15 +27,11 @@
 #include "client/path_selector.hpp"
 #include "routing/random_source.hpp"
 #include "swarm/directory.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 constexpr std::uint64_t now_ms = 1'700'000'000'000;
 

@@ -19,15 +19,11 @@
 #include <vector>
 
 #include "node/http_request.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 bool inside(std::string_view v, Bytes buf, std::size_t limit) {
   const auto begin = reinterpret_cast<std::uintptr_t>(buf.data());

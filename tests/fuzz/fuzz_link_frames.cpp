@@ -39,15 +39,11 @@
 #include "routing/crypto.hpp"
 #include "routing/link_session.hpp"
 #include "routing/wire.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 constexpr std::size_t abytes = crypto_secretstream_xchacha20poly1305_ABYTES;
 const std::uint8_t prologue_bytes[] = {'f', 'u', 'z', 'z', '-', 'n', 'e', 't'};

@@ -27,8 +27,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -36,15 +34,11 @@
 
 #include "routing/crypto.hpp"
 #include "routing/link_session.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 const std::uint8_t prologue_bytes[] = {'f', 'u', 'z', 'z', '-', 'n', 'e', 't'};
 const Bytes prologue{prologue_bytes, sizeof prologue_bytes};
@@ -206,13 +200,6 @@ void run_dialer(Bytes stream, std::uint8_t ctrl, bool mutual) {
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 // A genuine request to the fixed server key, an arbitrary stream header, then
 // `tail`, then the control byte.
 std::vector<std::uint8_t> genuine(bool mutual, Bytes tail, std::uint8_t ctrl) {
@@ -233,11 +220,11 @@ void write_seeds(const std::string& dir) {
   crypto::random_bytes({frame.data() + 4, 40});
   const std::uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff};
 
-  write_file(dir + "/genuine-anonymous", genuine(false, {}, 0));
-  write_file(dir + "/genuine-mutual", genuine(true, {}, 0));
-  write_file(dir + "/genuine-anonymous-frame-bytewise", genuine(false, frame, 1));
-  write_file(dir + "/genuine-mutual-frame-chunks", genuine(true, frame, 3 | (5 << 2)));
-  write_file(dir + "/genuine-mutual-huge-length", genuine(true, huge, 2 | (6 << 2)));
+  fuzz::write_seed(dir + "/genuine-anonymous", genuine(false, {}, 0));
+  fuzz::write_seed(dir + "/genuine-mutual", genuine(true, {}, 0));
+  fuzz::write_seed(dir + "/genuine-anonymous-frame-bytewise", genuine(false, frame, 1));
+  fuzz::write_seed(dir + "/genuine-mutual-frame-chunks", genuine(true, frame, 3 | (5 << 2)));
+  fuzz::write_seed(dir + "/genuine-mutual-huge-length", genuine(true, huge, 2 | (6 << 2)));
 }
 
 }  // namespace
@@ -246,10 +233,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
   (void)server_key();
   (void)client_key();
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

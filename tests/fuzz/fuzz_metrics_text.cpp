@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "simnet/metrics_scrape.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar::simnet;
 
@@ -23,8 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const MetricSamples samples = parse_metrics(text);
   std::string again;
   for (const auto& [name, value] : samples) {
-    if (name.empty() || name.front() == '#' || name.find('\n') != std::string::npos)
-      __builtin_trap();
+    CHECK(!name.empty() && name.front() != '#' && name.find('\n') == std::string::npos);
     char buf[64];
     std::snprintf(buf, sizeof buf, " %.17g\n", value);
     again += name + buf;
@@ -32,11 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)metric_sum(samples, bare);
   }
   const MetricSamples reparsed = parse_metrics(again);
-  if (reparsed.size() != samples.size()) __builtin_trap();
+  CHECK(reparsed.size() == samples.size());
   for (const auto& [name, value] : samples) {
     auto it = reparsed.find(name);
-    if (it == reparsed.end()) __builtin_trap();
-    if (std::isnan(value) ? !std::isnan(it->second) : it->second != value) __builtin_trap();
+    CHECK(it != reparsed.end());
+    CHECK(std::isnan(value) ? std::isnan(it->second) : it->second == value);
   }
   return 0;
 }

@@ -13,62 +13,46 @@
 //   NIGHTJAR_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/network_config bin/fuzz_network_config
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "routing/crypto.hpp"
 #include "swarm/network_config.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 #include "tests/support/directory_samples.hpp"
 
 using namespace nightjar;
 
 namespace {
 
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
-
-void write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(text.data(), 1, text.size(), f) == text.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
   const auto a = test::identity_from(1), b = test::identity_from(2), c = test::identity_from(3);
   NetworkConfig three = test::make_config({&a, &b, &c}, 2);
   three.authorities[2].address = *Endpoint::parse("[2001:db8::1]:7002");
-  write_file(dir + "/three-authorities", three.to_text());
+  fuzz::write_seed(dir + "/three-authorities", three.to_text());
   NetworkConfig one = test::make_config({&a});
   one.name.clear();
-  write_file(dir + "/one-authority", one.to_text());
+  fuzz::write_seed(dir + "/one-authority", one.to_text());
 
   const std::string id = "network_id = " + std::string(64, 'a') + "\n";
   const std::string auth =
       "authority = one " + a.pub.hex() + " " + std::string(64, '1') + " 127.0.0.1:7000";
-  write_file(dir + "/crlf-comments", "# c\r\n\r\n" + id + "name = x # y\r\n" + auth + "\r\n");
-  write_file(dir + "/three-fields", id + "authority = one " + a.pub.hex() + " 127.0.0.1:1\n");
-  write_file(dir + "/unknown-key", id + auth + "\ncolour = blue\n");
-  write_file(dir + "/duplicate-key", id + auth + "\n" + auth + "\n");
-  write_file(dir + "/threshold-too-high", id + "threshold = 2\n" + auth + "\n");
-  write_file(dir + "/no-authority", id);
-  write_file(dir + "/no-equals", id + auth + "\nthreshold\n");
-  write_file(dir + "/port-0",
-             id + "authority = one " + a.pub.hex() + " " + std::string(64, '1') + " [::1]:0\n");
+  fuzz::write_seed(dir + "/crlf-comments", "# c\r\n\r\n" + id + "name = x # y\r\n" + auth + "\r\n");
+  fuzz::write_seed(dir + "/three-fields", id + "authority = one " + a.pub.hex() + " 127.0.0.1:1\n");
+  fuzz::write_seed(dir + "/unknown-key", id + auth + "\ncolour = blue\n");
+  fuzz::write_seed(dir + "/duplicate-key", id + auth + "\n" + auth + "\n");
+  fuzz::write_seed(dir + "/threshold-too-high", id + "threshold = 2\n" + auth + "\n");
+  fuzz::write_seed(dir + "/no-authority", id);
+  fuzz::write_seed(dir + "/no-equals", id + auth + "\nthreshold\n");
+  fuzz::write_seed(dir + "/port-0", id + "authority = one " + a.pub.hex() + " " +
+                                        std::string(64, '1') + " [::1]:0\n");
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -52,8 +52,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -65,15 +63,11 @@
 #include "routing/onion_keys.hpp"
 #include "routing/random_source.hpp"
 #include "routing/wire.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 using namespace nightjar::onion;
 
@@ -309,13 +303,6 @@ void check_forged(const Result<Peeled, PeelDrop>& got, const std::vector<std::ui
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 std::vector<std::uint8_t> with_flags(std::uint8_t flags, const std::vector<std::uint8_t>& cell) {
   std::vector<std::uint8_t> seed{flags};
   seed.insert(seed.end(), cell.begin(), cell.end());
@@ -361,41 +348,43 @@ std::vector<std::uint8_t> forged(const std::uint8_t (&slot)[slot_bytes], std::ui
 void write_seeds(const std::string& dir) {
   constexpr std::uint8_t size_min = 0x01, raw = 0x02, parity = 0x04, foreign_full = 0x20,
                          own_tag = 0x40, own_size = 0x80;
-  write_file(dir + "/deliver-1hop", with_flags(0, genuine(default_cell_bytes, 1, 11, 1)));
-  write_file(dir + "/deliver-1hop-min-full",
-             with_flags(size_min, genuine(min_cell_bytes, 1, max_request_data(min_cell_bytes), 2)));
-  write_file(dir + "/deliver-1hop-700-own-size", with_flags(raw | own_size, genuine(700, 1, 100, 3)));
-  write_file(dir + "/relay-4hop", with_flags(0, genuine(default_cell_bytes, 4, 300, 4)));
-  write_file(dir + "/relay-5hop-min-raw", with_flags(size_min | raw, genuine(min_cell_bytes, 5, 0, 5)));
-  write_file(dir + "/relay-2hop-cache-full",
-             with_flags(size_min | foreign_full, genuine(min_cell_bytes, 2, 20, 6)));
-  write_file(dir + "/deliver-1hop-own-tag-cached",
-             with_flags(size_min | own_tag, genuine(min_cell_bytes, 1, 20, 7)));
+  fuzz::write_seed(dir + "/deliver-1hop", with_flags(0, genuine(default_cell_bytes, 1, 11, 1)));
+  fuzz::write_seed(dir + "/deliver-1hop-min-full",
+                   with_flags(size_min, genuine(min_cell_bytes, 1, max_request_data(min_cell_bytes), 2)));
+  fuzz::write_seed(dir + "/deliver-1hop-700-own-size",
+                   with_flags(raw | own_size, genuine(700, 1, 100, 3)));
+  fuzz::write_seed(dir + "/relay-4hop", with_flags(0, genuine(default_cell_bytes, 4, 300, 4)));
+  fuzz::write_seed(dir + "/relay-5hop-min-raw",
+                   with_flags(size_min | raw, genuine(min_cell_bytes, 5, 0, 5)));
+  fuzz::write_seed(dir + "/relay-2hop-cache-full",
+                   with_flags(size_min | foreign_full, genuine(min_cell_bytes, 2, 20, 6)));
+  fuzz::write_seed(dir + "/deliver-1hop-own-tag-cached",
+                   with_flags(size_min | own_tag, genuine(min_cell_bytes, 1, 20, 7)));
   auto flipped = genuine(min_cell_bytes, 1, 5, 8);
   flipped[31] ^= 0x80;
-  write_file(dir + "/wrong-parity", with_flags(size_min, flipped));
+  fuzz::write_seed(dir + "/wrong-parity", with_flags(size_min, flipped));
   std::vector<std::uint8_t> low_order(alpha_bytes, 0);  // the zero point, with live parity
-  write_file(dir + "/low-order", with_flags(size_min | parity, low_order));
-  write_file(dir + "/raw-short", with_flags(raw, {1, 2, 3, 4, 5, 6, 7, 8}));
+  fuzz::write_seed(dir + "/low-order", with_flags(size_min | parity, low_order));
+  fuzz::write_seed(dir + "/raw-short", with_flags(raw, {1, 2, 3, 4, 5, 6, 7, 8}));
 
   std::uint8_t slot[slot_bytes] = {0};
   slot[0] = static_cast<std::uint8_t>(SlotType::deliver);
-  write_file(dir + "/forged-deliver", forged(slot, 10, 10));
-  write_file(dir + "/forged-deliver-long-length",
-             forged(slot, static_cast<std::uint16_t>(max_request_data(min_cell_bytes) + 1), 46));
+  fuzz::write_seed(dir + "/forged-deliver", forged(slot, 10, 10));
+  fuzz::write_seed(dir + "/forged-deliver-long-length",
+                   forged(slot, static_cast<std::uint16_t>(max_request_data(min_cell_bytes) + 1), 46));
   // Not canonical: a byte after the request, a non-zero deliver slot.
   auto stray = forged(slot, 10, 10);
   stray[1 + header_bytes + request_prefix + 10] = 1;
-  write_file(dir + "/forged-deliver-byte-after-request", stray);
+  fuzz::write_seed(dir + "/forged-deliver-byte-after-request", stray);
   slot[slot_bytes - 1] = 1;
-  write_file(dir + "/forged-deliver-slot-not-zero", forged(slot, 10, 10));
+  fuzz::write_seed(dir + "/forged-deliver-slot-not-zero", forged(slot, 10, 10));
   slot[slot_bytes - 1] = 0;
   slot[3] = 1;
-  write_file(dir + "/forged-bad-slot", forged(slot, 10, 10));
+  fuzz::write_seed(dir + "/forged-bad-slot", forged(slot, 10, 10));
   slot[3] = 0;
   slot[0] = static_cast<std::uint8_t>(SlotType::relay);
   for (std::size_t i = 8; i < slot_bytes; ++i) slot[i] = static_cast<std::uint8_t>(i);
-  write_file(dir + "/forged-relay", forged(slot, 0, 0));
+  fuzz::write_seed(dir + "/forged-relay", forged(slot, 0, 0));
 }
 
 }  // namespace
@@ -406,10 +395,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // Only the live epoch's key is selectable at `now`, by its parity only.
   CHECK(node().ring.select(live_parity, now) == node().ring.find(live_epoch));
   CHECK(node().ring.select(live_parity ^ 1u, now) == nullptr);
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

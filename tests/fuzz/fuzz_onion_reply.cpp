@@ -47,8 +47,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -59,15 +57,11 @@
 #include "routing/lioness.hpp"
 #include "routing/onion_cell.hpp"
 #include "routing/wire.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 using namespace nightjar::onion;
 
@@ -188,13 +182,6 @@ void check_forged(const Result<OpenedReply, ReplyError>& got, std::size_t hop,
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 std::vector<std::uint8_t> seed(std::uint8_t flags, std::uint8_t hop, std::uint8_t code, Bytes rest) {
   std::vector<std::uint8_t> s{flags, hop, code};
   s.insert(s.end(), rest.begin(), rest.end());
@@ -231,20 +218,20 @@ std::vector<std::uint8_t> forged(std::uint8_t size_bits, std::uint8_t hop, std::
 void write_seeds(const std::string& dir) {
   constexpr std::uint8_t size_min = 0x01, size_odd = 0x02, size_2048 = 0x03, four = 0x04, raw = 0x08,
                          relay_error = 0x40;
-  write_file(dir + "/roundtrip-hop0", seed(0, 0, 0, text(5)));
-  write_file(dir + "/roundtrip-hop3-relay-error-full",
-             seed(four | size_min | relay_error, 3, 2, text(max_reply_data(min_cell_bytes) + 1)));
-  write_file(dir + "/genuine-hop2-of-4",
-             seed(four, 2, 7, genuine(default_cell_bytes, 2, ReplyKind::response, 0, 300)));
-  write_file(dir + "/genuine-hop1-odd-raw",
-             seed(raw, 1, 1, genuine(min_cell_bytes + 1, 1, ReplyKind::relay_error, 3, 0)));
-  write_file(dir + "/genuine-hop0-2048-full",
-             seed(size_2048, 0, 0, genuine(2048, 0, ReplyKind::response, 9, max_reply_data(2048))));
-  write_file(dir + "/forged-response", forged(size_min, 1, 0, 12, 12));
-  write_file(dir + "/forged-long-length",
-             forged(size_odd, 2, 0, static_cast<std::uint16_t>(max_reply_data(min_cell_bytes + 1) + 1), 40));
-  write_file(dir + "/forged-bad-kind", forged(size_min, 0, 2, 4, 4));
-  write_file(dir + "/raw-bad-size", seed(raw, 0, 0, text(100)));
+  fuzz::write_seed(dir + "/roundtrip-hop0", seed(0, 0, 0, text(5)));
+  fuzz::write_seed(dir + "/roundtrip-hop3-relay-error-full",
+                   seed(four | size_min | relay_error, 3, 2, text(max_reply_data(min_cell_bytes) + 1)));
+  fuzz::write_seed(dir + "/genuine-hop2-of-4",
+                   seed(four, 2, 7, genuine(default_cell_bytes, 2, ReplyKind::response, 0, 300)));
+  fuzz::write_seed(dir + "/genuine-hop1-odd-raw",
+                   seed(raw, 1, 1, genuine(min_cell_bytes + 1, 1, ReplyKind::relay_error, 3, 0)));
+  fuzz::write_seed(dir + "/genuine-hop0-2048-full",
+                   seed(size_2048, 0, 0, genuine(2048, 0, ReplyKind::response, 9, max_reply_data(2048))));
+  fuzz::write_seed(dir + "/forged-response", forged(size_min, 1, 0, 12, 12));
+  fuzz::write_seed(dir + "/forged-long-length",
+                   forged(size_odd, 2, 0, static_cast<std::uint16_t>(max_reply_data(min_cell_bytes + 1) + 1), 40));
+  fuzz::write_seed(dir + "/forged-bad-kind", forged(size_min, 0, 2, 4, 4));
+  fuzz::write_seed(dir + "/raw-bad-size", seed(raw, 0, 0, text(100)));
 }
 
 }  // namespace
@@ -252,10 +239,7 @@ void write_seeds(const std::string& dir) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
   (void)reply_keys();
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

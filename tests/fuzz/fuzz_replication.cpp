@@ -31,8 +31,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <string>
 #include <type_traits>
@@ -41,16 +39,12 @@
 #include "routing/crypto.hpp"
 #include "routing/wire.hpp"
 #include "swarm/replication_messages.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 using namespace nightjar::replication;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 constexpr std::uint8_t mode_encode_bucket = 6;
 constexpr std::array<std::size_t, 16> entry_counts = {0,   1,   2,    3,    5,    8,    13,   64,
@@ -128,16 +122,6 @@ void check_encode_bucket(const std::vector<std::uint8_t>& rest) {
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, std::uint8_t mode,
-                const std::vector<std::uint8_t>& bytes) {
-  std::vector<std::uint8_t> seed{mode};
-  seed.insert(seed.end(), bytes.begin(), bytes.end());
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(seed.data(), 1, seed.size(), f) == seed.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
   Push push;
   push.request_id = 77;
@@ -146,16 +130,17 @@ void write_seeds(const std::string& dir) {
   push.message.timestamp_ms = 1'700'000'000'000;
   push.message.expiry_ms = 1'700'100'000'000;
   push.message.body.assign(300, 0x5a);
-  write_file(dir + "/push", 0, encode(push));
-  write_file(dir + "/push-ack", 1, encode(PushAck{77, AckStatus::deleted}));
-  write_file(dir + "/tombstone", 2, encode(Tombstone{push.message.recipient, push.message.id, 9}));
+  fuzz::write_seed(dir + "/push", 0, encode(push));
+  fuzz::write_seed(dir + "/push-ack", 1, encode(PushAck{77, AckStatus::deleted}));
+  fuzz::write_seed(dir + "/tombstone", 2,
+                   encode(Tombstone{push.message.recipient, push.message.id, 9}));
   Summary summary;
   summary.swarm = 0x1234;
   for (std::size_t i = 0; i < summary.buckets.size(); ++i) {
     summary.buckets[i].count = static_cast<std::uint32_t>(i);
     summary.buckets[i].digest.bytes.fill(static_cast<std::uint8_t>(i));
   }
-  write_file(dir + "/summary", 3, encode(summary));
+  fuzz::write_seed(dir + "/summary", 3, encode(summary));
   BucketList list{0x22, false, {}};
   for (std::uint8_t i = 0; i < 5; ++i) {
     EntryState e;
@@ -165,39 +150,39 @@ void write_seeds(const std::string& dir) {
     e.expiry_ms = 1000u + i;
     list.entries.push_back(e);
   }
-  write_file(dir + "/bucket-5", 4, encode(list));
-  write_file(dir + "/bucket-empty", 4, encode(BucketList{7, true, {}}));
+  fuzz::write_seed(dir + "/bucket-5", 4, encode(list));
+  fuzz::write_seed(dir + "/bucket-empty", 4, encode(BucketList{7, true, {}}));
   Fetch fetch;
   fetch.ids.resize(3);
   for (std::size_t i = 0; i < 3; ++i)
     fetch.ids[i].bytes.fill(static_cast<std::uint8_t>(i + 1));
-  write_file(dir + "/fetch-3", 5, encode(fetch));
+  fuzz::write_seed(dir + "/fetch-3", 5, encode(fetch));
 
   // Invalid: an unknown ack status, an entry with a reserved flag bit.
   auto ack = encode(PushAck{1, AckStatus::stored});
   ack.back() = 4;
-  write_file(dir + "/push-ack-bad-status", 1, ack);
+  fuzz::write_seed(dir + "/push-ack-bad-status", 1, ack);
   auto flags = encode(list);
   flags[5 + 32] = 0x02;
-  write_file(dir + "/bucket-bad-flags", 4, flags);
+  fuzz::write_seed(dir + "/bucket-bad-flags", 4, flags);
 
   // encode_bucket: 1,001 entries from a pool with a repeated pair (two
   // frames, duplicates), 2,600 from a pool without (three frames), 13 from a
   // pool of one repeated byte, and none.
-  write_file(dir + "/split-1001", mode_encode_bucket, {0x40, 11, 1, 2, 3, 1, 2, 5, 8, 13, 21});
-  write_file(dir + "/split-2600", mode_encode_bucket, {0xfe, 15, 9, 8, 7, 6, 5});
-  write_file(dir + "/split-13", mode_encode_bucket, {0x01, 6, 4, 4, 4});
-  write_file(dir + "/split-empty", mode_encode_bucket, {0x00, 0x00});
+  fuzz::write_seed(dir + "/split-1001", mode_encode_bucket,
+                   std::vector<std::uint8_t>{0x40, 11, 1, 2, 3, 1, 2, 5, 8, 13, 21});
+  fuzz::write_seed(dir + "/split-2600", mode_encode_bucket,
+                   std::vector<std::uint8_t>{0xfe, 15, 9, 8, 7, 6, 5});
+  fuzz::write_seed(dir + "/split-13", mode_encode_bucket,
+                   std::vector<std::uint8_t>{0x01, 6, 4, 4, 4});
+  fuzz::write_seed(dir + "/split-empty", mode_encode_bucket, std::vector<std::uint8_t>{0x00, 0x00});
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -20,8 +20,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -30,16 +28,12 @@
 
 #include "routing/crypto.hpp"
 #include "swarm/storage_messages.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 using namespace nightjar::storage;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 bool starts_with_label(const std::vector<std::uint8_t>& signed_input, std::string_view label,
                        Bytes request) {
@@ -69,13 +63,6 @@ void check_signed(const R& r, std::string_view label, Bytes input) {
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 void write_seeds(const std::string& dir) {
   Ed25519Seed seed;
   for (std::size_t i = 0; i < seed.size(); ++i)
@@ -83,9 +70,9 @@ void write_seeds(const std::string& dir) {
   const auto key = crypto::ed25519_from_seed(seed);
 
   StoreRequest store{key.pub, 86'400, std::vector<std::uint8_t>(440, 0x61)};
-  write_file(dir + "/store-440", encode(Request{store}));
+  fuzz::write_seed(dir + "/store-440", encode(Request{store}));
   store.body.clear();
-  write_file(dir + "/store-empty", encode(Request{store}));
+  fuzz::write_seed(dir + "/store-empty", encode(Request{store}));
 
   RetrieveRequest retrieve;
   retrieve.recipient = key.pub;
@@ -96,36 +83,33 @@ void write_seeds(const std::string& dir) {
   retrieve.wait_ms = max_wait_ms;
   retrieve.timestamp_ms = 1'700'000'000'500;
   sign(retrieve, key.sec);
-  write_file(dir + "/retrieve-signed", encode(Request{retrieve}));
+  fuzz::write_seed(dir + "/retrieve-signed", encode(Request{retrieve}));
 
   DeleteRequest del{key.pub, {}, 1'700'000'001'000, {}};
   del.id.bytes.fill(0x17);
   sign(del, key.sec);
-  write_file(dir + "/delete-signed", encode(Request{del}));
+  fuzz::write_seed(dir + "/delete-signed", encode(Request{del}));
 
   DeleteAllRequest all{key.pub, 1'700'000'002'000, {}};
   sign(all, key.sec);
-  write_file(dir + "/delete-all-signed", encode(Request{all}));
-  write_file(dir + "/info", encode(Request{InfoRequest{}}));
+  fuzz::write_seed(dir + "/delete-all-signed", encode(Request{all}));
+  fuzz::write_seed(dir + "/info", encode(Request{InfoRequest{}}));
 
   auto bad_limit = encode(Request{retrieve});  // limit 0
   bad_limit[2 + 32 + 16 + 40] = 0;
   bad_limit[2 + 32 + 16 + 40 + 1] = 0;
-  write_file(dir + "/retrieve-limit-zero", bad_limit);
+  fuzz::write_seed(dir + "/retrieve-limit-zero", bad_limit);
   auto trailing = encode(Request{InfoRequest{}});
   trailing.push_back(0);
-  write_file(dir + "/info-trailing", trailing);
-  write_file(dir + "/bad-version", {1, 5});
+  fuzz::write_seed(dir + "/info-trailing", trailing);
+  fuzz::write_seed(dir + "/bad-version", std::vector<std::uint8_t>{1, 5});
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

@@ -18,24 +18,18 @@
 //   NIGHTJAR_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/storage_response bin/fuzz_storage_response
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "routing/crypto.hpp"
 #include "swarm/storage_messages.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 using namespace nightjar::storage;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 bool is_method(std::uint8_t m) {
   return m >= static_cast<std::uint8_t>(Method::store) &&
@@ -73,16 +67,6 @@ bool body_matches(const Response& r, Method m) {
 
 // --- Seed generation ---------------------------------------------------------
 
-void write_file(const std::string& path, std::uint8_t method,
-                const std::vector<std::uint8_t>& bytes) {
-  std::vector<std::uint8_t> seed{method};
-  seed.insert(seed.end(), bytes.begin(), bytes.end());
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  CHECK(f != nullptr);
-  CHECK(std::fwrite(seed.data(), 1, seed.size(), f) == seed.size());
-  CHECK(std::fclose(f) == 0);
-}
-
 std::uint8_t m(Method method) {
   return static_cast<std::uint8_t>(method);
 }
@@ -92,7 +76,7 @@ void write_seeds(const std::string& dir) {
   stored.id.bytes.fill(0x21);
   stored.timestamp_ms = 1'700'000'000'000;
   stored.replicas = 3;
-  write_file(dir + "/ok-store", m(Method::store), encode(Response{Status::ok, stored}));
+  fuzz::write_seed(dir + "/ok-store", m(Method::store), encode(Response{Status::ok, stored}));
 
   RetrieveResult retrieved;
   for (std::uint8_t i = 0; i < 3; ++i) {
@@ -106,38 +90,40 @@ void write_seeds(const std::string& dir) {
   retrieved.more = true;
   retrieved.server_time_ms = 1'700'000'000'900;
   retrieved.cursor = {0x0123456789abcdef, (1'700'000'000'000ull << 20) + 2};
-  write_file(dir + "/ok-retrieve-3", m(Method::retrieve), encode(Response{Status::ok, retrieved}));
-  write_file(dir + "/ok-retrieve-empty", m(Method::retrieve),
-             encode(Response{Status::ok, RetrieveResult{}}));
-  write_file(dir + "/ok-erase", m(Method::erase), encode(Response{Status::ok, DeleteResult{1}}));
-  write_file(dir + "/ok-erase-all", m(Method::erase_all),
-             encode(Response{Status::ok, DeleteResult{1234}}));
-  write_file(dir + "/ok-info", m(Method::info),
-             encode(Response{Status::ok, InfoResult{"nightjar 0.1", 1'700'000'000'000, 77}}));
+  fuzz::write_seed(dir + "/ok-retrieve-3", m(Method::retrieve),
+                   encode(Response{Status::ok, retrieved}));
+  fuzz::write_seed(dir + "/ok-retrieve-empty", m(Method::retrieve),
+                   encode(Response{Status::ok, RetrieveResult{}}));
+  fuzz::write_seed(dir + "/ok-erase", m(Method::erase),
+                   encode(Response{Status::ok, DeleteResult{1}}));
+  fuzz::write_seed(dir + "/ok-erase-all", m(Method::erase_all),
+                   encode(Response{Status::ok, DeleteResult{1234}}));
+  fuzz::write_seed(dir + "/ok-info", m(Method::info),
+                   encode(Response{Status::ok, InfoResult{"nightjar 0.1", 1'700'000'000'000, 77}}));
   WrongSwarm ws{0x8000000000000000u, std::vector<NodeId>(5)};
   for (std::size_t i = 0; i < ws.members.size(); ++i)
     ws.members[i].bytes.fill(static_cast<std::uint8_t>(i));
-  write_file(dir + "/wrong-swarm-5", m(Method::store), encode(Response{Status::wrong_swarm, ws}));
-  write_file(dir + "/clock-skew", m(Method::retrieve),
-             encode(Response{Status::clock_skew, ClockSkew{1'700'000'000'000}}));
-  write_file(dir + "/quota-bytes", m(Method::store), encode(Response{Status::quota_bytes, {}}));
+  fuzz::write_seed(dir + "/wrong-swarm-5", m(Method::store),
+                   encode(Response{Status::wrong_swarm, ws}));
+  fuzz::write_seed(dir + "/clock-skew", m(Method::retrieve),
+                   encode(Response{Status::clock_skew, ClockSkew{1'700'000'000'000}}));
+  fuzz::write_seed(dir + "/quota-bytes", m(Method::store),
+                   encode(Response{Status::quota_bytes, {}}));
 
   auto too_many = encode(Response{Status::ok, RetrieveResult{}});
   too_many[1] = 0x01;
   too_many[2] = 0x01;  // 257 messages
-  write_file(dir + "/retrieve-count-257", m(Method::retrieve), too_many);
-  write_file(dir + "/ok-info-no-method", 0, encode(Response{Status::ok, InfoResult{"x", 1, 2}}));
-  write_file(dir + "/unknown-status", m(Method::info), {16});
+  fuzz::write_seed(dir + "/retrieve-count-257", m(Method::retrieve), too_many);
+  fuzz::write_seed(dir + "/ok-info-no-method", 0,
+                   encode(Response{Status::ok, InfoResult{"x", 1, 2}}));
+  fuzz::write_seed(dir + "/unknown-status", m(Method::info), std::vector<std::uint8_t>{16});
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CHECK(crypto::init());
-  if (const char* dir = std::getenv("NIGHTJAR_FUZZ_WRITE_SEEDS")) {
-    write_seeds(dir);
-    std::exit(0);
-  }
+  fuzz::write_seeds_if_asked(write_seeds);
   return 0;
 }
 

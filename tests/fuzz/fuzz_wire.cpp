@@ -27,15 +27,11 @@
 #include "routing/bytes.hpp"
 #include "routing/crypto.hpp"
 #include "routing/wire.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace nightjar;
 
 namespace {
-
-#define CHECK(cond)                \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 constexpr std::size_t sizes[16] = {
     0,  1,   2,   3,    4,      7,       8,           31,

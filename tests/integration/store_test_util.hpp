@@ -1,38 +1,21 @@
-// Helpers for the message store tests: a temporary directory removed at the
-// end, recipients and messages made from a seed, and the summary recomputed
-// from bucket_entries (what a peer would compute from a bucket listing).
+// Helpers for the message store tests: recipients and messages made from a
+// seed, and the summary recomputed from bucket_entries (what a peer would
+// compute from a bucket listing). TempDir comes from tests/support.
 #pragma once
-
-#include <stdlib.h>
 
 #include <filesystem>
 #include <random>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "swarm/message_store.hpp"
 #include "tests/support/log_capture.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace nightjar::test {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "nightjar-store-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 // A recipient key from a small number (not a valid curve point; the store
 // does not care).

@@ -19,6 +19,7 @@
 
 #include "swarm/network_config.hpp"
 #include "tests/integration/daemon_process.hpp"
+#include "tests/support/metrics_http.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_network.hpp"
 
@@ -40,18 +41,6 @@ std::string printed_id(const std::string& out, const std::string& role) {
     if (line.rfind(role + " ", 0) == 0 && line.find(" listening on ") != std::string::npos)
       return line.substr(role.size() + 1, 64);
   return {};
-}
-
-// Polls a node's /metrics until `series` has `value`; bounded by `timeout`.
-bool wait_for_metric(std::uint16_t port, const std::string& series, double value,
-                     std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (auto text = http_get(port, "/metrics", 2s))
-      if (auto v = metric_value(*text, series); v && *v == value) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
 }
 
 bool private_file(const std::filesystem::path& p) {

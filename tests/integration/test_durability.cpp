@@ -8,12 +8,12 @@
 
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "client/directory_fetcher.hpp"
 #include "tests/integration/daemon_process.hpp"
 #include "tests/support/log_capture.hpp"
+#include "tests/support/metrics_http.hpp"
 #include "tests/support/storage_client.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_network.hpp"
@@ -25,17 +25,6 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string loopback(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
-
-bool wait_for_metric(std::uint16_t port, const std::string& series, double value,
-                     std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (auto text = http_get(port, "/metrics", 2s))
-      if (auto v = metric_value(*text, series); v && *v == value) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
 
 struct Proc {
   std::string name;

@@ -42,7 +42,7 @@ Snapshot snapshot(const MessageStore& s, const Ed25519PublicKey& r, std::uint64_
 TEST_CASE("put, get and retrieve follow timestamp and ID order, and cursors page through",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto alice = test_recipient(1);
   const auto bob = test_recipient(2);
   std::mt19937_64 rng(7);
@@ -89,7 +89,7 @@ TEST_CASE("put, get and retrieve follow timestamp and ID order, and cursors page
 TEST_CASE("put is idempotent, keeps the first timestamp and takes the later expiry",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto r = test_recipient(3);
   auto m = text_message(r, "hello", t0, t0 + hour);
   REQUIRE(store->put(m, t0).value() == PutResult::stored);
@@ -121,7 +121,7 @@ TEST_CASE("put is idempotent, keeps the first timestamp and takes the later expi
 TEST_CASE("a put whose ID is not the hash of its recipient and body is refused",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   auto m = text_message(test_recipient(4), "body", t0, t0 + hour);
   m.id.bytes[0] ^= 1;
   CHECK(store->put(m, t0).error() == StoreError::bad_id);
@@ -135,7 +135,7 @@ TEST_CASE("a put whose ID is not the hash of its recipient and body is refused",
 TEST_CASE("expired messages are never returned and the sweep removes them",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto r = test_recipient(6);
   auto early = text_message(r, "early", t0, t0 + 1000);
   auto late = text_message(r, "late", t0 + 1, t0 + hour);
@@ -143,7 +143,7 @@ TEST_CASE("expired messages are never returned and the sweep removes them",
   REQUIRE(store->put(early, t0).ok());
   const auto with_late_only = [&] {
     TempDir other_dir;
-    auto other = open_store(other_dir.path);
+    auto other = open_store(other_dir.path());
     REQUIRE(other->put(late, t0).ok());
     return other->summary();
   }();
@@ -185,7 +185,7 @@ TEST_CASE("expired messages are never returned and the sweep removes them",
 
 TEST_CASE("the sweep works in bounded batches", "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   std::mt19937_64 rng(11);
   const std::size_t n = MessageStore::sweep_batch * 2 + 10;
   std::vector<StoredMessage> ms;
@@ -205,7 +205,7 @@ TEST_CASE("the sweep works in bounded batches", "[store][integration]") {
 
 TEST_CASE("tombstones block a re-put and are swept at their expiry", "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto r = test_recipient(7);
   auto m = text_message(r, "secret", t0, t0 + hour);
   REQUIRE(store->put(m, t0).ok());
@@ -234,7 +234,7 @@ TEST_CASE("tombstones block a re-put and are swept at their expiry", "[store][in
 TEST_CASE("put_tombstone deletes a present message and blocks one never seen",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto r = test_recipient(9);
   auto present = text_message(r, "present", t0, t0 + hour);
   auto unseen = text_message(r, "unseen", t0, t0 + hour);
@@ -268,7 +268,7 @@ TEST_CASE("put_tombstone deletes a present message and blocks one never seen",
 
 TEST_CASE("erase_all tombstones every message of one recipient only", "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto r = test_recipient(10);
   const auto other = test_recipient(11);
   std::mt19937_64 rng(3);
@@ -305,7 +305,7 @@ TEST_CASE("each quota and the disk cap refuse a put and change nothing", "[store
   SECTION("message quota") {
     auto options = test_options();
     options.quota_messages = 3;
-    auto store = open_store(dir.path, options);
+    auto store = open_store(dir.path(), options);
     std::vector<StoredMessage> ms;
     for (int i = 0; i < 3; ++i) {
       ms.push_back(random_message(rng, r, t0, t0 + hour));
@@ -324,7 +324,7 @@ TEST_CASE("each quota and the disk cap refuse a put and change nothing", "[store
   SECTION("byte quota") {
     auto options = test_options();
     options.quota_bytes = 1000;
-    auto store = open_store(dir.path, options);
+    auto store = open_store(dir.path(), options);
     REQUIRE(store->put(random_message(rng, r, t0, t0 + hour, 600), t0).ok());
     const auto before = snapshot(*store, r, t0);
     CHECK(store->put(random_message(rng, r, t0, t0 + hour, 401), t0).error() ==
@@ -335,7 +335,7 @@ TEST_CASE("each quota and the disk cap refuse a put and change nothing", "[store
   SECTION("disk cap") {
     auto options = test_options();
     options.disk_cap_bytes = 3 * (100 + message_overhead_bytes);
-    auto store = open_store(dir.path, options);
+    auto store = open_store(dir.path(), options);
     for (std::uint8_t i = 0; i < 3; ++i)
       REQUIRE(store->put(random_message(rng, test_recipient(i), t0, t0 + hour, 100), t0).ok());
     const auto before = snapshot(*store, r, t0);
@@ -350,8 +350,8 @@ TEST_CASE("each quota and the disk cap refuse a put and change nothing", "[store
 TEST_CASE("summaries agree across stores with the same content and find the buckets that differ",
           "[store][integration]") {
   TempDir dir_a, dir_b;
-  auto a = open_store(dir_a.path);
-  auto b = open_store(dir_b.path);
+  auto a = open_store(dir_a.path());
+  auto b = open_store(dir_b.path());
   std::mt19937_64 rng(17);
   std::vector<StoredMessage> ms;
   for (int i = 0; i < 300; ++i)
@@ -383,14 +383,14 @@ TEST_CASE("summaries agree across stores with the same content and find the buck
   // Rebuilt on open from the ID index.
   const auto before = b->summary();
   b.reset();
-  b = open_store(dir_b.path);
+  b = open_store(dir_b.path());
   CHECK(b->summary() == before);
 }
 
 TEST_CASE("drop_messages removes the listed messages of a recipient without tombstones",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   std::mt19937_64 rng(19);
   const auto moved = test_recipient(20);
   const auto stays = test_recipient(21);
@@ -429,7 +429,7 @@ TEST_CASE("drop_messages removes the listed messages of a recipient without tomb
 TEST_CASE("recipients pages through every recipient with messages in key order",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   std::mt19937_64 rng(23);
   std::vector<Ed25519PublicKey> all;
   for (std::uint8_t i = 0; i < 25; ++i) {
@@ -460,7 +460,7 @@ TEST_CASE("a reopened store keeps messages, tombstones, counters and the summary
   StoreSummary summary;
   std::uint64_t bytes = 0;
   {
-    auto store = open_store(dir.path);
+    auto store = open_store(dir.path());
     for (int i = 0; i < 50; ++i) {
       ms.push_back(random_message(rng, r, t0 + static_cast<std::uint64_t>(i), t0 + hour));
       REQUIRE(store->put(ms.back(), t0).ok());
@@ -471,7 +471,7 @@ TEST_CASE("a reopened store keeps messages, tombstones, counters and the summary
   }
   auto options = test_options();
   options.quota_messages = 50;  // 49 stored: the counters survived if one more fits, not two
-  auto store = open_store(dir.path, options);
+  auto store = open_store(dir.path(), options);
   CHECK(store->summary() == summary);
   CHECK(store->message_count() == 49);
   CHECK(store->body_bytes() == bytes);
@@ -487,7 +487,7 @@ TEST_CASE("put_batch gives one result per message, as if put one by one", "[stor
   TempDir dir;
   auto options = test_options();
   options.quota_messages = 4;
-  auto store = open_store(dir.path, options);
+  auto store = open_store(dir.path(), options);
   std::mt19937_64 rng(31);
   const auto r = test_recipient(40);
   auto deleted = random_message(rng, r, t0, t0 + hour);
@@ -523,13 +523,13 @@ TEST_CASE("put_batch gives one result per message, as if put one by one", "[stor
 TEST_CASE("a second open of the same directory fails with a clear message",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
-  auto second = MessageStore::open(dir.path, test_options());
+  auto store = open_store(dir.path());
+  auto second = MessageStore::open(dir.path(), test_options());
   REQUIRE_FALSE(second.ok());
   CHECK_THAT(second.error(), Catch::Contains("already open"));
-  CHECK_THAT(second.error(), Catch::Contains(dir.path.string()));
+  CHECK_THAT(second.error(), Catch::Contains(dir.path().string()));
   store.reset();
-  CHECK(MessageStore::open(dir.path, test_options()).ok());
+  CHECK(MessageStore::open(dir.path(), test_options()).ok());
 }
 
 TEST_CASE("running out of file descriptors is said so, not taken for a second open",
@@ -553,18 +553,19 @@ TEST_CASE("running out of file descriptors is said so, not taken for a second op
 
 TEST_CASE("a store with an unknown schema version is refused", "[store][integration]") {
   TempDir dir;
-  open_store(dir.path).reset();
+  open_store(dir.path()).reset();
   {
     // Rewrite the version as a future build would.
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
     std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path.string(), &names).ok());
+    REQUIRE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path().string(), &names).ok());
     for (const auto& n : names)
       families.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
     REQUIRE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path.string(), families, &handles, &db).ok());
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path().string(), families, &handles, &db).ok());
     const auto meta = std::find(names.begin(), names.end(), "meta") - names.begin();
     REQUIRE(db->Put(rocksdb::WriteOptions(), handles[static_cast<std::size_t>(meta)],
                     "schema_version", std::string("\0\0\0\x63", 4))
@@ -574,7 +575,7 @@ TEST_CASE("a store with an unknown schema version is refused", "[store][integrat
     REQUIRE(db->Close().ok());
     delete db;
   }
-  auto r = MessageStore::open(dir.path, test_options());
+  auto r = MessageStore::open(dir.path(), test_options());
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error(), Catch::Contains("schema version 99"));
 }
@@ -582,8 +583,8 @@ TEST_CASE("a store with an unknown schema version is refused", "[store][integrat
 TEST_CASE("opening fails with a clear message when the directory cannot be made",
           "[store][integration]") {
   TempDir dir;
-  const auto file = dir.path / "a-file";
-  std::filesystem::create_directories(dir.path);
+  const auto file = dir.path() / "a-file";
+  std::filesystem::create_directories(dir.path());
   { std::ofstream(file) << "x"; }
   auto r = MessageStore::open(file / "store", test_options());
   REQUIRE_FALSE(r.ok());

@@ -40,7 +40,7 @@ std::vector<StoredMessage> all_arrivals(const MessageStore& s, const Ed25519Publ
 TEST_CASE("arrivals lists messages in the order they arrived, whatever their timestamps",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto alice = test_recipient(1);
   const auto bob = test_recipient(2);
   std::mt19937_64 rng(11);
@@ -83,7 +83,7 @@ TEST_CASE("arrival numbers are per recipient and never repeat, across deletes an
   std::uint64_t incarnation = 0;
   std::uint64_t last = 0;
   {
-    auto store = open_store(dir.path);
+    auto store = open_store(dir.path());
     incarnation = store->incarnation();
     CHECK(incarnation != 0);
     auto a1 = text_message(alice, "a1", t0, t0 + hour);
@@ -108,7 +108,7 @@ TEST_CASE("arrival numbers are per recipient and never repeat, across deletes an
   }
   {
     // Reopened, with a clock that went back an hour: still higher numbers.
-    auto store = open_store(dir.path);
+    auto store = open_store(dir.path());
     CHECK(store->incarnation() == incarnation);
     auto a3 = text_message(alice, "a3", t0 - hour, t0 + hour);
     REQUIRE(store->put(a3, t0 - hour).ok());
@@ -117,8 +117,8 @@ TEST_CASE("arrival numbers are per recipient and never repeat, across deletes an
   }
   {
     // A wiped store draws another incarnation.
-    std::filesystem::remove_all(dir.path);
-    auto store = open_store(dir.path);
+    std::filesystem::remove_all(dir.path());
+    auto store = open_store(dir.path());
     CHECK(store->incarnation() != incarnation);
     CHECK(store->last_seq(alice) == 0);
   }
@@ -127,7 +127,7 @@ TEST_CASE("arrival numbers are per recipient and never repeat, across deletes an
 TEST_CASE("expired, deleted, dropped and swept messages leave the arrival order",
           "[store][integration]") {
   TempDir dir;
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   const auto r = test_recipient(3);
   auto short_lived = text_message(r, "short", t0, t0 + 10);
   auto erased = text_message(r, "erased", t0, t0 + hour);
@@ -155,7 +155,7 @@ TEST_CASE("a schema 1 store is upgraded: every message numbered in timestamp ord
   {
     // A store as schema 1 left it: no arrival numbers in the ID entries or
     // counter records, no arrival index, no incarnation or clock.
-    auto store = open_store(dir.path);
+    auto store = open_store(dir.path());
     for (int i = 0; i < 5; ++i) {
       auto m = text_message(alice, "a" + std::to_string(i), t0 - static_cast<std::uint64_t>(i), t0 + hour);
       REQUIRE(store->put(m, t0).ok());
@@ -168,12 +168,13 @@ TEST_CASE("a schema 1 store is upgraded: every message numbered in timestamp ord
   }
   {
     std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path.string(), &names).ok());
+    REQUIRE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path().string(), &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
     for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> h;
     rocksdb::DB* db = nullptr;
-    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path.string(), families, &h, &db).ok());
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path().string(), families, &h, &db).ok());
     auto family = [&](const char* name) {
       return h[static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin())];
     };
@@ -197,7 +198,7 @@ TEST_CASE("a schema 1 store is upgraded: every message numbered in timestamp ord
     REQUIRE(db->Close().ok());
     delete db;
   }
-  auto store = open_store(dir.path);
+  auto store = open_store(dir.path());
   CHECK(store->incarnation() != 0);
   std::sort(alices.begin(), alices.end(),
             [](const auto& a, const auto& b) { return cursor_of(a) < cursor_of(b); });

@@ -85,7 +85,7 @@ void read_until_eof(int fd, std::chrono::steady_clock::time_point until, OnData&
 TEST_CASE("every put acknowledged before kill -9 is in the reopened store",
           "[store][integration]") {
   TempDir dir;
-  const std::string dir_arg = (dir.path / "store").string();
+  const std::string dir_arg = (dir.path() / "store").string();
   const auto child = spawn_child(dir_arg, false);
   const pid_t pid = child.first;
   const int out = child.second;
@@ -137,9 +137,9 @@ TEST_CASE("a store open in one process cannot be opened by another", "[store][in
   TempDir dir;
   StoreOptions options;
   options.log = capture_logger("store");
-  auto store = MessageStore::open(dir.path, options);
+  auto store = MessageStore::open(dir.path(), options);
   if (!store) FAIL("open failed: " << store.error());
-  const auto child = spawn_child(dir.path.string(), true);
+  const auto child = spawn_child(dir.path().string(), true);
   const pid_t pid = child.first;
   const int out = child.second;
   std::string output;

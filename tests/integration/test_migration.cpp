@@ -75,7 +75,7 @@ struct Harness {
     StoreOptions o;
     o.sync = false;
     o.log = capture_logger("store");
-    store = *MessageStore::open(dir.path / "messages", o);
+    store = *MessageStore::open(dir.path() / "messages", o);
     ReplicationConfig c;
     c.clock = [this] { return now; };
     c.log = capture_logger("replicator");

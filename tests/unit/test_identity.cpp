@@ -13,24 +13,14 @@
 
 #include "client/identity.hpp"
 #include "routing/wire.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace nightjar;
 using namespace nightjar::client;
+using nightjar::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/nightjar-identity-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};
@@ -102,7 +92,7 @@ TEST_CASE("a passphrase wipes the string it was made from", "[client][unit]") {
 
 TEST_CASE("an identity file is saved with mode 0600 and loads back", "[client][unit]") {
   TempDir dir;
-  const fs::path path = dir.path / "identity";
+  const fs::path path = dir.path() / "identity";
   auto rng = rng_from(2);
   const Identity id = Identity::generate(rng);
   REQUIRE(save_identity(path, id, pass("hunter2"), rng).ok());
@@ -132,7 +122,7 @@ TEST_CASE("an identity file is saved with mode 0600 and loads back", "[client][u
 
 TEST_CASE("replacing an identity file changes its passphrase and limits", "[client][unit]") {
   TempDir dir;
-  const fs::path path = dir.path / "identity";
+  const fs::path path = dir.path() / "identity";
   auto rng = rng_from(3);
   const Identity id = Identity::generate(rng);
   REQUIRE(save_identity(path, id, pass("old"), rng, cheap).ok());
@@ -152,7 +142,7 @@ TEST_CASE("replacing an identity file changes its passphrase and limits", "[clie
 
 TEST_CASE("a wrong passphrase is reported as such", "[client][unit]") {
   TempDir dir;
-  const fs::path path = dir.path / "identity";
+  const fs::path path = dir.path() / "identity";
   auto rng = rng_from(4);
   REQUIRE(save_identity(path, Identity::generate(rng), pass("right"), rng).ok());
   auto r = load_identity(path, pass("wrong"));
@@ -165,7 +155,7 @@ TEST_CASE("a wrong passphrase is reported as such", "[client][unit]") {
 
 TEST_CASE("identity files readable by group or others are refused", "[client][unit]") {
   TempDir dir;
-  const fs::path path = dir.path / "identity";
+  const fs::path path = dir.path() / "identity";
   auto rng = rng_from(5);
   REQUIRE(save_identity(path, Identity::generate(rng), pass("p"), rng, cheap).ok());
   for (unsigned mode : {0644u, 0640u, 0604u, 0660u, 0602u}) {
@@ -181,25 +171,25 @@ TEST_CASE("identity files readable by group or others are refused", "[client][un
 
 TEST_CASE("missing, foreign and unreadable identity files get clear errors", "[client][unit]") {
   TempDir dir;
-  auto missing = load_identity(dir.path / "nothing-here", pass("p"));
+  auto missing = load_identity(dir.path() / "nothing-here", pass("p"));
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().kind == IdentityFileError::missing);
   CHECK_THAT(missing.error().message, Catch::Contains("nothing-here"));
 
-  fs::create_directory(dir.path / "a-directory");
-  auto directory = load_identity(dir.path / "a-directory", pass("p"));
+  fs::create_directory(dir.path() / "a-directory");
+  auto directory = load_identity(dir.path() / "a-directory", pass("p"));
   REQUIRE_FALSE(directory.ok());
   CHECK(directory.error().kind == IdentityFileError::unreadable);
 
   auto rng = rng_from(6);
-  const fs::path real = dir.path / "identity";
+  const fs::path real = dir.path() / "identity";
   REQUIRE(save_identity(real, Identity::generate(rng), pass("p"), rng, cheap).ok());
-  fs::create_symlink(real, dir.path / "link");
-  auto link = load_identity(dir.path / "link", pass("p"));
+  fs::create_symlink(real, dir.path() / "link");
+  auto link = load_identity(dir.path() / "link", pass("p"));
   REQUIRE_FALSE(link.ok());
   CHECK(link.error().kind == IdentityFileError::unreadable);
 
-  const fs::path big = dir.path / "big";
+  const fs::path big = dir.path() / "big";
   write_all(big, std::vector<std::uint8_t>(5000, 'x'));
   auto r = load_identity(big, pass("p"));
   REQUIRE_FALSE(r.ok());

@@ -5,23 +5,13 @@
 #include <fstream>
 
 #include "routing/key_file.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace nightjar;
+using nightjar::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/nightjar-keytest-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 unsigned mode_of(const fs::path& p) {
   struct stat st {};
   ::stat(p.c_str(), &st);
@@ -31,7 +21,7 @@ unsigned mode_of(const fs::path& p) {
 
 TEST_CASE("a key file is created on first use with mode 0600 and reused later", "[keyfile]") {
   TempDir dir;
-  auto path = dir.path / "link.key";
+  auto path = dir.path() / "link.key";
   auto first = load_or_create_x25519_key(path);
   REQUIRE(first.ok());
   CHECK(first->created);
@@ -44,16 +34,16 @@ TEST_CASE("a key file is created on first use with mode 0600 and reused later", 
   CHECK_FALSE(second->created);
   CHECK(second->keys.pub == first->keys.pub);
 
-  auto ed = load_or_create_ed25519_key(dir.path / "identity.key");
+  auto ed = load_or_create_ed25519_key(dir.path() / "identity.key");
   REQUIRE(ed.ok());
-  auto ed2 = load_or_create_ed25519_key(dir.path / "identity.key");
+  auto ed2 = load_or_create_ed25519_key(dir.path() / "identity.key");
   REQUIRE(ed2.ok());
   CHECK(ed2->keys.pub == ed->keys.pub);
 }
 
 TEST_CASE("a key file readable by group or others is refused", "[keyfile]") {
   TempDir dir;
-  auto path = dir.path / "link.key";
+  auto path = dir.path() / "link.key";
   REQUIRE(load_or_create_x25519_key(path).ok());
   for (unsigned mode : {0640u, 0604u, 0660u, 0644u}) {
     ::chmod(path.c_str(), mode);
@@ -69,7 +59,7 @@ TEST_CASE("a key file readable by group or others is refused", "[keyfile]") {
 TEST_CASE("corrupt or mismatched key files are refused with a clear message", "[keyfile]") {
   TempDir dir;
   auto write = [&](const std::string& name, const std::string& content) {
-    auto p = dir.path / name;
+    auto p = dir.path() / name;
     std::ofstream(p, std::ios::binary) << content;
     ::chmod(p.c_str(), 0600);
     return p;
@@ -88,10 +78,10 @@ TEST_CASE("corrupt or mismatched key files are refused with a clear message", "[
   auto big = write("b.key", std::string(1000, 'x'));
   CHECK_FALSE(load_or_create_x25519_key(big).ok());
 
-  fs::create_directory(dir.path / "d.key");
-  CHECK_FALSE(load_or_create_x25519_key(dir.path / "d.key").ok());
+  fs::create_directory(dir.path() / "d.key");
+  CHECK_FALSE(load_or_create_x25519_key(dir.path() / "d.key").ok());
 
-  CHECK_FALSE(load_or_create_x25519_key(dir.path / "missing-dir" / "k.key").ok());
+  CHECK_FALSE(load_or_create_x25519_key(dir.path() / "missing-dir" / "k.key").ok());
 }
 
 TEST_CASE("parse_key_file checks header and length", "[keyfile]") {

@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -14,6 +13,7 @@
 
 #include "swarm/network_config.hpp"
 #include "tests/support/directory_samples.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace nightjar;
 using namespace nightjar::test;
@@ -36,20 +36,6 @@ std::string parse_error(const std::string& text) {
   REQUIRE_FALSE(c.ok());
   return c.error();
 }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "nightjar-netconf-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -212,7 +198,7 @@ TEST_CASE("network configs save atomically and load back", "[directory]") {
   TempDir dir;
   const auto k1 = identity_from(1), k2 = identity_from(2);
   const NetworkConfig c = make_config({&k1, &k2}, 1);
-  const auto path = dir.path / "network.conf";
+  const auto path = dir.path() / "network.conf";
 
   REQUIRE(c.save(path).ok());
   struct stat st {};
@@ -232,35 +218,35 @@ TEST_CASE("network configs save atomically and load back", "[directory]") {
   // A config that could not be read back is not written.
   NetworkConfig bad = c;
   bad.authorities.clear();
-  auto refused = bad.save(dir.path / "bad.conf");
+  auto refused = bad.save(dir.path() / "bad.conf");
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error() == "cannot save network config: no authorities");
-  CHECK_FALSE(std::filesystem::exists(dir.path / "bad.conf"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "bad.conf"));
 
   // Errors name the file.
-  auto missing = NetworkConfig::load(dir.path / "absent.conf");
+  auto missing = NetworkConfig::load(dir.path() / "absent.conf");
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.error().find("cannot read network config " + (dir.path / "absent.conf").string() +
+  CHECK(missing.error().find("cannot read network config " + (dir.path() / "absent.conf").string() +
                              ": No such file or directory") == 0);
-  auto not_file = NetworkConfig::load(dir.path);
+  auto not_file = NetworkConfig::load(dir.path());
   REQUIRE_FALSE(not_file.ok());
   CHECK(not_file.error().find("is not a regular file") != std::string::npos);
   {
-    std::ofstream broken(dir.path / "broken.conf");
+    std::ofstream broken(dir.path() / "broken.conf");
     broken << "network_id = 12\n";
   }
-  auto parse_failed = NetworkConfig::load(dir.path / "broken.conf");
+  auto parse_failed = NetworkConfig::load(dir.path() / "broken.conf");
   REQUIRE_FALSE(parse_failed.ok());
   CHECK(parse_failed.error() ==
-        (dir.path / "broken.conf").string() + ":1: network_id must be 64 hex digits");
+        (dir.path() / "broken.conf").string() + ":1: network_id must be 64 hex digits");
   {
-    std::ofstream big(dir.path / "big.conf");
+    std::ofstream big(dir.path() / "big.conf");
     big << std::string(NetworkConfig::max_file_bytes + 1, '#');
   }
-  auto too_big = NetworkConfig::load(dir.path / "big.conf");
+  auto too_big = NetworkConfig::load(dir.path() / "big.conf");
   REQUIRE_FALSE(too_big.ok());
   CHECK(too_big.error().find("larger than 64 KiB") != std::string::npos);
-  auto no_dir = c.save(dir.path / "nowhere" / "network.conf");
+  auto no_dir = c.save(dir.path() / "nowhere" / "network.conf");
   REQUIRE_FALSE(no_dir.ok());
   CHECK(no_dir.error().find("cannot create") == 0);
 }

@@ -20,21 +20,8 @@ namespace nightjar::flood {
 
 using namespace std::chrono_literals;
 using test::DaemonProcess;
-using test::http_get;
-using test::metric_value;
 using test::free_loopback_port;
-
-namespace {
-bool wait_for_metric(std::uint16_t port, const std::string& series, double value,
-                     std::chrono::steady_clock::time_point until) {
-  while (std::chrono::steady_clock::now() < until) {
-    if (auto text = http_get(port, "/metrics", 2s))
-      if (auto v = metric_value(*text, series); v && *v == value) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
-}  // namespace
+using test::wait_for_metric;
 
 ProcessNetwork::ProcessNetwork() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "nightjar-flood-XXXXXX").string();

@@ -1,8 +1,8 @@
 // nightjar-onion-demo: a small network in one process on loopback. Four
 // service nodes (LinkListener + OnionRelay each) and one client: every request
 // is a fresh onion cell through 3 relays to a destination node, which answers
-// along the same path. Prints the round-trip times. The README's quick start
-// runs it until the simnet (issue 8) can start a full network.
+// along the same path. Prints the round-trip times. The routing layer alone:
+// nightjar-simnet (simnet/) runs whole networks.
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "routing/onion_relay.hpp"
+#include "routing/runtime.hpp"
 #include "routing/wire.hpp"
 
 namespace po = boost::program_options;
@@ -108,10 +109,7 @@ int run(std::size_t requests, std::size_t nodes_n) {
       return;
     }
     keys = std::move(built->reply_keys);
-    std::vector<std::uint8_t> f(onion_frame_header + built->cell.size());
-    f[0] = static_cast<std::uint8_t>(FrameType::onion_cell);
-    store_u64(f.data() + 1, ++sent);
-    std::copy(built->cell.begin(), built->cell.end(), f.begin() + onion_frame_header);
+    const auto f = make_onion_frame(FrameType::onion_cell, ++sent, built->cell);
     if (l.send(f) != SendStatus::ok) ++bad;
   };
   Link::Handlers h;
@@ -141,19 +139,15 @@ int run(std::size_t requests, std::size_t nodes_n) {
   client = Link::dial(&loop, *Endpoint::parse("127.0.0.1:" + std::to_string(nodes[0]->listener->port())),
                       nodes[0]->link_key->pub, nullptr, link, h);
 
-  uv_timer_t guard;  // the demo ends by itself after 60 s whatever happens
-  uv_timer_init(&loop, &guard);
-  guard.data = &client;
-  uv_timer_start(
-      &guard,
-      [](uv_timer_t* t) {
-        std::cerr << "error: demo did not finish within 60 s\n";
-        (*static_cast<std::shared_ptr<Link>*>(t->data))->close();
-      },
-      60'000, 0);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&guard));
+  // Bounded: the demo stops by itself after 60 s whatever happens.
+  Timer guard(&loop, [&client] {
+    std::cerr << "error: demo did not finish within 60 s\n";
+    client->close();
+  });
+  guard.unref();
+  guard.start(std::chrono::seconds(60));
   uv_run(&loop, UV_RUN_DEFAULT);
-  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  guard.close();
   nodes.clear();
   uv_run(&loop, UV_RUN_DEFAULT);
   const bool clean = uv_loop_close(&loop) == 0;

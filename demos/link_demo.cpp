@@ -1,6 +1,5 @@
 // nightjar-link-demo: two link endpoints on loopback exchanging messages.
-// The README's quick start runs it until the simnet can start a network; it
-// shows the pieces of issue "foundation" working together: key files, the
+// It shows the pieces of the link layer working together: key files, the
 // mutual handshake, encrypted frames and flow control over real TCP.
 #include <spdlog/spdlog.h>
 #include <uv.h>
@@ -16,6 +15,7 @@
 #include "routing/frame.hpp"
 #include "routing/key_file.hpp"
 #include "routing/link.hpp"
+#include "routing/runtime.hpp"
 
 namespace po = boost::program_options;
 using namespace nightjar;
@@ -113,19 +113,14 @@ int run(const Options& opt) {
   link = Link::dial(&loop, at, server_id->pub, client_id, config, h);
 
   // Bounded: the demo stops by itself after 60 s whatever happens.
-  uv_timer_t guard;
-  uv_timer_init(&loop, &guard);
-  guard.data = &link;
-  uv_timer_start(
-      &guard,
-      [](uv_timer_t* t) {
-        std::cerr << "error: demo did not finish within 60 s\n";
-        (*static_cast<std::shared_ptr<Link>*>(t->data))->close();
-      },
-      60'000, 0);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&guard));
+  Timer guard(&loop, [&link] {
+    std::cerr << "error: demo did not finish within 60 s\n";
+    link->close();
+  });
+  guard.unref();
+  guard.start(std::chrono::seconds(60));
   uv_run(&loop, UV_RUN_DEFAULT);
-  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  guard.close();
   uv_run(&loop, UV_RUN_DEFAULT);
   const bool clean = uv_loop_close(&loop) == 0;
 
