@@ -35,8 +35,7 @@ LinkConfig link_config(const OnionClientConfig& c, const std::shared_ptr<spdlog:
 }  // namespace
 
 OnionClient::OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource& rng)
-    : loop_(loop),
-      config_(std::move(config)),
+    : config_(std::move(config)),
       rng_(rng),
       log_(config_.log ? config_.log : spdlog::default_logger()),
       guards_(loop, nullptr, link_config(config_, log_), config_.max_in_flight,

@@ -102,7 +102,6 @@ class OnionClient {
   void guard_queued(std::uint64_t id, Queued outcome);
   std::uint64_t now_ms() const;
 
-  uv_loop_t* loop_;
   OnionClientConfig config_;
   RandomSource& rng_;
   std::shared_ptr<spdlog::logger> log_;

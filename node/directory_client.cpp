@@ -13,8 +13,7 @@ constexpr std::uint64_t bootstrap_poll_ms = 1000;
 
 DirectoryClient::DirectoryClient(uv_loop_t* loop, DirectoryClientConfig config,
                                  DirectoryState& state, PeerLinks& peers)
-    : loop_(loop),
-      config_(std::move(config)),
+    : config_(std::move(config)),
       state_(state),
       peers_(peers),
       log_(config_.log ? config_.log : spdlog::default_logger()),

@@ -51,7 +51,6 @@ class DirectoryClient {
   void fetch();
   std::uint64_t epoch_ms() const;
 
-  uv_loop_t* loop_;
   DirectoryClientConfig config_;
   DirectoryState& state_;
   PeerLinks& peers_;
