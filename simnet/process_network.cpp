@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 #include "node/directory_client.hpp"
@@ -251,9 +252,27 @@ class ProcessNetwork final : public SimNetwork {
   std::vector<NodeReport> node_reports() const override { return reports_; }
   const std::vector<HeldMessages>& held_messages() const override { return held_; }
 
+  std::optional<int> pid(std::size_t i) const override {
+    if (i >= children_.size() || !children_[i] || children_[i]->exited) return std::nullopt;
+    return children_[i]->proc.pid;
+  }
+  std::optional<std::uint16_t> metrics_port(std::size_t i) const override {
+    if (!features_.metrics || i >= metrics_ports_.size()) return std::nullopt;
+    return metrics_ports_[i];
+  }
+  std::optional<int> exit_status(std::size_t i) const override {
+    return i < exit_statuses_.size() ? exit_statuses_[i] : std::nullopt;
+  }
+
  private:
   std::vector<std::string> common_args(const std::filesystem::path& dir, const std::string& host,
-                                       std::uint16_t port) const {
+                                       std::uint16_t port,
+                                       std::optional<std::size_t> node = std::nullopt) const {
+    std::string log_level = setup_.node_log_level;
+    if (node) {
+      const auto it = setup_.node_log_levels.find(*node);
+      if (it != setup_.node_log_levels.end()) log_level = it->second;
+    }
     return {setup_.node_binary.string(),
             "--data-dir",
             dir.string(),
@@ -262,7 +281,7 @@ class ProcessNetwork final : public SimNetwork {
             "--network",
             network_file_.string(),
             "--log-level",
-            setup_.node_log_level};
+            log_level};
   }
 
   Result<std::unique_ptr<Child>, std::string> spawn(const std::vector<std::string>& args,
@@ -313,7 +332,7 @@ class ProcessNetwork final : public SimNetwork {
 
   Result<void, std::string> start_node(std::size_t i) {
     SimNode& n = nodes_[i];
-    auto args = common_args(n.data_dir, node_host(i), n.port);
+    auto args = common_args(n.data_dir, node_host(i), n.port, i);
     if (features_.metrics)
       args.insert(args.end(), {"--metrics", "127.0.0.1:" + std::to_string(metrics_ports_[i])});
     if (children_[i]) release(std::move(children_[i]));
@@ -419,6 +438,10 @@ class ProcessNetwork final : public SimNetwork {
   }
 
   void finish() {
+    exit_statuses_.assign(nodes_.size(), std::nullopt);
+    for (std::size_t i = 0; i < children_.size() && i < nodes_.size(); ++i)
+      if (children_[i] && children_[i]->exited && children_[i]->signal == 0)
+        exit_statuses_[i] = static_cast<int>(children_[i]->status);
     for (auto* list : {&children_, &authority_children_})
       for (auto& c : *list)
         if (c) release(std::move(c));
@@ -466,6 +489,7 @@ class ProcessNetwork final : public SimNetwork {
   std::unique_ptr<DirectoryClient> fetcher_;
   std::vector<NodeReport> reports_;
   std::vector<HeldMessages> held_;
+  std::vector<std::optional<int>> exit_statuses_;
   std::function<void()> done_;
   Timer stop_timer_{loop_};
   std::uint64_t stop_started_ms_ = 0;

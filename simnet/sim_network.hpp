@@ -13,10 +13,12 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,7 +38,7 @@ struct SimNode {
   std::string name;
   NodeId id;
   X25519PublicKey link_key;
-  std::filesystem::path data_dir;
+  std::filesystem::path data_dir;  // process mode: its log is data_dir/node.log
   std::uint16_t port = 0;
   bool running = false;
   std::uint32_t restarts = 0;
@@ -81,6 +83,17 @@ class SimNetwork {
   virtual std::vector<NodeReport> node_reports() const = 0;
   virtual const std::vector<HeldMessages>& held_messages() const = 0;
 
+  // For a tool that watches one node from outside, as nightjar-flood-scenario
+  // does (it samples the node's memory and reads its /metrics). Process mode
+  // only: in-process nodes have no process of their own (nullopt).
+  // The PID of node i's process while it runs (nullopt once it has exited).
+  virtual std::optional<int> pid(std::size_t) const { return std::nullopt; }
+  // The loopback port of node i's /metrics (nullopt: this nightjar-node serves none).
+  virtual std::optional<std::uint16_t> metrics_port(std::size_t) const { return std::nullopt; }
+  // After stop: the exit status of node i's last process (nullopt: it was
+  // ended by a signal, SIGKILL after the stop bound included).
+  virtual std::optional<int> exit_status(std::size_t) const { return std::nullopt; }
+
   const NetworkConfig& config() const { return config_; }
   const std::vector<SimNode>& nodes() const { return nodes_; }
   const std::vector<std::string>& notes() const { return notes_; }
@@ -102,6 +115,10 @@ struct NetworkSetup {
   std::filesystem::path node_binary;    // process mode
   std::shared_ptr<spdlog::logger> log;  // inproc: the nodes' log
   std::string node_log_level = "warn";  // process mode: --log-level
+  // Process mode: a --log-level for some nodes (by index) instead of
+  // node_log_level, to hear one node as operators run it. In-process mode
+  // ignores it: its nodes all write to `log`.
+  std::map<std::size_t, std::string> node_log_levels;
 };
 
 std::unique_ptr<SimNetwork> make_inproc_network(uv_loop_t* loop, NetworkSetup setup);

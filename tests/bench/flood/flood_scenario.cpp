@@ -1,6 +1,7 @@
 // nightjar-flood-scenario: what one flooded node does to the people whose
 // paths go through it. It starts an authority and --nodes nightjar-node
-// processes on loopback (process_network.hpp), picks node1 as the target,
+// processes on loopback (the simnet's process network, simnet/
+// sim_network.hpp), picks the first node (node0) as the target,
 // and runs honest clients that keep storing messages for each other through
 // paths whose first hop is the target (latency_clients.hpp). It measures
 // their store round trips unloaded, then while two nightjar-flood processes
@@ -13,9 +14,14 @@
 // relaying after the flood, or (--max-rss-mb) used more memory than that.
 // Timing is never checked. docs/RELIABILITY.md explains the figures and the
 // bounds.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 // GCC 12 reports a false "potential null pointer dereference" in libstdc++ when
 // Boost.Program_options' typed_value<std::string>::notify is inlined (as in node/settings.cpp).
@@ -30,8 +36,9 @@
 #include "tests/bench/bench_util.hpp"
 #include "tests/bench/flood/proc_stats.hpp"
 #include "tests/bench/flood/latency_clients.hpp"
-#include "tests/bench/flood/process_network.hpp"
+#include "simnet/sim_network.hpp"
 #include "tests/integration/daemon_process.hpp"
+#include "tests/support/metrics_http.hpp"
 
 using namespace nightjar;
 using namespace nightjar::flood;
@@ -160,6 +167,200 @@ nlohmann::json flood_figures(ChildProcess& p) {
   return j.is_discarded() ? nlohmann::json::object() : j;
 }
 
+void say(const std::string& line) {
+  std::cerr << program << ": " << line << std::endl;
+}
+
+// Stops the network and runs the loop until every process has stopped
+// (bounded: the network kills what outlasts its own bound of 10 s).
+bool stop_network(uv_loop_t* loop, simnet::SimNetwork& net) {
+  bool stopped = false;
+  net.stop([&stopped] { stopped = true; });
+  run_for(loop, 30, [&stopped] { return stopped; });
+  if (!stopped) say("the network did not stop within 30 s");
+  return stopped;
+}
+
+// The scenario on a network of nightjar-node processes in `run_dir`: one
+// authority (1-second epochs) and o.nodes nodes in swarms of 3 to 6; node 0
+// is the target and logs at info, as operators run it, the others at warn.
+int run_scenario(const Options& o, uv_loop_t* loop, const std::filesystem::path& run_dir) {
+  simnet::NetworkSetup setup;
+  setup.scenario.mode = simnet::Mode::process;
+  setup.scenario.authorities = 1;
+  setup.scenario.nodes = o.nodes;
+  setup.scenario.swarm_min = 3;  // 8 nodes: two swarms of 4
+  setup.scenario.swarm_ideal = 4;
+  setup.scenario.swarm_max = 6;
+  setup.scenario.epoch_seconds = 1;
+  setup.run_dir = run_dir;
+  setup.node_binary = NIGHTJAR_NODE_BINARY;
+  // The simnet's own directory fetches log here; stdout is for the JSON.
+  setup.log = std::make_shared<spdlog::logger>("flood-network",
+                                               std::make_shared<spdlog::sinks::null_sink_mt>());
+  setup.node_log_level = "warn";
+  setup.node_log_levels[0] = "info";
+  auto net = simnet::make_process_network(loop, std::move(setup));
+  say("starting an authority and " + std::to_string(o.nodes) + " nodes in " + run_dir.string());
+  if (auto r = net->start(); !r) {
+    say(r.error());
+    stop_network(loop, *net);
+    return 1;
+  }
+  constexpr double ready_timeout_s = 60;
+  run_for(loop, ready_timeout_s, [&] { return net->ready() || !net->error().empty(); });
+  if (!net->ready()) {
+    say(net->error().empty() ? "the network did not list all " + std::to_string(o.nodes) +
+                                   " nodes within " + std::to_string(int(ready_timeout_s)) + " s"
+                             : net->error());
+    stop_network(loop, *net);
+    return 1;
+  }
+  const auto target_pid = net->pid(0);
+  const auto target_metrics = net->metrics_port(0);
+  if (!target_pid || !target_metrics) {
+    say("the target has no process or serves no /metrics (" NIGHTJAR_NODE_BINARY ")");
+    stop_network(loop, *net);
+    return 1;
+  }
+  // Every node holds the full directory too, so that the clients' paths
+  // through any of them work from the first store.
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  for (std::size_t i = 0; i < o.nodes; ++i)
+    if (!test::wait_for_metric(net->metrics_port(i).value_or(0), "nightjar_directory_nodes",
+                               static_cast<double>(o.nodes), until)) {
+      say(net->nodes()[i].name + " did not get the full directory in time (its log: " +
+          (net->nodes()[i].data_dir / "node.log").string() + ")");
+      stop_network(loop, *net);
+      return 1;
+    }
+  const simnet::SimNode& target = net->nodes()[0];
+  const auto dir = net->directory();
+  const DirectoryEntry* target_entry = nullptr;
+  for (const auto& e : dir->entries)
+    if (e.node.id == target.id) target_entry = &e;
+  if (!target_entry) {
+    say("the target is not in the directory");
+    stop_network(loop, *net);
+    return 1;
+  }
+  const std::string target_address = target_entry->node.address.to_string();
+  // The floods read the network from a file, as clients do.
+  const auto network_file = run_dir / "flood-network.conf";
+  if (auto r = net->config().save(network_file); !r) {
+    say("cannot write " + network_file.string() + ": " + r.error());
+    stop_network(loop, *net);
+    return 1;
+  }
+
+  bench::JsonObject j;
+  RssSampler rss{*target_pid};
+  rss.start(loop);
+  run_for(loop, 1.0);
+  const std::uint64_t idle_kb = rss.take_max();
+
+  LatencyClients clients(loop, net->config(), dir, target_entry->node.id,
+                         LatencyOptions{o.clients, o.client_rate});
+  clients.start();
+  run_for(loop, 1.0);
+  (void)clients.take();  // warm-up: links and first RocksDB writes
+  say("measuring " + std::to_string(o.unloaded_seconds) + " s without a flood");
+  run_for(loop, o.unloaded_seconds);
+  const LatencySample unloaded = clients.take();
+  const std::uint64_t unloaded_kb = rss.take_max();
+
+  const auto before = scrape(*target_metrics);
+  const auto cpu_before = cpu_seconds(*target_pid).value_or(0);
+  const std::string seconds = std::to_string(o.flood_seconds);
+  say("flooding " + target_address + " for " + seconds + " s (cells and garbage)");
+  ChildProcess cells(NIGHTJAR_FLOOD_BINARY,
+                     {"--network", network_file.string(), "--target", target_address, "--mode",
+                      "cells", "--seconds", seconds, "--connections",
+                      std::to_string(o.cell_connections), "--built-per-second",
+                      std::to_string(o.built_per_second), "--json"},
+                     run_dir / "flood-cells.json", run_dir / "flood-cells.err");
+  ChildProcess garbage(NIGHTJAR_FLOOD_BINARY,
+                       {"--network", network_file.string(), "--target", target_address, "--mode",
+                        "garbage", "--seconds", seconds, "--connections",
+                        std::to_string(o.garbage_connections), "--json"},
+                       run_dir / "flood-garbage.json", run_dir / "flood-garbage.err");
+  // The floods fetch a directory first (about a second), then flood; bounded
+  // by their own --seconds, and by this wait.
+  run_for(loop, o.flood_seconds + 30, [&] { return cells.wait_exit(0ms) && garbage.wait_exit(0ms); });
+  for (ChildProcess* p : {&cells, &garbage}) {
+    if (!p->wait_exit(0ms)) {
+      p->signal(SIGTERM);
+      if (!p->wait_exit(5s)) p->signal(SIGKILL);
+    }
+  }
+  const double cpu_flood = cpu_seconds(*target_pid).value_or(0) - cpu_before;
+  const LatencySample flooded = clients.take();
+  const std::uint64_t flood_kb = rss.take_max();
+
+  say("measuring " + std::to_string(o.after_seconds) + " s after the flood");
+  run_for(loop, o.after_seconds);
+  const LatencySample after = clients.take();
+  const std::uint64_t after_kb = rss.take_max();
+  const auto after_text = scrape(*target_metrics);
+  const bool survived = net->pid(0).has_value() && !rss.gone;
+
+  clients.stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&rss.timer), nullptr);
+  std::error_code ec;
+  const std::uint64_t log_bytes = std::filesystem::file_size(target.data_dir / "node.log", ec);
+  stop_network(loop, *net);
+  const bool clean_exit = net->exit_status(0) == 0;
+
+  const double p99_unloaded = percentile(unloaded.round_trips_ms, 99);
+  const double p99_flood = percentile(flooded.round_trips_ms, 99);
+  const bool relays_after = after.round_trips_ms.size() >= o.clients && after.failed() <= o.clients;
+  const auto cj = flood_figures(cells);
+  const auto gj = flood_figures(garbage);
+
+  j.add("nodes", o.nodes).add("clients", o.clients).add("client_rate", o.client_rate, 1);
+  j.add("unloaded_seconds", o.unloaded_seconds, 1).add("flood_seconds", o.flood_seconds, 1);
+  add_phase(j, "unloaded", unloaded);
+  add_phase(j, "flood", flooded);
+  add_phase(j, "after", after);
+  j.add("p50_factor",
+        percentile(unloaded.round_trips_ms, 50) > 0
+            ? percentile(flooded.round_trips_ms, 50) / percentile(unloaded.round_trips_ms, 50)
+            : 0.0,
+        2);
+  j.add("p99_factor", p99_unloaded > 0 ? p99_flood / p99_unloaded : 0.0, 2);
+  j.add("target_rss_idle_mb", mb(idle_kb), 1)
+      .add("target_rss_unloaded_max_mb", mb(unloaded_kb), 1)
+      .add("target_rss_max_mb", mb(std::max(flood_kb, after_kb)), 1)
+      .add("target_rss_end_mb", mb(rss.last_kb), 1)
+      .add("target_cpu_seconds_flood", cpu_flood, 2)
+      .add("target_survived", survived)
+      .add("target_metrics_answered", after_text.has_value())
+      .add("target_relays_after", relays_after)
+      .add("target_clean_exit", clean_exit)
+      .add("target_log_bytes", log_bytes);
+  j.add("cells_sent", cj.value("cells_sent", std::uint64_t{0}))
+      .add("cells_per_second", cj.value("cells_per_second", 0.0), 0)
+      .add("built_sent", cj.value("built_sent", std::uint64_t{0}))
+      .add("built_answered", cj.value("built_answered", std::uint64_t{0}))
+      .add("built_refused_overloaded", cj.value("built_refused_overloaded", std::uint64_t{0}))
+      .add("cell_links_closed_by_target", cj.value("links_closed_by_target", std::uint64_t{0}))
+      .add("garbage_connections", gj.value("connections", std::uint64_t{0}))
+      .add("garbage_dropped", gj.value("dropped_by_target", std::uint64_t{0}))
+      .add("garbage_not_dropped", gj.value("not_dropped", std::uint64_t{0}))
+      .add("garbage_stalled_drop_ms_max", gj.value("stalled_drop_ms_max", std::uint64_t{0}));
+  add_metric_deltas(j, before, after_text);
+  const bool rss_ok = o.max_rss_mb <= 0 || mb(std::max(flood_kb, after_kb)) <= o.max_rss_mb;
+  j.add("max_rss_bound_mb", o.max_rss_mb, 0).add("rss_within_bound", rss_ok);
+  if (o.keep) j.add("directory", run_dir.string());
+  j.print();
+
+  if (!o.check) return 0;
+  const bool ok = survived && after_text && relays_after && rss_ok;
+  if (!ok)
+    say("check failed: the target died, went silent, stopped relaying or used too much memory");
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -212,141 +413,28 @@ int main(int argc, char** argv) {
     if (!(s > 0) || s > 3600)
       return bench::bad_option(program, "phases must last 0 to 3600 seconds");
 
-  auto say = [](const std::string& line) { std::cerr << program << ": " << line << std::endl; };
-  ProcessNetwork net;
-  if (o.keep) net.keep();
-  ProcessNetworkOptions no;
-  no.nodes = o.nodes;
-  no.special = 0;
-  no.special_args = {"--log-level", "info"};  // the target logs as operators run it
-  say("starting an authority and " + std::to_string(o.nodes) + " nodes in " + net.dir().string());
-  if (auto r = net.start(no, 60s); !r) {
-    say(r.error());
+  std::string tmpl = (std::filesystem::temp_directory_path() / "nightjar-flood-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    say("cannot make a temporary directory: " + std::string(std::strerror(errno)));
     return 1;
   }
-  NodeProcess& target = net.nodes()[0];
-  const pid_t target_pid = target.process->pid();
-
+  const std::filesystem::path run_dir = tmpl;
   uv_loop_t loop;
   uv_loop_init(&loop);
-  bench::JsonObject j;
-  auto dir = net.fetch_directory(&loop, 30s);
-  if (!dir) {
-    say(dir.error());
-    return 1;
-  }
-  const DirectoryEntry* target_entry = nullptr;
-  for (const auto& e : (*dir)->entries)
-    if (e.node.address.to_string() == target.address()) target_entry = &e;
-  if (!target_entry) {
-    say("the target is not in the directory");
-    return 1;
-  }
-
-  RssSampler rss{target_pid};
-  rss.start(&loop);
-  run_for(&loop, 1.0);
-  const std::uint64_t idle_kb = rss.take_max();
-
-  LatencyClients clients(&loop, net.network(), *dir, target_entry->node.id,
-                         LatencyOptions{o.clients, o.client_rate});
-  clients.start();
-  run_for(&loop, 1.0);
-  (void)clients.take();  // warm-up: links and first RocksDB writes
-  say("measuring " + std::to_string(o.unloaded_seconds) + " s without a flood");
-  run_for(&loop, o.unloaded_seconds);
-  const LatencySample unloaded = clients.take();
-  const std::uint64_t unloaded_kb = rss.take_max();
-
-  const auto before = scrape(target.metrics);
-  const auto cpu_before = cpu_seconds(target_pid).value_or(0);
-  const std::string seconds = std::to_string(o.flood_seconds);
-  const std::string network_file = (net.dir() / "authority" / "network.conf").string();
-  say("flooding " + target.address() + " for " + seconds + " s (cells and garbage)");
-  ChildProcess cells(NIGHTJAR_FLOOD_BINARY,
-                     {"--network", network_file, "--target", target.address(), "--mode", "cells",
-                      "--seconds", seconds, "--connections", std::to_string(o.cell_connections),
-                      "--built-per-second", std::to_string(o.built_per_second), "--json"},
-                     net.dir() / "flood-cells.json", net.dir() / "flood-cells.err");
-  ChildProcess garbage(
-      NIGHTJAR_FLOOD_BINARY,
-      {"--network", network_file, "--target", target.address(), "--mode", "garbage", "--seconds",
-       seconds, "--connections", std::to_string(o.garbage_connections), "--json"},
-      net.dir() / "flood-garbage.json", net.dir() / "flood-garbage.err");
-  // The floods fetch a directory first (about a second), then flood; bounded
-  // by their own --seconds, and by this wait.
-  run_for(&loop, o.flood_seconds + 30, [&] { return cells.wait_exit(0ms) && garbage.wait_exit(0ms); });
-  for (ChildProcess* p : {&cells, &garbage}) {
-    if (!p->wait_exit(0ms)) {
-      p->signal(SIGTERM);
-      if (!p->wait_exit(5s)) p->signal(SIGKILL);
-    }
-  }
-  const double cpu_flood = cpu_seconds(target_pid).value_or(0) - cpu_before;
-  const LatencySample flooded = clients.take();
-  const std::uint64_t flood_kb = rss.take_max();
-
-  say("measuring " + std::to_string(o.after_seconds) + " s after the flood");
-  run_for(&loop, o.after_seconds);
-  const LatencySample after = clients.take();
-  const std::uint64_t after_kb = rss.take_max();
-  const auto after_text = scrape(target.metrics);
-  const bool survived = target.process->wait_exit(0ms) == std::nullopt && !rss.gone;
-
-  clients.stop();
-  uv_close(reinterpret_cast<uv_handle_t*>(&rss.timer), nullptr);
+  const int status = run_scenario(o, &loop, run_dir);
+  // Whatever is left (the network's handles close in its destructor).
+  uv_walk(
+      &loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
   for (int i = 0; i < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; ++i) {
   }
-  uv_loop_close(&loop);
-  const std::uint64_t log_bytes = std::filesystem::file_size(net.dir() / (target.name + ".err"));
-  const std::vector<int> exits = net.stop();
-
-  const double p99_unloaded = percentile(unloaded.round_trips_ms, 99);
-  const double p99_flood = percentile(flooded.round_trips_ms, 99);
-  const bool relays_after = after.round_trips_ms.size() >= o.clients && after.failed() <= o.clients;
-  const auto cj = flood_figures(cells);
-  const auto gj = flood_figures(garbage);
-
-  j.add("nodes", o.nodes).add("clients", o.clients).add("client_rate", o.client_rate, 1);
-  j.add("unloaded_seconds", o.unloaded_seconds, 1).add("flood_seconds", o.flood_seconds, 1);
-  add_phase(j, "unloaded", unloaded);
-  add_phase(j, "flood", flooded);
-  add_phase(j, "after", after);
-  j.add("p50_factor",
-        percentile(unloaded.round_trips_ms, 50) > 0
-            ? percentile(flooded.round_trips_ms, 50) / percentile(unloaded.round_trips_ms, 50)
-            : 0.0,
-        2);
-  j.add("p99_factor", p99_unloaded > 0 ? p99_flood / p99_unloaded : 0.0, 2);
-  j.add("target_rss_idle_mb", mb(idle_kb), 1)
-      .add("target_rss_unloaded_max_mb", mb(unloaded_kb), 1)
-      .add("target_rss_max_mb", mb(std::max(flood_kb, after_kb)), 1)
-      .add("target_rss_end_mb", mb(rss.last_kb), 1)
-      .add("target_cpu_seconds_flood", cpu_flood, 2)
-      .add("target_survived", survived)
-      .add("target_metrics_answered", after_text.has_value())
-      .add("target_relays_after", relays_after)
-      .add("target_clean_exit", !exits.empty() && exits[0] == 0)
-      .add("target_log_bytes", log_bytes);
-  j.add("cells_sent", cj.value("cells_sent", std::uint64_t{0}))
-      .add("cells_per_second", cj.value("cells_per_second", 0.0), 0)
-      .add("built_sent", cj.value("built_sent", std::uint64_t{0}))
-      .add("built_answered", cj.value("built_answered", std::uint64_t{0}))
-      .add("built_refused_overloaded", cj.value("built_refused_overloaded", std::uint64_t{0}))
-      .add("cell_links_closed_by_target", cj.value("links_closed_by_target", std::uint64_t{0}))
-      .add("garbage_connections", gj.value("connections", std::uint64_t{0}))
-      .add("garbage_dropped", gj.value("dropped_by_target", std::uint64_t{0}))
-      .add("garbage_not_dropped", gj.value("not_dropped", std::uint64_t{0}))
-      .add("garbage_stalled_drop_ms_max", gj.value("stalled_drop_ms_max", std::uint64_t{0}));
-  add_metric_deltas(j, before, after_text);
-  const bool rss_ok = o.max_rss_mb <= 0 || mb(std::max(flood_kb, after_kb)) <= o.max_rss_mb;
-  j.add("max_rss_bound_mb", o.max_rss_mb, 0).add("rss_within_bound", rss_ok);
-  if (o.keep) j.add("directory", net.dir().string());
-  j.print();
-
-  if (!o.check) return 0;
-  const bool ok = survived && after_text && relays_after && rss_ok;
-  if (!ok)
-    say("check failed: the target died, went silent, stopped relaying or used too much memory");
-  return ok ? 0 : 1;
+  (void)uv_loop_close(&loop);
+  if (!o.keep) {
+    std::error_code ec;
+    std::filesystem::remove_all(run_dir, ec);
+  }
+  return status;
 }
