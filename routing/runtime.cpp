@@ -73,6 +73,109 @@ void Timer::unref() {
   if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
 }
 
+// --- TurnEnd ---------------------------------------------------------------------
+
+TurnEnd::TurnEnd(uv_loop_t* loop, std::function<void()> fn)
+    : loop_(loop), fn_(std::make_shared<std::function<void()>>(std::move(fn))) {}
+
+TurnEnd::~TurnEnd() { close(); }
+
+void TurnEnd::arm() {
+  if (armed_) return;
+  if (!handle_) {
+    handle_ = new uv_idle_t;
+    uv_idle_init(loop_, handle_);
+    handle_->data = this;
+  }
+  uv_idle_start(handle_, &TurnEnd::on_idle);
+  armed_ = true;
+}
+
+void TurnEnd::on_idle(uv_idle_t* handle) {
+  auto* self = static_cast<TurnEnd*>(handle->data);
+  uv_idle_stop(handle);
+  if (!self) return;
+  self->armed_ = false;
+  const auto fn = self->fn_;  // the callback may destroy the TurnEnd
+  (*fn)();
+}
+
+void TurnEnd::cancel() {
+  if (handle_) uv_idle_stop(handle_);
+  armed_ = false;
+}
+
+void TurnEnd::close() {
+  armed_ = false;
+  if (!handle_) return;
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(handle_))) {  // closed by a uv_walk
+    handle_ = nullptr;
+    return;
+  }
+  uv_idle_stop(handle_);
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  handle_ = nullptr;
+}
+
+// --- BackgroundJob ----------------------------------------------------------------
+
+struct BackgroundJob::State {
+  uv_work_t req{};
+  std::function<void()> work;
+  std::function<void()> done;
+  BackgroundJob* owner = nullptr;  // null once the owner is gone
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  bool finished = false;
+};
+
+BackgroundJob::BackgroundJob(uv_loop_t* loop) : loop_(loop) {}
+
+BackgroundJob::~BackgroundJob() {
+  if (!state_) return;
+  State* s = state_;
+  s->owner = nullptr;  // done() must not run: the loop frees the state later
+  std::unique_lock lock(s->mutex);
+  s->finished_cv.wait(lock, [s] { return s->finished; });
+}
+
+bool BackgroundJob::run(std::function<void()> work, std::function<void()> done) {
+  if (state_) return false;
+  auto* s = new State;
+  s->work = std::move(work);
+  s->done = std::move(done);
+  s->owner = this;
+  s->req.data = s;
+  const int rc = uv_queue_work(
+      loop_, &s->req,
+      [](uv_work_t* req) {
+        auto* st = static_cast<State*>(req->data);
+        st->work();
+        std::lock_guard lock(st->mutex);
+        st->finished = true;
+        st->finished_cv.notify_all();
+      },
+      [](uv_work_t* req, int) {
+        auto* st = static_cast<State*>(req->data);
+        std::unique_ptr<State> owned(st);
+        if (!st->owner) return;
+        st->owner->state_ = nullptr;
+        auto done = std::move(st->done);
+        owned.reset();
+        done();  // may destroy the BackgroundJob, or start the next job
+      });
+  if (rc != 0) {  // only for bad arguments: run the work here rather than lose it
+    std::unique_ptr<State> owned(s);
+    owned->work();
+    owned->done();
+    return true;
+  }
+  state_ = s;
+  return true;
+}
+
 // --- Scheduler -------------------------------------------------------------------
 
 Scheduler::Scheduler(uv_loop_t* loop) : loop_(loop), token_(std::make_shared<const char>(0)) {}

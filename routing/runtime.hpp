@@ -14,10 +14,12 @@
 #include <uv.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <type_traits>
 #include <utility>
 
@@ -94,6 +96,59 @@ class Timer {
   uv_timer_t* handle_ = nullptr;  // freed by its close callback
   std::shared_ptr<std::function<void()>> fn_;
   bool unref_ = false;
+};
+
+// Runs a callback once, soon after arm(): when the callbacks the loop runs
+// now (reads, timers) are done and before it waits for I/O again. Arming an
+// armed TurnEnd does nothing, so whatever one turn produces is handled in one
+// go: the frames for one link leave in one write, the stores that arrived in
+// one turn share one fsync. A libuv idle handle, made on the first arm() and
+// stopped as soon as it ran (an armed one makes the loop poll without
+// waiting). The callback may destroy the TurnEnd (or its owner) and may arm it
+// again.
+class TurnEnd {
+ public:
+  TurnEnd(uv_loop_t* loop, std::function<void()> fn);
+  ~TurnEnd();
+  TurnEnd(const TurnEnd&) = delete;
+  TurnEnd& operator=(const TurnEnd&) = delete;
+
+  void arm();
+  void cancel();
+  // Releases the handle (as Timer::close).
+  void close();
+  bool armed() const { return armed_; }
+
+ private:
+  static void on_idle(uv_idle_t* handle);
+
+  uv_loop_t* loop_;
+  uv_idle_t* handle_ = nullptr;  // freed by its close callback
+  std::shared_ptr<std::function<void()>> fn_;
+  bool armed_ = false;
+};
+
+// Runs blocking work (a synced disk write) off the loop, one job at a time:
+// work() on libuv's thread pool, then done() back on the loop thread. The
+// destructor waits for a work() that is running to finish; done() is then
+// never called.
+class BackgroundJob {
+ public:
+  explicit BackgroundJob(uv_loop_t* loop);
+  ~BackgroundJob();
+  BackgroundJob(const BackgroundJob&) = delete;
+  BackgroundJob& operator=(const BackgroundJob&) = delete;
+
+  // False (and nothing runs) while a job is in progress: until its done()
+  // has been called.
+  bool run(std::function<void()> work, std::function<void()> done);
+  bool busy() const { return state_ != nullptr; }
+  uv_loop_t* loop() const { return loop_; }
+
+ private:
+  struct State;
+  uv_loop_t* loop_;
+  State* state_ = nullptr;  // the job in progress; freed by libuv's after-work callback
 };
 
 // Callbacks bound to one owner's lifetime. What is scheduled or bound through

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "routing/runtime.hpp"
@@ -159,4 +161,75 @@ TEST_CASE("a scheduled call may destroy its scheduler", "[runtime]") {
     CHECK(hits == 1);
   }
   CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a turn end runs once per arming, after the current callbacks, and never once gone",
+          "[runtime]") {
+  TestLoop loop;
+  std::vector<int> order;
+  TurnEnd end(loop.get(), [&] { order.push_back(2); });
+  Timer t(loop.get(), [&] {
+    end.arm();
+    end.arm();  // still one run
+    order.push_back(1);
+  });
+  t.start(1ms);
+  REQUIRE(loop.run_until([&] { return order.size() == 2; }, 2s));
+  CHECK(order == std::vector<int>{1, 2});
+  CHECK_FALSE(end.armed());
+  loop.run_for(10ms);
+  CHECK(order.size() == 2);
+
+  // Armed from its own callback: runs again on the next turn, not in a loop.
+  int reruns = 0;
+  TurnEnd self_arming(loop.get(), [&] {
+    if (++reruns < 3) self_arming.arm();
+  });
+  self_arming.arm();
+  REQUIRE(loop.run_until([&] { return reruns == 3; }, 2s));
+
+  int dropped = 0;
+  auto gone = std::make_unique<TurnEnd>(loop.get(), [&] { ++dropped; });
+  gone->arm();
+  gone.reset();
+  TurnEnd cancelled(loop.get(), [&] { ++dropped; });
+  cancelled.arm();
+  cancelled.cancel();
+  loop.run_for(10ms);
+  CHECK(dropped == 0);
+}
+
+TEST_CASE("a background job runs its work off the loop and its completion on it", "[runtime]") {
+  TestLoop loop;
+  const auto loop_thread = std::this_thread::get_id();
+  BackgroundJob job(loop.get());
+  std::thread::id work_thread;
+  bool done = false;
+  REQUIRE(job.run([&] { work_thread = std::this_thread::get_id(); },
+                  [&] {
+                    CHECK(std::this_thread::get_id() == loop_thread);
+                    done = true;
+                  }));
+  CHECK(job.busy());
+  CHECK_FALSE(job.run([] {}, [] {}));  // one at a time
+  REQUIRE(loop.run_until([&] { return done; }, 5s));
+  CHECK(work_thread != loop_thread);
+  CHECK_FALSE(job.busy());
+
+  // A job whose owner goes while it runs: the destructor waits for the work;
+  // the completion never runs.
+  std::atomic<bool> worked{false};
+  bool completed = false;
+  {
+    BackgroundJob short_lived(loop.get());
+    short_lived.run(
+        [&] {
+          std::this_thread::sleep_for(20ms);
+          worked = true;
+        },
+        [&] { completed = true; });
+  }
+  CHECK(worked);
+  loop.run_for(20ms);
+  CHECK_FALSE(completed);
 }
