@@ -174,6 +174,8 @@ Result<void, std::string> Node::start_service_node() {
   auto store = MessageStore::open(o.data_dir / "messages", so);
   if (!store) return store.failure();
   store_ = std::move(*store);
+  // Writes leave the loop: group commit on libuv's thread pool.
+  store_->start_writer(loop_);
 
   // Relay cells with the network's parameters (the saved directory's until a
   // newer one arrives).
@@ -205,7 +207,7 @@ Result<void, std::string> Node::start_service_node() {
   replicator_ = std::make_unique<Replicator>(*store_, *transport_, id(), repl);
   storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock, log_,
                                               o.max_long_polls);
-  replicator_->set_stored_handler([this](const StoredMessage& m) { storage_->stored(m); });
+  replicator_->set_stored_handler([this](const Ed25519PublicKey& r) { storage_->wake(r); });
   state_->add_change_handler(
       [this](const Directory* previous, const Directory& current) { on_directory(previous, current); });
   if (dir) on_directory(nullptr, *dir);

@@ -134,24 +134,43 @@ void StorageService::handle_store(StoreRequest& req, Responder responder) {
   m.timestamp_ms = now;
   m.expiry_ms = now + std::uint64_t{req.ttl_seconds} * 1000;
   m.body = std::move(req.body);
-  auto put = store_.put(m, now);
+  auto put = store_.put(m, now, &m.timestamp_ms);  // a retry: the first copy's time
   if (!put) return reject(responder, status_of(put.error()));
   ++stats_.stores;
-  if (*put == PutResult::stored) {
-    stored(m);
-  } else if (auto first = store_.get(m.id, now)) {
-    m.timestamp_ms = first->timestamp_ms;  // a retry: report the first copy's time
-  }
-  auto r = std::make_shared<Responder>(std::move(responder));
+  // The answer waits for two things: this node's write is durable, and the
+  // replicas the quorum needs acknowledged theirs (they write in parallel).
+  struct Pending {
+    std::shared_ptr<Responder> responder;
+    StoreResult result;
+    bool local_done = false;
+    bool local_ok = false;
+    bool quorum_done = false;
+    bool quorum_ok = false;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->responder = std::make_shared<Responder>(std::move(responder));
+  pending->result = StoreResult{m.id, m.timestamp_ms, 0};
   std::weak_ptr<bool> alive = alive_;
-  StoreResult result{m.id, m.timestamp_ms, 0};
-  replicator_.replicate(m, [this, alive, r, result](std::uint32_t confirmed, std::uint32_t needed) mutable {
+  auto answer = [this, pending] {
+    if (!pending->local_done || !pending->quorum_done) return;
+    if (!pending->local_ok) return reject(*pending->responder, Status::internal);
+    if (!pending->quorum_ok) return reject(*pending->responder, Status::quorum_failed);
+    respond(*pending->responder, Response{Status::ok, pending->result});
+  };
+  replicator_.replicate(m, [alive, pending, answer](std::uint32_t confirmed, std::uint32_t needed) {
     if (alive.expired()) return;
-    result.replicas = static_cast<std::uint8_t>(std::min<std::uint32_t>(confirmed, 255));
-    if (confirmed >= needed)
-      respond(*r, Response{Status::ok, result});
-    else
-      reject(*r, Status::quorum_failed);
+    pending->result.replicas = static_cast<std::uint8_t>(std::min<std::uint32_t>(confirmed, 255));
+    pending->quorum_done = true;
+    pending->quorum_ok = confirmed >= needed;
+    answer();
+  });
+  const bool fresh = *put == PutResult::stored;
+  store_.when_durable([this, alive, pending, answer, fresh, recipient = m.recipient](bool ok) {
+    if (alive.expired()) return;
+    pending->local_done = true;
+    pending->local_ok = ok;
+    if (ok && fresh) wake(recipient);
+    answer();
   });
 }
 
@@ -205,8 +224,8 @@ void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) 
   stats_.waiting = waiters_.size();
 }
 
-void StorageService::stored(const StoredMessage& m) {
-  auto [first, last] = waiters_.equal_range(m.recipient);
+void StorageService::wake(const Ed25519PublicKey& recipient) {
+  auto [first, last] = waiters_.equal_range(recipient);
   std::vector<Waiter> ready;
   for (auto it = first; it != last;) {
     ready.push_back(std::move(it->second));
@@ -231,15 +250,25 @@ void StorageService::tick() {
   for (auto& w : done) respond(*w.responder, retrieve_now(w.request));
 }
 
+void StorageService::answer_when_durable(Responder responder, Response resp) {
+  std::weak_ptr<bool> alive = alive_;
+  auto r = std::make_shared<Responder>(std::move(responder));
+  store_.when_durable([this, alive, r, resp = std::move(resp)](bool ok) {
+    if (alive.expired()) return;
+    if (!ok) return reject(*r, Status::internal);
+    respond(*r, resp);
+  });
+}
+
 void StorageService::handle_delete(const DeleteRequest& req, Responder responder) {
   if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
   ++stats_.deletes;
-  auto r = store_.erase(req.recipient, req.id, clock_.unix_ms());
+  std::uint64_t expiry_ms = 0;
+  auto r = store_.erase(req.recipient, req.id, clock_.unix_ms(), &expiry_ms);
   if (!r) return reject(responder, status_of(r.error()));
   if (!*r) return reject(responder, Status::not_found);
-  if (auto e = store_.index_entry(req.id))
-    replicator_.replicate_tombstone(req.recipient, req.id, e->expiry_ms);
-  respond(responder, Response{Status::ok, DeleteResult{1}});
+  replicator_.replicate_tombstone(req.recipient, req.id, expiry_ms);
+  answer_when_durable(std::move(responder), Response{Status::ok, DeleteResult{1}});
 }
 
 void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder responder) {
@@ -247,6 +276,7 @@ void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder re
   ++stats_.deletes;
   // Only messages stored before the request was signed: a delete_all that
   // someone replays within its time window cannot delete newer messages.
+  // (What is still being written is not listed: it was not acknowledged yet.)
   const std::uint64_t now = clock_.unix_ms();
   std::uint32_t deleted = 0;
   for (const auto& m : store_.all_of(req.recipient, store_.message_count() + 1, now)) {
@@ -257,7 +287,7 @@ void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder re
     ++deleted;
     replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
   }
-  respond(responder, Response{Status::ok, DeleteResult{deleted}});
+  answer_when_durable(std::move(responder), Response{Status::ok, DeleteResult{deleted}});
 }
 
 }  // namespace nightjar

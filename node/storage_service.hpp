@@ -2,7 +2,9 @@
 // through onion cells (the relay hands over the request and a Responder);
 // this class checks them (the recipient's swarm, limits, signatures and their
 // time window), runs them against the MessageStore, has the Replicator copy
-// stores and deletes to the swarm, and answers. A retrieve with a wait is
+// stores and deletes to the swarm, and answers: a store or delete only once
+// it is durable here (the store's writer, group commit) and, for a store,
+// a quorum of the swarm holds it. A retrieve with a wait is
 // parked until a message for that recipient arrives (from a client or from
 // replication) or the wait ends: the long poll that makes delivery to an
 // online recipient fast.
@@ -40,8 +42,8 @@ class StorageService {
   ~StorageService();
 
   void handle(Bytes request, Responder responder);
-  // Wakes the long polls of this message's recipient.
-  void stored(const StoredMessage& m);
+  // A message for `recipient` is now durable here: wakes its long polls.
+  void wake(const Ed25519PublicKey& recipient);
   // The directory changed: long polls of recipients that are no longer this
   // node's swarm's are answered wrong_swarm at once (their messages now go
   // to other nodes, so waiting here would only make the client wait out its
@@ -59,6 +61,8 @@ class StorageService {
     std::shared_ptr<Responder> responder;
   };
   void respond(Responder& r, const storage::Response& resp);
+  // Sends `resp` once every write staged so far is durable (internal if it failed).
+  void answer_when_durable(Responder responder, storage::Response resp);
   void reject(Responder& r, storage::Status s);
   void handle_store(storage::StoreRequest& req, Responder responder);
   void handle_retrieve(storage::RetrieveRequest& req, Responder responder);

@@ -29,7 +29,8 @@ struct PrefixRead {
   rocksdb::Slice upper_slice;
   rocksdb::ReadOptions options;
 
-  explicit PrefixRead(std::string p) : prefix(std::move(p)), upper(prefix_successor(prefix)) {
+  PrefixRead(std::string p, rocksdb::ReadOptions ro)
+      : prefix(std::move(p)), upper(prefix_successor(prefix)), options(ro) {
     if (upper) {
       upper_slice = *upper;
       options.iterate_upper_bound = &upper_slice;
@@ -41,31 +42,37 @@ struct PrefixRead {
 
 }  // namespace
 
-Result<PutResult, StoreError> MessageStore::put(const StoredMessage& m, std::uint64_t now_ms) {
-  auto results = put_batch(std::span<const StoredMessage>(&m, 1), now_ms);
+Result<PutResult, StoreError> MessageStore::put(const StoredMessage& m, std::uint64_t now_ms,
+                                               std::uint64_t* timestamp_ms) {
+  auto results = put_batch(std::span<const StoredMessage>(&m, 1), now_ms, timestamp_ms);
   return std::move(results.front());
 }
 
 std::vector<Result<PutResult, StoreError>> MessageStore::put_batch(
-    std::span<const StoredMessage> ms, std::uint64_t now_ms) {
+    std::span<const StoredMessage> ms, std::uint64_t now_ms, std::uint64_t* timestamps_ms) {
   std::vector<Result<PutResult, StoreError>> results;
   results.reserve(ms.size());
   std::vector<std::size_t> changed;  // results that hold only if the batch is written
-  Impl::Pending p;
   for (const auto& m : ms) {
-    auto staged = impl_->stage_put(p, m, now_ms);
+    std::uint64_t* timestamp = timestamps_ms ? &timestamps_ms[results.size()] : nullptr;
+    auto staged = impl_->stage_put(impl_->staging(), m, now_ms, timestamp);
     if (!staged) {
+      if (staged.error() == StoreError::io_error) {
+        // Half staged: nothing staged so far may be written.
+        impl_->poison();
+        for (const std::size_t i : changed)
+          results[i] = fail(StoreError::io_error);
+        changed.clear();
+      }
       results.emplace_back(staged.failure());
       continue;
     }
     if (staged->second) changed.push_back(results.size());
     results.emplace_back(staged->first);
   }
-  if (!changed.empty()) {
-    if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) {
-      for (const std::size_t i : changed)
-        results[i] = fail(StoreError::io_error);
-    }
+  if (!changed.empty() && !impl_->end_operation(changed.size())) {
+    for (const std::size_t i : changed)
+      results[i] = fail(StoreError::io_error);
   }
   return results;
 }
@@ -78,7 +85,7 @@ std::vector<StoredMessage> MessageStore::Impl::scan_recipient(const Ed25519Publi
   if (limit == 0) return out;
   std::string prefix;
   append_bytes(prefix, recipient);
-  PrefixRead read(prefix);
+  PrefixRead read(prefix, read_options());
   std::string start = prefix;
   if (after) {
     append_be64(start, after->timestamp_ms);
@@ -121,7 +128,7 @@ std::optional<StoredMessage> MessageStore::Impl::read_message(const MessageId& i
                                                               const IdEntry& e) const {
   if (e.tombstone) return std::nullopt;
   rocksdb::PinnableSlice v;
-  const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family(messages),
+  const rocksdb::Status s = db->Get(read_options(), family(messages),
                                     message_key(e.recipient, e.timestamp_ms, id), &v);
   if (!s.ok()) {
     // NotFound here means the index and the messages disagree: worth an error.
@@ -155,7 +162,7 @@ std::vector<StoredMessage> MessageStore::arrivals(const Ed25519PublicKey& recipi
   if (limit == 0 || after_seq == std::numeric_limits<std::uint64_t>::max()) return out;
   std::string prefix;
   append_bytes(prefix, recipient);
-  PrefixRead read(prefix);
+  PrefixRead read(prefix, impl_->read_options());
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(read.options, impl_->family(store_layout::arrival_index)));
   for (it->Seek(arrival_key(recipient, after_seq + 1));
@@ -202,20 +209,24 @@ std::optional<MessageStore::IndexEntry> MessageStore::index_entry(const MessageI
 }
 
 Result<bool, StoreError> MessageStore::erase(const Ed25519PublicKey& recipient, const MessageId& id,
-                                             std::uint64_t now_ms) {
-  Impl::Pending p;
+                                             std::uint64_t now_ms, std::uint64_t* expiry_ms) {
+  Impl::Pending& p = impl_->staging();
   auto found = impl_->entry(&p, id);
-  if (!found) return found.failure();
+  if (!found) return found.failure();  // nothing staged yet
   const std::optional<IdEntry>& e = *found;
   if (!e || e->tombstone || e->expiry_ms <= now_ms || !(e->recipient == recipient)) return false;
-  if (auto r = impl_->make_tombstone(p, id, *e, e->expiry_ms); !r) return r.failure();
-  if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) return c.failure();
+  if (expiry_ms) *expiry_ms = e->expiry_ms;
+  if (auto r = impl_->make_tombstone(p, id, *e, e->expiry_ms); !r) {
+    impl_->poison();
+    return r.failure();
+  }
+  if (auto c = impl_->end_operation(); !c) return c.failure();
   return true;
 }
 
 Result<void, StoreError> MessageStore::put_tombstone(const Ed25519PublicKey& recipient,
                                                      const MessageId& id, std::uint64_t expiry_ms) {
-  Impl::Pending p;
+  Impl::Pending& p = impl_->staging();
   auto found = impl_->entry(&p, id);
   if (!found) return found.failure();
   const std::optional<IdEntry>& e = *found;
@@ -225,9 +236,12 @@ Result<void, StoreError> MessageStore::put_tombstone(const Ed25519PublicKey& rec
     // The ID, not the recipient the peer named, says which message this is.
     const std::uint64_t later = std::max(e->expiry_ms, expiry_ms);
     if (e->tombstone && later == e->expiry_ms) return {};
-    if (auto r = impl_->make_tombstone(p, id, *e, later); !r) return r.failure();
+    if (auto r = impl_->make_tombstone(p, id, *e, later); !r) {
+      impl_->poison();
+      return r.failure();
+    }
   }
-  return impl_->commit(p, summary_, impl_->options.sync);
+  return impl_->end_operation();
 }
 
 // erase_all and drop_messages: the messages of the recipient, in one batch.
@@ -239,7 +253,7 @@ Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
   if (auto slot = impl.usage_slot(p, recipient); !slot) return slot.failure();
   std::string prefix;
   append_bytes(prefix, recipient);
-  PrefixRead read(prefix);
+  PrefixRead read(prefix, impl.read_options());
   std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(read.options, impl.family(messages)));
   std::size_t counted = 0;
   std::size_t orphans = 0;
@@ -267,7 +281,7 @@ Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
 
 Result<std::size_t, StoreError> MessageStore::erase_all(const Ed25519PublicKey& recipient,
                                                         std::uint64_t now_ms) {
-  Impl::Pending p;
+  Impl::Pending& p = impl_->staging();
   auto n = impl_->for_each_message_of(
       p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
         if (e.expiry_ms <= now_ms) {
@@ -277,22 +291,28 @@ Result<std::size_t, StoreError> MessageStore::erase_all(const Ed25519PublicKey& 
         if (auto r = impl_->make_tombstone(p, id, e, e.expiry_ms); !r) return r.failure();
         return true;
       });
-  if (!n) return n;
-  if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) return c.failure();
+  if (!n) {
+    impl_->poison();
+    return n;
+  }
+  if (auto c = impl_->end_operation(); !c) return c.failure();
   return n;
 }
 
 Result<std::size_t, StoreError> MessageStore::drop_messages(
     const Ed25519PublicKey& recipient, const std::set<MessageId, std::less<>>& ids) {
-  Impl::Pending p;
+  Impl::Pending& p = impl_->staging();
   auto n = impl_->for_each_message_of(
       p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
         if (!ids.count(id)) return false;
         if (auto r = impl_->remove(p, id, e); !r) return r.failure();
         return true;
       });
-  if (!n) return n;
-  if (auto c = impl_->commit(p, summary_, impl_->options.sync); !c) return c.failure();
+  if (!n) {
+    impl_->poison();
+    return n;
+  }
+  if (auto c = impl_->end_operation(); !c) return c.failure();
   return n;
 }
 
@@ -305,26 +325,26 @@ std::size_t MessageStore::sweep_expired(std::uint64_t now_ms, std::size_t max) {
   }
   std::size_t visited = 0;
   std::size_t removed = 0;
+  std::string resume;  // the next round seeks here; empty: from the first key
   while (visited < max) {
     const std::size_t budget = std::min(sweep_batch, max - visited);
     rocksdb::Slice upper_slice;
-    rocksdb::ReadOptions ro;
+    rocksdb::ReadOptions ro = impl_->read_options();
     if (upper) {
       upper_slice = *upper;
       ro.iterate_upper_bound = &upper_slice;
     }
-    Impl::Pending p;
+    Impl::Pending& p = impl_->staging();
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->family(expiry)));
-    std::size_t in_batch = 0;
+    std::vector<std::string> keys;  // visited in this round
     std::size_t removed_in_batch = 0;
-    std::string last;
     bool failed = false;
-    for (it->SeekToFirst(); it->Valid() && in_batch < budget; it->Next()) {
-      ++in_batch;
-      last = it->key().ToString();
-      if (last.size() != expiry_key_bytes) continue;  // malformed: the range delete takes it
-      const std::uint64_t expiry_ms = read_be64(last.data());
-      const auto id = fixed_from<MessageId>(last.data() + 8);
+    for (resume.empty() ? it->SeekToFirst() : it->Seek(resume); it->Valid() && keys.size() < budget;
+         it->Next()) {
+      const std::string& key = keys.emplace_back(it->key().ToString());
+      if (key.size() != expiry_key_bytes) continue;  // malformed: deleted below all the same
+      const std::uint64_t expiry_ms = read_be64(key.data());
+      const auto id = fixed_from<MessageId>(key.data() + 8);
       auto found = impl_->entry(&p, id);
       if (!found) {
         failed = true;
@@ -342,15 +362,30 @@ std::size_t MessageStore::sweep_expired(std::uint64_t now_ms, std::size_t max) {
       impl_->log_failure("reading the expiry index", it->status());
       failed = true;
     }
-    if (failed || last.empty()) break;
-    // Everything up to `last` was visited in this (single-threaded) store, so
-    // one range tombstone replaces a point tombstone per key, which the next
-    // sweep would otherwise have to step over.
-    p.batch.DeleteRange(impl_->family(expiry), rocksdb::Slice(), last + '\0');
-    if (!impl_->commit(p, summary_, /*sync=*/false)) break;
-    visited += in_batch;
+    if (failed) {
+      impl_->poison();
+      break;
+    }
+    if (keys.empty()) break;
+    // One range tombstone replaces a point tombstone per key, which the next
+    // sweep would otherwise have to step over. It may cover only keys this
+    // round visited: not if a staged write (this batch so far, or the one in
+    // flight) put an expiry key that is already due, which the committed
+    // view this round read does not show.
+    const bool unseen_due = p.min_expiry_put_ms <= now_ms ||
+                            (impl_->inflight && impl_->inflight->min_expiry_put_ms <= now_ms);
+    if (unseen_due) {
+      for (const auto& k : keys)
+        p.batch.Delete(impl_->family(expiry), k);
+    } else {
+      p.batch.DeleteRange(impl_->family(expiry), resume, keys.back() + '\0');
+    }
+    // Not synced by itself: a sweep lost in a crash is redone by the next one.
+    if (!impl_->end_operation(removed_in_batch, /*sync=*/false)) break;
+    visited += keys.size();
     removed += removed_in_batch;
-    if (in_batch < budget) break;
+    if (keys.size() < budget) break;
+    resume = keys.back() + '\0';
   }
   return removed;
 }
@@ -358,7 +393,7 @@ std::size_t MessageStore::sweep_expired(std::uint64_t now_ms, std::size_t max) {
 std::vector<EntryState> MessageStore::bucket_entries(std::size_t bucket) const {
   std::vector<EntryState> out;
   if (bucket >= summary_buckets) return out;
-  PrefixRead read(std::string(1, static_cast<char>(bucket)));
+  PrefixRead read(std::string(1, static_cast<char>(bucket)), impl_->read_options());
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read.options, impl_->family(ids)));
   for (it->Seek(read.prefix); it->Valid() && has_prefix(it->key(), read.prefix); it->Next()) {
     const auto e = parse_id_value(it->value());
@@ -373,7 +408,7 @@ std::vector<Ed25519PublicKey> MessageStore::recipients(std::optional<Ed25519Publ
                                                        std::size_t limit) const {
   std::vector<Ed25519PublicKey> out;
   if (limit == 0) return out;
-  PrefixRead read(std::string(1, usage_prefix));
+  PrefixRead read(std::string(1, usage_prefix), impl_->read_options());
   const std::string start = after ? usage_key(*after) : read.prefix;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read.options, impl_->family(meta)));
   it->Seek(start);

@@ -3,8 +3,23 @@
 // enforced by a sweep of the expiry index. Deletes leave tombstones (kept
 // until the message would have expired) so that replication does not bring a
 // deleted message back. A write is one WriteBatch (message, ID index, expiry
-// index, quota counters), synced to the write-ahead log before it returns, so
-// an acknowledged message survives kill -9.
+// index, quota counters), synced to the write-ahead log before it is
+// acknowledged, so an acknowledged message survives kill -9.
+//
+// Group commit: on a node, writes leave the event loop. start_writer(loop)
+// gives the store a writer; from then on a write operation checks and stages
+// its changes at once (its result says what it will do: stored, duplicate,
+// quota_bytes...) and returns; the staged changes are written, with
+// everything else staged in the same turn of the loop or while the previous
+// batch was being synced, as one WriteBatch and one fsync on libuv's thread
+// pool. when_durable(done) calls done once everything staged so far is on
+// disk: whoever promises durability (the answer to a client's store, a
+// replica's acknowledgement) waits for it. Reads see the store as of the last
+// batch written: a staged message is not retrieved, counted, summarised or
+// given out as an arrival until its batch is durable. Staged writes are seen
+// by the checks of later writes (a second copy of an ID staged twice is a
+// duplicate; quotas count what is staged). Without a writer (tools, tests)
+// every write operation is written before it returns, as before.
 //
 // Order and cursors: a recipient's messages are ordered by (timestamp_ms, id).
 // The timestamp is assigned once, by the node that first accepts the message,
@@ -41,12 +56,14 @@
 // about 17 fsyncs, reopening one about 8.
 //
 // Single-threaded: call from one thread (the node's loop, or a worker that
-// owns it). Called by node/ request handlers and swarm/ replication.
+// owns it); the writer's thread only runs the WriteBatch it was handed.
+// Called by node/ request handlers and swarm/ replication.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -64,6 +81,7 @@ namespace rocksdb {
 class Cache;
 class Env;
 }  // namespace rocksdb
+struct uv_loop_s;
 
 namespace nightjar {
 
@@ -140,6 +158,14 @@ struct StoreOptions {
   std::shared_ptr<spdlog::logger> log;  // null: spdlog's default logger
 };
 
+// What the writer did (group commit).
+struct WriterStats {
+  std::uint64_t batches = 0;         // WriteBatches written (one fsync each)
+  std::uint64_t operations = 0;      // write operations they carried
+  std::uint64_t largest_batch = 0;   // the most operations in one batch
+  std::uint64_t failed_batches = 0;  // failed to write, or poisoned by a failed read
+};
+
 struct BucketSummary {
   std::uint32_t count = 0;
   Hash256 digest;  // XOR of entry_hash over the bucket's entries
@@ -166,17 +192,33 @@ class MessageStore {
   MessageStore(const MessageStore&) = delete;
   MessageStore& operator=(const MessageStore&) = delete;
 
+  // Makes the store's writes go through a writer on `loop` (see the top).
+  // Call once, on the loop's thread, before the loop runs the store's users.
+  void start_writer(uv_loop_s* loop);
+  bool has_writer() const;
+  // Calls done(true) once everything staged so far is durable, done(false)
+  // if its batch failed to be written. Without a writer, or with nothing
+  // staged or in flight, at once. Never called if the store is destroyed
+  // first.
+  void when_durable(std::function<void(bool ok)> done);
+  // Write operations staged or being written.
+  std::size_t writes_in_progress() const;
+  const WriterStats& writer_stats() const;
+
   // Stores (idempotently: the same ID again is `duplicate`, and keeps the first
-  // copy's timestamp; a later expiry extends the stored one). Durable when it
-  // returns ok (with options.sync). Checks, in order: expired, bad_id, deleted
-  // or duplicate, quota_messages, quota_bytes, disk_full; a refused put
-  // changes nothing.
-  Result<PutResult, StoreError> put(const StoredMessage& m, std::uint64_t now_ms);
+  // copy's timestamp, which `timestamp_ms` receives when given; a later expiry
+  // extends the stored one). Durable when it returns ok (with options.sync)
+  // without a writer, at when_durable() with one. Checks, in order: expired,
+  // bad_id, deleted or duplicate, quota_messages, quota_bytes, disk_full; a
+  // refused put changes nothing.
+  Result<PutResult, StoreError> put(const StoredMessage& m, std::uint64_t now_ms,
+                                    std::uint64_t* timestamp_ms = nullptr);
   // Several messages in one WriteBatch and one sync; one result each, as if
   // put one after another (a later copy of an ID in the batch is a duplicate).
   // If the write fails, every message that would have been stored is io_error.
   std::vector<Result<PutResult, StoreError>> put_batch(std::span<const StoredMessage> ms,
-                                                       std::uint64_t now_ms);
+                                                       std::uint64_t now_ms,
+                                                       std::uint64_t* timestamps_ms = nullptr);
 
   // Up to `limit` unexpired messages of `recipient` after `after`, in order.
   std::vector<StoredMessage> retrieve(const Ed25519PublicKey& recipient, const Cursor& after,
@@ -208,9 +250,10 @@ class MessageStore {
   std::optional<IndexEntry> index_entry(const MessageId& id) const;
 
   // Deletes one unexpired message of `recipient`, leaving a tombstone with the
-  // message's expiry. False if there was no such live message.
+  // message's expiry (which `expiry_ms` receives when given). False if there
+  // was no such live message (staged ones count).
   Result<bool, StoreError> erase(const Ed25519PublicKey& recipient, const MessageId& id,
-                                 std::uint64_t now_ms);
+                                 std::uint64_t now_ms, std::uint64_t* expiry_ms = nullptr);
   // Replication of a delete: records a tombstone for `id`, deleting the
   // message if it is here (the tombstone keeps the later of the two expiries).
   // An already expired tombstone is recorded too, and goes at the next sweep.
@@ -218,12 +261,14 @@ class MessageStore {
                                          std::uint64_t expiry_ms);
   // Deletes all of a recipient's unexpired messages, leaving a tombstone for
   // each; returns how many. Its expired messages go without a tombstone.
+  // Messages still being written (with a writer) are not among them.
   Result<std::size_t, StoreError> erase_all(const Ed25519PublicKey& recipient,
                                             std::uint64_t now_ms);
 
   // Removes up to `max` expired messages and tombstones, oldest expiry first,
-  // in WriteBatches of at most sweep_batch entries (not synced: a sweep lost
-  // in a crash is redone by the next one); returns how many.
+  // in rounds of at most sweep_batch entries (each its own unsynced
+  // WriteBatch without a writer: a sweep lost in a crash is redone by the
+  // next one; staged like any write with one); returns how many.
   static constexpr std::size_t sweep_batch = 1'000;
   std::size_t sweep_expired(std::uint64_t now_ms, std::size_t max = 10'000);
 

@@ -33,8 +33,17 @@
 //
 // A write (Pending) is a WriteBatch plus what it changes in memory: an
 // overlay of the ID entries and usage counters it has touched (so later
-// messages of one put_batch see earlier ones), the summary changes and the
+// operations staged into it see earlier ones), the summary changes and the
 // totals. Nothing in memory changes unless the batch is written.
+//
+// Group commit: every operation stages its changes into the open Pending.
+// Without a writer it is written before the operation returns. With one (see
+// message_store_writer.cpp) the open Pending is handed to the writer at the
+// end of the loop's turn, or as soon as the batch in flight is durable; an
+// operation staged meanwhile reads through the open overlay, then the one in
+// flight, then the committed database. The loop reads the database through a
+// snapshot taken when the last batch was applied, so it sees a batch exactly
+// from the moment its summary changes and totals apply.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -50,6 +59,7 @@
 #include <utility>
 #include <vector>
 
+#include "routing/runtime.hpp"
 #include "swarm/message_store.hpp"
 
 namespace nightjar {
@@ -150,6 +160,15 @@ struct MessageStore::Impl {
     std::int64_t count_delta = 0;
     std::int64_t bytes_delta = 0;
     std::uint64_t clock_ms = 0;  // the clock this write's arrival numbers come from; 0: none
+    // The smallest expiry this write gave an expiry index key (the sweep's
+    // range delete must not cover a key it did not visit).
+    std::uint64_t min_expiry_put_ms = UINT64_MAX;
+    // A read failed while an operation was half staged: nothing of this
+    // write may be written.
+    bool failed = false;
+    std::vector<std::function<void(bool)>> on_durable;  // called once it is written, or not
+    rocksdb::Status status;  // the writer's result
+    std::size_t operations = 0;
   };
 
   Impl() = default;
@@ -178,8 +197,11 @@ struct MessageStore::Impl {
 
   // One message of a put_batch: checks it against the store as `p` leaves it
   // and records its changes in `p`. The bool says whether it changed anything.
+  // `timestamp_ms`, if given, receives the stored copy's timestamp (the first
+  // copy's, for a duplicate).
   Result<std::pair<PutResult, bool>, StoreError> stage_put(Pending& p, const StoredMessage& m,
-                                                           std::uint64_t now_ms);
+                                                           std::uint64_t now_ms,
+                                                           std::uint64_t* timestamp_ms = nullptr);
 
   // Changes, recorded in `p`. Each keeps the batch, the overlay, the usage
   // counters, the totals and the summary consistent with one another.
@@ -208,8 +230,39 @@ struct MessageStore::Impl {
   Result<void, std::string> check_schema(const std::filesystem::path& dir);
   Result<void, std::string> upgrade_from_v1(const std::string& where);
 
-  // Writes the batch; on success applies the rest to `summary` and the totals.
-  Result<void, StoreError> commit(Pending& p, StoreSummary& summary, bool sync);
+  // The open Pending, made when first needed.
+  Pending& staging();
+  // What the totals and the arrival clock will be once every staged write
+  // is applied.
+  std::uint64_t staged_count(const Pending& p) const;
+  std::uint64_t staged_bytes(const Pending& p) const;
+  std::uint64_t staged_clock() const;
+  // A read failed while an operation was half staged: the open Pending must
+  // not be written (its operations fail), and later ones start a new one.
+  void poison();
+  // Ends an operation that staged changes: without a writer, writes the open
+  // Pending now (io_error if that fails); with one, tells the writer.
+  // `operations` counts what it staged (for the writer's statistics); without
+  // `sync`, a write without a writer is not synced (the sweep's).
+  Result<void, StoreError> end_operation(std::size_t operations = 1, bool sync = true);
+  // Without a writer: writes the open Pending and applies it.
+  Result<void, StoreError> commit_open(bool sync = true);
+  // Adds the usage records and the clock to the batch.
+  void seal(Pending& p);
+  // After the batch is written: the summary, the totals, the clock, the snapshot.
+  void apply(const Pending& p);
+  rocksdb::ReadOptions read_options() const {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    return ro;
+  }
+
+  // The writer (message_store_writer.cpp).
+  void start_writer(uv_loop_t* loop);
+  void writer_wake();    // something was staged
+  void dispatch();       // hands the open Pending to the writer, if it is free
+  void written();        // the batch in flight is written (or failed)
+  static void complete(Pending& p, bool ok);
 
   StoreOptions options;
   std::shared_ptr<spdlog::logger> log;
@@ -222,6 +275,15 @@ struct MessageStore::Impl {
   std::uint64_t body_bytes = 0;
   std::uint64_t incarnation = 0;
   std::uint64_t clock_ms = 0;  // the latest clock an arrival number came from (committed)
+
+  std::unique_ptr<Pending> open;      // staged, not yet handed to the writer
+  std::unique_ptr<Pending> inflight;  // being written
+  std::vector<std::unique_ptr<Pending>> poisoned;  // to be completed as failed
+  const rocksdb::Snapshot* snapshot = nullptr;  // with a writer: what the loop reads
+  StoreSummary* summary = nullptr;              // the MessageStore's
+  std::unique_ptr<BackgroundJob> job;
+  std::unique_ptr<TurnEnd> turn_end;
+  WriterStats writer_stats;
 
  private:
   void set_entry(Pending& p, const MessageId& id, std::optional<IdEntry> e);

@@ -249,7 +249,12 @@ std::string open_error(const std::filesystem::path& dir, const rocksdb::Status& 
 }  // namespace store_layout
 
 MessageStore::Impl::~Impl() {
+  // A batch being written is finished first (its callbacks never run: the
+  // answers waiting on it are not sent, which is what a crash would do too).
+  job.reset();
+  turn_end.reset();
   if (!db) return;
+  if (snapshot) db->ReleaseSnapshot(snapshot);
   for (auto* h : handles)
     db->DestroyColumnFamilyHandle(h);
   const rocksdb::Status s = db->Close();
@@ -257,7 +262,9 @@ MessageStore::Impl::~Impl() {
   delete db;
 }
 
-MessageStore::MessageStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MessageStore::MessageStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->summary = &summary_;
+}
 MessageStore::~MessageStore() = default;
 
 Result<std::unique_ptr<MessageStore>, std::string> MessageStore::open(

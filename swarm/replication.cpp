@@ -116,10 +116,19 @@ void Replicator::handle_push(const NodeId& peer, Bytes frame, const Reply& reply
     status = AckStatus::wrong_swarm;
   } else {
     auto r = store_.put(push->message, now());
-    if (r && *r == PutResult::stored) {
-      if (push->request_id == 0) ++stats_.repaired;
-      if (on_stored_) on_stored_(push->message);
-    } else if (!r) {
+    if (r) {
+      // Acknowledged (and long polls woken) once it is durable here.
+      const bool fresh = *r == PutResult::stored;
+      if (fresh && push->request_id == 0) ++stats_.repaired;
+      store_.when_durable([this, alive = std::weak_ptr<const char>(lifetime_), fresh,
+                           recipient = push->message.recipient, rid = push->request_id,
+                           reply](bool ok) {
+        if (alive.expired()) return;
+        if (ok && fresh && on_stored_) on_stored_(recipient);
+        if (rid != 0) reply(encode(PushAck{rid, ok ? AckStatus::stored : AckStatus::refused}));
+      });
+      return;
+    } else {
       status = r.error() == StoreError::deleted ? AckStatus::deleted : AckStatus::refused;
       if (r.error() == StoreError::expired) status = AckStatus::stored;  // nothing left to keep
       if (status == AckStatus::refused)
@@ -347,7 +356,13 @@ void Replicator::finish_migration(std::uint64_t slot) {
       stats_.migrated_messages += *dropped;
     }
   }
-  if (!store_.all_of(m.recipient, 1, now()).empty()) rescan_ = true;
+  // Once the drop is written (reads show the store as written), anything
+  // left for the recipient calls for another scan.
+  store_.when_durable([this, alive = std::weak_ptr<const char>(lifetime_),
+                       recipient = m.recipient](bool) {
+    if (alive.expired()) return;
+    if (!store_.all_of(recipient, 1, now()).empty()) rescan_ = true;
+  });
 }
 
 // --- Driving -------------------------------------------------------------------------

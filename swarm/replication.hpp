@@ -102,9 +102,11 @@ class Replicator {
   // Timeouts, anti-entropy rounds, migration batches. Call every ~100 ms.
   void tick();
 
-  // Called for every message newly stored through replication (long polls
-  // wait on it).
-  void set_stored_handler(std::function<void(const StoredMessage&)> h) { on_stored_ = std::move(h); }
+  // Called with the recipient of every message newly stored through
+  // replication, once it is durable (long polls wait on it).
+  void set_stored_handler(std::function<void(const Ed25519PublicKey&)> h) {
+    on_stored_ = std::move(h);
+  }
 
   const ReplicationStats& stats() const { return stats_; }
   // Messages or tombstones asked for and not yet received, and migrations in
@@ -155,7 +157,7 @@ class Replicator {
   std::shared_ptr<const Directory> directory_;
   std::optional<SwarmId> swarm_;
   std::vector<NodeId> peers_;
-  std::function<void(const StoredMessage&)> on_stored_;
+  std::function<void(const Ed25519PublicKey&)> on_stored_;
   ReplicationStats stats_;
 
   std::uint64_t last_request_id_ = 0;
@@ -177,6 +179,8 @@ class Replicator {
   std::map<std::uint64_t, Migration> migrations_;
   std::uint64_t last_migration_ = 0;
   std::set<Ed25519PublicKey, std::less<>> migrating_;
+  // Expires with this Replicator: the store's durability callbacks check it.
+  std::shared_ptr<const char> lifetime_ = std::make_shared<const char>(0);
 };
 
 }  // namespace nightjar
