@@ -162,9 +162,9 @@ bool BackgroundJob::run(std::function<void()> work, std::function<void()> done) 
         std::unique_ptr<State> owned(st);
         if (!st->owner) return;
         st->owner->state_ = nullptr;
-        auto done = std::move(st->done);
+        auto then = std::move(st->done);
         owned.reset();
-        done();  // may destroy the BackgroundJob, or start the next job
+        then();  // may destroy the BackgroundJob, or start the next job
       });
   if (rc != 0) {  // only for bad arguments: run the work here rather than lose it
     std::unique_ptr<State> owned(s);

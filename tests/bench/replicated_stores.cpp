@@ -3,6 +3,8 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -31,8 +33,8 @@ double ms_since(Clock::time_point t) {
 class StorePump {
  public:
   StorePump(test::TestLoop& loop, OnionClient& onion, std::shared_ptr<const Directory> dir,
-            std::size_t body_bytes, std::size_t quorum)
-      : loop_(loop), onion_(onion), dir_(std::move(dir)), quorum_(quorum) {
+            std::size_t body_bytes, std::size_t quorum, std::size_t relays)
+      : loop_(loop), onion_(onion), dir_(std::move(dir)), quorum_(quorum), relays_(relays) {
     for (std::size_t i = 0; i < recipients; ++i) accounts_.push_back(crypto::ed25519_generate().pub);
     body_.resize(body_bytes);
   }
@@ -60,10 +62,11 @@ class StorePump {
     const NodeId destination = members[next_ % members.size()]->node.id;
     std::vector<NodeId> relays;
     for (const auto& e : dir_->entries)
-      if (!(e.node.id == destination) && relays.size() < 3) relays.push_back(e.node.id);
+      if (!(e.node.id == destination) && relays.size() < relays_) relays.push_back(e.node.id);
     // Rotate the relays too, so every node relays.
-    std::rotate(relays.begin(), relays.begin() + static_cast<long>(next_ % relays.size()),
-                relays.end());
+    if (!relays.empty())
+      std::rotate(relays.begin(), relays.begin() + static_cast<long>(next_ % relays.size()),
+                  relays.end());
 
     storage::StoreRequest req;
     req.recipient = recipient;
@@ -103,6 +106,7 @@ class StorePump {
   OnionClient& onion_;
   std::shared_ptr<const Directory> dir_;
   std::size_t quorum_;
+  std::size_t relays_;
   std::vector<Ed25519PublicKey> accounts_;
   std::vector<std::uint8_t> body_;
   std::size_t next_ = 0;
@@ -119,7 +123,7 @@ class StorePump {
 }  // namespace
 
 ReplicatedFigures measure_replicated_stores(double seconds, std::size_t in_flight,
-                                            std::size_t body_bytes) {
+                                            std::size_t body_bytes, std::size_t relays) {
   ReplicatedFigures fig;
   test::TestLoop loop;
   {
@@ -146,10 +150,15 @@ ReplicatedFigures measure_replicated_stores(double seconds, std::size_t in_fligh
     OnionClient onion(loop.get(), cfg, rng);
     onion.set_directory(dir);
 
-    StorePump pump(loop, onion, dir, body_bytes, fig.quorum);
+    StorePump pump(loop, onion, dir, body_bytes, fig.quorum, relays);
     ReplicatedFigures warm;
     pump.run(std::min(1.0, seconds / 4), in_flight, false, warm);  // links, caches
+    timespec cpu0{}, cpu1{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
     pump.run(seconds, in_flight, true, fig);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+    fig.cpu_seconds = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) +
+                      static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
     fig.stores_per_s = fig.seconds > 0 ? static_cast<double>(fig.acked) / fig.seconds : 0;
     fig.mean_replicas =
         fig.acked ? static_cast<double>(pump.replicas()) / static_cast<double>(fig.acked) : 0;

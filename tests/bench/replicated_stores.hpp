@@ -4,8 +4,9 @@
 // One authority and five nightjar::Node service nodes (the daemon's code) run
 // on one libuv loop in this process, each with its own RocksDB store on disk,
 // fsync on (as in production). A StorageClient sends store requests through
-// real onion paths (3 relays, then a member of the recipient's swarm, members
-// taken in turn), keeping `in_flight` requests outstanding; a store counts
+// real onion paths (`relays` relays, then a member of the recipient's swarm, members
+// taken in turn; or straight to the member, a one-hop cell, when `relays` is
+// 0), keeping `in_flight` requests outstanding; a store counts
 // when its answer says ok with at least a quorum (3 of 5) of durable copies.
 //
 // What the figure means on one machine: every member's synced write happens
@@ -30,6 +31,9 @@ struct ReplicatedFigures {
   std::size_t quorum = 0;      // copies needed for an acknowledgement
   double mean_replicas = 0;    // copies reported durable per acknowledged store
   double seconds = 0;          // length of the timed window
+  // CPU time of the whole process (every node, the client, RocksDB's and
+  // libuv's threads) over the timed window and its drain.
+  double cpu_seconds = 0;
   std::vector<double> ack_ms;  // send to acknowledgement, per acknowledged store
 };
 
@@ -38,6 +42,6 @@ struct ReplicatedFigures {
 // with `in_flight` outstanding requests of `body_bytes` each. Throws
 // std::runtime_error when the network does not come up.
 ReplicatedFigures measure_replicated_stores(double seconds, std::size_t in_flight,
-                                            std::size_t body_bytes);
+                                            std::size_t body_bytes, std::size_t relays);
 
 }  // namespace nightjar::bench

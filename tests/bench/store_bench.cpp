@@ -2,16 +2,26 @@
 // raw cost of the fsync that makes a write durable, and how long a retrieve
 // takes from a large store.
 //
-//   stores_per_s        MessageStore::put with sync on: one fsynced WriteBatch
-//                       per message (400-byte random bodies, recipients drawn
-//                       from a Zipf(1) distribution over 10,000 accounts)
+//   stores_per_s        durable stores per second on one node's store with
+//                       256 stores in flight: the store's writer on a libuv
+//                       loop (group commit: one fsynced WriteBatch carries
+//                       whatever was staged while the previous one synced);
+//                       a store counts when when_durable() says it is on disk
+//                       and the next one is staged at once (400-byte random
+//                       bodies, recipients drawn from a Zipf(1) distribution
+//                       over 10,000 accounts); what a node sustains
+//   serial_stores_per_s MessageStore::put without a writer, one at a time:
+//                       one fsynced WriteBatch per message
 //   batch_stores_per_s  messages per second through put_batch of 64, one sync each
 //   fsync_per_s         raw write(2) of a 512-byte record + fdatasync, appending
 //                       to a file in the same directory that is preallocated
 //                       with fallocate(KEEP_SIZE) the way RocksDB preallocates
 //                       its WAL: what one WAL sync costs
-//   stores_ratio        stores_per_s / fsync_per_s (median of the rounds' ratios)
+//   stores_ratio        stores_per_s / fsync_per_s (median of the rounds'
+//                       ratios): durable stores per raw fsync
+//   serial_ratio        serial_stores_per_s / fsync_per_s, likewise
 //   batch_ratio         batch_stores_per_s / (64 * fsync_per_s), likewise
+//   writer_batch_mean   stores per batch the writer wrote (stores_per_s run)
 //   retrieve_p50_ms,    retrieve of 100 messages of one recipient (random among
 //   retrieve_p99_ms     all) from a store holding --messages messages, filled
 //                       beforehand (untimed) with sync off and put_batch, then
@@ -20,19 +30,26 @@
 //   retrieve_cpu_p50_ms, the same in the thread's CPU time: what is left when
 //   retrieve_cpu_p99_ms  other processes take the core away (shared machines)
 //   replicated_stores_per_s  stores acknowledged by a quorum (3 of 5) of a real
-//                       5-member swarm on loopback, through onion paths, fsync
-//                       on (replicated_stores.hpp); replicated_ack_p50_ms/_p99_ms
-//                       from send to acknowledgement
-//   replicated_disk_ratio  replicas written per second (stores x 5: every
+//                       5-member swarm on loopback, fsync on (replicated_stores.hpp),
+//                       --replicated-in-flight outstanding (256), each sent
+//                       straight to a member (a one-hop cell): what the swarm
+//                       sustains; replicated_ack_p50_ms/_p99_ms from send to
+//                       acknowledgement
+//   replicated_onion_stores_per_s  the same through 3 relays first (the path
+//                       a client uses): adds the cells' building and peeling
+//   *_cpu_per_store_x25519  CPU time of the whole process (five nodes, the
+//                       client, every thread) per acknowledged store, in
+//                       X25519s (x25519_us, measured in the same run): the
+//                       nodes and the client share one loop thread, so this is
+//                       what bounds the rate on one machine
+//   *_disk_ratio        replicas written per second (stores x 5: every
 //                       member writes each message, synced, though the client
-//                       is answered at the quorum) / fsync_per_s: on one
-//                       machine the five members' writes share one loop and one
-//                       disk, so this is the share of the disk's sync rate that
-//                       became replicas
+//                       is answered at the quorum) / fsync_per_s
 //
 // Durable-write rates are per second of wall time (the thread waits for the
-// disk, so CPU time would say nothing), and measured call by call in
-// alternation (see measure_writes), because the disk's speed drifts.
+// disk, so CPU time would say nothing), and measured in alternation, call by
+// call where they are calls and window by window for the pipelined stores
+// (see measure_writes), because the disk's speed drifts.
 //
 // Everything lives in a temporary directory under $TMPDIR (or /tmp), removed
 // at the end: point TMPDIR at the disk to measure (not a tmpfs, whose fsync
@@ -53,6 +70,9 @@
 #include <string>
 #include <vector>
 
+#include <sodium.h>
+#include <uv.h>
+
 #include "bench_util.hpp"
 #include "tests/bench/replicated_stores.hpp"
 #include "swarm/message_store.hpp"
@@ -69,7 +89,9 @@ constexpr std::size_t body_bytes = 400;
 constexpr std::size_t fsync_record_bytes = 512;
 constexpr std::size_t zipf_recipients = 10'000;
 constexpr std::size_t batch_size = 64;
-constexpr std::size_t replicated_in_flight = 16;
+constexpr std::size_t pipelined_in_flight = 256;
+std::size_t replicated_in_flight = 256;  // --replicated-in-flight
+constexpr std::size_t onion_relays = 3;
 constexpr std::size_t fill_batch = 1'000;
 constexpr std::size_t retrieve_count = 100;
 constexpr std::size_t fill_messages_per_recipient = 200;  // >= retrieve_count
@@ -171,9 +193,10 @@ double percentile(std::vector<double> v, double p) {
 }
 
 struct Figures {
-  double stores = 0, batch_stores = 0, fsyncs = 0;
-  double stores_ratio = 0, batch_ratio = 0;           // medians of the rounds' ratios
-  std::array<std::pair<double, double>, 3> spread{};  // min, max over the rounds
+  double stores = 0, serial_stores = 0, batch_stores = 0, fsyncs = 0;
+  double stores_ratio = 0, serial_ratio = 0, batch_ratio = 0;  // medians of the rounds' ratios
+  std::array<std::pair<double, double>, 4> spread{};  // min, max over the rounds
+  double writer_batch_mean = 0;
   double settle_seconds = 0;
   bool settled = false;
   double fill_seconds = 0;
@@ -214,13 +237,68 @@ class RawAppender {
   off_t allocated_ = 0;
 };
 
-// The three durable-write rates. The disk's speed changes by several times
+// Keeps `in_flight` stores staged or being written in a store with a writer
+// on `loop`: each one that is durable is replaced at once by the next.
+class Pipeline {
+ public:
+  Pipeline(MessageStore& store, uv_loop_t* loop, MessageMaker& maker,
+           const std::vector<Ed25519PublicKey>& recipients, const Zipf& zipf)
+      : store_(store), loop_(loop), maker_(maker), recipients_(recipients), zipf_(zipf) {}
+
+  // Durable stores per second over a window of `seconds` (stores issued
+  // before the window count when they complete inside it).
+  double run(double seconds, std::size_t in_flight) {
+    open_ = true;
+    while (outstanding_ < in_flight) issue();
+    const std::uint64_t before = completed_;
+    bench::Stopwatch window;
+    while (window.seconds() < seconds && outstanding_ > 0) uv_run(loop_, UV_RUN_ONCE);
+    const double rate = static_cast<double>(completed_ - before) / window.seconds();
+    open_ = false;
+    for (int i = 0; outstanding_ > 0 && i < 1'000'000; ++i) uv_run(loop_, UV_RUN_ONCE);
+    return rate;
+  }
+  std::uint64_t failures() const { return failures_; }
+
+ private:
+  void issue() {
+    const auto m = maker_.make(recipients_[zipf_(maker_.rng)]);
+    if (!store_.put(m, maker_.now_ms)) {
+      ++failures_;
+      return;
+    }
+    ++outstanding_;
+    store_.when_durable([this](bool ok) {
+      --outstanding_;
+      if (ok)
+        ++completed_;
+      else
+        ++failures_;
+      if (open_) issue();
+    });
+  }
+
+  MessageStore& store_;
+  uv_loop_t* loop_;
+  MessageMaker& maker_;
+  const std::vector<Ed25519PublicKey>& recipients_;
+  const Zipf& zipf_;
+  std::size_t outstanding_ = 0;
+  std::uint64_t completed_ = 0, failures_ = 0;
+  bool open_ = false;
+};
+
+// The four durable-write rates. The disk's speed changes by several times
 // from one second to the next (other tenants, a burst budget), so the calls
 // alternate one by one: put, raw append, put_batch, raw append; each kind's
 // rate is its calls over the time spent in them. The run is cut into rounds
 // (after an untimed warm-up), and the median round is reported.
 void measure_writes(const std::filesystem::path& dir, double seconds, Figures& fig) {
   auto store = open_or_die(dir / "writes", true);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  auto pipelined = open_or_die(dir / "pipelined", true);
+  pipelined->start_writer(&loop);
   RawAppender raw(dir / "raw.dat");
   MessageMaker maker;
   const Zipf zipf(zipf_recipients);
@@ -230,15 +308,21 @@ void measure_writes(const std::filesystem::path& dir, double seconds, Figures& f
   std::uint64_t failures = 0;
   std::vector<StoredMessage> batch(batch_size);
 
+  Pipeline pipeline(*pipelined, &loop, maker, recipients, zipf);
+
   struct Round {
     double put_s = 0, batch_s = 0, raw_s = 0;
     std::uint64_t puts = 0, batches = 0, raws = 0;
+    double pipelined = 0;  // stores per second
   };
+  // A round: the calls in alternation for two thirds of it, the pipelined
+  // stores for the rest, in two halves, one before the calls and one after.
   auto run_round = [&](double round_seconds) {
     Round r;
+    r.pipelined = pipeline.run(round_seconds / 6, pipelined_in_flight);
     bench::Stopwatch round_clock;
-    for (std::uint64_t i = 0; i < max_calls_per_round && round_clock.seconds() < round_seconds;
-         ++i) {
+    for (std::uint64_t i = 0;
+         i < max_calls_per_round && round_clock.seconds() < round_seconds * 2 / 3; ++i) {
       const auto m = maker.make(recipients[zipf(maker.rng)]);  // made outside the timing
       bench::Stopwatch call;
       if (!store->put(m, maker.now_ms)) ++failures;
@@ -263,13 +347,15 @@ void measure_writes(const std::filesystem::path& dir, double seconds, Figures& f
       r.raw_s += call.seconds();
       ++r.raws;
     }
+    r.pipelined = (r.pipelined + pipeline.run(round_seconds / 6, pipelined_in_flight)) / 2;
     return r;
   };
 
   const double round_seconds = seconds / (rounds + 0.5);
   (void)run_round(round_seconds / 2);  // warm-up: files created and preallocated
-  std::array<std::vector<double>, 3> rates;
-  std::vector<double> stores_ratios, batch_ratios;
+  const WriterStats before = pipelined->writer_stats();
+  std::array<std::vector<double>, 4> rates;
+  std::vector<double> stores_ratios, serial_ratios, batch_ratios;
   for (int i = 0; i < rounds; ++i) {
     const Round r = run_round(round_seconds);
     const double put = static_cast<double>(r.puts) / r.put_s;
@@ -278,19 +364,48 @@ void measure_writes(const std::filesystem::path& dir, double seconds, Figures& f
     rates[0].push_back(put);
     rates[1].push_back(batched);
     rates[2].push_back(fsync);
-    stores_ratios.push_back(put / fsync);
+    rates[3].push_back(r.pipelined);
+    stores_ratios.push_back(r.pipelined / fsync);
+    serial_ratios.push_back(put / fsync);
     batch_ratios.push_back(batched / (fsync * batch_size));
   }
+  const WriterStats after = pipelined->writer_stats();
+  failures += pipeline.failures();
+  pipelined.reset();
+  uv_run(&loop, UV_RUN_NOWAIT);  // the writer's last completion and handles
+  (void)uv_loop_close(&loop);
   if (failures) throw std::runtime_error(std::to_string(failures) + " writes failed");
-  fig.stores = bench::median(rates[0]);
+  fig.serial_stores = bench::median(rates[0]);
   fig.batch_stores = bench::median(rates[1]);
   fig.fsyncs = bench::median(rates[2]);
+  fig.stores = bench::median(rates[3]);
   fig.stores_ratio = bench::median(stores_ratios);
+  fig.serial_ratio = bench::median(serial_ratios);
   fig.batch_ratio = bench::median(batch_ratios);
+  if (after.batches > before.batches)
+    fig.writer_batch_mean = static_cast<double>(after.operations - before.operations) /
+                            static_cast<double>(after.batches - before.batches);
   for (std::size_t i = 0; i < rates.size(); ++i) {
     const auto [lo, hi] = std::minmax_element(rates[i].begin(), rates[i].end());
     fig.spread[i] = {*lo, *hi};
   }
+}
+
+// One X25519 (crypto_scalarmult), in seconds of this thread's CPU time: the
+// unit the CPU figures are given in.
+double x25519_seconds() {
+  std::array<unsigned char, crypto_scalarmult_SCALARBYTES> scalar{};
+  std::array<unsigned char, crypto_scalarmult_BYTES> point{}, shared{};
+  crypto::random_bytes(MutableBytes{scalar.data(), scalar.size()});
+  crypto_scalarmult_base(point.data(), scalar.data());
+  std::uint64_t n = 0;
+  bench::CpuStopwatch cpu;
+  for (; n < 100'000 && (n < 100 || cpu.seconds() < 0.3); ++n) {
+    if (crypto_scalarmult(shared.data(), scalar.data(), point.data()) != 0)
+      throw std::runtime_error("crypto_scalarmult failed");
+    point = shared;
+  }
+  return cpu.seconds() / static_cast<double>(n);
 }
 
 // Fills a store with `messages` messages (untimed), then times retrieves.
@@ -349,13 +464,18 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
   }
   spdlog::set_level(spdlog::level::warn);  // the stores' "open" lines would break --json
   Figures fig;
-  bench::ReplicatedFigures rep;
+  bench::ReplicatedFigures rep, onion;
+  double x25519_s = 0;
   try {
     BenchDir dir(parent);
     measure_writes(dir.path, seconds * writes_share, fig);
     measure_retrieve(dir.path, messages, seconds * (1 - writes_share), fig);
-    if (replicated_seconds > 0)
-      rep = bench::measure_replicated_stores(replicated_seconds, replicated_in_flight, body_bytes);
+    x25519_s = x25519_seconds();
+    if (replicated_seconds > 0) {
+      rep = bench::measure_replicated_stores(replicated_seconds, replicated_in_flight, body_bytes, 0);
+      onion = bench::measure_replicated_stores(replicated_seconds, replicated_in_flight, body_bytes,
+                                               onion_relays);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return 1;
@@ -366,18 +486,32 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
   const double p99 = percentile(fig.retrieve_ms, 0.99);
   const double cpu_p50 = percentile(fig.retrieve_cpu_ms, 0.50);
   const double cpu_p99 = percentile(fig.retrieve_cpu_ms, 0.99);
-  const double rep_p50 = rep.ack_ms.empty() ? 0 : percentile(rep.ack_ms, 0.50);
-  const double rep_p99 = rep.ack_ms.empty() ? 0 : percentile(rep.ack_ms, 0.99);
-  const double rep_disk_ratio =
-      fig.fsyncs > 0 ? rep.stores_per_s * static_cast<double>(rep.members) / fig.fsyncs : 0;
+  struct RepFigures {
+    double p50 = 0, p99 = 0, disk_ratio = 0, cpu_x25519 = 0;
+  };
+  auto rep_figures = [&](const bench::ReplicatedFigures& r) {
+    RepFigures f;
+    f.p50 = r.ack_ms.empty() ? 0 : percentile(r.ack_ms, 0.50);
+    f.p99 = r.ack_ms.empty() ? 0 : percentile(r.ack_ms, 0.99);
+    f.disk_ratio = fig.fsyncs > 0 ? r.stores_per_s * static_cast<double>(r.members) / fig.fsyncs : 0;
+    f.cpu_x25519 = r.acked > 0 && x25519_s > 0
+                       ? r.cpu_seconds / static_cast<double>(r.acked) / x25519_s
+                       : 0;
+    return f;
+  };
+  const RepFigures rf = rep_figures(rep), of = rep_figures(onion);
 
   if (json) {
     bench::JsonObject o;
     o.add("stores_per_s", fig.stores, 1)
+        .add("stores_in_flight", pipelined_in_flight)
+        .add("serial_stores_per_s", fig.serial_stores, 1)
         .add("batch_stores_per_s", fig.batch_stores, 1)
         .add("fsync_per_s", fig.fsyncs, 1)
         .add("stores_ratio", stores_ratio, 4)
+        .add("serial_ratio", fig.serial_ratio, 4)
         .add("batch_ratio", batch_ratio, 4)
+        .add("writer_batch_mean", fig.writer_batch_mean, 1)
         .add("batch_size", batch_size)
         .add("body_bytes", body_bytes)
         .add("retrieve_p50_ms", p50, 4)
@@ -391,17 +525,25 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
         .add("settle_s", fig.settle_seconds, 2)
         .add("settled", fig.settled)
         .add("fill_disk_bytes", fig.fill_disk_bytes)
-        .add("replicated_stores_per_s", rep.stores_per_s, 1)
-        .add("replicated_disk_ratio", rep_disk_ratio, 4)
-        .add("replicated_ack_p50_ms", rep_p50, 3)
-        .add("replicated_ack_p99_ms", rep_p99, 3)
-        .add("replicated_acked", rep.acked)
-        .add("replicated_failed", rep.failed)
-        .add("replicated_members", rep.members)
+        .add("x25519_us", x25519_s * 1e6, 3);
+    auto add_replicated = [&](const std::string& prefix, const bench::ReplicatedFigures& r,
+                              const RepFigures& f, std::size_t relays) {
+      o.add(prefix + "_stores_per_s", r.stores_per_s, 1)
+          .add(prefix + "_disk_ratio", f.disk_ratio, 4)
+          .add(prefix + "_cpu_per_store_x25519", f.cpu_x25519, 2)
+          .add(prefix + "_ack_p50_ms", f.p50, 3)
+          .add(prefix + "_ack_p99_ms", f.p99, 3)
+          .add(prefix + "_acked", r.acked)
+          .add(prefix + "_failed", r.failed)
+          .add(prefix + "_relays", relays)
+          .add(prefix + "_mean_copies", r.mean_replicas, 2)
+          .add(prefix + "_seconds", r.seconds, 2);
+    };
+    add_replicated("replicated", rep, rf, 0);
+    add_replicated("replicated_onion", onion, of, onion_relays);
+    o.add("replicated_members", rep.members)
         .add("replicated_quorum", rep.quorum)
-        .add("replicated_mean_copies", rep.mean_replicas, 2)
-        .add("replicated_in_flight", replicated_in_flight)
-        .add("replicated_seconds", rep.seconds, 2);
+        .add("replicated_in_flight", replicated_in_flight);
     o.print();
     return 0;
   }
@@ -414,10 +556,13 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
     std::printf("  %-40s %12.1f/s   %.1f .. %.1f\n", label, v, fig.spread[i].first,
                 fig.spread[i].second);
   };
-  rate_row("put, sync (stores_per_s)", fig.stores, 0);
+  rate_row("256 in flight, writer (stores_per_s)", fig.stores, 3);
+  rate_row("put, sync, one at a time (serial)", fig.serial_stores, 0);
   rate_row("put_batch of 64, one sync (per message)", fig.batch_stores, 1);
   rate_row("raw 512-byte append + fdatasync", fig.fsyncs, 2);
-  std::printf("  %-40s %14.4f\n", "stores_ratio (put / fsync)", stores_ratio);
+  std::printf("  %-40s %14.4f\n", "stores_ratio (stores / fsync)", stores_ratio);
+  std::printf("  %-40s %14.4f\n", "serial_ratio (serial put / fsync)", fig.serial_ratio);
+  std::printf("  %-40s %14.1f\n", "stores per writer batch", fig.writer_batch_mean);
   std::printf("  %-40s %14.4f\n", "batch_ratio (batch / (64 x fsync))", batch_ratio);
   std::printf(
       "\n  store of %zu messages over %zu recipients: filled in %.1f s, %.1f MB on disk,\n"
@@ -430,16 +575,24 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
               fig.retrieve_ms.size());
   std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p50, thread CPU time", cpu_p50);
   std::printf("  %-40s %11.4f ms\n", "retrieve of 100, p99, thread CPU time", cpu_p99);
-  if (replicated_seconds > 0) {
+  std::printf("  %-40s %11.3f us\n", "X25519 (crypto_scalarmult)", x25519_s * 1e6);
+  auto print_replicated = [&](const char* what, const bench::ReplicatedFigures& r,
+                              const RepFigures& f) {
     std::printf(
-        "\n  5-member swarm on loopback (one process, one disk), quorum %zu, %zu in flight, %.1f s\n",
-        rep.quorum, replicated_in_flight, rep.seconds);
-    std::printf("  %-40s %12.1f/s   (%zu acknowledged, %zu failed)\n",
-                "replicated_stores_per_s", rep.stores_per_s, rep.acked, rep.failed);
-    std::printf("  %-40s %14.2f\n", "copies confirmed at acknowledgement", rep.mean_replicas);
-    std::printf("  %-40s %14.4f\n", "replicated_disk_ratio (5 x stores / fsync)", rep_disk_ratio);
-    std::printf("  %-40s %11.3f ms\n", "send to acknowledgement, p50", rep_p50);
-    std::printf("  %-40s %11.3f ms\n", "send to acknowledgement, p99", rep_p99);
+        "\n  5-member swarm on loopback (one process, one loop, one disk), quorum %zu,\n"
+        "  %zu in flight, %s, %.1f s\n",
+        r.quorum, replicated_in_flight, what, r.seconds);
+    std::printf("  %-40s %12.1f/s   (%zu acknowledged, %zu failed)\n", "stores acknowledged",
+                r.stores_per_s, r.acked, r.failed);
+    std::printf("  %-40s %14.2f\n", "copies confirmed at acknowledgement", r.mean_replicas);
+    std::printf("  %-40s %14.4f\n", "disk ratio (5 x stores / fsync)", f.disk_ratio);
+    std::printf("  %-40s %14.2f\n", "process CPU per store, X25519s", f.cpu_x25519);
+    std::printf("  %-40s %11.3f ms\n", "send to acknowledgement, p50", f.p50);
+    std::printf("  %-40s %11.3f ms\n", "send to acknowledgement, p99", f.p99);
+  };
+  if (replicated_seconds > 0) {
+    print_replicated("straight to a member (replicated_stores_per_s)", rep, rf);
+    print_replicated("through 3 relays (replicated_onion_stores_per_s)", onion, of);
   }
   return 0;
 }
@@ -456,7 +609,10 @@ int main(int argc, char** argv) {
       "seconds", po::value<double>(&seconds)->default_value(seconds),
       "time budget for the timed parts, in seconds (> 0, at most 600); the fill is extra")(
       "replicated-seconds", po::value<double>(&replicated_seconds)->default_value(replicated_seconds),
-      "seconds of replicated stores through a 5-member swarm (0: skip; at most 600)");
+      "seconds of replicated stores through a 5-member swarm (0: skip; at most 600)")(
+      "replicated-in-flight",
+      po::value<std::size_t>(&replicated_in_flight)->default_value(replicated_in_flight),
+      "replicated stores kept outstanding (1..4096)");
   bench::CommonOptions common;
   if (auto exit_status = bench::parse_options(
           argc, argv, program,
@@ -470,6 +626,8 @@ int main(int argc, char** argv) {
     return bench::bad_option(program, "--seconds must be > 0 and at most 600");
   if (!std::isfinite(replicated_seconds) || replicated_seconds < 0 || replicated_seconds > max_seconds)
     return bench::bad_option(program, "--replicated-seconds must be 0..600");
+  if (replicated_in_flight < 1 || replicated_in_flight > 4096)
+    return bench::bad_option(program, "--replicated-in-flight must be 1..4096");
   return run(messages, seconds, replicated_seconds, std::filesystem::temp_directory_path(),
              common.json);
 }
