@@ -335,6 +335,7 @@ class ProcessNetwork final : public SimNetwork {
     auto args = common_args(n.data_dir, node_host(i), n.port, i);
     if (features_.metrics)
       args.insert(args.end(), {"--metrics", "127.0.0.1:" + std::to_string(metrics_ports_[i])});
+    args.insert(args.end(), setup_.node_args.begin(), setup_.node_args.end());
     if (children_[i]) release(std::move(children_[i]));
     auto child = spawn(args, n.data_dir);
     if (!child) return child.failure();

@@ -87,7 +87,7 @@ class Runner {
   }
 
   Result<RunResult, std::string> run() {
-    NetworkSetup setup{s_, run_dir_, opt_.node_binary, log_, opt_.log_level, {}};
+    NetworkSetup setup{s_, run_dir_, opt_.node_binary, log_, opt_.log_level, {}, {}};
     net_ = s_.mode == Mode::inproc ? make_inproc_network(&loop_, setup)
                                    : make_process_network(&loop_, setup);
     started_ms_ = uv_now(&loop_);

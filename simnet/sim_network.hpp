@@ -119,6 +119,9 @@ struct NetworkSetup {
   // node_log_level, to hear one node as operators run it. In-process mode
   // ignores it: its nodes all write to `log`.
   std::map<std::size_t, std::string> node_log_levels;
+  // Process mode: more arguments for every nightjar-node (a benchmark's
+  // "--client-rate 0", say). In-process mode ignores them.
+  std::vector<std::string> node_args;
 };
 
 std::unique_ptr<SimNetwork> make_inproc_network(uv_loop_t* loop, NetworkSetup setup);

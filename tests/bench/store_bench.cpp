@@ -42,6 +42,17 @@
 //                       X25519s (x25519_us, measured in the same run): the
 //                       nodes and the client share one loop thread, so this is
 //                       what bounds the rate on one machine
+//   relay_rtt_p99_idle_ms, relay_rtt_p99_under_store_load_ms  round trips of
+//                       info requests whose path crosses one node (3 relays,
+//                       the first that node, to a node outside its swarm),
+//                       while the network is idle and while that node absorbs
+//                       a store flood (--load-in-flight stores outstanding,
+//                       each written by it and replicated to its swarm): a
+//                       network of nightjar-node processes, fsync on
+//                       (store_load_rtt.hpp); relay_rtt_load_factor is their
+//                       quotient; *_x25519 the same in X25519s; the flood's
+//                       acknowledged stores per second and the node's CPU
+//                       share in each phase come with them
 //   *_disk_ratio        replicas written per second (stores x 5: every
 //                       member writes each message, synced, though the client
 //                       is answered at the quorum) / fsync_per_s
@@ -75,6 +86,7 @@
 
 #include "bench_util.hpp"
 #include "tests/bench/replicated_stores.hpp"
+#include "tests/bench/store_load_rtt.hpp"
 #include "swarm/message_store.hpp"
 
 namespace po = boost::program_options;
@@ -457,6 +469,7 @@ void measure_retrieve(const std::filesystem::path& dir, std::size_t messages, do
 }
 
 int run(std::size_t messages, double seconds, double replicated_seconds,
+        const bench::StoreLoadOptions& load,
         const std::filesystem::path& parent, bool json) {
   if (!crypto::init()) {
     std::fprintf(stderr, "%s: libsodium failed to initialise\n", program);
@@ -465,6 +478,7 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
   spdlog::set_level(spdlog::level::warn);  // the stores' "open" lines would break --json
   Figures fig;
   bench::ReplicatedFigures rep, onion;
+  bench::StoreLoadFigures rtt;
   double x25519_s = 0;
   try {
     BenchDir dir(parent);
@@ -476,6 +490,8 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
       onion = bench::measure_replicated_stores(replicated_seconds, replicated_in_flight, body_bytes,
                                                onion_relays);
     }
+    if (load.seconds > 0)
+      rtt = bench::measure_rtt_under_store_load(parent, load);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return 1;
@@ -500,6 +516,12 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
     return f;
   };
   const RepFigures rf = rep_figures(rep), of = rep_figures(onion);
+  const double rtt_idle_p50 = percentile(rtt.idle_rtt_ms, 0.50);
+  const double rtt_idle_p99 = percentile(rtt.idle_rtt_ms, 0.99);
+  const double rtt_load_p50 = percentile(rtt.load_rtt_ms, 0.50);
+  const double rtt_load_p99 = percentile(rtt.load_rtt_ms, 0.99);
+  const double rtt_factor = rtt_idle_p99 > 0 ? rtt_load_p99 / rtt_idle_p99 : 0;
+  const double x25519_ms = x25519_s * 1e3;
 
   if (json) {
     bench::JsonObject o;
@@ -544,6 +566,26 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
     o.add("replicated_members", rep.members)
         .add("replicated_quorum", rep.quorum)
         .add("replicated_in_flight", replicated_in_flight);
+    o.add("relay_rtt_p50_idle_ms", rtt_idle_p50, 3)
+        .add("relay_rtt_p99_idle_ms", rtt_idle_p99, 3)
+        .add("relay_rtt_p50_under_store_load_ms", rtt_load_p50, 3)
+        .add("relay_rtt_p99_under_store_load_ms", rtt_load_p99, 3)
+        .add("relay_rtt_load_factor", rtt_factor, 3)
+        .add("relay_rtt_p99_idle_x25519", x25519_ms > 0 ? rtt_idle_p99 / x25519_ms : 0, 1)
+        .add("relay_rtt_p99_under_store_load_x25519",
+             x25519_ms > 0 ? rtt_load_p99 / x25519_ms : 0, 1)
+        .add("relay_rtt_samples_idle", rtt.idle_rtt_ms.size())
+        .add("relay_rtt_samples_load", rtt.load_rtt_ms.size())
+        .add("relay_rtt_failed_idle", rtt.idle_failed)
+        .add("relay_rtt_failed_load", rtt.load_failed)
+        .add("load_stores_per_s", rtt.flood_stores_per_s, 1)
+        .add("load_stores_failed", rtt.flood_failed)
+        .add("load_in_flight", load.in_flight)
+        .add("load_rate_offered", load.rate, 1)
+        .add("load_target_cpu_idle", rtt.target_cpu_idle, 3)
+        .add("load_target_cpu_flood", rtt.target_cpu_load, 3)
+        .add("load_swarm_members", rtt.swarm_members)
+        .add("load_seconds", rtt.seconds, 2);
     o.print();
     return 0;
   }
@@ -594,12 +636,32 @@ int run(std::size_t messages, double seconds, double replicated_seconds,
     print_replicated("straight to a member (replicated_stores_per_s)", rep, rf);
     print_replicated("through 3 relays (replicated_onion_stores_per_s)", onion, of);
   }
+  if (load.seconds > 0) {
+    std::printf(
+        "\n  relay round trips through a node of a %zu-process network (swarms of %zu),\n"
+        "  %.1f s idle, then %.1f s while it absorbs stores (%.0f/s offered, 0: unpaced;\n"
+        "  at most %zu in flight)\n",
+        rtt.nodes, rtt.swarm_members, rtt.seconds, rtt.seconds, load.rate, load.in_flight);
+    std::printf("  %-40s %11.3f ms   (%zu samples, %zu failed)\n", "idle, p50", rtt_idle_p50,
+                rtt.idle_rtt_ms.size(), rtt.idle_failed);
+    std::printf("  %-40s %11.3f ms\n", "idle, p99 (relay_rtt_p99_idle_ms)", rtt_idle_p99);
+    std::printf("  %-40s %11.3f ms   (%zu samples, %zu failed)\n", "under store load, p50",
+                rtt_load_p50, rtt.load_rtt_ms.size(), rtt.load_failed);
+    std::printf("  %-40s %11.3f ms\n", "under store load, p99", rtt_load_p99);
+    std::printf("  %-40s %14.2f\n", "p99 under load / p99 idle", rtt_factor);
+    std::printf("  %-40s %12.1f/s   (%zu failed)\n", "flood stores acknowledged",
+                rtt.flood_stores_per_s, rtt.flood_failed);
+    std::printf("  %-40s %8.2f .. %.2f\n", "the node's CPU share, idle .. flood",
+                rtt.target_cpu_idle, rtt.target_cpu_load);
+  }
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == bench::store_flood_child_flag)
+    return bench::store_flood_child_main(argc, argv);
   std::size_t messages = 1'000'000;
   double seconds = 6.0;
   double replicated_seconds = 4.0;
@@ -613,6 +675,18 @@ int main(int argc, char** argv) {
       "replicated-in-flight",
       po::value<std::size_t>(&replicated_in_flight)->default_value(replicated_in_flight),
       "replicated stores kept outstanding (1..4096)");
+  bench::StoreLoadOptions load;
+  load.node_binary = NIGHTJAR_NODE_BINARY;
+  load.body_bytes = body_bytes;
+  specific.add_options()(
+      "load-seconds", po::value<double>(&load.seconds)->default_value(load.seconds),
+      "seconds of each phase (idle, store flood) of the relay round trips (0: skip; at most 600)")(
+      "load-rate", po::value<double>(&load.rate)->default_value(load.rate),
+      "flood stores per second (0: as fast as they are answered)")(
+      "load-in-flight", po::value<std::size_t>(&load.in_flight)->default_value(load.in_flight),
+      "flood stores outstanding at most (1..4096)")(
+      "node-binary", po::value<std::string>(&load.node_binary)->default_value(load.node_binary),
+      "the nightjar-node the round-trip network runs (another build, to compare)");
   bench::CommonOptions common;
   if (auto exit_status = bench::parse_options(
           argc, argv, program,
@@ -628,6 +702,15 @@ int main(int argc, char** argv) {
     return bench::bad_option(program, "--replicated-seconds must be 0..600");
   if (replicated_in_flight < 1 || replicated_in_flight > 4096)
     return bench::bad_option(program, "--replicated-in-flight must be 1..4096");
-  return run(messages, seconds, replicated_seconds, std::filesystem::temp_directory_path(),
+  if (!std::isfinite(load.seconds) || load.seconds < 0 || load.seconds > max_seconds)
+    return bench::bad_option(program, "--load-seconds must be 0..600");
+  if (!std::isfinite(load.rate) || load.rate < 0 || load.rate > 1e6)
+    return bench::bad_option(program, "--load-rate must be 0..1000000");
+  std::error_code ec;
+  load.self_binary = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (load.self_binary.empty()) load.self_binary = argv[0];
+  if (load.in_flight < 1 || load.in_flight > 4096)
+    return bench::bad_option(program, "--load-in-flight must be 1..4096");
+  return run(messages, seconds, replicated_seconds, load, std::filesystem::temp_directory_path(),
              common.json);
 }

@@ -25,7 +25,8 @@ inline std::optional<std::uint64_t> resident_kb(pid_t pid) {
 // User plus system CPU seconds of `pid` (from /proc/PID/stat), or nullopt.
 inline std::optional<double> cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;  // one line
+  if (!std::getline(in, text)) return std::nullopt;
   const auto close = text.rfind(')');  // the command name may hold spaces
   if (close == std::string::npos) return std::nullopt;
   std::istringstream fields(text.substr(close + 2));
