@@ -53,22 +53,44 @@ def main(path):
     s = r.get("store", {})
     if "stores_ratio" in s:
         print("\n### Store (store_bench, RocksDB on the disk)\n")
-        print(table([
-            ("durable stores per second (one fsync each)", f(s["stores_per_s"], 0),
-             f(s["stores_ratio"], 3), "raw write + fdatasync"),
+        rows = [
+            (f"durable stores per second, {s.get('stores_in_flight', 256)} in flight "
+             f"(the writer, group commit; {f(s.get('writer_batch_mean'), 0)} per batch)",
+             f(s["stores_per_s"], 0), f(s["stores_ratio"], 1), "raw write + fdatasync"),
+            ("durable stores per second, one at a time (one fsync each)",
+             f(s.get("serial_stores_per_s"), 0), f(s.get("serial_ratio"), 3),
+             "raw write + fdatasync"),
             (f"durable stores per second, batches of {s['batch_size']}",
              f(s["batch_stores_per_s"], 0), f(s["batch_ratio"], 3), f"{s['batch_size']} raw fdatasyncs"),
             (f"retrieve 100 of {f(s['messages'])} messages, p50 / p99",
              f"{f(s['retrieve_p50_ms'], 3)} / {f(s['retrieve_p99_ms'], 3)} ms",
              f(d.get("store_retrieve_p50_in_x25519"), 2), "X25519 (p50)"),
-        ] + ([
-            (f"stores acknowledged by a quorum ({s['replicated_quorum']} of "
-             f"{s['replicated_members']}) of a real swarm, through onion paths, per second",
-             f(s["replicated_stores_per_s"], 1), f(s["replicated_disk_ratio"], 3),
-             f"fsync rate ({s['replicated_members']} synced replicas each)"),
-            ("the same, send to acknowledgement p50 / p99",
-             f"{f(s['replicated_ack_p50_ms'], 1)} / {f(s['replicated_ack_p99_ms'], 1)} ms", "", ""),
-        ] if s.get("replicated_stores_per_s") is not None else [])))
+        ]
+        for prefix, how in (("replicated", "straight to a member"),
+                            ("replicated_onion", "through 3 relays")):
+            if s.get(f"{prefix}_stores_per_s") is None:
+                continue
+            rows += [
+                (f"stores acknowledged by a quorum ({s['replicated_quorum']} of "
+                 f"{s['replicated_members']}) of a real swarm, {how}, "
+                 f"{s.get('replicated_in_flight')} in flight, per second",
+                 f(s[f"{prefix}_stores_per_s"], 0), f(s[f"{prefix}_disk_ratio"], 2),
+                 f"fsync rate ({s['replicated_members']} synced replicas each)"),
+                ("the same, process CPU per store", "",
+                 f(s.get(f"{prefix}_cpu_per_store_x25519"), 1), "X25519 (same run)"),
+                ("the same, send to acknowledgement p50 / p99",
+                 f"{f(s[f'{prefix}_ack_p50_ms'], 1)} / {f(s[f'{prefix}_ack_p99_ms'], 1)} ms", "", ""),
+            ]
+        if s.get("relay_rtt_p99_idle_ms") is not None:
+            rows += [
+                ("relay round trip through a node, p99, idle",
+                 f"{f(s['relay_rtt_p99_idle_ms'], 2)} ms", f(s.get("relay_rtt_p99_idle_x25519"), 0),
+                 "X25519 (same run)"),
+                (f"the same while it absorbs {f(s.get('load_stores_per_s'), 0)} stores/s",
+                 f"{f(s['relay_rtt_p99_under_store_load_ms'], 2)} ms",
+                 f(s.get("relay_rtt_load_factor"), 2), "idle p99"),
+            ]
+        print(table(rows))
     rl = r.get("relay", {})
     if "ratio" in rl:
         print("\n### Relay forwarding (relay_bench, one relay process, TCP on loopback)\n")
