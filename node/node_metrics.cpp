@@ -113,6 +113,18 @@ void register_store(MetricsRegistry& r, MessageStore& store) {
               [&store] { return store.body_bytes(); });
   r.add_gauge("nightjar_store_disk_bytes", "Bytes the message database takes on disk.",
               [&store] { return store.disk_bytes(); });
+  r.add_counter("nightjar_store_write_batches_total",
+                "Batches the store's writer wrote, one fsync each (group commit).",
+                [&store] { return store.writer_stats().batches; });
+  r.add_counter("nightjar_store_write_operations_total",
+                "Write operations (stores, replicas, deletes, sweeps) those batches carried.",
+                [&store] { return store.writer_stats().operations; });
+  r.add_counter("nightjar_store_write_failures_total",
+                "Batches that failed to be written (their answers say internal).",
+                [&store] { return store.writer_stats().failed_batches; });
+  r.add_gauge("nightjar_store_writes_in_progress",
+              "Write operations staged or being written: answers waiting for the disk.",
+              [&store] { return store.writes_in_progress(); });
 }
 
 void register_replication(MetricsRegistry& r, const Replicator& replicator) {

@@ -118,7 +118,8 @@ TEST_CASE("daemon: an authority and three nodes form a network, stop on SIGTERM 
         "nightjar_replay_hits_total", "nightjar_stores_total",
         "nightjar_storage_rejected_total{status=\"disk_full\"}", "nightjar_long_polls_waiting",
         "nightjar_replication_quorum_total{result=\"reached\"}", "nightjar_replication_lag",
-        "nightjar_store_messages", "nightjar_store_disk_bytes", "nightjar_links{kind=\"control\"}",
+        "nightjar_store_messages", "nightjar_store_disk_bytes", "nightjar_store_write_batches_total",
+        "nightjar_store_writes_in_progress", "nightjar_links{kind=\"control\"}",
         "nightjar_rate_limited_total{action=\"refused\"}", "nightjar_directory_epoch"}) {
     INFO(series);
     CHECK(metric_value(*node_text, series));
