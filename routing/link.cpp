@@ -257,8 +257,11 @@ void Link::handle_write_done(int status) {
   inflight_app_ = false;
   const bool was_paused = flow_paused_;
   // What was queued meanwhile leaves at the end of this turn, with what the
-  // rest of the turn queues.
-  flush_soon();
+  // rest of the turn queues; nothing queued: a shutdown may finish now.
+  if (pending_.empty())
+    maybe_finish_shutdown();
+  else
+    flush_soon();
   queue_shrank(was_paused);
 }
 

@@ -466,3 +466,42 @@ TEST_CASE("frames sent in one turn leave in one write and arrive intact and in o
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("shutdown closes as soon as the last write completes", "[link][integration][batching]") {
+  TestLoop loop;
+  {
+    EchoServer server(loop, test_config());  // its handshake timeout bounds a shutdown: 2 s
+    server.echo = false;
+    auto config = test_config();
+    config.write_queue_limit = 32u << 20;
+    Client c(loop, server.port(), server.key->pub, make_key(), config);
+    REQUIRE(loop.run_until([&] { return c.established; }));
+    REQUIRE(loop.run_until([&] { return server.accepted.size() == 1; }));
+    // The server stops reading, and 16 MB is more than the two sockets hold
+    // (at most 4 MB of send buffer here, and a receive window that does not
+    // grow while nothing is read): the rest waits in a uv_write, and the
+    // shutdown can only be sent when that write completes.
+    server.accepted[0]->pause_reading();
+    std::vector<std::uint8_t> f(60'000, 3);  // an application frame type
+    std::size_t sent = 0;
+    const std::uint64_t writes_before = c.link->stats().writes;
+    for (int i = 0; i < 270; ++i)
+      if (c.link->send(f) == SendStatus::ok) ++sent;
+    CHECK(sent == 270);
+    loop.run_for(20ms);
+    // A try_write that took part, a uv_write of the rest.
+    CHECK(c.link->stats().writes - writes_before == 2);
+    REQUIRE(c.link->write_queue_bytes() > 0);
+    const auto start = std::chrono::steady_clock::now();
+    c.link->shutdown();
+    server.accepted[0]->resume_reading();
+    REQUIRE(loop.run_until([&] { return c.closed.has_value() && !server.closes.empty(); }));
+    CHECK(*c.closed == CloseReason::local);
+    CHECK(server.frames == sent);
+    CHECK(server.closes[0] == CloseReason::peer_closed);
+    // Not the shutdown's time limit (the handshake timeout, 2 s): the shutdown
+    // went as soon as the queue was empty.
+    CHECK(std::chrono::steady_clock::now() - start < 1000ms);
+  }
+  CHECK(loop.drain_and_close());
+}
