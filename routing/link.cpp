@@ -576,6 +576,8 @@ ReplyWait::ReplyWait(const std::shared_ptr<Link>& link) : link_(link) {
   if (link) link->begin_await();
 }
 
+ReplyWait::ReplyWait(Link& link) : link_(link.weak_from_this()) { link.begin_await(); }
+
 ReplyWait& ReplyWait::operator=(ReplyWait&& other) noexcept {
   if (this != &other) {
     reset();

@@ -242,6 +242,7 @@ class ReplyWait {
  public:
   ReplyWait() = default;
   explicit ReplyWait(const std::shared_ptr<Link>& link);
+  explicit ReplyWait(Link& link);
   ReplyWait(ReplyWait&& other) noexcept : link_(std::move(other.link_)) { other.link_.reset(); }
   ReplyWait& operator=(ReplyWait&& other) noexcept;
   ReplyWait(const ReplyWait&) = delete;

@@ -152,7 +152,8 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
     return;
   }
 
-  if (!directory_.lookup(peeled->next_hop)) {
+  const std::optional<PeerInfo> next = directory_.lookup(peeled->next_hop);
+  if (!next) {
     send_error(from, id, peeled->reply_key, RelayErrorCode::unknown_next_hop);
     return;
   }
@@ -171,7 +172,7 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   e.key = std::move(peeled->reply_key);
   e.expires = uv_now(loop_) + static_cast<std::uint64_t>(config_.entry_ttl.count()) * 1000;
   expiry_.emplace_back(e.expires, out_id);
-  table_.emplace(out_id, std::move(e));
+  Entry& entry = table_.emplace(out_id, std::move(e)).first->second;
   // Entries answered early leave stale expiry records behind; keep the queue
   // proportional to the table.
   if (expiry_.size() > 2 * config_.max_entries + 1024) {
@@ -182,28 +183,25 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   }
 
   write_onion_frame_header(out, FrameType::onion_cell, out_id);
-  forward(peeled->next_hop, out_id, std::move(out));
+  forward(peeled->next_hop, *next, out_id, entry, out);
 }
 
-std::shared_ptr<Link> OnionRelay::peer_link(const NodeId& next) {
-  if (auto link = peers_.find(next)) return link;
-  auto info = directory_.lookup(next);
-  if (!info) return nullptr;
-  return peers_.dial(next, *info);
-}
-
-void OnionRelay::forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame) {
-  auto link = peer_link(next);
-  if (!link) {
-    fail_entry(out_id, RelayErrorCode::unknown_next_hop);
-    return;
+// One pool lookup per cell: send() answers with the link it used, on which
+// the entry awaits the reply. Only the first cell to a peer dials.
+void OnionRelay::forward(const NodeId& next, const PeerInfo& peer, std::uint64_t out_id,
+                         Entry& entry, Bytes frame) {
+  PoolSendResult sent = peers_.send(next, frame, out_id);
+  if (sent.status == PoolSend::no_link) {
+    peers_.dial(next, peer);
+    sent = peers_.send(next, frame, out_id);
   }
-  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = ReplyWait(link);
-  switch (peers_.send(next, frame, out_id)) {
-    case PoolSend::sent: ++stats_->cells_forwarded; return;
-    case PoolSend::queued: return;  // peer_queued() reports it
-    default: fail_entry(out_id, RelayErrorCode::overloaded);
+  switch (sent.status) {
+    case PoolSend::sent: ++stats_->cells_forwarded; break;
+    case PoolSend::queued: break;  // peer_queued() reports it
+    case PoolSend::no_link: fail_entry(out_id, RelayErrorCode::next_hop_unreachable); return;
+    default: fail_entry(out_id, RelayErrorCode::overloaded); return;
   }
+  entry.next = ReplyWait(*sent.link);
 }
 
 void OnionRelay::peer_queued(std::uint64_t out_id, Queued outcome) {

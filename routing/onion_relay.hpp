@@ -150,10 +150,10 @@ class OnionRelay {
 
   void handle_cell(Link& from, std::uint64_t id, Bytes cell);
   void handle_reply(Link& from, FrameType type, std::uint64_t id, Bytes cell);
-  void forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame);
+  void forward(const NodeId& next, const PeerInfo& peer, std::uint64_t out_id, Entry& entry,
+               Bytes frame);
   void fail_entry(std::uint64_t out_id, RelayErrorCode code);
   void send_error(Link& to, std::uint64_t id, const ReplyKey& key, RelayErrorCode code);
-  std::shared_ptr<Link> peer_link(const NodeId& next);
   void peer_queued(std::uint64_t out_id, Queued outcome);
   void peer_closed(Link& link);
   void expire_entries();
