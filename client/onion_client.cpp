@@ -122,7 +122,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   p.done = std::move(done);
   const NodeId first = p.first_hop;
   pending_.emplace(id, std::move(p));
-  switch (guards_.send(first, frame, id)) {
+  switch (guards_.send(first, frame, id).status) {
     case PoolSend::sent:
     case PoolSend::queued: return;  // guard_queued() reports a queued one
     default: {

@@ -18,7 +18,7 @@ PeerLinks::PeerLinks(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> ident
 
 bool PeerLinks::send(const PeerAddress& to, Bytes frame) {
   if (!pool_.dial(to.link_key, to)) return false;
-  switch (pool_.send(to.link_key, frame)) {
+  switch (pool_.send(to.link_key, frame).status) {
     case PoolSend::sent:
     case PoolSend::queued: return true;
     default: return false;

@@ -80,7 +80,8 @@ Link::Link(uv_loop_t* loop, LinkSession session, LinkConfig config, Handlers han
       handlers_(std::move(handlers)),
       log_(logger_or_default(config_.log)),
       timer_(loop, [this] { handle_timer(); }),
-      delay_timer_(loop, [this] { release_delayed(); }) {}
+      delay_timer_(loop, [this] { release_delayed(); }),
+      flush_turn_(loop, [this] { end_turn(); }) {}
 
 Link::~Link() = default;
 
@@ -134,7 +135,29 @@ void Link::queue_raw(std::vector<std::uint8_t>& bytes) {
   bytes_queued_ += bytes.size();
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   bytes.clear();
-  if (!write_in_flight_) flush();
+  flush_soon();
+}
+
+// What is queued leaves when this turn's callbacks are done, together with
+// whatever else they queue; while a write is in flight, its completion
+// flushes instead.
+void Link::flush_soon() {
+  if (!closing_ && !write_in_flight_ && !pending_.empty()) flush_turn_.arm();
+}
+
+// The TurnEnd's callback. What the socket took at once shrank the queue, and
+// no write completion will follow to say so.
+void Link::end_turn() {
+  const bool was_paused = flow_paused_;
+  flush();
+  queue_shrank(was_paused);
+}
+
+// Flow control may resume reading, and a sender that was refused may go on.
+void Link::queue_shrank(bool was_paused) {
+  update_flow();
+  if (was_paused && !flow_paused_ && !closing_ && handlers_.on_writable)
+    handlers_.on_writable(*this);
 }
 
 SendStatus Link::send(Bytes frame) {
@@ -168,44 +191,52 @@ SendStatus Link::send_now(Bytes frame) {
   bytes_queued_ += pending_.size() - before;
   ++stats_.frames_out;
   if (!link_internal(frame)) pending_app_ = true;
-  if (!write_in_flight_) flush();
+  flush_soon();
   update_flow();
   return SendStatus::ok;
 }
 
 void Link::flush() {
   if (closing_ || write_in_flight_ || pending_.empty()) return;
-  // Try the socket directly first: on an idle link the frame leaves now,
-  // without an allocation or a trip through the loop.
+  flush_turn_.cancel();  // everything queued so far goes now
+  // Try the socket directly first: what it takes leaves now, without an
+  // allocation or a trip through the loop.
   uv_buf_t buf =
       uv_buf_init(reinterpret_cast<char*>(pending_.data()), static_cast<unsigned>(pending_.size()));
-  int n = uv_try_write(stream(), &buf, 1);
+  const int n = uv_try_write(stream(), &buf, 1);
+  ++stats_.writes;
+  std::size_t taken = 0;
   if (n > 0) {
-    stats_.bytes_out += static_cast<std::uint64_t>(n);
+    taken = static_cast<std::size_t>(n);
+    stats_.bytes_out += taken;
     if (pending_app_) last_activity_ms_ = uv_now(loop_);
-    pending_.erase(pending_.begin(), pending_.begin() + n);
   } else if (n < 0 && n != UV_EAGAIN) {
     drop(CloseReason::io_error, uv_strerror(n));
     return;
   }
-  if (pending_.empty()) {
+  if (taken == pending_.size()) {
+    pending_.clear();
     pending_app_ = false;
     release_if_large(pending_);
     maybe_finish_shutdown();
     return;
   }
+  // The rest goes with uv_write, from where the socket stopped: no bytes move.
   inflight_.swap(pending_);
+  inflight_sent_ = taken;
   pending_.clear();
   inflight_app_ = pending_app_;
   pending_app_ = false;
-  buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data()),
-                    static_cast<unsigned>(inflight_.size()));
+  buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data() + taken),
+                    static_cast<unsigned>(inflight_.size() - taken));
+  ++stats_.writes;
   write_req_.data = this;
   int rc = uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
     static_cast<Link*>(req->data)->handle_write_done(status);
   });
   if (rc < 0) {
     inflight_.clear();
+    inflight_sent_ = 0;
     drop(CloseReason::io_error, uv_strerror(rc));
     return;
   }
@@ -214,8 +245,9 @@ void Link::flush() {
 
 void Link::handle_write_done(int status) {
   write_in_flight_ = false;
-  stats_.bytes_out += inflight_.size();
+  stats_.bytes_out += inflight_.size() - inflight_sent_;
   inflight_.clear();
+  inflight_sent_ = 0;
   release_if_large(inflight_);
   if (status < 0) {
     if (status != UV_ECANCELED) drop(CloseReason::io_error, uv_strerror(status));
@@ -224,10 +256,13 @@ void Link::handle_write_done(int status) {
   if (inflight_app_) last_activity_ms_ = uv_now(loop_);
   inflight_app_ = false;
   const bool was_paused = flow_paused_;
-  flush();
-  update_flow();
-  if (was_paused && !flow_paused_ && !closing_ && handlers_.on_writable)
-    handlers_.on_writable(*this);
+  // What was queued meanwhile leaves at the end of this turn, with what the
+  // rest of the turn queues; nothing queued: a shutdown may finish now.
+  if (pending_.empty())
+    maybe_finish_shutdown();
+  else
+    flush_soon();
+  queue_shrank(was_paused);
 }
 
 void Link::update_flow() {
@@ -521,6 +556,7 @@ void Link::close(CloseReason reason) {
   reading_ = false;
   timer_.close();
   delay_timer_.close();
+  flush_turn_.close();  // what is still queued is discarded
   if (delayed_) delayed_->clear();  // held frames are lost with the link
   auto on_closed = [](uv_handle_t* h) {
     auto* self = static_cast<Link*>(h->data);
@@ -539,6 +575,8 @@ void Link::close(CloseReason reason) {
 ReplyWait::ReplyWait(const std::shared_ptr<Link>& link) : link_(link) {
   if (link) link->begin_await();
 }
+
+ReplyWait::ReplyWait(Link& link) : link_(link.weak_from_this()) { link.begin_await(); }
 
 ReplyWait& ReplyWait::operator=(ReplyWait&& other) noexcept {
   if (this != &other) {

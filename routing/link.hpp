@@ -7,6 +7,14 @@
 // itself only in the socket's close callback. on_closed is its last callback.
 // Everything here runs on the loop's thread.
 //
+// Batching: send() seals the frame into the write queue and returns. The
+// queue goes to the socket when the loop's current turn is done (a TurnEnd,
+// runtime.hpp): one uv_try_write of all of it, and a uv_write of what the
+// socket did not take; while that write is in flight, what is queued waits
+// for it to complete, and then for the end of that turn. So the frames a turn
+// produces for one link (a read of many cells, a burst of sends) leave in one
+// write system call, not one each. close() discards what has not left yet.
+//
 // Flow control: send() never blocks. Sealed frames wait in a write queue; while
 // that queue is over `read_pause_bytes` the link stops reading from its peer
 // (a peer that does not read our replies cannot make us read more requests),
@@ -90,6 +98,10 @@ struct LinkStats {
   std::uint64_t fault_delays = 0;  // frames it held back
   std::uint64_t pings_sent = 0;    // liveness probes (counted in frames_out too)
   std::uint64_t pongs_sent = 0;    // answers to the peer's probes (likewise)
+  // Writes handed to the socket: each uv_try_write of everything queued,
+  // each uv_write of what it did not take. The frames sent in one turn of the
+  // loop share them (see "Batching" above).
+  std::uint64_t writes = 0;
 };
 
 class Link : public std::enable_shared_from_this<Link>, private FrameSink {
@@ -131,7 +143,9 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   bool established() const { return session_.established(); }
   bool is_open() const { return !closing_; }
   bool reading() const { return reading_; }
-  std::size_t write_queue_bytes() const { return pending_.size() + inflight_.size(); }
+  std::size_t write_queue_bytes() const {
+    return pending_.size() + inflight_.size() - inflight_sent_;
+  }
   const std::optional<X25519PublicKey>& peer_static() const { return session_.peer_static(); }
   std::optional<LinkError> protocol_error() const { return protocol_error_; }
   const std::string& peer_label() const { return peer_label_; }
@@ -158,7 +172,10 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   void hold(FrameDirection direction, std::chrono::milliseconds delay, Bytes frame);
   void release_delayed();
   void queue_raw(std::vector<std::uint8_t>& bytes);
+  void flush_soon();
+  void end_turn();
   void flush();
+  void queue_shrank(bool was_paused);
   void update_flow();
   void drop(CloseReason reason, const std::string& why);
   void maybe_finish_shutdown();
@@ -176,6 +193,7 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
   // Only with LinkConfig::faults, created on the first delayed frame.
   std::unique_ptr<FrameDelayQueue> delayed_;
   Timer delay_timer_;
+  TurnEnd flush_turn_;  // flushes what this turn queued, once
   uv_connect_t connect_req_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
@@ -209,6 +227,7 @@ class Link : public std::enable_shared_from_this<Link>, private FrameSink {
 
   std::vector<std::uint8_t> pending_;   // sealed, not yet given to libuv
   std::vector<std::uint8_t> inflight_;  // owned by write_req_ until its callback
+  std::size_t inflight_sent_ = 0;       // its first bytes, which uv_try_write took
   std::vector<std::uint8_t> scratch_;   // handshake bytes produced while reading
   std::array<char, 64 * 1024> read_buf_;
   LinkStats stats_;
@@ -223,6 +242,7 @@ class ReplyWait {
  public:
   ReplyWait() = default;
   explicit ReplyWait(const std::shared_ptr<Link>& link);
+  explicit ReplyWait(Link& link);
   ReplyWait(ReplyWait&& other) noexcept : link_(std::move(other.link_)) { other.link_.reset(); }
   ReplyWait& operator=(ReplyWait&& other) noexcept;
   ReplyWait(const ReplyWait&) = delete;

@@ -7,7 +7,9 @@
 //   if the peer's address changed (the old link is closed).
 // - send(key, frame, tag) sends at once on an established link; before the
 //   handshake the frame waits in a queue of at most `max_queued` frames, sent
-//   in order when the handshake completes.
+//   in order when the handshake completes. It answers with what it did and
+//   the peer's link, so a caller that needs the link (to await a reply on it)
+//   does not look the peer up again.
 // - Every queued frame is reported exactly once through on_queued(tag,
 //   outcome): sent at the flush, refused by the link then, or lost with the
 //   link (closed before its handshake completed, or by close/close_all).
@@ -65,6 +67,11 @@ enum class PoolSend {
   no_link,     // nothing was dialed for this key
 };
 
+struct PoolSendResult {
+  PoolSend status = PoolSend::no_link;
+  Link* link = nullptr;  // the peer's link (the frame went or waits for it); null: no_link
+};
+
 template <class Key, class Hash = FixedBytesHash>
 class LinkPool {
  public:
@@ -99,15 +106,16 @@ class LinkPool {
     return entries_.insert_or_assign(key, std::move(e)).first->second.link;
   }
 
-  PoolSend send(const Key& key, Bytes frame, std::uint64_t tag = 0) {
+  PoolSendResult send(const Key& key, Bytes frame, std::uint64_t tag = 0) {
     auto it = entries_.find(key);
-    if (it == entries_.end() || !it->second.link) return PoolSend::no_link;
+    if (it == entries_.end() || !it->second.link) return {PoolSend::no_link, nullptr};
     Entry& e = it->second;
-    if (e.link->established() && e.queued.empty())
-      return e.link->send(frame) == SendStatus::ok ? PoolSend::sent : PoolSend::refused;
-    if (e.queued.size() >= max_queued_) return PoolSend::queue_full;
+    Link* link = e.link.get();
+    if (link->established() && e.queued.empty())
+      return {link->send(frame) == SendStatus::ok ? PoolSend::sent : PoolSend::refused, link};
+    if (e.queued.size() >= max_queued_) return {PoolSend::queue_full, link};
     e.queued.push_back(Waiting{tag, {frame.begin(), frame.end()}});
-    return PoolSend::queued;
+    return {PoolSend::queued, link};
   }
 
   // The link to this peer, established or still connecting.

@@ -134,8 +134,18 @@ bool OnionRelay::refuse_cell(Link& from, Bytes frame, RelayErrorCode code) {
 
 void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   ++stats_->cells_in;
+  // The outgoing frame is built in the relay's buffer, lent to this call (a
+  // call from inside on_deliver_ would find it empty and use its own), so a
+  // forwarded cell costs no allocation.
+  std::vector<std::uint8_t> out = std::move(frame_buf_);
+  out.resize(onion_frame_header + cell.size());
+  peel_and_forward(from, id, cell, out);
+  frame_buf_ = std::move(out);
+}
+
+void OnionRelay::peel_and_forward(Link& from, std::uint64_t id, Bytes cell,
+                                  std::vector<std::uint8_t>& out) {
   // Build the outgoing frame in place: header, then the cell peeled inside it.
-  std::vector<std::uint8_t> out(onion_frame_header + cell.size());
   MutableBytes buf{out.data() + onion_frame_header, cell.size()};
   std::memcpy(buf.data(), cell.data(), cell.size());
   auto peeled = peel_cell(keys_, replay_, buf, config_.cell_bytes, now());
@@ -152,7 +162,8 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
     return;
   }
 
-  if (!directory_.lookup(peeled->next_hop)) {
+  const std::optional<PeerInfo> next = directory_.lookup(peeled->next_hop);
+  if (!next) {
     send_error(from, id, peeled->reply_key, RelayErrorCode::unknown_next_hop);
     return;
   }
@@ -161,9 +172,7 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
     send_error(from, id, peeled->reply_key, RelayErrorCode::overloaded);
     return;
   }
-  std::uint64_t out_id;
-  do out_id = crypto::random_u64();
-  while (table_.count(out_id));
+  const std::uint64_t out_id = fresh_out_id();
 
   Entry e;
   e.prev = from.weak_from_this();
@@ -171,7 +180,7 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   e.key = std::move(peeled->reply_key);
   e.expires = uv_now(loop_) + static_cast<std::uint64_t>(config_.entry_ttl.count()) * 1000;
   expiry_.emplace_back(e.expires, out_id);
-  table_.emplace(out_id, std::move(e));
+  Entry& entry = table_.emplace(out_id, std::move(e)).first->second;
   // Entries answered early leave stale expiry records behind; keep the queue
   // proportional to the table.
   if (expiry_.size() > 2 * config_.max_entries + 1024) {
@@ -182,28 +191,39 @@ void OnionRelay::handle_cell(Link& from, std::uint64_t id, Bytes cell) {
   }
 
   write_onion_frame_header(out, FrameType::onion_cell, out_id);
-  forward(peeled->next_hop, out_id, std::move(out));
+  forward(peeled->next_hop, *next, out_id, entry, out);
 }
 
-std::shared_ptr<Link> OnionRelay::peer_link(const NodeId& next) {
-  if (auto link = peers_.find(next)) return link;
-  auto info = directory_.lookup(next);
-  if (!info) return nullptr;
-  return peers_.dial(next, *info);
+// A random ID for the next link, not in use. Drawn from a batch: one call to
+// the system's random source per 32 cells, not one per cell.
+std::uint64_t OnionRelay::fresh_out_id() {
+  for (;;) {
+    if (random_ids_left_ == 0) {
+      crypto::random_bytes({reinterpret_cast<std::uint8_t*>(random_ids_.data()),
+                            random_ids_.size() * sizeof random_ids_[0]});
+      random_ids_left_ = random_ids_.size();
+    }
+    const std::uint64_t id = random_ids_[--random_ids_left_];
+    if (!table_.count(id)) return id;
+  }
 }
 
-void OnionRelay::forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame) {
-  auto link = peer_link(next);
-  if (!link) {
-    fail_entry(out_id, RelayErrorCode::unknown_next_hop);
-    return;
+// One pool lookup per cell: send() answers with the link it used, on which
+// the entry awaits the reply. Only the first cell to a peer dials.
+void OnionRelay::forward(const NodeId& next, const PeerInfo& peer, std::uint64_t out_id,
+                         Entry& entry, Bytes frame) {
+  PoolSendResult sent = peers_.send(next, frame, out_id);
+  if (sent.status == PoolSend::no_link) {
+    peers_.dial(next, peer);
+    sent = peers_.send(next, frame, out_id);
   }
-  if (auto e = table_.find(out_id); e != table_.end()) e->second.next = ReplyWait(link);
-  switch (peers_.send(next, frame, out_id)) {
-    case PoolSend::sent: ++stats_->cells_forwarded; return;
-    case PoolSend::queued: return;  // peer_queued() reports it
-    default: fail_entry(out_id, RelayErrorCode::overloaded);
+  switch (sent.status) {
+    case PoolSend::sent: ++stats_->cells_forwarded; break;
+    case PoolSend::queued: break;  // peer_queued() reports it
+    case PoolSend::no_link: fail_entry(out_id, RelayErrorCode::next_hop_unreachable); return;
+    default: fail_entry(out_id, RelayErrorCode::overloaded); return;
   }
+  entry.next = ReplyWait(*sent.link);
 }
 
 void OnionRelay::peer_queued(std::uint64_t out_id, Queued outcome) {

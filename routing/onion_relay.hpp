@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -149,11 +150,13 @@ class OnionRelay {
   };
 
   void handle_cell(Link& from, std::uint64_t id, Bytes cell);
+  void peel_and_forward(Link& from, std::uint64_t id, Bytes cell, std::vector<std::uint8_t>& out);
   void handle_reply(Link& from, FrameType type, std::uint64_t id, Bytes cell);
-  void forward(const NodeId& next, std::uint64_t out_id, std::vector<std::uint8_t> frame);
+  void forward(const NodeId& next, const PeerInfo& peer, std::uint64_t out_id, Entry& entry,
+               Bytes frame);
+  std::uint64_t fresh_out_id();
   void fail_entry(std::uint64_t out_id, RelayErrorCode code);
   void send_error(Link& to, std::uint64_t id, const ReplyKey& key, RelayErrorCode code);
-  std::shared_ptr<Link> peer_link(const NodeId& next);
   void peer_queued(std::uint64_t out_id, Queued outcome);
   void peer_closed(Link& link);
   void expire_entries();
@@ -173,6 +176,9 @@ class OnionRelay {
   std::deque<std::pair<std::uint64_t, std::uint64_t>> expiry_;  // (expires, out id), in order
   LinkPool<NodeId> peers_;  // to next hops; frames tagged with their out id
   std::vector<std::uint8_t> scratch_;
+  std::vector<std::uint8_t> frame_buf_;  // lent to handle_cell
+  std::array<std::uint64_t, 32> random_ids_{};  // fresh_out_id's batch
+  std::size_t random_ids_left_ = 0;
   Scheduler jobs_;  // maintain() every second; last: cancelled first
 };
 

@@ -90,11 +90,11 @@ TEST_CASE("a pool queues frames until the handshake and sends them in order", "[
     Echo echo(loop);
     Recorder rec;
     LinkPool<Key> pool(loop.get(), nullptr, pool_config(), 8, rec.handlers());
-    CHECK(pool.send(echo.key->pub, frame_of(0)) == PoolSend::no_link);
+    CHECK(pool.send(echo.key->pub, frame_of(0)).status == PoolSend::no_link);
     REQUIRE(pool.dial(echo.key->pub, echo.peer()));
     CHECK(pool.dial(echo.key->pub, echo.peer()) == pool.find(echo.key->pub));  // one link a peer
-    for (std::uint8_t i = 1; i <= 8; ++i) CHECK(pool.send(echo.key->pub, frame_of(i), i) == PoolSend::queued);
-    CHECK(pool.send(echo.key->pub, frame_of(9), 9) == PoolSend::queue_full);
+    for (std::uint8_t i = 1; i <= 8; ++i) CHECK(pool.send(echo.key->pub, frame_of(i), i).status == PoolSend::queued);
+    CHECK(pool.send(echo.key->pub, frame_of(9), 9).status == PoolSend::queue_full);
     CHECK(pool.queued(echo.key->pub) == 8);
     REQUIRE(loop.run_until([&] { return rec.frames.size() == 8; }, 5s));
     for (std::uint8_t i = 1; i <= 8; ++i) {
@@ -103,7 +103,9 @@ TEST_CASE("a pool queues frames until the handshake and sends them in order", "[
     }
     CHECK(rec.reports == 8);
     // Established: straight through, and not reported.
-    CHECK(pool.send(echo.key->pub, frame_of(10), 10) == PoolSend::sent);
+    const PoolSendResult sent = pool.send(echo.key->pub, frame_of(10), 10);
+    CHECK(sent.status == PoolSend::sent);
+    CHECK(sent.link == pool.find(echo.key->pub).get());  // the link it used
     REQUIRE(loop.run_until([&] { return rec.frames.size() == 9; }, 5s));
     CHECK(rec.reports == 8);
     CHECK(pool.size() == 1);
@@ -122,13 +124,13 @@ TEST_CASE("frames queued for a peer that never answers are reported lost, once",
     const auto key = crypto::x25519_generate().pub;
     const PeerInfo nobody{*Endpoint::parse("127.0.0.1:" + std::to_string(*simnet::free_loopback_port())), key};
     REQUIRE(pool.dial(key, nobody));
-    for (std::uint8_t i = 1; i <= 3; ++i) CHECK(pool.send(key, frame_of(i), i) == PoolSend::queued);
+    for (std::uint8_t i = 1; i <= 3; ++i) CHECK(pool.send(key, frame_of(i), i).status == PoolSend::queued);
     REQUIRE(loop.run_until([&] { return !rec.closes.empty(); }, 5s));
     CHECK(rec.reports == 3);
     for (std::uint8_t i = 1; i <= 3; ++i) CHECK(rec.outcomes[i] == Queued::lost);
     CHECK(rec.closes.front().second == 3);
     CHECK(pool.size() == 0);  // the next send dials again
-    CHECK(pool.send(key, frame_of(4), 4) == PoolSend::no_link);
+    CHECK(pool.send(key, frame_of(4), 4).status == PoolSend::no_link);
     loop.run_for(50ms);
     CHECK(rec.reports == 3);
   }
@@ -142,7 +144,7 @@ TEST_CASE("close and close_all report what waited, and a moved peer is dialed an
     Recorder rec;
     LinkPool<Key> pool(loop.get(), nullptr, pool_config(), 16, rec.handlers());
     auto first = pool.dial(a.key->pub, a.peer());
-    CHECK(pool.send(a.key->pub, frame_of(1), 1) == PoolSend::queued);
+    CHECK(pool.send(a.key->pub, frame_of(1), 1).status == PoolSend::queued);
     pool.close(a.key->pub);
     CHECK(rec.outcomes[1] == Queued::lost);
     CHECK(pool.size() == 0);
@@ -156,7 +158,7 @@ TEST_CASE("close and close_all report what waited, and a moved peer is dialed an
     CHECK(l2 != l1);
     CHECK(pool.find(a.key->pub) == l2);
     CHECK(pool.size() == 1);
-    CHECK(pool.send(a.key->pub, frame_of(2), 2) == PoolSend::queued);
+    CHECK(pool.send(a.key->pub, frame_of(2), 2).status == PoolSend::queued);
     pool.close_all();
     CHECK(rec.outcomes[2] == Queued::lost);
     CHECK(pool.size() == 0);

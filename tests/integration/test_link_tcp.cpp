@@ -5,6 +5,7 @@
 
 #include "routing/frame.hpp"
 #include "routing/link.hpp"
+#include "routing/wire.hpp"
 #include "tests/support/log_capture.hpp"
 #include "tests/support/uv_loop.hpp"
 
@@ -396,6 +397,111 @@ TEST_CASE("a listener over its connection limit refuses more links", "[link][int
     CHECK_FALSE(b.established);
     CHECK(test::log_contains("over connection limit"));
     CHECK(ping(loop, a, 3));
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("frames sent in one turn leave in one write and arrive intact and in order",
+          "[link][integration][batching]") {
+  TestLoop loop;
+  {
+    EchoServer server(loop, test_config());
+    Client c(loop, server.port(), server.key->pub, make_key(), test_config());
+    REQUIRE(loop.run_until([&] { return c.established; }));
+    REQUIRE(loop.run_until(
+        [&] { return server.accepted.size() == 1 && server.accepted[0]->established(); }));
+    Link& echo = *server.accepted[0];
+    constexpr std::size_t frame_bytes = 1000;
+    constexpr std::size_t wire_bytes = frame_bytes + LinkSession::frame_overhead;
+    // Frame i is made from i alone: an application type, its index, a pattern.
+    auto frame_of = [](std::uint32_t i) {
+      std::vector<std::uint8_t> f(frame_bytes);
+      f[0] = 0x80;
+      store_u32(f.data() + 1, i);
+      for (std::size_t k = 5; k < f.size(); ++k)
+        f[k] = static_cast<std::uint8_t>(i * 7 + k);
+      return f;
+    };
+
+    // One frame: it waits for the end of the turn, then leaves in one write.
+    LinkStats before = c.link->stats();
+    REQUIRE(c.link->send(frame_of(0)) == SendStatus::ok);
+    CHECK(c.link->stats().writes == before.writes);
+    CHECK(c.link->stats().bytes_out == before.bytes_out);
+    CHECK(c.link->write_queue_bytes() == wire_bytes);
+    loop.run_for(0ms);  // one turn
+    CHECK(c.link->stats().writes == before.writes + 1);
+    CHECK(c.link->stats().bytes_out == before.bytes_out + wire_bytes);
+    REQUIRE(loop.run_until([&] { return c.frames.size() == 1; }));
+    CHECK(c.frames[0] == frame_of(0));
+
+    // 100 frames in one turn: nothing leaves while they are sent; then one
+    // try_write of all of them (and one uv_write of what the socket did not
+    // take), not one write each.
+    constexpr std::uint32_t total = 100;
+    c.frames.clear();
+    before = c.link->stats();
+    const LinkStats echo_before = echo.stats();
+    for (std::uint32_t i = 1; i <= total; ++i)
+      REQUIRE(c.link->send(frame_of(i)) == SendStatus::ok);
+    CHECK(c.link->stats().writes == before.writes);
+    CHECK(c.link->stats().bytes_out == before.bytes_out);
+    CHECK(c.link->write_queue_bytes() == total * wire_bytes);
+    REQUIRE(loop.run_until([&] { return c.frames.size() == total; }));
+    std::size_t mismatches = 0;
+    for (std::uint32_t i = 1; i <= total; ++i)
+      if (c.frames[i - 1] != frame_of(i)) ++mismatches;
+    CHECK(mismatches == 0);
+    const LinkStats& after = c.link->stats();
+    CHECK(after.frames_out - before.frames_out == total);
+    CHECK(after.bytes_out - before.bytes_out == total * wire_bytes);
+    CHECK(after.writes - before.writes >= 1);
+    CHECK(after.writes - before.writes <= 2);
+    CHECK(c.link->write_queue_bytes() == 0);
+    // The echoes: each read took many frames, and the echoes one turn's reads
+    // produced left together.
+    CHECK(echo.stats().frames_in - echo_before.frames_in == total);
+    CHECK(echo.stats().frames_out - echo_before.frames_out == total);
+    CHECK(echo.stats().writes - echo_before.writes < total / 4);
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("shutdown closes as soon as the last write completes", "[link][integration][batching]") {
+  TestLoop loop;
+  {
+    EchoServer server(loop, test_config());  // its handshake timeout bounds a shutdown: 2 s
+    server.echo = false;
+    auto config = test_config();
+    config.write_queue_limit = 32u << 20;
+    Client c(loop, server.port(), server.key->pub, make_key(), config);
+    REQUIRE(loop.run_until([&] { return c.established; }));
+    REQUIRE(loop.run_until([&] { return server.accepted.size() == 1; }));
+    // The server stops reading, and 16 MB is more than the two sockets hold
+    // (at most 4 MB of send buffer here, and a receive window that does not
+    // grow while nothing is read): the rest waits in a uv_write, and the
+    // shutdown can only be sent when that write completes.
+    server.accepted[0]->pause_reading();
+    std::vector<std::uint8_t> f(60'000, 3);  // an application frame type
+    std::size_t sent = 0;
+    const std::uint64_t writes_before = c.link->stats().writes;
+    for (int i = 0; i < 270; ++i)
+      if (c.link->send(f) == SendStatus::ok) ++sent;
+    CHECK(sent == 270);
+    loop.run_for(20ms);
+    // A try_write that took part, a uv_write of the rest.
+    CHECK(c.link->stats().writes - writes_before == 2);
+    REQUIRE(c.link->write_queue_bytes() > 0);
+    const auto start = std::chrono::steady_clock::now();
+    c.link->shutdown();
+    server.accepted[0]->resume_reading();
+    REQUIRE(loop.run_until([&] { return c.closed.has_value() && !server.closes.empty(); }));
+    CHECK(*c.closed == CloseReason::local);
+    CHECK(server.frames == sent);
+    CHECK(server.closes[0] == CloseReason::peer_closed);
+    // Not the shutdown's time limit (the handshake timeout, 2 s): the shutdown
+    // went as soon as the queue was empty.
+    CHECK(std::chrono::steady_clock::now() - start < 1000ms);
   }
   CHECK(loop.drain_and_close());
 }
