@@ -79,6 +79,14 @@ void Client::Impl::save_profile() {
   }
 }
 
+const SealKey* Client::Impl::seal_key(const AccountKey& to) {
+  if (auto it = seal_keys.find(to); it != seal_keys.end()) return &it->second;
+  auto key = client::seal_key(to);
+  if (!key) return nullptr;  // seal() says why
+  if (seal_keys.size() >= max_seal_keys) seal_keys.clear();
+  return &seal_keys.emplace(to, *key).first->second;
+}
+
 void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
   if (!d || (directory && d->epoch <= directory->epoch)) return;
   // When the own swarm changes, nothing needs doing here: messages reach the
@@ -89,7 +97,7 @@ void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
   onion->set_directory(directory);
   paths.set_directory(directory);
   if (!options.profile_dir.empty()) {
-    if (auto r = replace_private_file(profile_file("directory.bin"), directory->encode()); !r)
+    if (auto r = replace_cache_file(profile_file("directory.bin"), directory->encode()); !r)
       log->warn("cannot save the directory: {}", r.error());
   }
 }
@@ -304,10 +312,12 @@ void Client::send(const AccountKey& to, Bytes text, SendHandler done) {
   msg.message_id = random_message_id(m.rng);
   msg.count = static_cast<std::uint16_t>(pieces->size());
   job.message_id = msg.message_id;
+  const SealKey* key = m.seal_key(to);
   for (std::size_t i = 0; i < pieces->size(); ++i) {
     msg.index = static_cast<std::uint16_t>(i);
     msg.body = (*pieces)[i];
-    auto sealed = seal(m.identity, to, msg, max_body, m.rng);
+    auto sealed = key ? seal(m.identity, *key, msg, max_body, m.rng)
+                      : seal(m.identity, to, msg, max_body, m.rng);
     if (!sealed) return fail_soon(std::move(job.done), {SendError::rejected, to_string(sealed.error())});
     job.fragments.push_back(Impl::FragmentSend{std::move(*sealed), false, 0, 0, {}, {}});
   }

@@ -61,6 +61,11 @@ struct Client::Impl {
     SendHandler done;
   };
   std::map<std::uint64_t, SendJob> sends;
+  // Recipients' keys in their X25519 form, converted once (client/envelope.hpp,
+  // SealKey): the conversion costs more than the envelope's key exchange.
+  static constexpr std::size_t max_seal_keys = 4096;
+  std::map<AccountKey, SealKey> seal_keys;
+  const SealKey* seal_key(const AccountKey& to);
   std::uint64_t last_send = 0;
   void send_fragment(std::uint64_t job, std::size_t index);
   void fragment_answered(std::uint64_t job, std::size_t index, const Path& path,

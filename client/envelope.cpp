@@ -178,14 +178,21 @@ Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const AccountKey& rec
                                                            RandomSource& rng) {
   if (inner.size() > max_envelope_bytes - envelope_outer_bytes)
     return fail(SealError::body_too_large);
-  auto recipient_x = crypto::ed25519_to_x25519(recipient);
-  if (!recipient_x) return fail(SealError::bad_recipient_key);
+  auto key = seal_key(recipient);
+  if (!key) return key.failure();
+  return encrypt_inner(*key, inner, rng);
+}
+
+Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const SealKey& recipient, Bytes inner,
+                                                           RandomSource& rng) {
+  if (inner.size() > max_envelope_bytes - envelope_outer_bytes)
+    return fail(SealError::body_too_large);
   X25519SecretKey ephemeral;
   rng.fill(ephemeral.mutable_view());
   const X25519PublicKey ephemeral_pub = crypto::x25519_public(ephemeral);
-  auto dh = crypto::x25519(ephemeral, *recipient_x);
+  auto dh = crypto::x25519(ephemeral, recipient.x25519);
   if (!dh) return fail(SealError::bad_recipient_key);
-  const EnvelopeKeys keys = derive_keys(*dh, ephemeral_pub, *recipient_x, recipient);
+  const EnvelopeKeys keys = derive_keys(*dh, ephemeral_pub, recipient.x25519, recipient.account);
 
   std::vector<std::uint8_t> out(envelope_outer_bytes + inner.size());
   out[0] = envelope_version;
@@ -217,10 +224,16 @@ Result<std::vector<std::uint8_t>, OpenError> decrypt_inner(const Identity& recip
 
 }  // namespace envelope_layers
 
-Result<std::vector<std::uint8_t>, SealError> seal(const Identity& sender,
-                                                  const AccountKey& recipient,
-                                                  const Message& message,
-                                                  std::uint32_t max_body_bytes, RandomSource& rng) {
+Result<SealKey, SealError> seal_key(const AccountKey& recipient) {
+  auto x = crypto::ed25519_to_x25519(recipient);
+  if (!x) return fail(SealError::bad_recipient_key);
+  return SealKey{recipient, *x};
+}
+
+namespace {
+
+// The bucket (envelope size) a message is sealed into, or why it cannot be.
+Result<std::size_t, SealError> seal_bucket(const Message& message, std::uint32_t max_body_bytes) {
   const auto buckets = envelope_buckets(max_body_bytes);
   if (buckets[0] == 0) return fail(SealError::body_limit_too_small);
   if (!fragment_fields_ok(message.index, message.count)) return fail(SealError::bad_fragment);
@@ -228,8 +241,29 @@ Result<std::vector<std::uint8_t>, SealError> seal(const Identity& sender,
   const auto bucket = std::find_if(buckets.begin(), buckets.end(),
                                    [&](std::size_t size) { return size >= needed; });
   if (bucket == buckets.end()) return fail(SealError::body_too_large);
-  std::vector<std::uint8_t> inner =
-      envelope_layers::encode_inner(sender, recipient, message, *bucket - envelope_outer_bytes);
+  return *bucket;
+}
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>, SealError> seal(const Identity& sender,
+                                                  const AccountKey& recipient,
+                                                  const Message& message,
+                                                  std::uint32_t max_body_bytes, RandomSource& rng) {
+  // The message's own errors first, as before the key was converted apart.
+  if (auto bucket = seal_bucket(message, max_body_bytes); !bucket) return bucket.failure();
+  auto key = seal_key(recipient);
+  if (!key) return key.failure();
+  return seal(sender, *key, message, max_body_bytes, rng);
+}
+
+Result<std::vector<std::uint8_t>, SealError> seal(const Identity& sender, const SealKey& recipient,
+                                                  const Message& message,
+                                                  std::uint32_t max_body_bytes, RandomSource& rng) {
+  auto bucket = seal_bucket(message, max_body_bytes);
+  if (!bucket) return bucket.failure();
+  std::vector<std::uint8_t> inner = envelope_layers::encode_inner(
+      sender, recipient.account, message, *bucket - envelope_outer_bytes);
   Wiped wipe{inner};
   return envelope_layers::encrypt_inner(recipient, inner, rng);
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -25,7 +26,9 @@ const char* to_string(RequestError e) {
 }
 
 namespace {
-constexpr std::chrono::milliseconds tick_ms{20};
+// The expiry timer waits at most this long, so that a clock that jumps (a
+// test's, the simnet's) is noticed within it.
+constexpr std::uint64_t max_expiry_wait_ms = 1000;
 
 LinkConfig link_config(const OnionClientConfig& c, const std::shared_ptr<spdlog::logger>& log) {
   LinkConfig l = c.link;
@@ -43,9 +46,9 @@ OnionClient::OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource
                .on_queued = [this](std::uint64_t id, Queued outcome) { guard_queued(id, outcome); },
                .on_closed = [this](const NodeId& guard, Link&, CloseReason,
                                    std::size_t) { handle_closed(guard); }}),
+      expiry_(loop, [this] { tick(); }),
       jobs_(loop) {
   config_.link.log = log_;
-  jobs_.every(tick_ms, [this] { tick(); });
 }
 
 OnionClient::~OnionClient() { close(); }
@@ -56,6 +59,8 @@ std::uint64_t OnionClient::now_ms() const {
 
 void OnionClient::close() {
   jobs_.cancel_all();
+  expiry_.close();
+  expiry_at_ms_ = 0;
   // Requests still queued for a guard's handshake fail here (link_failed),
   // the others just below.
   guards_.close_all();
@@ -121,6 +126,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   p.wait = ReplyWait(guard);
   p.done = std::move(done);
   const NodeId first = p.first_hop;
+  arm_expiry(p.deadline_ms);
   pending_.emplace(id, std::move(p));
   switch (guards_.send(first, frame, id).status) {
     case PoolSend::sent:
@@ -182,17 +188,36 @@ void OnionClient::finish(std::uint64_t id, Result<std::vector<std::uint8_t>, Req
   if (done) done(std::move(r));
 }
 
+void OnionClient::arm_expiry(std::uint64_t deadline_ms) {
+  if (expiry_at_ms_ != 0 && expiry_at_ms_ <= deadline_ms) return;
+  const std::uint64_t now = config_.clock.unix_ms();
+  const std::uint64_t wait =
+      std::min(deadline_ms > now ? deadline_ms - now : 0, max_expiry_wait_ms);
+  expiry_at_ms_ = now + wait;
+  expiry_.start(std::chrono::milliseconds(wait));
+}
+
 void OnionClient::tick() {
+  expiry_at_ms_ = 0;
   const std::uint64_t now = config_.clock.unix_ms();
   std::vector<std::uint64_t> expired;
   for (const auto& [id, p] : pending_)
     if (p.deadline_ms <= now) expired.push_back(id);
+  // A callback may close or destroy this client: check after each.
+  const auto life = jobs_.lifetime();
   for (std::uint64_t id : expired) {
+    if (life.expired()) return;
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;
     RequestFailure f{RequestError::timeout, {}, {}, 0};
     finish(id, fail(f));
   }
+  if (life.expired()) return;
+  // The next request due (one answered meanwhile only makes it early).
+  std::uint64_t next = 0;
+  for (const auto& [id, p] : pending_)
+    if (p.deadline_ms != 0 && (next == 0 || p.deadline_ms < next)) next = p.deadline_ms;
+  if (next != 0) arm_expiry(next);
 }
 
 }  // namespace nightjar

@@ -98,6 +98,9 @@ class OnionClient {
   void finish(std::uint64_t id, Result<std::vector<std::uint8_t>, RequestFailure> r);
   void fail_later(Callback done, RequestFailure f);
   void tick();
+  // Arms the expiry timer for a request due at `deadline_ms` (client clock)
+  // if it is earlier than what the timer waits for.
+  void arm_expiry(std::uint64_t deadline_ms);
   std::shared_ptr<Link> guard_link(const NodeId& node);
   void guard_queued(std::uint64_t id, Queued outcome);
   std::uint64_t now_ms() const;
@@ -109,7 +112,11 @@ class OnionClient {
   std::int64_t clock_offset_ms_ = 0;
   std::unordered_map<std::uint64_t, Pending> pending_;
   LinkPool<NodeId> guards_;  // links to first hops; frames tagged with the request id
-  Scheduler jobs_;  // tick(), answers due, link handlers; last: cancelled first
+  // tick() when the earliest request is due (at most a second ahead), not
+  // every 20 ms: a client with nothing in flight does not wake at all.
+  Timer expiry_;
+  std::uint64_t expiry_at_ms_ = 0;  // what expiry_ is armed for; 0: not armed
+  Scheduler jobs_;  // answers due, link handlers; last: cancelled first
 };
 
 }  // namespace nightjar

@@ -7,7 +7,13 @@
 namespace nightjar {
 
 namespace {
+// The timer is armed for the next registration or fetch, at least tick_ms
+// and at most max_wait_ms ahead: those are due once per epoch, and a 50 ms
+// period (the old design) woke every node 20 times a second for nothing.
+// The cap bounds how late a clock that jumps (a test's, the simnet's) is
+// noticed, and the quiet-authorities warning.
 constexpr std::chrono::milliseconds tick_ms{50};
+constexpr std::uint64_t max_wait_ms = 1000;
 constexpr std::uint64_t bootstrap_poll_ms = 1000;
 }  // namespace
 
@@ -23,13 +29,24 @@ DirectoryClient::DirectoryClient(uv_loop_t* loop, DirectoryClientConfig config,
 DirectoryClient::~DirectoryClient() { stop(); }
 
 void DirectoryClient::start() {
-  if (timer_.active()) return;
+  if (running_) return;
+  running_ = true;
   last_answer_ms_ = config_.clock.unix_ms();
-  timer_.start(std::chrono::milliseconds(0), tick_ms);
+  timer_.start(std::chrono::milliseconds(0));
 }
 
 void DirectoryClient::stop() {
+  running_ = false;
   timer_.close();
+}
+
+void DirectoryClient::schedule(std::uint64_t now) {
+  if (!running_) return;
+  std::uint64_t next = next_fetch_ms_;
+  if (config_.register_node && config_.descriptor) next = std::min(next, next_register_ms_);
+  const std::uint64_t wait = next > now ? next - now : 0;
+  timer_.start(std::chrono::milliseconds(
+      std::clamp<std::uint64_t>(wait, static_cast<std::uint64_t>(tick_ms.count()), max_wait_ms)));
 }
 
 std::uint64_t DirectoryClient::epoch_ms() const {
@@ -42,7 +59,10 @@ std::size_t DirectoryClient::accepted_by() const {
       std::count(status_.begin(), status_.end(), RegisterStatus::accepted));
 }
 
-void DirectoryClient::register_now() { next_register_ms_ = 0; }
+void DirectoryClient::register_now() {
+  next_register_ms_ = 0;
+  if (running_) timer_.start(std::chrono::milliseconds(0));
+}
 
 void DirectoryClient::tick() {
   const std::uint64_t now = config_.clock.unix_ms();
@@ -63,6 +83,7 @@ void DirectoryClient::tick() {
                state_.network().authorities.size(), (now - last_answer_ms_) / 1000);
     next_warning_ms_ = now + 5 * quiet;
   }
+  schedule(now);
 }
 
 void DirectoryClient::fetch() {

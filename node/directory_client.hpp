@@ -48,6 +48,8 @@ class DirectoryClient {
 
  private:
   void tick();
+  // Arms the timer for the next registration or fetch (see the .cpp).
+  void schedule(std::uint64_t now);
   void fetch();
   std::uint64_t epoch_ms() const;
 
@@ -55,7 +57,8 @@ class DirectoryClient {
   DirectoryState& state_;
   PeerLinks& peers_;
   std::shared_ptr<spdlog::logger> log_;
-  Timer timer_;  // tick()
+  Timer timer_;  // tick(), one shot, armed again by schedule()
+  bool running_ = false;
   std::vector<RegisterStatus> status_;  // per authority, last answer
   std::uint64_t next_register_ms_ = 0;
   std::uint64_t next_fetch_ms_ = 0;

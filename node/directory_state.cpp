@@ -50,7 +50,7 @@ Result<bool, DirectoryError> DirectoryState::offer(Directory d) {
              current_->epoch, current_->entries.size(), current_->swarms().size(),
              current_->signatures.size());
   if (!file_.empty()) {
-    if (auto w = replace_private_file(file_, encoded_); !w)
+    if (auto w = replace_cache_file(file_, encoded_); !w)
       log_->warn("cannot save the directory: {}", w.error());
   }
   for (auto& h : handlers_) h(previous.get(), *current_);

@@ -103,7 +103,7 @@ Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content,
 }
 
 static Result<void, std::string> write_file(const std::filesystem::path& path, Bytes content,
-                                            bool replace) {
+                                            bool replace, bool sync = true) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   const std::filesystem::path tmp = path.string() + ".tmp";
   ::unlink(tmp.c_str());  // a leftover from a crash mid-write
@@ -122,7 +122,7 @@ static Result<void, std::string> write_file(const std::filesystem::path& path, B
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
     auto err = errno_text("cannot sync key file", tmp);
     ::unlink(tmp.c_str());
     return fail(err);
@@ -135,6 +135,7 @@ static Result<void, std::string> write_file(const std::filesystem::path& path, B
     return fail(err);
   }
   if (!replace) ::unlink(tmp.c_str());
+  if (!sync) return {};
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
@@ -149,6 +150,10 @@ Result<void, std::string> write_private_file(const std::filesystem::path& path, 
 
 Result<void, std::string> replace_private_file(const std::filesystem::path& path, Bytes content) {
   return write_file(path, content, true);
+}
+
+Result<void, std::string> replace_cache_file(const std::filesystem::path& path, Bytes content) {
+  return write_file(path, content, true, false);
 }
 
 Result<std::vector<std::uint8_t>, std::string> read_private_file(const std::filesystem::path& path,

@@ -39,6 +39,12 @@ Result<Secret<32, SymmetricTag>, std::string> parse_key_file(Bytes content,
 Result<void, std::string> write_private_file(const std::filesystem::path& path, Bytes content);
 // Like write_private_file, but replaces `path` if it exists (still atomic).
 Result<void, std::string> replace_private_file(const std::filesystem::path& path, Bytes content);
+// Like replace_private_file (atomic, 0600), without the two fsyncs: for a
+// copy that can be had again (a cached directory), whose loss in a crash
+// costs a fetch. A reader must check what it reads (a directory's
+// signatures do). Two fsyncs per node per epoch were most of a node's idle
+// file I/O.
+Result<void, std::string> replace_cache_file(const std::filesystem::path& path, Bytes content);
 // Reads a file written by the functions above; fails if it is missing, or
 // readable by group or others.
 Result<std::vector<std::uint8_t>, std::string> read_private_file(const std::filesystem::path& path,

@@ -179,6 +179,34 @@ TEST_CASE("sealing is deterministic given the random source", "[client][unit]") 
   CHECK(same < 20);
 }
 
+TEST_CASE("a converted recipient key seals the same envelope", "[client][unit]") {
+  const auto body = body_of(40);
+  auto key = seal_key(bob().account());
+  REQUIRE(key.ok());
+  CHECK(key->account == bob().account());
+  CHECK(key->x25519 == bob().x25519_public());
+  auto rng1 = rng_from(16);
+  auto rng2 = rng_from(16);
+  auto a = seal(alice(), bob().account(), message_with(body), 440, rng1);
+  auto b = seal(alice(), *key, message_with(body), 440, rng2);
+  REQUIRE((a.ok() && b.ok()));
+  CHECK(*a == *b);
+  auto opened = open(bob(), *b);
+  REQUIRE(opened.ok());
+  CHECK(opened->sender == alice().account());
+  CHECK(opened->body == body);
+
+  AccountKey not_a_key;  // all zero: small order, no X25519 form
+  auto bad = seal_key(not_a_key);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error() == SealError::bad_recipient_key);
+  // A message that cannot be sealed says so whatever its recipient.
+  auto rng3 = rng_from(17);
+  auto r = seal(alice(), not_a_key, message_with(body, 0, 0), 440, rng3);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == SealError::bad_fragment);
+}
+
 TEST_CASE("the envelope layout is the documented one", "[client][unit]") {
   // Opens an envelope with raw libsodium calls, following docs/ENVELOPE.md.
   auto rng = rng_from(15);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "routing/key_file.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -90,4 +91,18 @@ TEST_CASE("parse_key_file checks header and length", "[keyfile]") {
   CHECK_FALSE(parse_key_file(as_bytes(good + "x"), "nightjar x25519 secret v1\n").ok());
   CHECK_FALSE(parse_key_file(as_bytes(""), "nightjar x25519 secret v1\n").ok());
   CHECK_FALSE(parse_key_file(as_bytes(good), "nightjar ed25519 seed v1\n").ok());
+}
+
+TEST_CASE("a cache file is replaced atomically with mode 0600, without syncs", "[keyfile]") {
+  TempDir dir;
+  auto path = dir.path() / "directory.bin";
+  const std::vector<std::uint8_t> first = {1, 2, 3};
+  const std::vector<std::uint8_t> second = {4, 5, 6, 7};
+  REQUIRE(replace_cache_file(path, first).ok());
+  CHECK(mode_of(path) == 0600);
+  REQUIRE(replace_cache_file(path, second).ok());
+  CHECK_FALSE(fs::exists(path.string() + ".tmp"));
+  auto read = read_private_file(path);
+  REQUIRE(read.ok());
+  CHECK(*read == second);
 }
