@@ -114,12 +114,14 @@ void Client::Impl::refresh_directory(std::function<void(bool)> then) {
 void Client::Impl::send_request(
     const Path& path, const storage::Request& request,
     std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)> done,
-    std::optional<std::chrono::milliseconds> timeout) {
+    std::optional<std::chrono::milliseconds> timeout, OnionClient::SegmentHandler on_segment) {
   onion->send(path.relays, path.destination, storage::encode(request),
               jobs.bind([done = std::move(done)](Result<std::vector<std::uint8_t>, RequestFailure> r) {
                 done(std::move(r));
               }),
-              timeout);
+              timeout,
+              on_segment ? OnionClient::SegmentHandler(jobs.bind(std::move(on_segment)))
+                         : OnionClient::SegmentHandler{});
 }
 
 // --- Sending -------------------------------------------------------------------------

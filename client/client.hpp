@@ -114,6 +114,7 @@ struct ClientStats {
   std::uint64_t sends = 0, sent = 0, send_failures = 0;
   std::uint64_t store_requests = 0, store_retries = 0;
   std::uint64_t retrieves = 0, received = 0, rejected_envelopes = 0, duplicates = 0;
+  std::uint64_t poll_segments = 0;  // answers of streamed long polls that stayed open
   std::uint64_t sweeps = 0, sweep_retries = 0;  // lookback sweeps started; pages asked again
   std::uint64_t directory_fetches = 0;
   std::int64_t clock_offset_ms = 0;

@@ -98,6 +98,10 @@ struct Client::Impl {
   std::uint64_t next_poll_ms = 0;
   std::uint64_t poll_backoff_ms = 0;
   int poll_failures = 0;  // in a row
+  // A segment of the open long poll was not taken (unsubscribed, or it did
+  // not read): the member's cursor moved past it, so the poll's later
+  // answers must not move ours. Reset by each poll.
+  bool poll_gap = false;
   std::uint64_t next_lookback_ms = 0;
   struct Pass {  // a receive() call: page until nothing is left
     MessageHandler on_message;
@@ -112,6 +116,10 @@ struct Client::Impl {
   Cursor catch_up_floor() const;
   void poll_answered(const Path& path, bool sweeping,
                      Result<std::vector<std::uint8_t>, RequestFailure> r);
+  // An answer of the streamed long poll that keeps it open.
+  void poll_segment(const Path& path, std::vector<std::uint8_t> bytes);
+  // A complete answer of a member (not a sweep's): its cursor, the low mark.
+  void member_answered(const NodeId& member, const storage::RetrieveResult& got);
   void handle_messages(const std::vector<StoredMessage>& messages);
   void deliver(const ReceivedMessage& m);
   void delete_handled(const std::vector<::nightjar::MessageId>& ids);
@@ -123,7 +131,8 @@ struct Client::Impl {
 
   void send_request(const Path& path, const storage::Request& request,
                     std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)> done,
-                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+                    std::optional<std::chrono::milliseconds> timeout = std::nullopt,
+                    OnionClient::SegmentHandler on_segment = {});
 
   // tick() (directory refresh, polls), deferred answers, and every callback
   // handed to the onion client or the fetcher. Last: cancelled first.

@@ -58,6 +58,7 @@ void Client::Impl::poll(std::uint32_t wait_ms, bool sweeping) {
     return;
   }
   polling = true;
+  poll_gap = false;
   ++stats.retrieves;
   const NodeId member = path->destination;
   storage::RetrieveRequest req;
@@ -79,15 +80,55 @@ void Client::Impl::poll(std::uint32_t wait_ms, bool sweeping) {
     // before the floor: the client has it from other members.
     req.floor = pos.caught_up ? Cursor{} : catch_up_floor();
     req.wait_ms = wait_ms;
+    // A long poll stays open for the whole wait: each message that arrives
+    // meanwhile comes as one more answer, with no new cell, peels or
+    // signature per message.
+    req.stream = wait_ms > 0;
   }
   req.timestamp_ms = now_ms();
   storage::sign(req, identity.signing_key());
   const Path p = *path;
   log->debug("retrieve from {} (wait {} ms{})", member.hex().substr(0, 8), req.wait_ms,
              sweeping ? ", sweep" : "");
+  OnionClient::SegmentHandler on_segment;
+  if (req.stream) on_segment = [this, p](std::vector<std::uint8_t> b) { poll_segment(p, std::move(b)); };
   send_request(
       p, req, [this, p, sweeping](auto r) { poll_answered(p, sweeping, std::move(r)); },
-      options.request_timeout + std::chrono::milliseconds(req.wait_ms));
+      options.request_timeout + std::chrono::milliseconds(req.wait_ms), std::move(on_segment));
+}
+
+void Client::Impl::poll_segment(const Path& path, std::vector<std::uint8_t> bytes) {
+  if (!polling) return;
+  auto resp = storage::decode_response(storage::Method::retrieve, bytes);
+  ++stats.poll_segments;
+  // A segment that does not read, or is not a list, is the node's mistake;
+  // unsubscribed meanwhile, the messages are left for later. Either way the
+  // member's cursor has moved past them: asked again from ours, it lists them.
+  if (!resp || resp->status != storage::Status::ok || (!subscribed && passes.empty()) || poll_gap) {
+    poll_gap = true;
+    return;
+  }
+  paths.report_path_success(path, now_ms());
+  const auto& got = std::get<storage::RetrieveResult>(resp->body);
+  log->debug("long poll at {} answered {} messages, stays open", path.destination.hex().substr(0, 8),
+             got.messages.size());
+  handle_messages(got.messages);
+  member_answered(path.destination, got);
+}
+
+void Client::Impl::member_answered(const NodeId& member, const storage::RetrieveResult& got) {
+  const MemberPosition before = state.member(member);
+  MemberPosition pos = before;
+  pos.cursor = got.cursor;
+  if (!got.more) pos.caught_up = true;
+  // Saved when the position moved (an empty answer usually leaves it where
+  // it was); `low` and the time used are kept in memory until then.
+  if (!(pos.cursor == before.cursor) || pos.caught_up != before.caught_up) state_dirty = true;
+  pos.used_ms = options.clock.unix_ms();
+  state.set_member(member, pos);
+  if (!got.more && got.server_time_ms > state.low().timestamp_ms)
+    state.set_low(Cursor{got.server_time_ms, {}});
+  if (state_dirty) save_profile();
 }
 
 void Client::Impl::poll_failed(const std::string& why, bool sweeping, bool attributed) {
@@ -147,8 +188,10 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
   poll_failures = 0;
   next_poll_ms = 0;  // page on, or long-poll again, at once
   // Unsubscribed while this poll waited: leave the messages (and the
-  // member's cursor) for later.
+  // member's cursor) for later. A segment of it not taken: ask again, from
+  // our cursor.
   if (!subscribed && passes.empty()) return;
+  if (poll_gap) return tick();
   const auto& got = std::get<storage::RetrieveResult>(resp->body);
   log->debug("retrieve answered by {}: {} messages{}", path.destination.hex().substr(0, 8),
              got.messages.size(), got.more ? ", more" : "");
@@ -165,18 +208,7 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
     sweep.reset();
     return tick();
   }
-  const MemberPosition before = state.member(path.destination);
-  MemberPosition pos = before;
-  pos.cursor = got.cursor;
-  if (!got.more) pos.caught_up = true;
-  // Saved when the position moved (an empty answer usually leaves it where
-  // it was); `low` and the time used are kept in memory until then.
-  if (!(pos.cursor == before.cursor) || pos.caught_up != before.caught_up) state_dirty = true;
-  pos.used_ms = options.clock.unix_ms();
-  state.set_member(path.destination, pos);
-  if (!got.more && got.server_time_ms > state.low().timestamp_ms)
-    state.set_low(Cursor{got.server_time_ms, {}});
-  if (state_dirty) save_profile();
+  member_answered(path.destination, got);
   paging = got.more;
   if (!got.more && !passes.empty()) {
     auto pass = std::move(passes.front());

@@ -89,7 +89,8 @@ std::shared_ptr<Link> OnionClient::guard_link(const NodeId& node) {
 }
 
 void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
-                       Callback done, std::optional<std::chrono::milliseconds> timeout) {
+                       Callback done, std::optional<std::chrono::milliseconds> timeout,
+                       SegmentHandler on_segment) {
   if (!directory_) return fail_later(std::move(done), {RequestError::no_directory, {}, {}, 0});
   if (pending_.size() >= config_.max_in_flight)
     return fail_later(std::move(done), {RequestError::overloaded, {}, {}, 0});
@@ -125,6 +126,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   p.first_hop = p.path.front();
   p.wait = ReplyWait(guard);
   p.done = std::move(done);
+  p.on_segment = std::move(on_segment);
   const NodeId first = p.first_hop;
   arm_expiry(p.deadline_ms);
   pending_.emplace(id, std::move(p));
@@ -169,7 +171,14 @@ void OnionClient::handle_frame(Bytes frame) {
   }
   auto& answer = it->second.answer;
   answer.insert(answer.end(), opened->data.begin(), opened->data.end());
-  if (type == FrameType::onion_reply_last) finish(id, std::move(answer));
+  if (type == FrameType::onion_reply_last) return finish(id, std::move(answer));
+  if (opened->code != reply_segment_end) return;  // more cells of this answer follow
+  if (!it->second.on_segment) return finish(id, fail(RequestFailure{RequestError::bad_reply, {}, {}, 0}));
+  // The handler may send, close or destroy this client: take what it needs first.
+  std::vector<std::uint8_t> segment = std::move(answer);
+  answer.clear();
+  auto handler = it->second.on_segment;
+  handler(std::move(segment));
 }
 
 void OnionClient::handle_closed(const NodeId& guard) {

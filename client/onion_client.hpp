@@ -61,6 +61,9 @@ struct OnionClientConfig {
 class OnionClient {
  public:
   using Callback = std::function<void(Result<std::vector<std::uint8_t>, RequestFailure>)>;
+  // One answer of a request the destination keeps open (a streamed long
+  // poll): called for every segment before `done` gets the last answer.
+  using SegmentHandler = std::function<void(std::vector<std::uint8_t>)>;
 
   OnionClient(uv_loop_t* loop, OnionClientConfig config, RandomSource& rng);
   ~OnionClient();
@@ -76,8 +79,11 @@ class OnionClient {
   // Sends `request` over relays[0] -> ... -> destination. `done` is called
   // exactly once (never from inside send()).
   // `timeout` overrides the configured one (long polls wait longer).
+  // Without `on_segment`, a segment (Responder::reply_segment) fails the
+  // request with bad_reply: only a request that asked for them gets them.
   void send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
-            Callback done, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+            Callback done, std::optional<std::chrono::milliseconds> timeout = std::nullopt,
+            SegmentHandler on_segment = {});
   // Requests waiting for an answer.
   std::size_t in_flight() const { return pending_.size(); }
   // Fails every pending request and closes the links.
@@ -92,6 +98,7 @@ class OnionClient {
     NodeId first_hop;
     ReplyWait wait;  // on the guard link, until the request is finished
     Callback done;
+    SegmentHandler on_segment;
   };
   void handle_frame(Bytes frame);
   void handle_closed(const NodeId& guard);

@@ -102,6 +102,9 @@ void register_storage(MetricsRegistry& r, const StorageService& storage) {
                 });
   r.add_counter("nightjar_long_polls_total", "Retrieve requests that waited for a message.",
                 [&s] { return s.long_polls; });
+  r.add_counter("nightjar_long_poll_segments_total",
+                "Answers sent on streamed long polls that stay open for the next message.",
+                [&s] { return s.poll_segments; });
   r.add_gauge("nightjar_long_polls_waiting", "Retrieve requests waiting now.",
               [&s] { return s.waiting; });
 }

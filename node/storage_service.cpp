@@ -228,11 +228,30 @@ void StorageService::wake(const Ed25519PublicKey& recipient) {
   auto [first, last] = waiters_.equal_range(recipient);
   std::vector<Waiter> ready;
   for (auto it = first; it != last;) {
+    if (it->second.request.stream && answer_segment(it->second)) {
+      ++it;
+      continue;
+    }
     ready.push_back(std::move(it->second));
     it = waiters_.erase(it);
   }
   stats_.waiting = waiters_.size();
   for (auto& w : ready) respond(*w.responder, retrieve_now(w.request));
+}
+
+// A streamed long poll stays parked after it is answered: what arrived goes
+// out as one segment, and the waiter goes on from that answer's cursor. An
+// answer cut short (`more`) ends the poll instead (the client pages), as does
+// a path that is gone.
+bool StorageService::answer_segment(Waiter& w) {
+  Response resp = retrieve_now(w.request);
+  auto& got = std::get<RetrieveResult>(resp.body);
+  if (got.more) return false;
+  if (got.messages.empty()) return true;  // nothing new for this one yet
+  if (!w.responder->reply_segment(encode(resp))) return false;
+  ++stats_.poll_segments;
+  w.request.since = got.cursor;
+  return true;
 }
 
 void StorageService::tick() {

@@ -32,6 +32,7 @@ struct StorageStats {
   std::uint64_t rejected[16] = {};   // by storage::Status
   std::uint64_t long_polls = 0;      // retrieves parked
   std::uint64_t waiting = 0;         // parked now
+  std::uint64_t poll_segments = 0;   // answers sent on streamed long polls that stayed open
 };
 
 class StorageService {
@@ -61,6 +62,8 @@ class StorageService {
     std::shared_ptr<Responder> responder;
   };
   void respond(Responder& r, const storage::Response& resp);
+  // Sends what arrived to a streamed long poll; false: answer it and end it.
+  bool answer_segment(Waiter& w);
   // Sends `resp` once every write staged so far is durable (internal if it failed).
   void answer_when_durable(Responder responder, storage::Response resp);
   void reject(Responder& r, storage::Status s);

@@ -87,6 +87,10 @@ Result<BuiltCell, OnionError> build_cell(std::size_t cell_bytes, std::span<const
                                          Bytes data, RandomSource& rng);
 
 enum class ReplyKind : std::uint8_t { response = 0, relay_error = 1 };
+// The code of a response cell: 0 in every cell of an answer but the last cell
+// of an answer that leaves the request open (a segment of a streamed answer,
+// sent as onion_reply), which carries this.
+inline constexpr std::uint8_t reply_segment_end = 1;
 
 struct OpenedReply {
   std::size_t hop = 0;  // index in the path of the node that answered

@@ -22,7 +22,11 @@ const char* to_string(RelayErrorCode c) {
 
 std::size_t Responder::max_cell_data() const { return onion::max_reply_data(cell_bytes_); }
 
-bool Responder::reply(Bytes data) {
+bool Responder::reply(Bytes data) { return send_cells(data, true); }
+
+bool Responder::reply_segment(Bytes data) { return send_cells(data, false); }
+
+bool Responder::send_cells(Bytes data, bool ends_request) {
   auto link = prev_.lock();
   if (!link || !link->is_open()) return false;
   const std::size_t per_cell = max_cell_data();
@@ -30,10 +34,11 @@ bool Responder::reply(Bytes data) {
   do {
     const std::size_t n = std::min(per_cell, data.size() - off);
     const bool last = off + n == data.size();
-    auto cell = make_reply(cell_bytes_, key_, ReplyKind::response, 0, data.subspan(off, n));
+    const std::uint8_t code = last && !ends_request ? reply_segment_end : 0;
+    auto cell = make_reply(cell_bytes_, key_, ReplyKind::response, code, data.subspan(off, n));
     if (!cell) return false;
-    auto f = make_onion_frame(last ? FrameType::onion_reply_last : FrameType::onion_reply, id_, *cell);
-    if (link->send(f) != SendStatus::ok) return false;
+    const FrameType type = last && ends_request ? FrameType::onion_reply_last : FrameType::onion_reply;
+    if (link->send(make_onion_frame(type, id_, *cell)) != SendStatus::ok) return false;
     if (auto s = stats_.lock()) ++s->replies_sent;
     off += n;
   } while (off < data.size());

@@ -83,12 +83,19 @@ class Responder {
  public:
   Responder(Responder&&) noexcept = default;
   Responder& operator=(Responder&&) noexcept = default;
-  // Splits `data` over as many reply cells as needed; the last one is marked.
+  // Splits `data` over as many reply cells as needed; the last one is marked
+  // (onion_reply_last) and ends the request.
   bool reply(Bytes data);
+  // One answer of a request that stays open (a streamed long poll): `data`
+  // over as many onion_reply cells as needed, the last one carrying the
+  // response code reply_segment_end inside its encryption, so relays see
+  // nothing but more reply cells. reply() sends the request's last answer.
+  bool reply_segment(Bytes data);
   std::size_t max_cell_data() const;
 
  private:
   friend class OnionRelay;
+  bool send_cells(Bytes data, bool ends_request);
   Responder(std::weak_ptr<Link> prev, std::uint64_t id, ReplyKey key, std::size_t cell_bytes,
             std::weak_ptr<RelayStats> stats)
       : prev_(std::move(prev)), id_(id), key_(std::move(key)), cell_bytes_(cell_bytes),

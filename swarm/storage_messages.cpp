@@ -12,7 +12,7 @@ namespace {
 // byte 9 or 15), so the signed bytes of two methods can never be equal,
 // whatever the arguments: a signature made for one method verifies for no
 // other.
-constexpr std::string_view retrieve_label = "nightjar retrieve v2";
+constexpr std::string_view retrieve_label = "nightjar retrieve v3";
 constexpr std::string_view delete_label = "nightjar delete v1";
 constexpr std::string_view delete_all_label = "nightjar delete_all v1";
 
@@ -45,6 +45,7 @@ void write_signed_fields(WireWriter& w, const RetrieveRequest& r) {
       .fixed(r.floor.id)
       .u16(r.limit)
       .u32(r.wait_ms)
+      .u8(r.stream ? 1 : 0)
       .u64(r.timestamp_ms);
 }
 void write_signed_fields(WireWriter& w, const DeleteRequest& r) {
@@ -85,6 +86,8 @@ void read_fields(FieldReader& f, RetrieveRequest& q) {
       .check(q.limit != 0 && q.limit <= max_retrieve_limit)
       .u32(q.wait_ms)
       .check(q.wait_ms <= max_wait_ms)
+      .flag(q.stream)
+      .check(!q.stream || q.wait_ms != 0)
       .u64(q.timestamp_ms)
       .fixed(q.signature);
 }

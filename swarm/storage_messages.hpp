@@ -29,7 +29,7 @@
 
 namespace nightjar::storage {
 
-inline constexpr std::uint8_t version = 2;
+inline constexpr std::uint8_t version = 3;
 inline constexpr std::uint64_t signature_window_ms = 60'000;
 inline constexpr std::uint16_t max_retrieve_limit = 256;
 inline constexpr std::uint32_t max_wait_ms = 60'000;
@@ -48,13 +48,17 @@ struct StoreRequest {
 // node), it counts as the start of the node's arrival order, and `floor`
 // alone decides: the client's cursor, which means the same on every member.
 // With a wait, the node answers when a message for the recipient arrives
-// (whatever its timestamp), or when the wait ends.
+// (whatever its timestamp), or when the wait ends. With `stream` as well, it
+// keeps the request open after such an answer: each later arrival is sent as
+// one more answer (a reply segment, see Responder::reply_segment) until the
+// wait ends, and the last answer closes the request.
 struct RetrieveRequest {
   Ed25519PublicKey recipient;
   ArrivalCursor since;
   Cursor floor;
   std::uint16_t limit = 100;
   std::uint32_t wait_ms = 0;  // long poll: answer when a message arrives, or after this
+  bool stream = false;        // keep answering arrivals until wait_ms ends (needs a wait)
   std::uint64_t timestamp_ms = 0;
   Ed25519Signature signature;
 };
@@ -82,7 +86,7 @@ std::vector<std::uint8_t> encode(const Request& r);
 Result<Request, WireError> decode_request(Bytes bytes);
 
 // The bytes a recipient signs for each authenticated request: an ASCII label
-// naming the method ("nightjar retrieve v2", "nightjar delete v1",
+// naming the method ("nightjar retrieve v3", "nightjar delete v1",
 // "nightjar delete_all v1"), then the request's encoding from the recipient up
 // to and including the timestamp. No label is a prefix of another, so a
 // signature never verifies for a method other than its own.

@@ -81,6 +81,7 @@ void write_seeds(const std::string& dir) {
   retrieve.floor.id.bytes.fill(0x42);
   retrieve.limit = max_retrieve_limit;
   retrieve.wait_ms = max_wait_ms;
+  retrieve.stream = true;
   retrieve.timestamp_ms = 1'700'000'000'500;
   sign(retrieve, key.sec);
   fuzz::write_seed(dir + "/retrieve-signed", encode(Request{retrieve}));
@@ -102,7 +103,7 @@ void write_seeds(const std::string& dir) {
   auto trailing = encode(Request{InfoRequest{}});
   trailing.push_back(0);
   fuzz::write_seed(dir + "/info-trailing", trailing);
-  fuzz::write_seed(dir + "/bad-version", std::vector<std::uint8_t>{1, 5});
+  fuzz::write_seed(dir + "/bad-version", std::vector<std::uint8_t>{2, 5});
 }
 
 }  // namespace
@@ -125,7 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto* r = std::get_if<RetrieveRequest>(&*decoded)) {
     CHECK(r->limit >= 1 && r->limit <= max_retrieve_limit);
     CHECK(r->wait_ms <= max_wait_ms);
-    check_signed(*r, "nightjar retrieve v2", input);
+    CHECK(!r->stream || r->wait_ms != 0);
+    check_signed(*r, "nightjar retrieve v3", input);
   } else if (const auto* d = std::get_if<DeleteRequest>(&*decoded)) {
     check_signed(*d, "nightjar delete v1", input);
   } else if (const auto* a = std::get_if<DeleteAllRequest>(&*decoded)) {

@@ -98,6 +98,47 @@ TEST_CASE("bursts of 200 messages from 10 senders at once reach a subscribed rec
   CHECK(loop.drain_and_close());
 }
 
+TEST_CASE("messages sent one at a time reach a subscribed client as segments of its open long poll",
+          "[client][delivery]") {
+  constexpr int messages = 12;
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(8);
+    REQUIRE(loop.run_until([&] { return net.agree_on(8); }, std::chrono::seconds(15)));
+    auto bob = started_client(loop, net.config(), net.dir() / "bob", "bob");
+    auto alice = started_client(loop, net.config(), net.dir() / "alice", "alice");
+    std::vector<std::string> got;
+    bob->subscribe([&](const ReceivedMessage& m) { got.emplace_back(m.text.begin(), m.text.end()); });
+    // Bob's first long poll is parked (nothing to list yet).
+    REQUIRE(loop.run_until([&] { return bob->stats().retrieves >= 1; }, std::chrono::seconds(10)));
+    loop.run_for(std::chrono::milliseconds(300));
+    const std::uint64_t retrieves_before = bob->stats().retrieves;
+    for (int i = 0; i < messages; ++i) {
+      const std::string text = "one at a time " + std::to_string(i);
+      bool acked = false;
+      alice->send(bob->identity().account(), as_bytes(text), [&](auto r) {
+        REQUIRE(r.ok());
+        acked = true;
+      });
+      REQUIRE(loop.run_until([&] { return acked && got.size() == static_cast<std::size_t>(i) + 1; },
+                             std::chrono::seconds(10)));
+      CHECK(got.back() == text);
+    }
+    // Each came on the poll that was already open: a 5 s long poll ends
+    // (and a new one starts) at most a few times in this loop, not once per
+    // message as when every answer closed the poll.
+    const std::uint64_t new_polls = bob->stats().retrieves - retrieves_before;
+    INFO(new_polls << " new polls, " << bob->stats().poll_segments << " segments");
+    CHECK(bob->stats().poll_segments >= static_cast<std::uint64_t>(messages) - new_polls);
+    CHECK(new_polls < static_cast<std::uint64_t>(messages) / 2);
+    bob->stop();
+    alice->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
 namespace {
 
 // Holds back the replication frames a node receives (pushes, tombstones,

@@ -457,3 +457,99 @@ TEST_CASE("a long poll parked at a member that leaves the recipient's swarm is a
   }
   CHECK(loop.drain_and_close());
 }
+
+namespace {
+
+std::uint64_t unix_now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+storage::RetrieveRequest streamed_poll(const Ed25519KeyPair& account, std::uint32_t wait_ms,
+                                       ArrivalCursor since = {}) {
+  storage::RetrieveRequest r;
+  r.recipient = account.pub;
+  r.since = since;
+  r.limit = 10;
+  r.wait_ms = wait_ms;
+  r.stream = true;
+  r.timestamp_ms = unix_now_ms();
+  storage::sign(r, account.sec);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a streamed long poll answers each arrival with a segment and stays open until its wait ends",
+          "[storage]") {
+  TestLoop loop;
+  {
+    Started s(loop, 5);
+    auto& member = *s.net.nodes()[0];
+    const std::vector<NodeId> relays{s.net.nodes()[1]->id(), s.net.nodes()[2]->id(),
+                                     s.net.nodes()[3]->id()};
+    const auto account = crypto::ed25519_generate();
+    std::vector<storage::Response> segments;
+    std::optional<Result<std::vector<std::uint8_t>, RequestFailure>> last;
+    s.client.onion().send(
+        relays, member.id(), storage::encode(storage::Request{streamed_poll(account, 4000)}),
+        [&](auto answer) { last = std::move(answer); }, std::chrono::seconds(10),
+        [&](std::vector<std::uint8_t> bytes) {
+          auto resp = storage::decode_response(storage::Method::retrieve, bytes);
+          REQUIRE(resp.ok());
+          segments.push_back(*resp);
+        });
+    REQUIRE(loop.run_until([&] { return member.storage()->stats().waiting == 1; },
+                           std::chrono::seconds(5)));
+
+    // Three messages, one at a time: each comes alone, in a segment of the
+    // same request, which stays parked.
+    ArrivalCursor cursor;
+    for (int i = 0; i < 3; ++i) {
+      auto stored = s.client.store(s.net.nodes()[4]->id(), account.pub, body_of(i));
+      REQUIRE(stored.ok());
+      REQUIRE(stored->status == Status::ok);
+      REQUIRE(loop.run_until([&] { return segments.size() == static_cast<std::size_t>(i) + 1; },
+                             std::chrono::seconds(5)));
+      const auto& seg = segments.back();
+      REQUIRE(seg.status == Status::ok);
+      const auto& got = std::get<storage::RetrieveResult>(seg.body);
+      REQUIRE(got.messages.size() == 1);
+      CHECK(got.messages[0].body == body_of(i));
+      CHECK_FALSE(got.more);
+      CHECK(got.cursor.seq > cursor.seq);
+      cursor = got.cursor;
+      CHECK_FALSE(last.has_value());
+      CHECK(member.storage()->stats().waiting == 1);
+    }
+    CHECK(member.storage()->stats().poll_segments == 3);
+    CHECK(member.storage()->stats().long_polls == 1);
+
+    // The wait ends: the last answer, empty, from the last segment's cursor.
+    REQUIRE(loop.run_until([&] { return last.has_value(); }, std::chrono::seconds(8)));
+    REQUIRE(last->ok());
+    auto final_answer = storage::decode_response(storage::Method::retrieve, last->value());
+    REQUIRE(final_answer.ok());
+    REQUIRE(final_answer->status == Status::ok);
+    const auto& got = std::get<storage::RetrieveResult>(final_answer->body);
+    CHECK(got.messages.empty());
+    CHECK(got.cursor == cursor);
+    CHECK(member.storage()->stats().waiting == 0);
+    CHECK(segments.size() == 3);
+
+    // A request that asked for segments but whose sender takes none fails
+    // with bad_reply at the first one: segments only go to who asked.
+    std::optional<Result<std::vector<std::uint8_t>, RequestFailure>> refused;
+    s.client.onion().send(relays, member.id(),
+                          storage::encode(storage::Request{streamed_poll(account, 4000, cursor)}),
+                          [&](auto answer) { refused = std::move(answer); }, std::chrono::seconds(10));
+    REQUIRE(loop.run_until([&] { return member.storage()->stats().waiting == 1; },
+                           std::chrono::seconds(5)));
+    REQUIRE(s.client.store(s.net.nodes()[4]->id(), account.pub, body_of(99)).ok());
+    REQUIRE(loop.run_until([&] { return refused.has_value(); }, std::chrono::seconds(5)));
+    REQUIRE_FALSE(refused->ok());
+    CHECK(refused->error().error == RequestError::bad_reply);
+  }
+  CHECK(loop.drain_and_close());
+}

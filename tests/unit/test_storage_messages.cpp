@@ -93,6 +93,7 @@ void check_same(const RetrieveRequest& a, const RetrieveRequest& b) {
   CHECK(a.floor == b.floor);
   CHECK(a.limit == b.limit);
   CHECK(a.wait_ms == b.wait_ms);
+  CHECK(a.stream == b.stream);
   CHECK(a.timestamp_ms == b.timestamp_ms);
   CHECK(a.signature == b.signature);
 }
@@ -198,23 +199,26 @@ TEST_CASE("Storage requests round-trip at their edge sizes", "[storage]") {
 }
 
 TEST_CASE("Storage requests have the documented layouts", "[storage]") {
-  CHECK(to_hex(encode(Request{InfoRequest{}})) == "0205");
+  CHECK(to_hex(encode(Request{InfoRequest{}})) == "0305");
 
   StoreRequest s{filled<Ed25519PublicKey>(0), 0x01020304, {0xaa, 0xbb}};
   CHECK(to_hex(encode(Request{s})) ==
-        "0201"
+        "0301"
         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
         "01020304"
         "0002aabb");
 
   const auto retrieve = encode(Request{retrieve_request()});
-  REQUIRE(retrieve.size() == 168);
-  REQUIRE(retrieve.size() == 2 + 32 + 8 + 8 + 8 + 32 + 2 + 4 + 8 + 64);
+  REQUIRE(retrieve.size() == 169);
+  REQUIRE(retrieve.size() == 2 + 32 + 8 + 8 + 8 + 32 + 2 + 4 + 1 + 8 + 64);
   CHECK(retrieve[1] == 2);
-  // since: incarnation, seq; floor: timestamp (then the ID); limit 17, wait 25,000.
+  // since: incarnation, seq; floor: timestamp (then the ID); limit 17, wait 25,000, not streamed.
   CHECK(to_hex(Bytes(retrieve).subspan(34, 24)) ==
         "01020304050607081112131415161718" "0000018bcfe5687b");
-  CHECK(to_hex(Bytes(retrieve).subspan(90, 6)) == "0011000061a8");
+  CHECK(to_hex(Bytes(retrieve).subspan(90, 7)) == "0011000061a800");
+  RetrieveRequest streamed = retrieve_request();
+  streamed.stream = true;
+  CHECK(encode(Request{streamed})[96] == 1);
 
   const auto del = encode(Request{delete_request()});
   CHECK(del.size() == 2 + 32 + 32 + 8 + 64);
@@ -262,7 +266,7 @@ TEST_CASE("Storage request decoding rejects trailing bytes", "[storage]") {
 
 TEST_CASE("Storage request decoding rejects a bad version or method", "[storage]") {
   auto bytes = encode(Request{delete_request()});
-  for (int v : {0, 1, 3, 0xff}) {
+  for (int v : {0, 1, 2, 4, 0xff}) {
     auto bad = bytes;
     bad[0] = static_cast<std::uint8_t>(v);
     check_request_fails(bad, WireError::bad_value);
@@ -291,6 +295,28 @@ TEST_CASE("Storage request decoding rejects out-of-range limits and waits", "[st
   check_request_fails(encode(Request{r}), WireError::bad_value);
   r.wait_ms = max_wait_ms;
   CHECK(decode_request(encode(Request{r})).ok());
+}
+
+TEST_CASE("Storage request decoding accepts a streamed retrieve only with a wait, flag 0 or 1",
+          "[storage]") {
+  RetrieveRequest r = retrieve_request();
+  r.stream = true;
+  r.wait_ms = 1;
+  auto ok = decode_request(encode(Request{r}));
+  REQUIRE(ok.ok());
+  CHECK(std::get<RetrieveRequest>(*ok).stream);
+  check_round_trip(r);
+  // Streaming without a wait means nothing: refused, not silently a plain retrieve.
+  r.wait_ms = 0;
+  check_request_fails(encode(Request{r}), WireError::bad_value);
+  // The flag byte is 00 or 01.
+  r.wait_ms = 1000;
+  auto bytes = encode(Request{r});
+  for (int v : {2, 0x80, 0xff}) {
+    auto bad = bytes;
+    bad[96] = static_cast<std::uint8_t>(v);
+    check_request_fails(bad, WireError::bad_value);
+  }
 }
 
 TEST_CASE("Storage request bodies are limited to 65535 bytes", "[storage]") {
@@ -412,7 +438,7 @@ TEST_CASE("A storage signature does not verify for another method", "[storage]")
 
 TEST_CASE("Signed bytes are a method label and the request without its signature", "[storage]") {
   const std::vector<std::pair<std::string_view, std::vector<std::uint8_t>>> cases = {
-      {"nightjar retrieve v2", signed_bytes(retrieve_request())},
+      {"nightjar retrieve v3", signed_bytes(retrieve_request())},
       {"nightjar delete v1", signed_bytes(delete_request())},
       {"nightjar delete_all v1", signed_bytes(delete_all_request())},
   };
