@@ -133,7 +133,8 @@ Result<std::pair<NodeId, X25519PublicKey>, std::string> make_node_keys(
     const std::filesystem::path& dir);
 // A port on `host` (a loopback address) that was free a moment ago, below
 // the kernel's range for outgoing connections' ports where it can, so that
-// no connection takes it before its listener binds it.
+// no connection takes it before its listener binds it. Never the same port
+// (on the same host) twice in one process.
 Result<std::uint16_t, std::string> free_loopback_port(const std::string& host = "127.0.0.1");
 // The loopback address node `index` listens on: 127.X.Y.1, X from 1 to 254,
 // so that up to 254 nodes are each in a /16 of their own and path
