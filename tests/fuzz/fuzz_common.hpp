@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "routing/bytes.hpp"
+#include "routing/crypto.hpp"
 
 // Active in every build type (unlike assert), and a trap rather than abort()
 // so that the report points at the failed check.
@@ -60,3 +61,12 @@ void write_seeds_if_asked(WriteSeeds&& write_seeds) {
 }
 
 }  // namespace nightjar::fuzz
+
+// The LLVMFuzzerInitialize of a target that writes its own seeds: libsodium
+// initialised, then write_seeds_if_asked(WRITE_SEEDS).
+#define NIGHTJAR_FUZZ_INITIALIZE_WITH_SEEDS(WRITE_SEEDS)          \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) {          \
+    CHECK(::nightjar::crypto::init());                           \
+    ::nightjar::fuzz::write_seeds_if_asked(WRITE_SEEDS);         \
+    return 0;                                                    \
+  }

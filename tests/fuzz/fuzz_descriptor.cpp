@@ -63,11 +63,7 @@ void write_seeds(const std::string& dir) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  CHECK(crypto::init());
-  fuzz::write_seeds_if_asked(write_seeds);
-  return 0;
-}
+NIGHTJAR_FUZZ_INITIALIZE_WITH_SEEDS(write_seeds)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // Copy so that ASan sees the exact end of the input.

@@ -180,11 +180,7 @@ void write_seeds(const std::string& dir) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  CHECK(crypto::init());
-  fuzz::write_seeds_if_asked(write_seeds);
-  return 0;
-}
+NIGHTJAR_FUZZ_INITIALIZE_WITH_SEEDS(write_seeds)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
