@@ -28,6 +28,7 @@
 #include "node/node_metrics.hpp"
 #include "node/version.hpp"
 #include "routing/key_file.hpp"
+#include "routing/runtime.hpp"
 
 using namespace nightjar;
 
@@ -136,14 +137,7 @@ struct Daemon {
     node.reset();
     if (forced) return;
     deadline.close();
-    uv_walk(
-        &loop,
-        [](uv_handle_t* h, void*) {
-          if (!uv_is_closing(h)) uv_close(h, nullptr);
-        },
-        nullptr);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    (void)uv_loop_close(&loop);
+    (void)close_loop(&loop);
   }
 
   int start_metrics(const MetricsSettings& settings) {

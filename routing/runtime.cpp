@@ -208,4 +208,16 @@ void Scheduler::cancel_all() {
   token_ = std::make_shared<const char>(0);
 }
 
+bool close_loop(uv_loop_t* loop) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  for (int i = 0; i < 1000 && uv_run(loop, UV_RUN_NOWAIT) != 0; ++i) {
+  }
+  return uv_loop_close(loop) == 0;
+}
+
 }  // namespace nightjar

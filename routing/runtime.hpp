@@ -206,4 +206,10 @@ class Scheduler {
   std::shared_ptr<const char> token_;
 };
 
+// Closes every handle of `loop` not closed yet, runs the loop until their
+// close callbacks have run (bounded: 1,000 passes), and closes the loop. For
+// the end of a program or a test, when the owners of the handles are gone.
+// True if the loop closed.
+bool close_loop(uv_loop_t* loop);
+
 }  // namespace nightjar

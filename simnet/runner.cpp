@@ -76,14 +76,7 @@ class Runner {
     clients_.reset();
     net_.reset();
     tick_.close();
-    uv_walk(
-        &loop_,
-        [](uv_handle_t* h, void*) {
-          if (!uv_is_closing(h)) uv_close(h, nullptr);
-        },
-        nullptr);
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    (void)uv_loop_close(&loop_);
+    (void)close_loop(&loop_);
   }
 
   Result<RunResult, std::string> run() {

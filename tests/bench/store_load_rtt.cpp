@@ -325,14 +325,7 @@ StoreLoadFigures measure_rtt_under_store_load(const std::filesystem::path& paren
     net->stop([&] { stopped = true; });
     run_for(&loop, 30, [&] { return stopped; });
   }
-  uv_walk(
-      &loop,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  (void)uv_loop_close(&loop);
+  (void)close_loop(&loop);
   if (!error.empty()) throw std::runtime_error(error);
   return fig;
 }
@@ -412,14 +405,7 @@ int store_flood_child_main(int argc, char** argv) {
       onion.close();
     }
   }
-  uv_walk(
-      &loop,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  (void)uv_loop_close(&loop);
+  (void)close_loop(&loop);
   return status;
 }
 

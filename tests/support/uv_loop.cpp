@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "routing/runtime.hpp"
+
 namespace nightjar::test {
 
 TestLoop::TestLoop() {
@@ -48,14 +50,7 @@ bool TestLoop::drain_and_close() {
   }
   if (uv_loop_close(&loop_) == 0) return true;
   // Leaked handles: close them so the process can still exit cleanly.
-  uv_walk(
-      &loop_,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  uv_loop_close(&loop_);
+  (void)close_loop(&loop_);
   return false;
 }
 

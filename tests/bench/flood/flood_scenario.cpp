@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "routing/runtime.hpp"
 #include "tests/bench/bench_util.hpp"
 #include "tests/bench/flood/proc_stats.hpp"
 #include "tests/bench/flood/latency_clients.hpp"
@@ -423,15 +424,7 @@ int main(int argc, char** argv) {
   uv_loop_init(&loop);
   const int status = run_scenario(o, &loop, run_dir);
   // Whatever is left (the network's handles close in its destructor).
-  uv_walk(
-      &loop,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  for (int i = 0; i < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; ++i) {
-  }
-  (void)uv_loop_close(&loop);
+  (void)close_loop(&loop);
   if (!o.keep) {
     std::error_code ec;
     std::filesystem::remove_all(run_dir, ec);
