@@ -6,8 +6,8 @@
 //   file = version (1) = 01 || nonce (24) || XChaCha20-Poly1305(file key, nonce,
 //          ad = "nightjar conversation v1" || own account || peer account, Ratchet::encode())
 //
-// Both keys come from the identity's seed (crypto_kdf, context "njconv01",
-// subkeys 1 and 2), so the passphrase that protects the identity protects
+// Both keys come from the identity's seed (ProfileSealer: crypto_kdf,
+// context "njconv01", subkeys 1 and 2), so the passphrase that protects the identity protects
 // them, a listing of the folder names no contact, and a file copied to
 // another peer's name, or to another account's profile, does not open.
 // Every save is write-temporary, fsync, rename, fsync-directory
@@ -20,6 +20,7 @@
 
 #include "client/account.hpp"
 #include "client/identity.hpp"
+#include "client/profile_sealer.hpp"
 #include "client/ratchet.hpp"
 #include "routing/result.hpp"
 
@@ -42,8 +43,7 @@ class ConversationStore {
 
   std::filesystem::path dir_;
   AccountKey own_;
-  SymmetricKey file_key_;
-  SymmetricKey name_key_;
+  ProfileSealer sealer_;
 };
 
 }  // namespace nightjar::client
