@@ -9,6 +9,7 @@
 #include "client/conversation_store.hpp"
 #include "routing/key_file.hpp"
 #include "routing/random_source.hpp"
+#include "tests/support/ratchet_pair.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace nightjar;
@@ -16,20 +17,6 @@ using namespace nightjar::client;
 using nightjar::test::TempDir;
 
 namespace {
-
-struct Pair {
-  Ratchet alice;
-  Ratchet bob;
-};
-
-Pair conversation() {
-  const auto shared = crypto::random_secret<SymmetricKey>();
-  const auto hka = crypto::random_secret<SymmetricKey>();
-  const auto nhkb = crypto::random_secret<SymmetricKey>();
-  auto spk = crypto::x25519_generate();
-  const X25519PublicKey pub = spk.pub;
-  return {Ratchet::initiator(shared, hka, nhkb, pub), Ratchet::responder(shared, hka, nhkb, std::move(spk))};
-}
 
 const std::vector<std::uint8_t> ad = {'a', 'd'};
 
@@ -47,7 +34,7 @@ TEST_CASE("ConversationStore: a saved state loads and goes on with the conversat
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_value());
 
-  auto [alice, bob] = conversation();
+  auto [alice, bob] = nightjar::test::start_ratchets();
   auto m1 = alice.encrypt(bytes_of("one"), ad);
   auto m2 = alice.encrypt(bytes_of("two"), ad);
   REQUIRE(bob.decrypt(*m2, ad, 1).ok());  // m1's key is kept, skipped
@@ -82,7 +69,7 @@ TEST_CASE("ConversationStore: a crash mid-write leaves the previous state", "[co
   const auto me = Identity::generate(rng);
   const auto peer = crypto::ed25519_generate().pub;
   ConversationStore store(dir / "c", me);
-  auto [alice, bob] = conversation();
+  auto [alice, bob] = nightjar::test::start_ratchets();
   REQUIRE(bob.decrypt(*alice.encrypt(bytes_of("x"), ad), ad, 1).ok());
   REQUIRE(store.save(peer, bob).ok());
   const auto saved = bob.encode();
@@ -112,7 +99,7 @@ TEST_CASE("ConversationStore: a file under another peer's name, another profile'
   const auto peer = crypto::ed25519_generate().pub;
   const auto other_peer = crypto::ed25519_generate().pub;
   ConversationStore store(dir / "c", me);
-  auto [alice, bob] = conversation();
+  auto [alice, bob] = nightjar::test::start_ratchets();
   REQUIRE(store.save(peer, bob).ok());
   CHECK_FALSE(store.file_of(peer) == store.file_of(other_peer));
 

@@ -8,28 +8,13 @@
 #include <string>
 
 #include "client/ratchet.hpp"
+#include "tests/support/ratchet_pair.hpp"
 
 using namespace nightjar;
 using namespace nightjar::client;
+using nightjar::test::start_ratchets;
 
 namespace {
-
-struct Pair {
-  Ratchet alice;
-  Ratchet bob;
-};
-
-// What a handshake would hand both sides: the shared secret, the two
-// initial header keys and Bob's first ratchet key (his signed prekey).
-Pair start() {
-  const auto shared = crypto::random_secret<SymmetricKey>();
-  const auto hka = crypto::random_secret<SymmetricKey>();
-  const auto nhkb = crypto::random_secret<SymmetricKey>();
-  auto bob_spk = crypto::x25519_generate();
-  const X25519PublicKey bob_pub = bob_spk.pub;
-  return Pair{Ratchet::initiator(shared, hka, nhkb, bob_pub),
-              Ratchet::responder(shared, hka, nhkb, std::move(bob_spk))};
-}
 
 const std::vector<std::uint8_t> ad = {'a', 'l', 'i', 'c', 'e', '|', 'b', 'o', 'b'};
 
@@ -56,7 +41,7 @@ RatchetError open_fails(Ratchet& r, const std::vector<std::uint8_t>& c) {
 }  // namespace
 
 TEST_CASE("Ratchet: a conversation in both directions, several turns", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   CHECK(alice.can_send());
   CHECK_FALSE(bob.can_send());
   CHECK(bob.encrypt(text("too early"), ad).error() == RatchetError::not_ready);
@@ -73,7 +58,7 @@ TEST_CASE("Ratchet: a conversation in both directions, several turns", "[ratchet
 }
 
 TEST_CASE("Ratchet: messages out of order, within a chain and across DH steps", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   auto a0 = seal(alice, "a0");
   auto a1 = seal(alice, "a1");
   auto a2 = seal(alice, "a2");
@@ -98,7 +83,7 @@ TEST_CASE("Ratchet: messages out of order, within a chain and across DH steps", 
 }
 
 TEST_CASE("Ratchet: a replayed message is refused and changes nothing", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   auto a0 = seal(alice, "a0");
   auto a1 = seal(alice, "a1");
   CHECK(open(bob, a1) == "a1");
@@ -109,7 +94,7 @@ TEST_CASE("Ratchet: a replayed message is refused and changes nothing", "[ratche
 }
 
 TEST_CASE("Ratchet: more than max_skip skipped is refused, and the state stays usable", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   auto first = seal(alice, "first");
   for (std::uint32_t i = 0; i < ratchet::max_skip; ++i) (void)seal(alice, "lost");
   auto far = seal(alice, "far");  // number max_skip + 1: max_skip + 1 skipped
@@ -125,8 +110,8 @@ TEST_CASE("Ratchet: more than max_skip skipped is refused, and the state stays u
 }
 
 TEST_CASE("Ratchet: a tampered message or one of another conversation does not open", "[ratchet]") {
-  auto [alice, bob] = start();
-  auto other = start();
+  auto [alice, bob] = start_ratchets();
+  auto other = start_ratchets();
   auto c = seal(alice, "hello");
   for (std::size_t at : {std::size_t{0}, std::size_t{30}, ratchet::encrypted_header_bytes, c.size() - 1}) {
     auto bad = c;
@@ -144,7 +129,7 @@ TEST_CASE("Ratchet: a tampered message or one of another conversation does not o
 }
 
 TEST_CASE("Ratchet: a copy of the state taken after message n opens no earlier message", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   std::vector<std::vector<std::uint8_t>> sent;
   for (int i = 0; i < 6; ++i) sent.push_back(seal(alice, "m" + std::to_string(i)));
   for (int i = 0; i < 4; ++i) CHECK(open(bob, sent[static_cast<std::size_t>(i)]) == "m" + std::to_string(i));
@@ -157,7 +142,7 @@ TEST_CASE("Ratchet: a copy of the state taken after message n opens no earlier m
 }
 
 TEST_CASE("Ratchet: after the next DH round trip a copy of the state opens nothing new", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   CHECK(open(bob, seal(alice, "m1")) == "m1");
   CHECK(open(alice, seal(bob, "r1")) == "r1");
   Ratchet stolen = bob.clone();  // Bob's state, with his current ratchet key
@@ -183,7 +168,7 @@ TEST_CASE("Ratchet: after the next DH round trip a copy of the state opens nothi
 }
 
 TEST_CASE("Ratchet: stored ciphertexts of one conversation share no visible field", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   auto c1 = seal(alice, "same text");
   auto c2 = seal(alice, "same text");
   REQUIRE(c1.size() == c2.size());
@@ -205,7 +190,7 @@ TEST_CASE("Ratchet: stored ciphertexts of one conversation share no visible fiel
 }
 
 TEST_CASE("Ratchet: the state's encoding round-trips and refuses bad bytes", "[ratchet]") {
-  auto [alice, bob] = start();
+  auto [alice, bob] = start_ratchets();
   auto a0 = seal(alice, "a0");
   (void)seal(alice, "a1");
   auto a2 = seal(alice, "a2");
