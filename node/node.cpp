@@ -207,7 +207,7 @@ Result<void, std::string> Node::start_service_node() {
   replicator_ = std::make_unique<Replicator>(*store_, *transport_, id(), repl);
   storage_ = std::make_unique<StorageService>(*store_, *replicator_, *state_, id(), o.clock, log_,
                                               o.max_long_polls);
-  replicator_->set_stored_handler([this](const Ed25519PublicKey& r) { storage_->wake(r); });
+  replicator_->set_stored_handler([this](const Mailbox& m) { storage_->wake(m); });
   state_->add_change_handler(
       [this](const Directory* previous, const Directory& current) { on_directory(previous, current); });
   if (dir) on_directory(nullptr, *dir);

@@ -42,9 +42,9 @@ constexpr const char* storage_statuses[] = {"ok",
                                             "overloaded",
                                             "deleted",
                                             "internal",
-                                            "not_ready"};
-static_assert(std::size(storage_statuses) ==
-              static_cast<std::size_t>(storage::Status::not_ready) + 1);
+                                            "not_ready",
+                                            "stale"};
+static_assert(std::size(storage_statuses) == storage::status_count);
 static_assert(std::size(storage_statuses) <= std::size(StorageStats{}.rejected));
 
 void register_relay(MetricsRegistry& r, const OnionRelay& relay) {
@@ -91,6 +91,11 @@ void register_storage(MetricsRegistry& r, const StorageService& storage) {
                 [&s] { return s.stores; });
   r.add_counter("nightjar_retrieves_total", "Retrieve requests answered.",
                 [&s] { return s.retrieves; });
+  r.add_counter("nightjar_records_published_total",
+                "Public records accepted for publishing (new or duplicate).",
+                [&s] { return s.publishes; });
+  r.add_counter("nightjar_record_lookups_total", "Lookups of public records received.",
+                [&s] { return s.lookups; });
   r.add_counter("nightjar_deletes_total", "Delete and delete-all requests carried out.",
                 [&s] { return s.deletes; });
   r.add_counter("nightjar_storage_rejected_total", "Storage API requests refused, by status.",

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/version.hpp"
+#include "swarm/public_record.hpp"
 
 namespace nightjar {
 
@@ -10,6 +11,8 @@ using namespace storage;
 
 namespace {
 constexpr std::size_t max_response_bytes = 128 * 1024;
+// Public records one mailbox may hold: one per type, so a few in practice.
+constexpr std::size_t max_records_per_mailbox = 16;
 
 Status status_of(StoreError e) {
   switch (e) {
@@ -62,6 +65,8 @@ void StorageService::handle(Bytes bytes, Responder responder) {
           handle_delete(r, std::move(responder));
         } else if constexpr (std::is_same_v<T, DeleteAllRequest>) {
           handle_delete_all(r, std::move(responder));
+        } else if constexpr (std::is_same_v<T, LookupRequest>) {
+          handle_lookup(r, std::move(responder));
         } else {
           InfoResult info{"nightjar " + std::string(nightjar_version()), clock_.unix_ms(),
                           replicator_.swarm().value_or(0)};
@@ -80,7 +85,7 @@ bool StorageService::mine(const Ed25519PublicKey& recipient) const {
 void StorageService::directory_changed() {
   std::vector<Waiter> moved;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (mine(it->first)) {
+    if (mine(it->second.request.recipient)) {
       ++it;
       continue;
     }
@@ -121,22 +126,66 @@ bool StorageService::authenticated(const R& req, Responder& r) {
   return true;
 }
 
+Status StorageService::check_record(StoredMessage& m, std::uint64_t now_ms,
+                                    std::vector<StoredMessage>& replaced) const {
+  auto record = decode_record(m.body);
+  if (!record || !(record->owner == m.recipient)) return Status::bad_request;
+  if (!verify_record(*record)) return Status::bad_signature;
+  if (record->expires_ms <= now_ms) return Status::ttl_out_of_range;
+  m.expiry_ms = std::min(m.expiry_ms, record->expires_ms);
+  std::size_t others = 0;  // records of other types
+  for (auto& held : store_.all_of(m.mailbox(), 4 * max_records_per_mailbox, now_ms)) {
+    auto r = decode_record(held.body);
+    if (!r) continue;  // a node stores only records; nothing else to compare
+    if (r->type != record->type) {
+      ++others;
+      continue;
+    }
+    if (held.id == m.id) continue;  // the same record again: a duplicate
+    if (r->version >= record->version) return Status::stale;  // first of a version wins
+    replaced.push_back(std::move(held));
+  }
+  if (others >= max_records_per_mailbox) return Status::quota_messages;
+  return Status::ok;
+}
+
 void StorageService::handle_store(StoreRequest& req, Responder responder) {
   if (!in_my_swarm(req.recipient, responder)) return;
   const NetworkParams& p = directory_.current()->params;
   if (req.ttl_seconds < p.ttl_min_seconds || req.ttl_seconds > p.ttl_max_seconds)
     return reject(responder, Status::ttl_out_of_range);
-  if (req.body.size() > p.max_body_bytes) return reject(responder, Status::body_too_large);
+  // A public record has its own bound (PublicRecord::max_bytes, checked as
+  // it decodes), whatever the network's limit for messages.
+  if (req.ns != Namespace::records && req.body.size() > p.max_body_bytes)
+    return reject(responder, Status::body_too_large);
   const std::uint64_t now = clock_.unix_ms();
   StoredMessage m;
   m.recipient = req.recipient;
-  m.id = message_id(req.recipient, req.body);
+  m.ns = req.ns;
+  m.id = message_id(mailbox_of(req), req.body);
   m.timestamp_ms = now;
   m.expiry_ms = now + std::uint64_t{req.ttl_seconds} * 1000;
   m.body = std::move(req.body);
+  std::vector<StoredMessage> replaced;
+  if (m.ns == Namespace::records) {
+    if (const Status s = check_record(m, now, replaced); s != Status::ok) return reject(responder, s);
+  }
   auto put = store_.put(m, now, &m.timestamp_ms);  // a retry: the first copy's time
   if (!put) return reject(responder, status_of(put.error()));
-  ++stats_.stores;
+  if (m.ns == Namespace::records) {
+    ++stats_.publishes;
+    // Last writer wins: the versions this one replaces go, everywhere (a
+    // member that missed this push learns of it from the tombstones, or
+    // from anti-entropy).
+    for (const auto& old : replaced) {
+      std::uint64_t expiry_ms = 0;
+      auto erased = store_.erase(m.mailbox(), old.id, now, &expiry_ms);
+      if (!erased) return reject(responder, status_of(erased.error()));
+      if (*erased) replicator_.replicate_tombstone(m.mailbox(), old.id, expiry_ms);
+    }
+  } else {
+    ++stats_.stores;
+  }
   // The answer waits for two things: this node's write is durable, and the
   // replicas the quorum needs acknowledged theirs (they write in parallel).
   struct Pending {
@@ -165,11 +214,11 @@ void StorageService::handle_store(StoreRequest& req, Responder responder) {
     answer();
   });
   const bool fresh = *put == PutResult::stored;
-  store_.when_durable([this, alive, pending, answer, fresh, recipient = m.recipient](bool ok) {
+  store_.when_durable([this, alive, pending, answer, fresh, mailbox = m.mailbox()](bool ok) {
     if (alive.expired()) return;
     pending->local_done = true;
     pending->local_ok = ok;
-    if (ok && fresh) wake(recipient);
+    if (ok && fresh) wake(mailbox);
     answer();
   });
 }
@@ -179,8 +228,8 @@ Response StorageService::retrieve_now(const RetrieveRequest& req) {
   // An arrival cursor of another store (or none) starts at the beginning of
   // ours: the floor alone then says what the client already has.
   const std::uint64_t after = req.since.incarnation == store_.incarnation() ? req.since.seq : 0;
-  out.messages =
-      store_.arrivals(req.recipient, after, req.floor, std::size_t{req.limit} + 1, clock_.unix_ms());
+  out.messages = store_.arrivals(mailbox_of(req), after, req.floor, std::size_t{req.limit} + 1,
+                                 clock_.unix_ms());
   if (out.messages.size() > req.limit) {
     out.messages.resize(req.limit);
     out.more = true;
@@ -199,7 +248,7 @@ Response StorageService::retrieve_now(const RetrieveRequest& req) {
   // floor): after the last message listed, or after all that arrived so far.
   out.cursor.incarnation = store_.incarnation();
   out.cursor.seq =
-      out.more ? out.messages.back().seq : std::max(after, store_.last_seq(req.recipient));
+      out.more ? out.messages.back().seq : std::max(after, store_.last_seq(mailbox_of(req)));
   out.server_time_ms = clock_.unix_ms();
   return Response{Status::ok, std::move(out)};
 }
@@ -220,12 +269,12 @@ void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) 
   w.request.floor = Cursor{};
   w.deadline_ms = clock_.unix_ms() + req.wait_ms;
   w.responder = std::make_shared<Responder>(std::move(responder));
-  waiters_.emplace(req.recipient, std::move(w));
+  waiters_.emplace(mailbox_key(mailbox_of(req)), std::move(w));
   stats_.waiting = waiters_.size();
 }
 
-void StorageService::wake(const Ed25519PublicKey& recipient) {
-  auto [first, last] = waiters_.equal_range(recipient);
+void StorageService::wake(const Mailbox& mailbox) {
+  auto [first, last] = waiters_.equal_range(mailbox_key(mailbox));
   std::vector<Waiter> ready;
   for (auto it = first; it != last;) {
     if (it->second.request.stream && answer_segment(it->second)) {
@@ -283,10 +332,10 @@ void StorageService::handle_delete(const DeleteRequest& req, Responder responder
   if (!in_my_swarm(req.recipient, responder) || !authenticated(req, responder)) return;
   ++stats_.deletes;
   std::uint64_t expiry_ms = 0;
-  auto r = store_.erase(req.recipient, req.id, clock_.unix_ms(), &expiry_ms);
+  auto r = store_.erase(mailbox_of(req), req.id, clock_.unix_ms(), &expiry_ms);
   if (!r) return reject(responder, status_of(r.error()));
   if (!*r) return reject(responder, Status::not_found);
-  replicator_.replicate_tombstone(req.recipient, req.id, expiry_ms);
+  replicator_.replicate_tombstone(mailbox_of(req), req.id, expiry_ms);
   answer_when_durable(std::move(responder), Response{Status::ok, DeleteResult{1}});
 }
 
@@ -298,15 +347,34 @@ void StorageService::handle_delete_all(const DeleteAllRequest& req, Responder re
   // (What is still being written is not listed: it was not acknowledged yet.)
   const std::uint64_t now = clock_.unix_ms();
   std::uint32_t deleted = 0;
-  for (const auto& m : store_.all_of(req.recipient, store_.message_count() + 1, now)) {
+  for (const auto& m : store_.all_of(mailbox_of(req), store_.message_count() + 1, now)) {
     if (m.timestamp_ms > req.timestamp_ms) continue;
-    auto r = store_.erase(req.recipient, m.id, now);
+    auto r = store_.erase(mailbox_of(req), m.id, now);
     if (!r) return reject(responder, status_of(r.error()));
     if (!*r) continue;
     ++deleted;
-    replicator_.replicate_tombstone(req.recipient, m.id, m.expiry_ms);
+    replicator_.replicate_tombstone(mailbox_of(req), m.id, m.expiry_ms);
   }
   answer_when_durable(std::move(responder), Response{Status::ok, DeleteResult{deleted}});
+}
+
+void StorageService::handle_lookup(const LookupRequest& req, Responder responder) {
+  if (!in_my_swarm(req.owner, responder)) return;
+  ++stats_.lookups;
+  // The newest version held here (older ones may linger until the tombstones
+  // of their replacement arrive). Nodes check a record when it is published;
+  // the reader checks the owner's signature again.
+  const Mailbox mailbox{Namespace::records, req.owner};
+  std::optional<PublicRecord> best;
+  std::vector<std::uint8_t> best_bytes;
+  for (auto& held : store_.all_of(mailbox, 4 * max_records_per_mailbox, clock_.unix_ms())) {
+    auto r = decode_record(held.body);
+    if (!r || r->type != req.type || (best && best->version >= r->version)) continue;
+    best = std::move(*r);
+    best_bytes = std::move(held.body);
+  }
+  if (!best) return reject(responder, Status::not_found);
+  respond(responder, Response{Status::ok, LookupResult{std::move(best_bytes)}});
 }
 
 }  // namespace nightjar

@@ -29,7 +29,9 @@ struct StorageStats {
   std::uint64_t stores = 0;          // accepted store requests (new or duplicate)
   std::uint64_t retrieves = 0;
   std::uint64_t deletes = 0;
-  std::uint64_t rejected[16] = {};   // by storage::Status
+  std::uint64_t rejected[storage::status_count] = {};  // by storage::Status
+  std::uint64_t publishes = 0;       // public records accepted (new or duplicate)
+  std::uint64_t lookups = 0;         // public records asked for
   std::uint64_t long_polls = 0;      // retrieves parked
   std::uint64_t waiting = 0;         // parked now
   std::uint64_t poll_segments = 0;   // answers sent on streamed long polls that stayed open
@@ -43,8 +45,8 @@ class StorageService {
   ~StorageService();
 
   void handle(Bytes request, Responder responder);
-  // A message for `recipient` is now durable here: wakes its long polls.
-  void wake(const Ed25519PublicKey& recipient);
+  // A message for `mailbox` is now durable here: wakes its long polls.
+  void wake(const Mailbox& mailbox);
   // The directory changed: long polls of recipients that are no longer this
   // node's swarm's are answered wrong_swarm at once (their messages now go
   // to other nodes, so waiting here would only make the client wait out its
@@ -71,6 +73,13 @@ class StorageService {
   void handle_retrieve(storage::RetrieveRequest& req, Responder responder);
   void handle_delete(const storage::DeleteRequest& req, Responder responder);
   void handle_delete_all(const storage::DeleteAllRequest& req, Responder responder);
+  void handle_lookup(const storage::LookupRequest& req, Responder responder);
+  // Publishing a public record (a store in the records namespace): checks
+  // the record against the request and the mailbox (status ok, or why not),
+  // caps the stored message's expiry at the record's, and lists the older
+  // versions it replaces.
+  storage::Status check_record(StoredMessage& m, std::uint64_t now_ms,
+                               std::vector<StoredMessage>& replaced) const;
   // Checks the recipient's swarm; answers wrong_swarm/not_ready itself.
   bool in_my_swarm(const Ed25519PublicKey& recipient, Responder& r);
   bool mine(const Ed25519PublicKey& recipient) const;
@@ -87,7 +96,7 @@ class StorageService {
   std::shared_ptr<spdlog::logger> log_;
   std::size_t max_waiting_;
   StorageStats stats_;
-  std::multimap<Ed25519PublicKey, Waiter> waiters_;
+  std::multimap<MailboxKey, Waiter> waiters_;  // by mailbox_key
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -214,16 +214,17 @@ AckedReplicationFigure acked_replication(const Directory& d, const std::vector<N
 
 HeldMessages held_by(MessageStore& store, std::uint64_t now_ms) {
   HeldMessages out;
-  std::optional<Ed25519PublicKey> after;
-  // Bounded: at most 1,000 pages of recipients, 100,000 messages each.
+  std::optional<Mailbox> after;
+  // Bounded: at most 1,000 pages of mailboxes, 100,000 messages each.
   for (int page = 0; page < 1000; ++page) {
     auto recipients = store.recipients(after, 1000);
     if (recipients.empty()) break;
     for (const auto& r : recipients) {
-      auto& set = out[r];
+      if (r.ns != Namespace::messages) continue;  // messages only (not public records)
+      auto& set = out[r.owner];
       for (const auto& m : store.all_of(r, 100'000, now_ms))
         set.insert(m.id);
-      if (set.empty()) out.erase(r);
+      if (set.empty()) out.erase(r.owner);
     }
     after = recipients.back();
     if (recipients.size() < 1000) break;

@@ -77,14 +77,14 @@ std::vector<Result<PutResult, StoreError>> MessageStore::put_batch(
   return results;
 }
 
-std::vector<StoredMessage> MessageStore::Impl::scan_recipient(const Ed25519PublicKey& recipient,
+std::vector<StoredMessage> MessageStore::Impl::scan_recipient(const Mailbox& mailbox,
                                                               const std::optional<Cursor>& after,
                                                               std::size_t limit,
                                                               std::uint64_t now_ms) const {
   std::vector<StoredMessage> out;
   if (limit == 0) return out;
   std::string prefix;
-  append_bytes(prefix, recipient);
+  append_bytes(prefix, mailbox_key(mailbox));
   PrefixRead read(prefix, read_options());
   std::string start = prefix;
   if (after) {
@@ -102,7 +102,8 @@ std::vector<StoredMessage> MessageStore::Impl::scan_recipient(const Ed25519Publi
     const std::uint64_t expiry_ms = read_be64(value.data());
     if (expiry_ms <= now_ms) continue;
     StoredMessage& m = out.emplace_back();
-    m.recipient = recipient;
+    m.recipient = mailbox.owner;
+    m.ns = mailbox.ns;
     m.timestamp_ms = read_be64(key.data() + 32);
     m.id = fixed_from<MessageId>(key.data() + 40);
     m.expiry_ms = expiry_ms;
@@ -113,15 +114,14 @@ std::vector<StoredMessage> MessageStore::Impl::scan_recipient(const Ed25519Publi
   return out;
 }
 
-std::vector<StoredMessage> MessageStore::retrieve(const Ed25519PublicKey& recipient,
-                                                  const Cursor& after, std::size_t limit,
-                                                  std::uint64_t now_ms) const {
-  return impl_->scan_recipient(recipient, after, limit, now_ms);
+std::vector<StoredMessage> MessageStore::retrieve(const Mailbox& mailbox, const Cursor& after,
+                                                  std::size_t limit, std::uint64_t now_ms) const {
+  return impl_->scan_recipient(mailbox, after, limit, now_ms);
 }
 
-std::vector<StoredMessage> MessageStore::all_of(const Ed25519PublicKey& recipient,
-                                                std::size_t limit, std::uint64_t now_ms) const {
-  return impl_->scan_recipient(recipient, std::nullopt, limit, now_ms);
+std::vector<StoredMessage> MessageStore::all_of(const Mailbox& mailbox, std::size_t limit,
+                                                std::uint64_t now_ms) const {
+  return impl_->scan_recipient(mailbox, std::nullopt, limit, now_ms);
 }
 
 std::optional<StoredMessage> MessageStore::Impl::read_message(const MessageId& id,
@@ -129,7 +129,7 @@ std::optional<StoredMessage> MessageStore::Impl::read_message(const MessageId& i
   if (e.tombstone) return std::nullopt;
   rocksdb::PinnableSlice v;
   const rocksdb::Status s = db->Get(read_options(), family(messages),
-                                    message_key(e.recipient, e.timestamp_ms, id), &v);
+                                    message_key(mailbox_key_of(e), e.timestamp_ms, id), &v);
   if (!s.ok()) {
     // NotFound here means the index and the messages disagree: worth an error.
     log_failure("reading a message", s);
@@ -138,6 +138,7 @@ std::optional<StoredMessage> MessageStore::Impl::read_message(const MessageId& i
   if (v.size() < 8) return std::nullopt;
   StoredMessage m;
   m.recipient = e.recipient;
+  m.ns = e.ns;
   m.id = id;
   m.timestamp_ms = e.timestamp_ms;
   m.expiry_ms = read_be64(v.data());
@@ -155,17 +156,18 @@ std::optional<StoredMessage> MessageStore::get(const MessageId& id, std::uint64_
   return impl_->read_message(id, e);
 }
 
-std::vector<StoredMessage> MessageStore::arrivals(const Ed25519PublicKey& recipient,
-                                                  std::uint64_t after_seq, const Cursor& floor,
-                                                  std::size_t limit, std::uint64_t now_ms) const {
+std::vector<StoredMessage> MessageStore::arrivals(const Mailbox& mailbox, std::uint64_t after_seq,
+                                                  const Cursor& floor, std::size_t limit,
+                                                  std::uint64_t now_ms) const {
   std::vector<StoredMessage> out;
   if (limit == 0 || after_seq == std::numeric_limits<std::uint64_t>::max()) return out;
+  const MailboxKey box = mailbox_key(mailbox);
   std::string prefix;
-  append_bytes(prefix, recipient);
+  append_bytes(prefix, box);
   PrefixRead read(prefix, impl_->read_options());
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(read.options, impl_->family(store_layout::arrival_index)));
-  for (it->Seek(arrival_key(recipient, after_seq + 1));
+  for (it->Seek(arrival_key(box, after_seq + 1));
        it->Valid() && has_prefix(it->key(), read.prefix) && out.size() < limit; it->Next()) {
     const rocksdb::Slice key = it->key();
     const rocksdb::Slice value = it->value();
@@ -173,7 +175,8 @@ std::vector<StoredMessage> MessageStore::arrivals(const Ed25519PublicKey& recipi
     const Cursor c{read_be64(value.data()), fixed_from<MessageId>(value.data() + 8)};
     if (!(floor < c)) continue;
     IdEntry e;
-    e.recipient = recipient;
+    e.recipient = mailbox.owner;
+    e.ns = mailbox.ns;
     e.timestamp_ms = c.timestamp_ms;
     e.seq = read_be64(key.data() + 32);
     auto m = impl_->read_message(c.id, e);
@@ -186,8 +189,8 @@ std::vector<StoredMessage> MessageStore::arrivals(const Ed25519PublicKey& recipi
 
 std::uint64_t MessageStore::incarnation() const { return impl_->incarnation; }
 
-std::uint64_t MessageStore::last_seq(const Ed25519PublicKey& recipient) const {
-  auto u = impl_->usage(nullptr, recipient);
+std::uint64_t MessageStore::last_seq(const Mailbox& mailbox) const {
+  auto u = impl_->usage(nullptr, mailbox);
   return u ? u->last_seq : 0;
 }
 
@@ -205,16 +208,18 @@ std::optional<MessageStore::IndexEntry> MessageStore::index_entry(const MessageI
   auto found = impl_->entry(nullptr, id);
   if (!found || !found->has_value()) return std::nullopt;
   const IdEntry& e = **found;
-  return IndexEntry{e.recipient, e.timestamp_ms, e.expiry_ms, e.tombstone};
+  return IndexEntry{e.recipient, e.ns, e.timestamp_ms, e.expiry_ms, e.tombstone};
 }
 
-Result<bool, StoreError> MessageStore::erase(const Ed25519PublicKey& recipient, const MessageId& id,
+Result<bool, StoreError> MessageStore::erase(const Mailbox& mailbox, const MessageId& id,
                                              std::uint64_t now_ms, std::uint64_t* expiry_ms) {
   Impl::Pending& p = impl_->staging();
   auto found = impl_->entry(&p, id);
   if (!found) return found.failure();  // nothing staged yet
   const std::optional<IdEntry>& e = *found;
-  if (!e || e->tombstone || e->expiry_ms <= now_ms || !(e->recipient == recipient)) return false;
+  if (!e || e->tombstone || e->expiry_ms <= now_ms || !(e->recipient == mailbox.owner) ||
+      e->ns != mailbox.ns)
+    return false;
   if (expiry_ms) *expiry_ms = e->expiry_ms;
   if (auto r = impl_->make_tombstone(p, id, *e, e->expiry_ms); !r) {
     impl_->poison();
@@ -224,16 +229,16 @@ Result<bool, StoreError> MessageStore::erase(const Ed25519PublicKey& recipient, 
   return true;
 }
 
-Result<void, StoreError> MessageStore::put_tombstone(const Ed25519PublicKey& recipient,
+Result<void, StoreError> MessageStore::put_tombstone(const Mailbox& mailbox,
                                                      const MessageId& id, std::uint64_t expiry_ms) {
   Impl::Pending& p = impl_->staging();
   auto found = impl_->entry(&p, id);
   if (!found) return found.failure();
   const std::optional<IdEntry>& e = *found;
   if (!e) {
-    impl_->insert_tombstone(p, id, IdEntry{true, recipient, 0, expiry_ms, 0});
+    impl_->insert_tombstone(p, id, IdEntry{true, mailbox.owner, mailbox.ns, 0, expiry_ms, 0});
   } else {
-    // The ID, not the recipient the peer named, says which message this is.
+    // The ID, not the mailbox the peer named, says which message this is.
     const std::uint64_t later = std::max(e->expiry_ms, expiry_ms);
     if (e->tombstone && later == e->expiry_ms) return {};
     if (auto r = impl_->make_tombstone(p, id, *e, later); !r) {
@@ -248,11 +253,11 @@ Result<void, StoreError> MessageStore::put_tombstone(const Ed25519PublicKey& rec
 // The ID index decides what each message is; a message record without a
 // matching live entry is left alone (and logged) rather than miscounted.
 Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
-    Pending& p, const Ed25519PublicKey& recipient, const MessageAction& action) {
+    Pending& p, const Mailbox& mailbox, const MessageAction& action) {
   Impl& impl = *this;
-  if (auto slot = impl.usage_slot(p, recipient); !slot) return slot.failure();
+  if (auto slot = impl.usage_slot(p, mailbox); !slot) return slot.failure();
   std::string prefix;
-  append_bytes(prefix, recipient);
+  append_bytes(prefix, mailbox_key(mailbox));
   PrefixRead read(prefix, impl.read_options());
   std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator(read.options, impl.family(messages)));
   std::size_t counted = 0;
@@ -263,7 +268,7 @@ Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
     auto found = impl.entry(&p, id);
     if (!found) return found.failure();
     const std::optional<IdEntry>& e = *found;
-    if (!e || e->tombstone || !(e->recipient == recipient)) {
+    if (!e || e->tombstone || !(e->recipient == mailbox.owner) || e->ns != mailbox.ns) {
       ++orphans;
       continue;
     }
@@ -279,11 +284,11 @@ Result<std::size_t, StoreError> MessageStore::Impl::for_each_message_of(
   return counted;
 }
 
-Result<std::size_t, StoreError> MessageStore::erase_all(const Ed25519PublicKey& recipient,
+Result<std::size_t, StoreError> MessageStore::erase_all(const Mailbox& mailbox,
                                                         std::uint64_t now_ms) {
   Impl::Pending& p = impl_->staging();
   auto n = impl_->for_each_message_of(
-      p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
+      p, mailbox, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
         if (e.expiry_ms <= now_ms) {
           if (auto r = impl_->remove(p, id, e); !r) return r.failure();
           return false;
@@ -300,10 +305,10 @@ Result<std::size_t, StoreError> MessageStore::erase_all(const Ed25519PublicKey& 
 }
 
 Result<std::size_t, StoreError> MessageStore::drop_messages(
-    const Ed25519PublicKey& recipient, const std::set<MessageId, std::less<>>& ids) {
+    const Mailbox& mailbox, const std::set<MessageId, std::less<>>& ids) {
   Impl::Pending& p = impl_->staging();
   auto n = impl_->for_each_message_of(
-      p, recipient, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
+      p, mailbox, [&](const IdEntry& e, const MessageId& id) -> Result<bool, StoreError> {
         if (!ids.count(id)) return false;
         if (auto r = impl_->remove(p, id, e); !r) return r.failure();
         return true;
@@ -404,21 +409,25 @@ std::vector<EntryState> MessageStore::bucket_entries(std::size_t bucket) const {
   return out;
 }
 
-std::vector<Ed25519PublicKey> MessageStore::recipients(std::optional<Ed25519PublicKey> after,
-                                                       std::size_t limit) const {
-  std::vector<Ed25519PublicKey> out;
+std::vector<Mailbox> MessageStore::recipients(std::optional<Mailbox> after,
+                                              std::size_t limit) const {
+  std::vector<Mailbox> out;
   if (limit == 0) return out;
   PrefixRead read(std::string(1, usage_prefix), impl_->read_options());
-  const std::string start = after ? usage_key(*after) : read.prefix;
+  const std::string start = after ? usage_key(mailbox_key(*after)) : read.prefix;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read.options, impl_->family(meta)));
   it->Seek(start);
   if (after && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
   for (; it->Valid() && out.size() < limit && has_prefix(it->key(), read.prefix); it->Next()) {
     if (it->key().size() != usage_key_bytes) continue;
     // A record kept for its arrival number alone (see commit) has no messages.
-    const auto usage = parse_usage_value(it->value());
-    if (usage && usage->count == 0) continue;
-    out.push_back(fixed_from<Ed25519PublicKey>(it->key().data() + 1));
+    const auto usage = parse_usage_value(it->value(), fixed_from<MailboxKey>(it->key().data() + 1));
+    if (!usage) {
+      impl_->log->error("message store: malformed quota counter ({} bytes)", it->value().size());
+      continue;
+    }
+    if (usage->count == 0) continue;
+    out.push_back(usage->mailbox);
   }
   if (!it->status().ok()) impl_->log_failure("reading quota counters", it->status());
   return out;

@@ -87,11 +87,41 @@ namespace nightjar {
 
 using MessageId = Hash256;
 
-// BLAKE2b-256(recipient || body).
-MessageId message_id(const Ed25519PublicKey& recipient, Bytes body);
+// Storage namespaces: what kind of mailbox an entry belongs to. Every
+// namespace is stored, replicated, repaired by anti-entropy and migrated by
+// the same rules; placement is always by the owner's key (its swarm), and
+// only the storage API's rules differ (who may read and write, and what a
+// body must be: docs/STORAGE-FORMAT.md, "Namespaces").
+enum class Namespace : std::uint8_t {
+  messages = 0,  // a recipient's messages (an account ID)
+  records = 1,   // an account's public records (swarm/public_record.hpp)
+  // 2: group mailboxes (reserved)
+};
+inline constexpr std::uint8_t namespace_count = 2;
+const char* to_string(Namespace ns);
+
+// A mailbox: a namespace and the key that owns it. A plain account key is
+// its messages mailbox.
+struct Mailbox {
+  Namespace ns = Namespace::messages;
+  Ed25519PublicKey owner;
+  Mailbox() = default;
+  Mailbox(const Ed25519PublicKey& account) : owner(account) {}  // NOLINT: implicit on purpose
+  Mailbox(Namespace n, const Ed25519PublicKey& o) : ns(n), owner(o) {}
+  friend bool operator==(const Mailbox&, const Mailbox&) = default;
+};
+
+// The 32 bytes a mailbox is filed under: the owner's key itself for the
+// messages namespace (so messages keep the keys and IDs they always had),
+// BLAKE2b-256("nightjar mailbox v1" || ns || owner) for the others.
+using MailboxKey = Hash256;
+MailboxKey mailbox_key(const Mailbox& mailbox);
+
+// BLAKE2b-256(mailbox_key(mailbox) || body): for messages, BLAKE2b-256(recipient || body).
+MessageId message_id(const Mailbox& mailbox, Bytes body);
 
 struct StoredMessage {
-  Ed25519PublicKey recipient;
+  Ed25519PublicKey recipient;  // the mailbox's owner
   MessageId id;
   std::uint64_t timestamp_ms = 0;  // cursor order; assigned by the first node
   std::uint64_t expiry_ms = 0;     // unix milliseconds; gone after this
@@ -100,6 +130,8 @@ struct StoredMessage {
   // otherwise).
   // Local to one store: replication neither sends nor keeps it.
   std::uint64_t seq = 0;
+  Namespace ns = Namespace::messages;  // with `recipient`, the mailbox
+  Mailbox mailbox() const { return Mailbox{ns, recipient}; }
 };
 
 // Retrieve returns messages strictly after the cursor. The zero cursor is
@@ -221,19 +253,19 @@ class MessageStore {
                                                        std::uint64_t* timestamps_ms = nullptr);
 
   // Up to `limit` unexpired messages of `recipient` after `after`, in order.
-  std::vector<StoredMessage> retrieve(const Ed25519PublicKey& recipient, const Cursor& after,
+  std::vector<StoredMessage> retrieve(const Mailbox& mailbox, const Cursor& after,
                                       std::size_t limit, std::uint64_t now_ms) const;
   // Up to `limit` unexpired messages of `recipient` that arrived here after
   // arrival number `after_seq` and sort after `floor` in cursor order, in
   // arrival order; each carries its seq.
-  std::vector<StoredMessage> arrivals(const Ed25519PublicKey& recipient, std::uint64_t after_seq,
+  std::vector<StoredMessage> arrivals(const Mailbox& mailbox, std::uint64_t after_seq,
                                       const Cursor& floor, std::size_t limit,
                                       std::uint64_t now_ms) const;
   // This store's incarnation, and the recipient's latest arrival number
   // (written): every message for it that arrives from now on gets a higher
   // one. 0 when it has none here (or RocksDB failed: logged).
   std::uint64_t incarnation() const;
-  std::uint64_t last_seq(const Ed25519PublicKey& recipient) const;
+  std::uint64_t last_seq(const Mailbox& mailbox) const;
 
   std::optional<StoredMessage> get(const MessageId& id, std::uint64_t now_ms) const;
   // Live or tombstone, expired or not, until the sweep removes it (what the
@@ -242,7 +274,8 @@ class MessageStore {
   // The ID index's record of `id` (live or tombstone, expired or not, until
   // swept): what replication needs to pass on a tombstone.
   struct IndexEntry {
-    Ed25519PublicKey recipient;
+    Ed25519PublicKey recipient;  // the mailbox's owner
+    Namespace ns = Namespace::messages;
     std::uint64_t timestamp_ms = 0;
     std::uint64_t expiry_ms = 0;
     bool tombstone = false;
@@ -252,17 +285,17 @@ class MessageStore {
   // Deletes one unexpired message of `recipient`, leaving a tombstone with the
   // message's expiry (which `expiry_ms` receives when given). False if there
   // was no such live message (staged ones count).
-  Result<bool, StoreError> erase(const Ed25519PublicKey& recipient, const MessageId& id,
+  Result<bool, StoreError> erase(const Mailbox& mailbox, const MessageId& id,
                                  std::uint64_t now_ms, std::uint64_t* expiry_ms = nullptr);
   // Replication of a delete: records a tombstone for `id`, deleting the
   // message if it is here (the tombstone keeps the later of the two expiries).
   // An already expired tombstone is recorded too, and goes at the next sweep.
-  Result<void, StoreError> put_tombstone(const Ed25519PublicKey& recipient, const MessageId& id,
+  Result<void, StoreError> put_tombstone(const Mailbox& mailbox, const MessageId& id,
                                          std::uint64_t expiry_ms);
   // Deletes all of a recipient's unexpired messages, leaving a tombstone for
   // each; returns how many. Its expired messages go without a tombstone.
   // Messages still being written (with a writer) are not among them.
-  Result<std::size_t, StoreError> erase_all(const Ed25519PublicKey& recipient,
+  Result<std::size_t, StoreError> erase_all(const Mailbox& mailbox,
                                             std::uint64_t now_ms);
 
   // Removes up to `max` expired messages and tombstones, oldest expiry first,
@@ -276,20 +309,19 @@ class MessageStore {
   const StoreSummary& summary() const { return summary_; }
   std::vector<EntryState> bucket_entries(std::size_t bucket) const;
 
-  // Migration: the recipients that have messages stored (from the quota
-  // counters, so one whose messages have all expired is listed until the
-  // sweep), in key order, from `after` (exclusive; nullopt: from the start),
-  // at most `limit`.
-  std::vector<Ed25519PublicKey> recipients(std::optional<Ed25519PublicKey> after,
-                                           std::size_t limit) const;
-  // All unexpired messages of a recipient (for migration), in order, up to `limit`.
-  std::vector<StoredMessage> all_of(const Ed25519PublicKey& recipient, std::size_t limit,
+  // Migration: the mailboxes (of every namespace) that have messages stored
+  // (from the quota counters, so one whose messages have all expired is
+  // listed until the sweep), in mailbox_key order, from `after` (exclusive;
+  // nullopt: from the start), at most `limit`.
+  std::vector<Mailbox> recipients(std::optional<Mailbox> after, std::size_t limit) const;
+  // All unexpired messages of a mailbox (for migration), in order, up to `limit`.
+  std::vector<StoredMessage> all_of(const Mailbox& mailbox, std::size_t limit,
                                     std::uint64_t now_ms) const;
   // Migration: drops those of `ids` that are messages of `recipient` here,
   // expired or not, without tombstones (the swarm they moved to acknowledged
   // them); the recipient's other messages and its tombstones stay. Returns
   // how many.
-  Result<std::size_t, StoreError> drop_messages(const Ed25519PublicKey& recipient,
+  Result<std::size_t, StoreError> drop_messages(const Mailbox& mailbox,
                                                 const std::set<MessageId, std::less<>>& ids);
 
   // Live messages stored (expired ones count until swept), and their bodies.

@@ -2,20 +2,25 @@
 // callers): the layout of the column families, and Impl, which holds the open
 // database and builds one atomic write at a time.
 //
-// Column families (all integers big-endian, so byte order is numeric order):
-//   messages  recipient(32) || timestamp_ms(8) || id(32)  ->  expiry_ms(8) || body
-//   ids       id(32)  ->  state(1) || recipient(32) || timestamp_ms(8) || expiry_ms(8)
-//                         || body_bytes(8) || seq(8)  (state 1 live, 2 tombstone;
-//                         seq: the live message's arrival number, 0 for a tombstone;
-//                         schema 1 entries lack it and read as seq 0)
+// Column families (all integers big-endian, so byte order is numeric order;
+// `mailbox` is mailbox_key(): the recipient's account key for messages, a
+// hash of namespace and owner for the other namespaces):
+//   messages  mailbox(32) || timestamp_ms(8) || id(32)  ->  expiry_ms(8) || body
+//   ids       id(32)  ->  state(1) || owner(32) || timestamp_ms(8) || expiry_ms(8)
+//                         || body_bytes(8) || seq(8) || namespace(1)  (state 1 live,
+//                         2 tombstone; seq: the live message's arrival number, 0 for a
+//                         tombstone; schema 1 entries end before seq and read as seq 0,
+//                         schema 1 and 2 entries before the namespace: messages)
 //   expiry    expiry_ms(8) || id(32)  ->  empty     (live messages and tombstones)
-//   arrivals  recipient(32) || seq(8)  ->  timestamp_ms(8) || id(32)   (live messages,
+//   arrivals  mailbox(32) || seq(8)  ->  timestamp_ms(8) || id(32)   (live messages,
 //                         in the order they arrived here)
 //   meta      "schema_version"  ->  u32
 //             "incarnation"  ->  u64, drawn at random when the store is created
 //             "clock_ms"  ->  u64, the latest clock reading an arrival number was made from
-//             'u' || recipient(32)  ->  count(8) || body_bytes(8) || last_seq(8)
-//                         (live messages, for quotas; the recipient's latest arrival
+//             'u' || mailbox(32)  ->  count(8) || body_bytes(8) || last_seq(8)
+//                         [|| namespace(1) || owner(32), for namespaces other than
+//                         messages, whose mailbox key does not name the owner]
+//                         (live messages, for quotas; the mailbox's latest arrival
 //                         number; schema 1 records lack it and read as 0)
 // The totals (message_count, body_bytes) are not stored: open() recounts
 // them from the ids column family while it rebuilds the summary.
@@ -66,7 +71,8 @@ namespace nightjar {
 
 namespace store_layout {
 
-inline constexpr std::uint32_t schema_version = 2;
+// Schema 3 added namespaces (values only: a schema 2 store opens as is).
+inline constexpr std::uint32_t schema_version = 3;
 
 enum Family : std::size_t { messages, ids, expiry, meta, arrival_index, family_count };
 inline constexpr std::array<const char*, family_count> family_names = {"messages", "ids", "expiry",
@@ -74,7 +80,8 @@ inline constexpr std::array<const char*, family_count> family_names = {"messages
 
 inline constexpr std::size_t message_key_bytes = 32 + 8 + 32;
 inline constexpr std::size_t id_value_v1_bytes = 1 + 32 + 8 + 8 + 8;
-inline constexpr std::size_t id_value_bytes = id_value_v1_bytes + 8;
+inline constexpr std::size_t id_value_v2_bytes = id_value_v1_bytes + 8;
+inline constexpr std::size_t id_value_bytes = id_value_v2_bytes + 1;
 inline constexpr std::size_t arrival_key_bytes = 32 + 8;
 inline constexpr std::size_t arrival_value_bytes = 8 + 32;
 inline constexpr std::size_t expiry_key_bytes = 8 + 32;
@@ -86,11 +93,13 @@ inline constexpr const char* clock_key = "clock_ms";
 inline constexpr unsigned seq_clock_shift = 20;
 inline constexpr std::size_t usage_value_v1_bytes = 16;
 inline constexpr std::size_t usage_value_bytes = 24;
+inline constexpr std::size_t usage_value_owner_bytes = usage_value_bytes + 1 + 32;
 
 // One ID index entry.
 struct IdEntry {
   bool tombstone = false;
-  Ed25519PublicKey recipient;
+  Ed25519PublicKey recipient;  // the mailbox's owner
+  Namespace ns = Namespace::messages;
   std::uint64_t timestamp_ms = 0;
   std::uint64_t expiry_ms = 0;
   std::uint64_t body_bytes = 0;  // 0 for a tombstone
@@ -100,7 +109,8 @@ struct IdEntry {
 struct Usage {
   std::uint64_t count = 0;
   std::uint64_t bytes = 0;
-  std::uint64_t last_seq = 0;  // the recipient's latest arrival number
+  std::uint64_t last_seq = 0;  // the mailbox's latest arrival number
+  Mailbox mailbox;             // whose counters these are
   friend bool operator==(const Usage&, const Usage&) = default;
 };
 
@@ -117,19 +127,23 @@ T fixed_from(const char* p) {
   return t;
 }
 
-std::string message_key(const Ed25519PublicKey& recipient, std::uint64_t timestamp_ms,
+std::string message_key(const MailboxKey& mailbox, std::uint64_t timestamp_ms,
                         const MessageId& id);
 std::string message_value(std::uint64_t expiry_ms, Bytes body);
 std::string id_key(const MessageId& id);
 std::string id_value(const IdEntry& e);
 std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v);
 std::string expiry_key(std::uint64_t expiry_ms, const MessageId& id);
-std::string arrival_key(const Ed25519PublicKey& recipient, std::uint64_t seq);
+std::string arrival_key(const MailboxKey& mailbox, std::uint64_t seq);
 std::string arrival_value(std::uint64_t timestamp_ms, const MessageId& id);
 std::string be64_string(std::uint64_t v);
-std::string usage_key(const Ed25519PublicKey& recipient);
+std::string usage_key(const MailboxKey& mailbox);
 std::string usage_value(const Usage& u);
-std::optional<Usage> parse_usage_value(const rocksdb::Slice& v);
+// `key` is the record's mailbox key (without the prefix): it names the
+// mailbox of a messages-namespace record.
+std::optional<Usage> parse_usage_value(const rocksdb::Slice& v, const MailboxKey& key);
+// The mailbox key of an entry.
+inline MailboxKey mailbox_key_of(const IdEntry& e) { return mailbox_key(Mailbox{e.ns, e.recipient}); }
 
 // The smallest key greater than every key that starts with `prefix`; nullopt
 // when there is none (all bytes 0xff).
@@ -181,10 +195,10 @@ struct MessageStore::Impl {
 
   // Reads, through the overlay of `p` when given.
   Result<std::optional<IdEntry>, StoreError> entry(Pending* p, const MessageId& id) const;
-  Result<Usage, StoreError> usage(Pending* p, const Ed25519PublicKey& recipient) const;
-  // Messages of `recipient` strictly after `after` (nullopt: from the first),
+  Result<Usage, StoreError> usage(Pending* p, const Mailbox& mailbox) const;
+  // Messages of `mailbox` strictly after `after` (nullopt: from the first),
   // unexpired at now_ms, up to `limit`.
-  std::vector<StoredMessage> scan_recipient(const Ed25519PublicKey& recipient,
+  std::vector<StoredMessage> scan_recipient(const Mailbox& mailbox,
                                             const std::optional<Cursor>& after, std::size_t limit,
                                             std::uint64_t now_ms) const;
   // Reads the message of an ID entry; nullopt if it is missing (logged) or
@@ -193,7 +207,7 @@ struct MessageStore::Impl {
 
   // The recipient's counters in the overlay of `p`, loaded on first use. Load
   // them before the first change, so that no change is followed by a failed read.
-  Result<Usage*, StoreError> usage_slot(Pending& p, const Ed25519PublicKey& recipient) const;
+  Result<Usage*, StoreError> usage_slot(Pending& p, const Mailbox& mailbox) const;
 
   // One message of a put_batch: checks it against the store as `p` leaves it
   // and records its changes in `p`. The bool says whether it changed anything.
@@ -221,7 +235,7 @@ struct MessageStore::Impl {
   // Calls `action` on each live message of `recipient` (expired or not); counts
   // the calls that return true.
   using MessageAction = std::function<Result<bool, StoreError>(const IdEntry&, const MessageId&)>;
-  Result<std::size_t, StoreError> for_each_message_of(Pending& p, const Ed25519PublicKey& recipient,
+  Result<std::size_t, StoreError> for_each_message_of(Pending& p, const Mailbox& mailbox,
                                                       const MessageAction& action);
 
   // Opening: reads the schema version (writing it, with a fresh incarnation,

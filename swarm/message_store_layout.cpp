@@ -1,14 +1,38 @@
 // The byte layout of the message store's keys and values, and the hashes that
 // name messages and summary entries.
 #include <algorithm>
+#include <cstring>
+#include <string_view>
 
 #include "swarm/message_store_impl.hpp"
 
 namespace nightjar {
 
-MessageId message_id(const Ed25519PublicKey& recipient, Bytes body) {
-  std::vector<std::uint8_t> input(recipient.bytes.begin(), recipient.bytes.end());
-  input.insert(input.end(), body.begin(), body.end());
+const char* to_string(Namespace ns) {
+  switch (ns) {
+    case Namespace::messages:
+      return "messages";
+    case Namespace::records:
+      return "records";
+  }
+  return "unknown namespace";
+}
+
+MailboxKey mailbox_key(const Mailbox& mailbox) {
+  if (mailbox.ns == Namespace::messages) return MailboxKey{mailbox.owner.bytes};
+  static constexpr std::string_view label = "nightjar mailbox v1";
+  std::array<std::uint8_t, label.size() + 1 + 32> input{};
+  std::copy(label.begin(), label.end(), input.begin());
+  input[label.size()] = static_cast<std::uint8_t>(mailbox.ns);
+  std::copy(mailbox.owner.bytes.begin(), mailbox.owner.bytes.end(), input.begin() + label.size() + 1);
+  return crypto::blake2b_256(input);
+}
+
+MessageId message_id(const Mailbox& mailbox, Bytes body) {
+  const MailboxKey key = mailbox_key(mailbox);
+  std::vector<std::uint8_t> input(key.size() + body.size());
+  std::copy(key.bytes.begin(), key.bytes.end(), input.begin());
+  if (!body.empty()) std::memcpy(input.data() + key.size(), body.data(), body.size());
   return crypto::blake2b_256(input);
 }
 
@@ -64,11 +88,11 @@ std::uint64_t read_be64(const char* p) {
   return v;
 }
 
-std::string message_key(const Ed25519PublicKey& recipient, std::uint64_t timestamp_ms,
+std::string message_key(const MailboxKey& mailbox, std::uint64_t timestamp_ms,
                         const MessageId& id) {
   std::string k;
   k.reserve(message_key_bytes);
-  append_bytes(k, recipient);
+  append_bytes(k, mailbox);
   append_be64(k, timestamp_ms);
   append_bytes(k, id);
   return k;
@@ -97,11 +121,14 @@ std::string id_value(const IdEntry& e) {
   append_be64(v, e.expiry_ms);
   append_be64(v, e.body_bytes);
   append_be64(v, e.seq);
+  v.push_back(static_cast<char>(e.ns));
   return v;
 }
 
 std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v) {
-  if (v.size() != id_value_bytes && v.size() != id_value_v1_bytes) return std::nullopt;
+  if (v.size() != id_value_bytes && v.size() != id_value_v2_bytes &&
+      v.size() != id_value_v1_bytes)
+    return std::nullopt;
   const char* p = v.data();
   if (p[0] != state_live && p[0] != state_tombstone) return std::nullopt;
   IdEntry e;
@@ -110,14 +137,19 @@ std::optional<IdEntry> parse_id_value(const rocksdb::Slice& v) {
   e.timestamp_ms = read_be64(p + 33);
   e.expiry_ms = read_be64(p + 41);
   e.body_bytes = read_be64(p + 49);
-  if (v.size() == id_value_bytes) e.seq = read_be64(p + 57);
+  if (v.size() >= id_value_v2_bytes) e.seq = read_be64(p + 57);
+  if (v.size() == id_value_bytes) {
+    const auto ns = static_cast<std::uint8_t>(p[65]);
+    if (ns >= namespace_count) return std::nullopt;
+    e.ns = static_cast<Namespace>(ns);
+  }
   return e;
 }
 
-std::string arrival_key(const Ed25519PublicKey& recipient, std::uint64_t seq) {
+std::string arrival_key(const MailboxKey& mailbox, std::uint64_t seq) {
   std::string k;
   k.reserve(arrival_key_bytes);
-  append_bytes(k, recipient);
+  append_bytes(k, mailbox);
   append_be64(k, seq);
   return k;
 }
@@ -144,25 +176,37 @@ std::string expiry_key(std::uint64_t expiry_ms, const MessageId& id) {
   return k;
 }
 
-std::string usage_key(const Ed25519PublicKey& recipient) {
+std::string usage_key(const MailboxKey& mailbox) {
   std::string k(1, usage_prefix);
-  append_bytes(k, recipient);
+  append_bytes(k, mailbox);
   return k;
 }
 
 std::string usage_value(const Usage& u) {
   std::string v;
-  v.reserve(usage_value_bytes);
+  v.reserve(usage_value_owner_bytes);
   append_be64(v, u.count);
   append_be64(v, u.bytes);
   append_be64(v, u.last_seq);
+  if (u.mailbox.ns != Namespace::messages) {
+    v.push_back(static_cast<char>(u.mailbox.ns));
+    append_bytes(v, u.mailbox.owner);
+  }
   return v;
 }
 
-std::optional<Usage> parse_usage_value(const rocksdb::Slice& v) {
-  if (v.size() != usage_value_bytes && v.size() != usage_value_v1_bytes) return std::nullopt;
-  Usage u{read_be64(v.data()), read_be64(v.data() + 8), 0};
-  if (v.size() == usage_value_bytes) u.last_seq = read_be64(v.data() + 16);
+std::optional<Usage> parse_usage_value(const rocksdb::Slice& v, const MailboxKey& key) {
+  if (v.size() != usage_value_bytes && v.size() != usage_value_v1_bytes &&
+      v.size() != usage_value_owner_bytes)
+    return std::nullopt;
+  Usage u{read_be64(v.data()), read_be64(v.data() + 8), 0, Mailbox{Ed25519PublicKey{key.bytes}}};
+  if (v.size() >= usage_value_bytes) u.last_seq = read_be64(v.data() + 16);
+  if (v.size() == usage_value_owner_bytes) {
+    const auto ns = static_cast<std::uint8_t>(v.data()[24]);
+    if (ns == 0 || ns >= namespace_count) return std::nullopt;
+    u.mailbox = Mailbox{static_cast<Namespace>(ns), fixed_from<Ed25519PublicKey>(v.data() + 25)};
+    if (!(mailbox_key(u.mailbox) == key)) return std::nullopt;
+  }
   return u;
 }
 

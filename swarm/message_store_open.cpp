@@ -123,11 +123,12 @@ Result<void, std::string> MessageStore::Impl::upgrade_from_v1(const std::string&
     if (!recipient || place == 0) return {};
     std::string value;
     const rocksdb::Status s =
-        impl.db->Get(rocksdb::ReadOptions(), impl.family(meta), usage_key(*recipient), &value);
+        impl.db->Get(rocksdb::ReadOptions(), impl.family(meta), usage_key(MailboxKey{recipient->bytes}), &value);
     if (!s.ok() && !s.IsNotFound()) return fail("cannot upgrade message store " + where + ": " + s.ToString());
-    Usage u = s.ok() ? parse_usage_value(value).value_or(Usage{}) : Usage{};
+    const Usage none{0, 0, 0, Mailbox{*recipient}};
+    Usage u = s.ok() ? parse_usage_value(value, MailboxKey{recipient->bytes}).value_or(none) : none;
     u.last_seq = (now << seq_clock_shift) + place - 1;
-    batch.Put(impl.family(meta), usage_key(*recipient), usage_value(u));
+    batch.Put(impl.family(meta), usage_key(MailboxKey{recipient->bytes}), usage_value(u));
     most = std::max(most, place);
     return {};
   };
@@ -158,7 +159,7 @@ Result<void, std::string> MessageStore::Impl::upgrade_from_v1(const std::string&
     }
     e->seq = (now << seq_clock_shift) + place++;
     batch.Put(impl.family(ids), id_key(id), id_value(*e));
-    batch.Put(impl.family(arrival_index), arrival_key(e->recipient, e->seq),
+    batch.Put(impl.family(arrival_index), arrival_key(MailboxKey{e->recipient.bytes}, e->seq),
               arrival_value(e->timestamp_ms, id));
     ++numbered;
     if (batch.Count() >= 2 * batch_entries) {
@@ -213,10 +214,17 @@ Result<void, std::string> MessageStore::Impl::check_schema(const std::filesystem
       found = (found << 8) | static_cast<std::uint8_t>(c);
     if (version.size() == 4 && found == 1) {
       if (auto r = upgrade_from_v1(where); !r) return r;
+    } else if (version.size() == 4 && found == 2) {
+      // Schema 3 only added namespaces: schema 2 keys and values read as the
+      // messages namespace, so the version is all that changes.
+      rocksdb::WriteOptions wo;
+      wo.sync = impl.options.sync;
+      s = impl.db->Put(wo, impl.family(meta), schema_key, be32(schema_version));
+      if (!s.ok()) return fail("cannot upgrade message store " + where + ": " + s.ToString());
     } else if (version.size() != 4 || found != schema_version) {
       return fail("message store " + where + " has schema version " +
                   (version.size() == 4 ? std::to_string(found) : "(malformed)") +
-                  "; this build reads versions 1 and " + std::to_string(schema_version));
+                  "; this build reads versions 1 to " + std::to_string(schema_version));
     }
   }
   const auto stored_incarnation = read_meta_u64(*impl.db, impl.family(meta), incarnation_key);

@@ -41,24 +41,24 @@ Result<std::optional<IdEntry>, StoreError> MessageStore::Impl::entry(Pending* p,
   return e;
 }
 
-Result<Usage, StoreError> MessageStore::Impl::usage(Pending* p,
-                                                    const Ed25519PublicKey& recipient) const {
+Result<Usage, StoreError> MessageStore::Impl::usage(Pending* p, const Mailbox& mailbox) const {
+  const MailboxKey key = mailbox_key(mailbox);
   if (p) {
-    if (auto it = p->usage.find(recipient.bytes); it != p->usage.end()) return it->second.current;
+    if (auto it = p->usage.find(key.bytes); it != p->usage.end()) return it->second.current;
     if (p == open.get() && inflight) {
-      if (auto it = inflight->usage.find(recipient.bytes); it != inflight->usage.end())
+      if (auto it = inflight->usage.find(key.bytes); it != inflight->usage.end())
         return it->second.current;
     }
   }
   rocksdb::PinnableSlice v;
-  const rocksdb::Status s = db->Get(read_options(), family(meta), usage_key(recipient), &v);
-  if (s.IsNotFound()) return Usage{};
+  const rocksdb::Status s = db->Get(read_options(), family(meta), usage_key(key), &v);
+  if (s.IsNotFound()) return Usage{0, 0, 0, mailbox};
   if (!s.ok()) {
     log_failure("reading a quota counter", s);
     return fail(StoreError::io_error);
   }
-  auto u = parse_usage_value(v);
-  if (!u) {
+  auto u = parse_usage_value(v, key);
+  if (!u || !(u->mailbox == mailbox)) {
     log->error("message store: malformed quota counter ({} bytes)", v.size());
     return fail(StoreError::io_error);
   }
@@ -66,18 +66,19 @@ Result<Usage, StoreError> MessageStore::Impl::usage(Pending* p,
 }
 
 Result<Usage*, StoreError> MessageStore::Impl::usage_slot(Pending& p,
-                                                          const Ed25519PublicKey& recipient) const {
-  if (auto it = p.usage.find(recipient.bytes); it != p.usage.end()) return &it->second.current;
-  auto loaded = usage(&p, recipient);  // the write in flight's, or the database's
+                                                          const Mailbox& mailbox) const {
+  const MailboxKey key = mailbox_key(mailbox);
+  if (auto it = p.usage.find(key.bytes); it != p.usage.end()) return &it->second.current;
+  auto loaded = usage(&p, mailbox);  // the write in flight's, or the database's
   if (!loaded) return loaded.failure();
-  auto [it, inserted] = p.usage.emplace(recipient.bytes, UsageSlot{*loaded, *loaded});
+  auto [it, inserted] = p.usage.emplace(key.bytes, UsageSlot{*loaded, *loaded});
   return &it->second.current;
 }
 
 Result<std::pair<PutResult, bool>, StoreError> MessageStore::Impl::stage_put(
     Pending& p, const StoredMessage& m, std::uint64_t now_ms, std::uint64_t* timestamp_ms) {
   if (m.expiry_ms <= now_ms) return fail(StoreError::expired);
-  if (!(message_id(m.recipient, m.body) == m.id)) return fail(StoreError::bad_id);
+  if (!(message_id(m.mailbox(), m.body) == m.id)) return fail(StoreError::bad_id);
   auto found = entry(&p, m.id);
   if (!found) return found.failure();
   const std::optional<IdEntry>& old = *found;
@@ -91,7 +92,7 @@ Result<std::pair<PutResult, bool>, StoreError> MessageStore::Impl::stage_put(
 
   // A new message, or one replacing an expired entry of the same ID (which
   // frees what that entry held).
-  auto slot = usage_slot(p, m.recipient);
+  auto slot = usage_slot(p, m.mailbox());
   if (!slot) return slot.failure();
   Usage recipient_usage = **slot;
   std::uint64_t count = staged_count(p);
@@ -126,19 +127,20 @@ void MessageStore::Impl::set_entry(Pending& p, const MessageId& id, std::optiona
 
 Result<void, StoreError> MessageStore::Impl::insert_live(Pending& p, const StoredMessage& m,
                                                          std::uint64_t now_ms) {
-  auto slot = usage_slot(p, m.recipient);
+  auto slot = usage_slot(p, m.mailbox());
   if (!slot) return slot.failure();
   const std::uint64_t size = m.body.size();
+  const MailboxKey key = mailbox_key(m.mailbox());
   // The next arrival number: a message that arrives here gets one, whatever
   // its timestamp, so a client that asks for "what arrived after N" sees a
   // replica that came late. A hybrid clock per recipient (see the layout).
   p.clock_ms = std::max({p.clock_ms, staged_clock(), now_ms});
   const std::uint64_t seq = std::max((*slot)->last_seq + 1, p.clock_ms << seq_clock_shift);
   (*slot)->last_seq = seq;
-  p.batch.Put(family(messages), message_key(m.recipient, m.timestamp_ms, m.id),
+  p.batch.Put(family(messages), message_key(key, m.timestamp_ms, m.id),
               message_value(m.expiry_ms, m.body));
-  p.batch.Put(family(arrival_index), arrival_key(m.recipient, seq), arrival_value(m.timestamp_ms, m.id));
-  set_entry(p, m.id, IdEntry{false, m.recipient, m.timestamp_ms, m.expiry_ms, size, seq});
+  p.batch.Put(family(arrival_index), arrival_key(key, seq), arrival_value(m.timestamp_ms, m.id));
+  set_entry(p, m.id, IdEntry{false, m.recipient, m.ns, m.timestamp_ms, m.expiry_ms, size, seq});
   p.batch.Put(family(expiry), expiry_key(m.expiry_ms, m.id), rocksdb::Slice());
   p.min_expiry_put_ms = std::min(p.min_expiry_put_ms, m.expiry_ms);
   (*slot)->count += 1;
@@ -173,10 +175,11 @@ void uncount(Usage& u, std::int64_t& count_delta, std::int64_t& bytes_delta, std
 Result<void, StoreError> MessageStore::Impl::remove(Pending& p, const MessageId& id,
                                                     const IdEntry& e, bool keep_expiry_key) {
   if (!e.tombstone) {
-    auto slot = usage_slot(p, e.recipient);
+    auto slot = usage_slot(p, Mailbox{e.ns, e.recipient});
     if (!slot) return slot.failure();
-    p.batch.Delete(family(messages), message_key(e.recipient, e.timestamp_ms, id));
-    if (e.seq != 0) p.batch.Delete(family(arrival_index), arrival_key(e.recipient, e.seq));
+    const MailboxKey key = mailbox_key_of(e);
+    p.batch.Delete(family(messages), message_key(key, e.timestamp_ms, id));
+    if (e.seq != 0) p.batch.Delete(family(arrival_index), arrival_key(key, e.seq));
     uncount(**slot, p.count_delta, p.bytes_delta, e.body_bytes);
   }
   set_entry(p, id, std::nullopt);
@@ -189,10 +192,11 @@ Result<void, StoreError> MessageStore::Impl::make_tombstone(Pending& p, const Me
                                                             const IdEntry& e,
                                                             std::uint64_t expiry_ms) {
   if (!e.tombstone) {
-    auto slot = usage_slot(p, e.recipient);
+    auto slot = usage_slot(p, Mailbox{e.ns, e.recipient});
     if (!slot) return slot.failure();
-    p.batch.Delete(family(messages), message_key(e.recipient, e.timestamp_ms, id));
-    if (e.seq != 0) p.batch.Delete(family(arrival_index), arrival_key(e.recipient, e.seq));
+    const MailboxKey key = mailbox_key_of(e);
+    p.batch.Delete(family(messages), message_key(key, e.timestamp_ms, id));
+    if (e.seq != 0) p.batch.Delete(family(arrival_index), arrival_key(key, e.seq));
     uncount(**slot, p.count_delta, p.bytes_delta, e.body_bytes);
   }
   IdEntry t = e;
@@ -214,7 +218,7 @@ Result<void, StoreError> MessageStore::Impl::make_tombstone(Pending& p, const Me
 void MessageStore::Impl::extend_live(Pending& p, const StoredMessage& m, const IdEntry& e,
                                      std::uint64_t expiry_ms) {
   // The first copy's timestamp stays: it is the message's place in the order.
-  p.batch.Put(family(messages), message_key(e.recipient, e.timestamp_ms, m.id),
+  p.batch.Put(family(messages), message_key(mailbox_key_of(e), e.timestamp_ms, m.id),
               message_value(expiry_ms, m.body));
   IdEntry longer = e;
   longer.expiry_ms = expiry_ms;
@@ -270,9 +274,9 @@ Result<void, StoreError> MessageStore::Impl::end_operation(std::size_t operation
 
 void MessageStore::Impl::seal(Pending& p) {
   const std::uint64_t clock_now = std::max(staged_clock(), p.clock_ms);
-  for (const auto& [recipient, slot] : p.usage) {
+  for (const auto& [mailbox, slot] : p.usage) {
     if (slot.current == slot.loaded) continue;
-    const std::string key = usage_key(Ed25519PublicKey{recipient});
+    const std::string key = usage_key(MailboxKey{mailbox});
     // An empty recipient's record goes, unless its last arrival number was
     // made from the current millisecond: a new record would start there too.
     if (slot.current.count == 0 && (slot.current.last_seq >> seq_clock_shift) < clock_now)

@@ -31,9 +31,9 @@ bool Replicator::is_peer(const NodeId& node) const {
   return std::find(peers_.begin(), peers_.end(), node) != peers_.end();
 }
 
-bool Replicator::mine(const Ed25519PublicKey& recipient) const {
+bool Replicator::mine(const Mailbox& mailbox) const {
   if (!directory_ || !swarm_) return false;
-  auto s = directory_->swarm_for(recipient);
+  auto s = directory_->swarm_for(mailbox.owner);
   return s && *s == *swarm_;
 }
 
@@ -99,9 +99,9 @@ void Replicator::replicate(const StoredMessage& m, QuorumHandler done) {
   if (op.done) ops_.emplace(op_id, std::move(op));
 }
 
-void Replicator::replicate_tombstone(const Ed25519PublicKey& recipient, const MessageId& id,
+void Replicator::replicate_tombstone(const Mailbox& mailbox, const MessageId& id,
                                      std::uint64_t expiry_ms) {
-  const auto frame = encode(Tombstone{recipient, id, expiry_ms});
+  const auto frame = encode(Tombstone{mailbox, id, expiry_ms});
   for (const NodeId& p : peers_) net_.send(p, frame);
 }
 
@@ -111,7 +111,7 @@ void Replicator::handle_push(const NodeId& peer, Bytes frame, const Reply& reply
   ++stats_.pushes_received;
   fetching_.erase(push->message.id);
   AckStatus status = AckStatus::stored;
-  if (!mine(push->message.recipient)) {
+  if (!mine(push->message.mailbox())) {
     ++stats_.wrong_swarm;
     status = AckStatus::wrong_swarm;
   } else {
@@ -121,10 +121,10 @@ void Replicator::handle_push(const NodeId& peer, Bytes frame, const Reply& reply
       const bool fresh = *r == PutResult::stored;
       if (fresh && push->request_id == 0) ++stats_.repaired;
       store_.when_durable([this, alive = std::weak_ptr<const char>(lifetime_), fresh,
-                           recipient = push->message.recipient, rid = push->request_id,
+                           mailbox = push->message.mailbox(), rid = push->request_id,
                            reply](bool ok) {
         if (alive.expired()) return;
-        if (ok && fresh && on_stored_) on_stored_(recipient);
+        if (ok && fresh && on_stored_) on_stored_(mailbox);
         if (rid != 0) reply(encode(PushAck{rid, ok ? AckStatus::stored : AckStatus::refused}));
       });
       return;
@@ -170,8 +170,8 @@ void Replicator::handle_tombstone(Bytes frame) {
   auto t = decode_tombstone(frame);
   if (!t) return;
   fetching_.erase(t->id);
-  if (!mine(t->recipient)) return;
-  if (store_.put_tombstone(t->recipient, t->id, t->expiry_ms)) ++stats_.repaired;
+  if (!mine(t->mailbox)) return;
+  if (store_.put_tombstone(t->mailbox, t->id, t->expiry_ms)) ++stats_.repaired;
 }
 
 // --- Anti-entropy ------------------------------------------------------------------
@@ -239,9 +239,9 @@ void Replicator::handle_bucket(const NodeId& peer, Bytes frame, const Reply& rep
   auto give = [&](const EntryState& e) {
     if (e.tombstone) {
       if (auto entry = store_.index_entry(e.id))
-        reply(encode(Tombstone{entry->recipient, e.id, entry->expiry_ms}));
+        reply(encode(Tombstone{Mailbox{entry->ns, entry->recipient}, e.id, entry->expiry_ms}));
     } else if (auto m = store_.get(e.id, now())) {
-      if (mine(m->recipient)) reply(encode(Push{0, std::move(*m)}));
+      if (mine(m->mailbox())) reply(encode(Push{0, std::move(*m)}));
     }
   };
   std::size_t i = 0, j = 0;
@@ -271,7 +271,7 @@ void Replicator::handle_fetch(Bytes frame, const Reply& reply) {
     auto entry = store_.index_entry(id);
     if (!entry) continue;
     if (entry->tombstone) {
-      reply(encode(Tombstone{entry->recipient, id, entry->expiry_ms}));
+      reply(encode(Tombstone{Mailbox{entry->ns, entry->recipient}, id, entry->expiry_ms}));
     } else if (auto m = store_.get(id, now())) {
       reply(encode(Push{0, std::move(*m)}));
     }
@@ -298,19 +298,19 @@ void Replicator::migrate_some() {
   }
   scan_after_ = batch.back();
   for (const auto& r : batch) {
-    auto to = directory_->swarm_for(r);
-    if (!to || (swarm_ && *to == *swarm_) || migrating_.count(r)) continue;
+    auto to = directory_->swarm_for(r.owner);
+    if (!to || (swarm_ && *to == *swarm_) || migrating_.count(mailbox_key(r))) continue;
     start_migration(r, *to);
   }
 }
 
-void Replicator::start_migration(const Ed25519PublicKey& recipient, SwarmId to) {
+void Replicator::start_migration(const Mailbox& mailbox, SwarmId to) {
   const auto members = directory_->members(to);
   if (members.empty()) return;
-  const auto messages = store_.all_of(recipient, store_.message_count() + 1, now());
+  const auto messages = store_.all_of(mailbox, store_.message_count() + 1, now());
   const std::uint64_t slot = ++last_migration_;
   Migration m;
-  m.recipient = recipient;
+  m.mailbox = mailbox;
   m.to = to;
   m.needed = directory_->params.quorum_for(static_cast<std::uint32_t>(members.size()));
   const std::uint64_t deadline = now() + 4 * config_.ack_timeout_ms;
@@ -323,7 +323,7 @@ void Replicator::start_migration(const Ed25519PublicKey& recipient, SwarmId to) 
       ++m.outstanding;
     }
   }
-  migrating_.insert(recipient);
+  migrating_.insert(mailbox_key(mailbox));
   migrations_.emplace(slot, std::move(m));
   if (migrations_[slot].outstanding == 0) finish_migration(slot);
 }
@@ -333,12 +333,12 @@ void Replicator::finish_migration(std::uint64_t slot) {
   if (it == migrations_.end()) return;
   Migration m = std::move(it->second);
   migrations_.erase(it);
-  migrating_.erase(m.recipient);
+  migrating_.erase(mailbox_key(m.mailbox));
   // The directory may have changed while the pushes were out. If the
   // recipient is this swarm's again, this node keeps everything (and may have
   // taken new messages for it meanwhile); if it now belongs to yet another
   // swarm, a later scan moves it there.
-  const auto to = directory_ ? directory_->swarm_for(m.recipient) : std::nullopt;
+  const auto to = directory_ ? directory_->swarm_for(m.mailbox.owner) : std::nullopt;
   if (to && swarm_ && *to == *swarm_) return;  // ours again
   if (!to || *to != m.to) {
     rescan_ = true;
@@ -351,7 +351,7 @@ void Replicator::finish_migration(std::uint64_t slot) {
   for (const auto& [id, n] : m.held)
     if (n >= m.needed) acknowledged.insert(id);
   if (!acknowledged.empty()) {
-    if (auto dropped = store_.drop_messages(m.recipient, acknowledged); dropped && *dropped > 0) {
+    if (auto dropped = store_.drop_messages(m.mailbox, acknowledged); dropped && *dropped > 0) {
       ++stats_.migrated_recipients;
       stats_.migrated_messages += *dropped;
     }
@@ -359,9 +359,9 @@ void Replicator::finish_migration(std::uint64_t slot) {
   // Once the drop is written (reads show the store as written), anything
   // left for the recipient calls for another scan.
   store_.when_durable([this, alive = std::weak_ptr<const char>(lifetime_),
-                       recipient = m.recipient](bool) {
+                       mailbox = m.mailbox](bool) {
     if (alive.expired()) return;
-    if (!store_.all_of(recipient, 1, now()).empty()) rescan_ = true;
+    if (!store_.all_of(mailbox, 1, now()).empty()) rescan_ = true;
   });
 }
 

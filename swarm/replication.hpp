@@ -91,8 +91,7 @@ class Replicator {
   // A message stored here for a client: push it to the swarm. `done` is
   // called once: when a quorum holds it, or at the timeout.
   void replicate(const StoredMessage& m, QuorumHandler done);
-  void replicate_tombstone(const Ed25519PublicKey& recipient, const MessageId& id,
-                           std::uint64_t expiry_ms);
+  void replicate_tombstone(const Mailbox& mailbox, const MessageId& id, std::uint64_t expiry_ms);
 
   // A replication frame from `peer` (its sender, identified by its link).
   // `reply` sends on the same link. False if the frame is not a replication
@@ -102,9 +101,9 @@ class Replicator {
   // Timeouts, anti-entropy rounds, migration batches. Call every ~100 ms.
   void tick();
 
-  // Called with the recipient of every message newly stored through
+  // Called with the mailbox of every message newly stored through
   // replication, once it is durable (long polls wait on it).
-  void set_stored_handler(std::function<void(const Ed25519PublicKey&)> h) {
+  void set_stored_handler(std::function<void(const Mailbox&)> h) {
     on_stored_ = std::move(h);
   }
 
@@ -127,7 +126,7 @@ class Replicator {
     MessageId message;  // migration: which message
   };
   struct Migration {
-    Ed25519PublicKey recipient;
+    Mailbox mailbox;
     SwarmId to = 0;
     std::map<MessageId, std::uint32_t> held;  // by message: members that acknowledged it
     std::uint32_t needed = 1;
@@ -142,9 +141,10 @@ class Replicator {
   void handle_fetch(Bytes frame, const Reply& reply);
   void anti_entropy_round();
   void migrate_some();
-  void start_migration(const Ed25519PublicKey& recipient, SwarmId to);
+  void start_migration(const Mailbox& mailbox, SwarmId to);
   void finish_migration(std::uint64_t slot);
-  bool mine(const Ed25519PublicKey& recipient) const;
+  // Whether the mailbox's owner maps to this node's swarm.
+  bool mine(const Mailbox& mailbox) const;
   bool is_peer(const NodeId& node) const;
   std::uint64_t now() const { return config_.clock.unix_ms(); }
   std::uint64_t next_request_id() { return ++last_request_id_; }
@@ -157,7 +157,7 @@ class Replicator {
   std::shared_ptr<const Directory> directory_;
   std::optional<SwarmId> swarm_;
   std::vector<NodeId> peers_;
-  std::function<void(const Ed25519PublicKey&)> on_stored_;
+  std::function<void(const Mailbox&)> on_stored_;
   ReplicationStats stats_;
 
   std::uint64_t last_request_id_ = 0;
@@ -175,10 +175,10 @@ class Replicator {
   bool scanning_ = false;
   bool rescan_ = false;            // a migration failed: scan again later
   std::uint64_t next_scan_ms_ = 0;
-  std::optional<Ed25519PublicKey> scan_after_;
+  std::optional<Mailbox> scan_after_;
   std::map<std::uint64_t, Migration> migrations_;
   std::uint64_t last_migration_ = 0;
-  std::set<Ed25519PublicKey, std::less<>> migrating_;
+  std::set<MailboxKey, std::less<>> migrating_;  // by mailbox_key
   // Expires with this Replicator: the store's durability callbacks check it.
   std::shared_ptr<const char> lifetime_ = std::make_shared<const char>(0);
 };

@@ -8,11 +8,18 @@ namespace nightjar::replication {
 
 namespace {
 
-constexpr std::size_t push_header = 1 + 8 + 32 + 32 + 8 + 8 + 2;
+constexpr std::size_t push_header = 1 + 8 + 1 + 32 + 32 + 8 + 8 + 2;
 constexpr std::size_t summary_bytes = 1 + 8 + summary_buckets * (4 + 32);
 constexpr std::size_t bucket_header = 1 + 1 + 1 + 2;
 constexpr std::size_t bucket_entry_bytes = 32 + 1 + 8;
 constexpr std::uint8_t tombstone_flag = 0x01;
+
+// A mailbox on the wire: namespace (1, a known one) || owner (32).
+void read_mailbox(FieldReader& f, Namespace& ns, Ed25519PublicKey& owner) {
+  std::uint8_t n = 0;
+  f.u8(n).check(n < namespace_count).fixed(owner);
+  ns = static_cast<Namespace>(n);
+}
 
 WireWriter start(FrameType t, std::size_t reserve) {
   WireWriter w(reserve);
@@ -61,6 +68,7 @@ std::vector<std::uint8_t> encode(const Push& m) {
   const StoredMessage& s = m.message;
   return start(FrameType::repl_push, push_header + s.body.size())
       .u64(m.request_id)
+      .u8(static_cast<std::uint8_t>(s.ns))
       .fixed(s.recipient)
       .fixed(s.id)
       .u64(s.timestamp_ms)
@@ -74,8 +82,9 @@ std::vector<std::uint8_t> encode(const PushAck& m) {
 }
 
 std::vector<std::uint8_t> encode(const Tombstone& m) {
-  return start(FrameType::repl_tombstone, 1 + 32 + 32 + 8)
-      .fixed(m.recipient)
+  return start(FrameType::repl_tombstone, 1 + 1 + 32 + 32 + 8)
+      .u8(static_cast<std::uint8_t>(m.mailbox.ns))
+      .fixed(m.mailbox.owner)
       .fixed(m.id)
       .u64(m.expiry_ms)
       .take();
@@ -107,10 +116,9 @@ Result<Push, WireError> decode_push(Bytes frame) {
   FieldReader f(frame);
   Push m;
   StoredMessage& s = m.message;
-  expect(f, FrameType::repl_push)
-      .u64(m.request_id)
-      .fixed(s.recipient)
-      .fixed(s.id)
+  expect(f, FrameType::repl_push).u64(m.request_id);
+  read_mailbox(f, s.ns, s.recipient);
+  f.fixed(s.id)
       .u64(s.timestamp_ms)
       .u64(s.expiry_ms)
       .var16(s.body, max_body_bytes);
@@ -132,7 +140,9 @@ Result<PushAck, WireError> decode_push_ack(Bytes frame) {
 Result<Tombstone, WireError> decode_tombstone(Bytes frame) {
   FieldReader f(frame);
   Tombstone m;
-  expect(f, FrameType::repl_tombstone).fixed(m.recipient).fixed(m.id).u64(m.expiry_ms);
+  expect(f, FrameType::repl_tombstone);
+  read_mailbox(f, m.mailbox.ns, m.mailbox.owner);
+  f.fixed(m.id).u64(m.expiry_ms);
   return f.finish(m);
 }
 

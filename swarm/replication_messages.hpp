@@ -33,7 +33,7 @@ struct PushAck {
   AckStatus status = AckStatus::stored;
 };
 struct Tombstone {
-  Ed25519PublicKey recipient;
+  Mailbox mailbox;
   MessageId id;
   std::uint64_t expiry_ms = 0;
 };

@@ -12,9 +12,9 @@ namespace {
 // byte 9 or 15), so the signed bytes of two methods can never be equal,
 // whatever the arguments: a signature made for one method verifies for no
 // other.
-constexpr std::string_view retrieve_label = "nightjar retrieve v3";
-constexpr std::string_view delete_label = "nightjar delete v1";
-constexpr std::string_view delete_all_label = "nightjar delete_all v1";
+constexpr std::string_view retrieve_label = "nightjar retrieve v4";
+constexpr std::string_view delete_label = "nightjar delete v2";
+constexpr std::string_view delete_all_label = "nightjar delete_all v2";
 
 constexpr std::size_t max_body_bytes = 0xffff;
 constexpr std::size_t stored_message_header = 32 + 8 + 8 + 2;
@@ -34,12 +34,28 @@ constexpr Method method_of(const DeleteAllRequest&) {
 constexpr Method method_of(const InfoRequest&) {
   return Method::info;
 }
+constexpr Method method_of(const LookupRequest&) {
+  return Method::lookup;
+}
+
+// A mailbox: namespace (1) || owner (32).
+template <class R>
+void write_mailbox(WireWriter& w, const R& r) {
+  w.u8(static_cast<std::uint8_t>(r.ns)).fixed(r.recipient);
+}
+template <class R>
+FieldReader& read_mailbox(FieldReader& f, R& r) {
+  std::uint8_t ns = 0;
+  f.u8(ns).check(ns < namespace_count).fixed(r.recipient);
+  r.ns = static_cast<Namespace>(ns);
+  return f;
+}
 
 // Everything a request carries but its signature: both the request's
 // encoding and the signed bytes are built from these.
 void write_signed_fields(WireWriter& w, const RetrieveRequest& r) {
-  w.fixed(r.recipient)
-      .u64(r.since.incarnation)
+  write_mailbox(w, r);
+  w.u64(r.since.incarnation)
       .u64(r.since.seq)
       .u64(r.floor.timestamp_ms)
       .fixed(r.floor.id)
@@ -49,14 +65,20 @@ void write_signed_fields(WireWriter& w, const RetrieveRequest& r) {
       .u64(r.timestamp_ms);
 }
 void write_signed_fields(WireWriter& w, const DeleteRequest& r) {
-  w.fixed(r.recipient).fixed(r.id).u64(r.timestamp_ms);
+  write_mailbox(w, r);
+  w.fixed(r.id).u64(r.timestamp_ms);
 }
 void write_signed_fields(WireWriter& w, const DeleteAllRequest& r) {
-  w.fixed(r.recipient).u64(r.timestamp_ms);
+  write_mailbox(w, r);
+  w.u64(r.timestamp_ms);
 }
 
 void write_fields(WireWriter& w, const StoreRequest& r) {
-  w.fixed(r.recipient).u32(r.ttl_seconds).var16(r.body);
+  write_mailbox(w, r);
+  w.u32(r.ttl_seconds).var16(r.body);
+}
+void write_fields(WireWriter& w, const LookupRequest& r) {
+  w.fixed(r.owner).u8(r.type);
 }
 template <class Signed>
 void write_fields(WireWriter& w, const Signed& r) {
@@ -74,10 +96,10 @@ std::vector<std::uint8_t> labelled(std::string_view label, const R& r) {
 }
 
 void read_fields(FieldReader& f, StoreRequest& q) {
-  f.fixed(q.recipient).u32(q.ttl_seconds).var16(q.body, max_body_bytes);
+  read_mailbox(f, q).u32(q.ttl_seconds).var16(q.body, max_body_bytes);
 }
 void read_fields(FieldReader& f, RetrieveRequest& q) {
-  f.fixed(q.recipient)
+  read_mailbox(f, q)
       .u64(q.since.incarnation)
       .u64(q.since.seq)
       .u64(q.floor.timestamp_ms)
@@ -92,10 +114,13 @@ void read_fields(FieldReader& f, RetrieveRequest& q) {
       .fixed(q.signature);
 }
 void read_fields(FieldReader& f, DeleteRequest& q) {
-  f.fixed(q.recipient).fixed(q.id).u64(q.timestamp_ms).fixed(q.signature);
+  read_mailbox(f, q).fixed(q.id).u64(q.timestamp_ms).fixed(q.signature);
 }
 void read_fields(FieldReader& f, DeleteAllRequest& q) {
-  f.fixed(q.recipient).u64(q.timestamp_ms).fixed(q.signature);
+  read_mailbox(f, q).u64(q.timestamp_ms).fixed(q.signature);
+}
+void read_fields(FieldReader& f, LookupRequest& q) {
+  f.fixed(q.owner).u8(q.type);
 }
 
 }  // namespace
@@ -103,7 +128,7 @@ void read_fields(FieldReader& f, DeleteAllRequest& q) {
 std::vector<std::uint8_t> encode(const Request& r) {
   return std::visit(
       [](const auto& q) {
-        WireWriter w(2 + 32 + 8 + 32 + 8 + 64);
+        WireWriter w(2 + 1 + 32 + 8 + 32 + 8 + 64);
         w.u8(version).u8(static_cast<std::uint8_t>(method_of(q)));
         write_fields(w, q);
         return w.take();
@@ -133,6 +158,9 @@ Result<Request, WireError> decode_request(Bytes bytes) {
       break;
     case Method::info:
       q = InfoRequest{};
+      break;
+    case Method::lookup:
+      read_fields(f, q.emplace<LookupRequest>());
       break;
     default:
       return fail(WireError::bad_value);
@@ -184,6 +212,8 @@ const char* to_string(Status s) {
       return "internal node error";
     case Status::not_ready:
       return "node has no directory yet";
+    case Status::stale:
+      return "a newer version of this record is stored";
   }
   return "unknown status";
 }
@@ -222,6 +252,9 @@ void write_body(WireWriter& w, const WrongSwarm& b) {
 }
 void write_body(WireWriter& w, const ClockSkew& b) {
   w.u64(b.server_time_ms);
+}
+void write_body(WireWriter& w, const LookupResult& b) {
+  w.var16(b.record);
 }
 
 void read_body(FieldReader& f, StoreResult& b) {
@@ -262,6 +295,9 @@ void read_body(FieldReader& f, WrongSwarm& b) {
 void read_body(FieldReader& f, ClockSkew& b) {
   f.u64(b.server_time_ms);
 }
+void read_body(FieldReader& f, LookupResult& b) {
+  f.var16(b.record, max_body_bytes);
+}
 
 // The body of an ok answer: the one the request's method calls for.
 void read_ok_body(FieldReader& f, Method method, Response& out) {
@@ -275,6 +311,8 @@ void read_ok_body(FieldReader& f, Method method, Response& out) {
       return read_body(f, out.body.emplace<DeleteResult>());
     case Method::info:
       return read_body(f, out.body.emplace<InfoResult>());
+    case Method::lookup:
+      return read_body(f, out.body.emplace<LookupResult>());
   }
   f.reject();  // not a method
 }
@@ -291,7 +329,7 @@ std::vector<std::uint8_t> encode(const Response& r) {
 Result<Response, WireError> decode_response(Method method, Bytes bytes) {
   FieldReader f(bytes);
   std::uint8_t status = 0;
-  f.u8(status).check(status <= static_cast<std::uint8_t>(Status::not_ready));
+  f.u8(status).check(status < status_count);
   if (!f) return f.failure();
   Response out;
   out.status = static_cast<Status>(status);

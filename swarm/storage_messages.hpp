@@ -29,17 +29,32 @@
 
 namespace nightjar::storage {
 
-inline constexpr std::uint8_t version = 3;
+// Version 4 added namespaces (a namespace byte before every mailbox owner)
+// and lookup.
+inline constexpr std::uint8_t version = 4;
 inline constexpr std::uint64_t signature_window_ms = 60'000;
 inline constexpr std::uint16_t max_retrieve_limit = 256;
 inline constexpr std::uint32_t max_wait_ms = 60'000;
 
-enum class Method : std::uint8_t { store = 1, retrieve = 2, erase = 3, erase_all = 4, info = 5 };
+enum class Method : std::uint8_t {
+  store = 1,
+  retrieve = 2,
+  erase = 3,
+  erase_all = 4,
+  info = 5,
+  lookup = 6,  // a public record, by owner and type; unsigned
+};
 
+// store, retrieve, delete and delete_all name a mailbox: a namespace and its
+// owner (`recipient`). In the records namespace a store publishes a public
+// record (swarm/public_record.hpp) and its body must be one, signed by the
+// owner; retrieve, delete and delete_all are signed by the owner whatever the
+// namespace.
 struct StoreRequest {
   Ed25519PublicKey recipient;
   std::uint32_t ttl_seconds = 0;
   std::vector<std::uint8_t> body;
+  Namespace ns = Namespace::messages;  // last, so that older aggregate initialisers still read
 };
 // Asks for the recipient's messages that arrived at this node after `since`
 // (the arrival cursor of this node's last answer to the client) and sort
@@ -61,22 +76,36 @@ struct RetrieveRequest {
   bool stream = false;        // keep answering arrivals until wait_ms ends (needs a wait)
   std::uint64_t timestamp_ms = 0;
   Ed25519Signature signature;
+  Namespace ns = Namespace::messages;  // last, so that older aggregate initialisers still read
 };
 struct DeleteRequest {
   Ed25519PublicKey recipient;
   MessageId id;
   std::uint64_t timestamp_ms = 0;
   Ed25519Signature signature;
+  Namespace ns = Namespace::messages;  // last, so that older aggregate initialisers still read
 };
 struct DeleteAllRequest {
   Ed25519PublicKey recipient;
   std::uint64_t timestamp_ms = 0;
   Ed25519Signature signature;
+  Namespace ns = Namespace::messages;  // last, so that older aggregate initialisers still read
 };
 struct InfoRequest {};
+// The newest public record of `type` that the owner published: readable by
+// anyone, so not signed.
+struct LookupRequest {
+  Ed25519PublicKey owner;
+  std::uint8_t type = 0;
+};
 
-using Request =
-    std::variant<StoreRequest, RetrieveRequest, DeleteRequest, DeleteAllRequest, InfoRequest>;
+template <class R>
+Mailbox mailbox_of(const R& r) {
+  return Mailbox{r.ns, r.recipient};
+}
+
+using Request = std::variant<StoreRequest, RetrieveRequest, DeleteRequest, DeleteAllRequest,
+                             InfoRequest, LookupRequest>;
 
 // Request = version (1) || method (1) || the method's fields. Encoding is
 // canonical: decode_request accepts only what encode produces (it rejects a
@@ -86,8 +115,8 @@ std::vector<std::uint8_t> encode(const Request& r);
 Result<Request, WireError> decode_request(Bytes bytes);
 
 // The bytes a recipient signs for each authenticated request: an ASCII label
-// naming the method ("nightjar retrieve v3", "nightjar delete v1",
-// "nightjar delete_all v1"), then the request's encoding from the recipient up
+// naming the method ("nightjar retrieve v4", "nightjar delete v2",
+// "nightjar delete_all v2"), then the request's encoding from the namespace up
 // to and including the timestamp. No label is a prefix of another, so a
 // signature never verifies for a method other than its own.
 std::vector<std::uint8_t> signed_bytes(const RetrieveRequest& r);
@@ -119,7 +148,9 @@ enum class Status : std::uint8_t {
   deleted = 13,          // the recipient deleted this message before
   internal = 14,         // the node failed (logged there)
   not_ready = 15,        // the node has no directory yet
+  stale = 16,            // publish: the mailbox holds a newer version of this record
 };
+inline constexpr std::size_t status_count = 17;
 const char* to_string(Status s);
 
 struct StoreResult {
@@ -138,6 +169,9 @@ struct RetrieveResult {
 struct DeleteResult {
   std::uint32_t deleted = 0;
 };
+struct LookupResult {
+  std::vector<std::uint8_t> record;  // a public record, as published (its owner signed it)
+};
 struct InfoResult {
   std::string version;
   std::uint64_t server_time_ms = 0;
@@ -155,7 +189,7 @@ struct ClockSkew {
 struct Response {
   Status status = Status::ok;
   std::variant<std::monostate, StoreResult, RetrieveResult, DeleteResult, InfoResult, WrongSwarm,
-               ClockSkew>
+               ClockSkew, LookupResult>
       body;
 };
 

@@ -134,6 +134,11 @@ void write_seeds(const std::string& dir) {
   fuzz::write_seed(dir + "/push-ack", 1, encode(PushAck{77, AckStatus::deleted}));
   fuzz::write_seed(dir + "/tombstone", 2,
                    encode(Tombstone{push.message.recipient, push.message.id, 9}));
+  push.message.ns = Namespace::records;
+  fuzz::write_seed(dir + "/push-record", 0, encode(push));
+  fuzz::write_seed(dir + "/tombstone-record", 2,
+                   encode(Tombstone{push.message.mailbox(), push.message.id, 9}));
+  push.message.ns = Namespace::messages;
   Summary summary;
   summary.swarm = 0x1234;
   for (std::size_t i = 0; i < summary.buckets.size(); ++i) {

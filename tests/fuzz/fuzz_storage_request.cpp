@@ -6,8 +6,8 @@
 //
 // Invariants (trap on violation):
 //   - a decoded request re-encodes to exactly the input (the encoding is
-//     canonical), and respects the limits: version and method known, retrieve
-//     limit in 1..max_retrieve_limit, wait at most max_wait_ms
+//     canonical), and respects the limits: version, method and namespace
+//     known, retrieve limit in 1..max_retrieve_limit, wait at most max_wait_ms
 //   - for retrieve, delete and delete_all, signed_bytes is the method's label
 //     followed by the input without its version, method and signature; verify
 //     runs without crashing, and when it succeeds (genuinely signed seeds) it
@@ -71,8 +71,12 @@ void write_seeds(const std::string& dir) {
 
   StoreRequest store{key.pub, 86'400, std::vector<std::uint8_t>(440, 0x61)};
   fuzz::write_seed(dir + "/store-440", encode(Request{store}));
+  store.ns = Namespace::records;
+  fuzz::write_seed(dir + "/publish-440", encode(Request{store}));
+  store.ns = Namespace::messages;
   store.body.clear();
   fuzz::write_seed(dir + "/store-empty", encode(Request{store}));
+  fuzz::write_seed(dir + "/lookup", encode(Request{LookupRequest{key.pub, 1}}));
 
   RetrieveRequest retrieve;
   retrieve.recipient = key.pub;
@@ -94,16 +98,22 @@ void write_seeds(const std::string& dir) {
   DeleteAllRequest all{key.pub, 1'700'000'002'000, {}};
   sign(all, key.sec);
   fuzz::write_seed(dir + "/delete-all-signed", encode(Request{all}));
+  all.ns = Namespace::records;
+  sign(all, key.sec);
+  fuzz::write_seed(dir + "/delete-all-records-signed", encode(Request{all}));
   fuzz::write_seed(dir + "/info", encode(Request{InfoRequest{}}));
 
   auto bad_limit = encode(Request{retrieve});  // limit 0
-  bad_limit[2 + 32 + 16 + 40] = 0;
-  bad_limit[2 + 32 + 16 + 40 + 1] = 0;
+  bad_limit[2 + 1 + 32 + 16 + 40] = 0;
+  bad_limit[2 + 1 + 32 + 16 + 40 + 1] = 0;
   fuzz::write_seed(dir + "/retrieve-limit-zero", bad_limit);
   auto trailing = encode(Request{InfoRequest{}});
   trailing.push_back(0);
   fuzz::write_seed(dir + "/info-trailing", trailing);
-  fuzz::write_seed(dir + "/bad-version", std::vector<std::uint8_t>{2, 5});
+  fuzz::write_seed(dir + "/bad-version", std::vector<std::uint8_t>{3, 5});
+  auto bad_namespace = encode(Request{all});
+  bad_namespace[2] = 2;
+  fuzz::write_seed(dir + "/bad-namespace", bad_namespace);
 }
 
 }  // namespace
@@ -123,13 +133,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHECK(r->limit >= 1 && r->limit <= max_retrieve_limit);
     CHECK(r->wait_ms <= max_wait_ms);
     CHECK(!r->stream || r->wait_ms != 0);
-    check_signed(*r, "nightjar retrieve v3", input);
+    CHECK(static_cast<std::uint8_t>(r->ns) < namespace_count);
+    check_signed(*r, "nightjar retrieve v4", input);
   } else if (const auto* d = std::get_if<DeleteRequest>(&*decoded)) {
-    check_signed(*d, "nightjar delete v1", input);
+    CHECK(static_cast<std::uint8_t>(d->ns) < namespace_count);
+    check_signed(*d, "nightjar delete v2", input);
   } else if (const auto* a = std::get_if<DeleteAllRequest>(&*decoded)) {
-    check_signed(*a, "nightjar delete_all v1", input);
+    CHECK(static_cast<std::uint8_t>(a->ns) < namespace_count);
+    check_signed(*a, "nightjar delete_all v2", input);
   } else if (const auto* s = std::get_if<StoreRequest>(&*decoded)) {
-    CHECK(owned.size() == 2 + 32 + 4 + 2 + s->body.size());
+    CHECK(static_cast<std::uint8_t>(s->ns) < namespace_count);
+    CHECK(owned.size() == 2 + 1 + 32 + 4 + 2 + s->body.size());
+  } else if (std::holds_alternative<LookupRequest>(*decoded)) {
+    CHECK(owned.size() == 2 + 32 + 1);
   } else {
     CHECK(owned.size() == 2);
   }

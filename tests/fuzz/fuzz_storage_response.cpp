@@ -1,8 +1,8 @@
 // Fuzzes decode_response, the client's parser of the storage API's answers.
 //
 // Input layout:
-//   byte 0  the Method the client asked: byte % 8, so 1..5 are the methods and
-//           0, 6 and 7 are values that name none (an ok answer must then fail)
+//   byte 0  the Method the client asked: byte % 8, so 1..6 are the methods and
+//           0 and 7 are values that name none (an ok answer must then fail)
 //   rest    the response bytes
 //
 // Invariants (trap on violation):
@@ -33,7 +33,7 @@ namespace {
 
 bool is_method(std::uint8_t m) {
   return m >= static_cast<std::uint8_t>(Method::store) &&
-         m <= static_cast<std::uint8_t>(Method::info);
+         m <= static_cast<std::uint8_t>(Method::lookup);
 }
 
 // The body an answer with this status carries, for this method.
@@ -54,6 +54,8 @@ bool body_matches(const Response& r, Method m) {
           return holds<DeleteResult>(r);
         case Method::info:
           return holds<InfoResult>(r);
+        case Method::lookup:
+          return holds<LookupResult>(r);
       }
       return false;
     case Status::wrong_swarm:
@@ -116,7 +118,10 @@ void write_seeds(const std::string& dir) {
   fuzz::write_seed(dir + "/retrieve-count-257", m(Method::retrieve), too_many);
   fuzz::write_seed(dir + "/ok-info-no-method", 0,
                    encode(Response{Status::ok, InfoResult{"x", 1, 2}}));
-  fuzz::write_seed(dir + "/unknown-status", m(Method::info), std::vector<std::uint8_t>{16});
+  fuzz::write_seed(dir + "/unknown-status", m(Method::info), std::vector<std::uint8_t>{17});
+  fuzz::write_seed(dir + "/ok-lookup", m(Method::lookup),
+                   encode(Response{Status::ok, LookupResult{std::vector<std::uint8_t>(200, 0x33)}}));
+  fuzz::write_seed(dir + "/stale", m(Method::store), encode(Response{Status::stale, {}}));
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ inline bool same_messages(const std::vector<StoredMessage>& a,
                           const std::vector<StoredMessage>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!(a[i].recipient == b[i].recipient) || !(a[i].id == b[i].id) ||
+    if (!(a[i].recipient == b[i].recipient) || a[i].ns != b[i].ns || !(a[i].id == b[i].id) ||
         a[i].timestamp_ms != b[i].timestamp_ms || a[i].expiry_ms != b[i].expiry_ms ||
         a[i].body != b[i].body)
       return false;

@@ -32,7 +32,9 @@ Result<storage::Response, RequestFailure> StorageClient::call(const NodeId& dest
   const auto& dir = onion_->directory();
   std::vector<NodeId> others;
   for (const auto& e : dir->entries)
-    if (!(e.node.id == destination)) others.push_back(e.node.id);
+    if (!(e.node.id == destination) &&
+        std::find(avoided_.begin(), avoided_.end(), e.node.id) == avoided_.end())
+      others.push_back(e.node.id);
   for (std::size_t i = others.size(); i > 1; --i)
     std::swap(others[i - 1], others[crypto::random_uniform(static_cast<std::uint32_t>(i))]);
   others.resize(std::min<std::size_t>(3, others.size()));

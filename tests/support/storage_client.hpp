@@ -21,6 +21,8 @@ class StorageClient {
   ~StorageClient();
 
   void set_directory(std::shared_ptr<const Directory> d);
+  // Nodes never chosen as relays (stopped ones, which the directory still lists).
+  void set_avoided(std::vector<NodeId> nodes) { avoided_ = std::move(nodes); }
   // Sends `request` to `destination` through random relays (none of them the
   // destination) and runs the loop until the answer arrives (bounded).
   Result<storage::Response, RequestFailure> call(const NodeId& destination,
@@ -48,6 +50,7 @@ class StorageClient {
   TestLoop& loop_;
   SystemRandom rng_;
   std::unique_ptr<OnionClient> onion_;
+  std::vector<NodeId> avoided_;
 };
 
 }  // namespace nightjar::test
