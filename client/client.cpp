@@ -23,13 +23,6 @@ namespace {
 
 constexpr std::chrono::milliseconds tick_ms{100};
 
-// Answers that mean "try another member"; everything else but ok is final.
-bool retryable(storage::Status s) {
-  using storage::Status;
-  return s == Status::quorum_failed || s == Status::overloaded || s == Status::internal ||
-         s == Status::not_ready || s == Status::wrong_swarm;
-}
-
 }  // namespace
 
 Client::Impl::Impl(uv_loop_t* l, ClientOptions o, Identity id)
@@ -248,6 +241,7 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
       if (auto r = m.paths.load_guards(text); !r) m.log->warn("ignoring saved guards: {}", r.error());
     }
     if (auto r = m.state.load(m.profile_file("receive.state")); !r) m.log->warn("{}", r.error());
+    m.load_prekeys();
   }
   m.jobs.every(tick_ms, [&m] { m.tick(); });
 

@@ -42,6 +42,7 @@
 #include "client/fragments.hpp"
 #include "client/identity.hpp"
 #include "client/path_selector.hpp"
+#include "client/prekeys.hpp"
 #include "routing/endpoint.hpp"
 #include "routing/runtime.hpp"
 #include "swarm/message_store.hpp"
@@ -80,6 +81,11 @@ struct ClientOptions {
   // failures and the next one starts at the next interval.
   int sweep_attempts = 8;
   bool delete_after_read = false;
+  // Keep the account's prekeys (in the profile) and publish its prekey
+  // bundle as a public record in its own swarm: on start, whenever the
+  // bundle changes, and every day; what lets others start forward-secret
+  // conversations with it (docs/ENVELOPE.md, "Version 2").
+  bool publish_prekeys = true;
   PathConfig paths;
   Clock clock;  // unix ms; default: system clock
   std::shared_ptr<spdlog::logger> log;
@@ -147,6 +153,16 @@ class Client {
   // Long-polls until unsubscribe() or stop(); each new message once.
   void subscribe(MessageHandler on_message);
   void unsubscribe();
+
+  // Publishes the prekey bundle now (the client also does so by itself, see
+  // ClientOptions::publish_prekeys).
+  void publish_prekeys(std::function<void(Result<void, std::string>)> done);
+  // The prekey bundle `account` published, with its record's and its signed
+  // prekey's signatures checked; nullopt when the account has none (then
+  // only a version-1 envelope can reach it).
+  using BundleHandler = std::function<void(Result<std::optional<PrekeyBundle>, std::string>)>;
+  void lookup_prekeys(const AccountKey& account, BundleHandler done);
+  const Prekeys& prekeys() const;
 
   const Identity& identity() const;
   std::shared_ptr<const Directory> directory() const;

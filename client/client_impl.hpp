@@ -12,10 +12,19 @@
 #include "client/client.hpp"
 #include "client/directory_fetcher.hpp"
 #include "client/onion_client.hpp"
+#include "client/prekeys.hpp"
 #include "client/receive_state.hpp"
+#include "swarm/public_record.hpp"
 #include "swarm/storage_messages.hpp"
 
 namespace nightjar::client {
+
+// Answers that mean "try another member"; everything else but ok is final.
+inline bool retryable(storage::Status s) {
+  using storage::Status;
+  return s == Status::quorum_failed || s == Status::overloaded || s == Status::internal ||
+         s == Status::not_ready || s == Status::wrong_swarm;
+}
 
 struct Client::Impl {
   Impl(uv_loop_t* loop, ClientOptions options, Identity identity);
@@ -71,6 +80,24 @@ struct Client::Impl {
   void fragment_answered(std::uint64_t job, std::size_t index, const Path& path,
                          Result<std::vector<std::uint8_t>, RequestFailure> r);
   void finish_send(std::uint64_t job, Result<SendReceipt, SendFailure> r);
+
+  // --- Public records and prekeys (client_records.cpp).
+  Prekeys prekeys{identity};
+  std::uint64_t next_prekey_check_ms = 0;  // 0: at the first tick with a directory
+  std::uint64_t last_published_ms = 0;     // when the bundle was last published (client clock)
+  std::uint64_t last_record_version = 0;
+  bool publishing = false;
+  void load_prekeys();
+  // Applies the prekey schedule and publishes the bundle when it changed,
+  // was never published by this process, or was published a day ago.
+  void maintain_prekeys();
+  void publish_bundle(std::function<void(Result<void, std::string>)> done);
+  // One request to a member of `owner`'s swarm, sent again through other
+  // paths and members (wrong swarm: after a directory refresh) up to
+  // `attempts` times; `done` gets the first final answer.
+  using SwarmAnswer = std::function<void(Result<storage::Response, std::string>)>;
+  void swarm_call(const AccountKey& owner, storage::Request request, storage::Method method,
+                  SwarmAnswer done, int attempts, std::optional<NodeId> avoid = std::nullopt);
 
   // --- Receiving (client_receive.cpp).
   ReceiveState state;

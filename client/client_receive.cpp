@@ -285,6 +285,7 @@ void Client::Impl::tick() {
     next_refresh_ms = (now / t + 1) * t + t / 5;
     if (directory->epoch < now / t) refresh_directory();
   }
+  if (directory && options.publish_prekeys && now >= next_prekey_check_ms) maintain_prekeys();
   if (polling || !directory || now < next_poll_ms) return;
   if (!passes.empty()) return poll(0, false);
   if (!subscribed) return;

@@ -39,12 +39,15 @@ bool Prekeys::maintain(std::uint64_t now_ms) {
   return changed;
 }
 
-std::optional<PrekeyBundle> Prekeys::bundle() const {
+std::optional<PrekeyBundle> Prekeys::bundle(std::size_t max_one_time) const {
   if (signed_.empty()) return std::nullopt;
   PrekeyBundle b;
   b.account = identity_->account();
   b.signed_prekey = signed_.back().pub;
-  for (const auto& k : one_time_) b.one_time.push_back(k.pub);
+  for (const auto& k : one_time_) {
+    if (b.one_time.size() >= max_one_time) break;
+    b.one_time.push_back(k.pub);
+  }
   return b;
 }
 

@@ -6,15 +6,18 @@
 //   kept 15 days more (`retention`: the longest message TTL, 14 days, and a
 //   day of slack), so a first message sealed to a bundle fetched just before
 //   the rotation still opens when its recipient comes back after two weeks;
-// - one-time prekeys: 50 published (`one_time_target`); each is erased when a
-//   first message uses it; the set is refilled to 50 when fewer than 25 are
-//   left. A bundle whose one-time prekeys ran out still works (X3DH without
-//   DH4).
+// - one-time prekeys: 50 kept (`one_time_target`), of which the oldest
+//   `published_one_time` (6) go into the published bundle, so that it fits a
+//   public record (swarm/public_record.hpp); each is erased when a first
+//   message uses it, and the bundle is published again without it; the set
+//   is refilled to 50 when fewer than 25 are left. A bundle whose one-time
+//   prekeys ran out still works (X3DH without DH4).
 // maintain() applies the schedule and says whether the bundle changed (and
 // so must be published again). IDs only grow.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -31,6 +34,9 @@ inline constexpr std::uint64_t rotation_ms = 7ull * 24 * 3600 * 1000;
 inline constexpr std::uint64_t retention_ms = 15ull * 24 * 3600 * 1000;
 inline constexpr std::size_t one_time_target = 50;
 inline constexpr std::size_t one_time_refill_below = 25;
+// One-time prekeys in a published bundle: 143 + 36 * 6 = 359 bytes, within a
+// public record's 364-byte payload.
+inline constexpr std::size_t published_one_time = 6;
 inline constexpr std::uint8_t state_version = 1;
 }  // namespace prekeys
 
@@ -42,9 +48,10 @@ class Prekeys {
   // Rotates, retires and refills as the schedule says; true if the
   // published bundle changed.
   bool maintain(std::uint64_t now_ms);
-  // What to publish: the newest signed prekey and the unused one-time ones.
-  // Empty before the first maintain().
-  std::optional<PrekeyBundle> bundle() const;
+  // What to publish: the newest signed prekey and the unused one-time ones
+  // (the oldest first, at most `max_one_time`). Empty before the first
+  // maintain().
+  std::optional<PrekeyBundle> bundle(std::size_t max_one_time = SIZE_MAX) const;
 
   // For the responder's side of X3DH: the secret of signed prekey `id` (the
   // current one or one still retained).

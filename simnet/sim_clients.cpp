@@ -18,6 +18,9 @@ SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_
     client::ClientOptions o;
     o.network = network;
     o.lookback = lookback;
+    // Simulated clients send version-1 envelopes only (for now), so they
+    // publish no prekey bundles: the workload stays the messages it names.
+    o.publish_prekeys = false;
     if (log) {
       o.log = std::make_shared<spdlog::logger>("client" + std::to_string(i), log->sinks().begin(),
                                                log->sinks().end());
