@@ -26,28 +26,31 @@ std::vector<std::uint8_t> ConversationStore::ad(const AccountKey& peer) const {
   return out;
 }
 
-Result<void, std::string> ConversationStore::save(const AccountKey& peer, const Ratchet& state) {
+Result<void, std::string> ConversationStore::save(const Conversation& conversation) {
+  const AccountKey& peer = conversation.peer();
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return fail("cannot create " + dir_.string() + ": " + ec.message());
-  auto plain = state.encode();
+  auto plain = conversation.encode();
   const auto file = sealer_.seal(plain, ad(peer));
   sodium_memzero(plain.data(), plain.size());
   return replace_private_file(file_of(peer), file);
 }
 
-Result<std::optional<Ratchet>, std::string> ConversationStore::load(const AccountKey& peer) const {
+Result<std::optional<Conversation>, std::string> ConversationStore::load(
+    const AccountKey& peer) const {
   const auto path = file_of(peer);
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<Ratchet>{};
+  if (!std::filesystem::exists(path, ec)) return std::optional<Conversation>{};
   auto bytes = read_private_file(path, max_file_bytes);
   if (!bytes) return fail(bytes.error());
   auto plain = sealer_.open(*bytes, ad(peer));
   if (!plain) return fail(path.string() + ": " + plain.error());
-  auto state = Ratchet::decode(*plain);
+  auto state = Conversation::decode(*plain);
   sodium_memzero(plain->data(), plain->size());
   if (!state) return fail(path.string() + ": " + state.error());
-  return std::optional<Ratchet>(std::move(*state));
+  if (!(state->peer() == peer)) return fail(path.string() + ": the state of another conversation");
+  return std::optional<Conversation>(std::move(*state));
 }
 
 Result<void, std::string> ConversationStore::remove(const AccountKey& peer) {

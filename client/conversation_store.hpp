@@ -1,10 +1,10 @@
-// ConversationStore: each conversation's ratchet state (client/ratchet.hpp)
-// in a file of its own under the profile, encrypted at rest, replaced
-// atomically on every update.
+// ConversationStore: each conversation's state (client/conversation.hpp: its
+// sessions and their ratchets) in a file of its own under the profile,
+// encrypted at rest, replaced atomically on every update.
 //
 //   <dir>/<name>.conv, name = hex(BLAKE2b-128 keyed with the name key, peer account)
 //   file = version (1) = 01 || nonce (24) || XChaCha20-Poly1305(file key, nonce,
-//          ad = "nightjar conversation v1" || own account || peer account, Ratchet::encode())
+//          ad = "nightjar conversation v1" || own account || peer account, Conversation::encode())
 //
 // Both keys come from the identity's seed (ProfileSealer: crypto_kdf,
 // context "njconv01", subkeys 1 and 2), so the passphrase that protects the identity protects
@@ -20,8 +20,8 @@
 
 #include "client/account.hpp"
 #include "client/identity.hpp"
+#include "client/conversation.hpp"
 #include "client/profile_sealer.hpp"
-#include "client/ratchet.hpp"
 #include "routing/result.hpp"
 
 namespace nightjar::client {
@@ -30,10 +30,10 @@ class ConversationStore {
  public:
   ConversationStore(std::filesystem::path dir, const Identity& identity);
 
-  Result<void, std::string> save(const AccountKey& peer, const Ratchet& state);
+  Result<void, std::string> save(const Conversation& conversation);
   // No conversation with `peer`: an empty optional. A file that does not
-  // open (damaged, another profile's) is an error that names it.
-  Result<std::optional<Ratchet>, std::string> load(const AccountKey& peer) const;
+  // open (damaged, another profile's, another peer's) is an error that names it.
+  Result<std::optional<Conversation>, std::string> load(const AccountKey& peer) const;
   Result<void, std::string> remove(const AccountKey& peer);
 
   std::filesystem::path file_of(const AccountKey& peer) const;

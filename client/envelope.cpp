@@ -9,6 +9,8 @@ namespace nightjar::client {
 namespace {
 
 constexpr std::string_view key_label = "nightjar envelope key v1";
+constexpr std::string_view key_label_v2 = "nightjar envelope key v2";
+static_assert(key_label.size() == key_label_v2.size());
 constexpr std::string_view signature_label = "nightjar envelope signature v1";
 
 // Offsets inside the inner plaintext.
@@ -36,9 +38,11 @@ struct EnvelopeKeys {
   AeadNonce nonce;
 };
 EnvelopeKeys derive_keys(const SharedSecret& dh, const X25519PublicKey& ephemeral,
-                         const X25519PublicKey& recipient_x, const AccountKey& recipient) {
+                         const X25519PublicKey& recipient_x, const AccountKey& recipient,
+                         std::uint8_t version = envelope_version) {
+  const std::string_view label = version == envelope_version ? key_label : key_label_v2;
   std::uint8_t input[key_label.size() + 32 * 3];
-  std::memcpy(input, key_label.data(), key_label.size());
+  std::memcpy(input, label.data(), key_label.size());
   std::memcpy(input + key_label.size(), ephemeral.data(), 32);
   std::memcpy(input + key_label.size() + 32, recipient_x.data(), 32);
   std::memcpy(input + key_label.size() + 64, recipient.data(), 32);
@@ -85,6 +89,8 @@ const char* to_string(SealError e) {
       return "bad fragment index or count";
     case SealError::bad_recipient_key:
       return "recipient key is not a valid account key";
+    case SealError::no_session:
+      return "no forward-secret session with the recipient";
   }
   return "unknown seal error";
 }
@@ -185,6 +191,12 @@ Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const AccountKey& rec
 
 Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const SealKey& recipient, Bytes inner,
                                                            RandomSource& rng) {
+  return encrypt_layer(envelope_version, recipient, inner, rng);
+}
+
+Result<std::vector<std::uint8_t>, SealError> encrypt_layer(std::uint8_t version,
+                                                           const SealKey& recipient, Bytes inner,
+                                                           RandomSource& rng) {
   if (inner.size() > max_envelope_bytes - envelope_outer_bytes)
     return fail(SealError::body_too_large);
   X25519SecretKey ephemeral;
@@ -192,10 +204,11 @@ Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const SealKey& recipi
   const X25519PublicKey ephemeral_pub = crypto::x25519_public(ephemeral);
   auto dh = crypto::x25519(ephemeral, recipient.x25519);
   if (!dh) return fail(SealError::bad_recipient_key);
-  const EnvelopeKeys keys = derive_keys(*dh, ephemeral_pub, recipient.x25519, recipient.account);
+  const EnvelopeKeys keys =
+      derive_keys(*dh, ephemeral_pub, recipient.x25519, recipient.account, version);
 
   std::vector<std::uint8_t> out(envelope_outer_bytes + inner.size());
-  out[0] = envelope_version;
+  out[0] = version;
   std::copy(ephemeral_pub.bytes.begin(), ephemeral_pub.bytes.end(), out.begin() + 1);
   const Bytes ad{out.data(), envelope_header_bytes};
   (void)crypto::aead_encrypt(keys.key, keys.nonce, ad, inner,
@@ -209,11 +222,21 @@ Result<std::vector<std::uint8_t>, OpenError> decrypt_inner(const Identity& recip
   if (envelope[0] != envelope_version) return fail(OpenError::bad_version);
   if (envelope.size() < envelope_overhead || envelope.size() > max_envelope_bytes)
     return fail(OpenError::malformed);
+  return decrypt_layer(envelope_version, recipient, envelope);
+}
+
+Result<std::vector<std::uint8_t>, OpenError> decrypt_layer(std::uint8_t version,
+                                                           const Identity& recipient,
+                                                           Bytes envelope) {
+  if (envelope.empty()) return fail(OpenError::malformed);
+  if (envelope[0] != version) return fail(OpenError::bad_version);
+  if (envelope.size() < envelope_outer_bytes || envelope.size() > max_envelope_bytes)
+    return fail(OpenError::malformed);
   const auto ephemeral = X25519PublicKey::from(envelope.subspan<1, 32>());
   auto dh = crypto::x25519(recipient.x25519_secret(), ephemeral);
   if (!dh) return fail(OpenError::decryption_failed);
   const EnvelopeKeys keys =
-      derive_keys(*dh, ephemeral, recipient.x25519_public(), recipient.account());
+      derive_keys(*dh, ephemeral, recipient.x25519_public(), recipient.account(), version);
   std::vector<std::uint8_t> inner(envelope.size() - envelope_outer_bytes);
   // aead_decrypt zeroes `inner` when the tag does not verify.
   if (!crypto::aead_decrypt(keys.key, keys.nonce, envelope.first(envelope_header_bytes),

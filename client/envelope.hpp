@@ -76,6 +76,7 @@ enum class SealError {
   message_too_large,     // fragment(): over max_message_bytes
   bad_fragment,          // count 0 or over max_fragments, or index >= count
   bad_recipient_key,     // the recipient key has no X25519 form
+  no_session,            // version 2: no forward-secret session to seal with
 };
 const char* to_string(SealError e);
 
@@ -141,6 +142,17 @@ Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const AccountKey& rec
 Result<std::vector<std::uint8_t>, SealError> encrypt_inner(const SealKey& recipient, Bytes inner,
                                                            RandomSource& rng);
 Result<std::vector<std::uint8_t>, OpenError> decrypt_inner(const Identity& recipient,
+                                                           Bytes envelope);
+// The sealed outer layer of envelope `version` (1 or 2: the version byte, and
+// the key label "nightjar envelope key v<version>"): version || E || AEAD(inner).
+// decrypt_layer checks only the version and that the layer is whole
+// (envelope_outer_bytes .. max_envelope_bytes); the version's own minimum is
+// the caller's.
+Result<std::vector<std::uint8_t>, SealError> encrypt_layer(std::uint8_t version,
+                                                           const SealKey& recipient, Bytes inner,
+                                                           RandomSource& rng);
+Result<std::vector<std::uint8_t>, OpenError> decrypt_layer(std::uint8_t version,
+                                                           const Identity& recipient,
                                                            Bytes envelope);
 }  // namespace envelope_layers
 

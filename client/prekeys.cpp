@@ -57,6 +57,12 @@ const X25519SecretKey* Prekeys::signed_secret(std::uint32_t id) const {
   return nullptr;
 }
 
+const X25519SecretKey* Prekeys::one_time_secret(std::uint32_t id) const {
+  for (const auto& k : one_time_)
+    if (k.pub.id == id) return &k.secret;
+  return nullptr;
+}
+
 std::optional<X25519SecretKey> Prekeys::take_one_time(std::uint32_t id) {
   for (auto it = one_time_.begin(); it != one_time_.end(); ++it) {
     if (it->pub.id != id) continue;

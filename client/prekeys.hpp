@@ -59,6 +59,9 @@ class Prekeys {
   // The secret of one-time prekey `id`, erased from the set: each is used
   // once. Nothing if it was used (or never existed).
   std::optional<X25519SecretKey> take_one_time(std::uint32_t id);
+  // The same secret without erasing it (to try a first message before it
+  // is accepted), or null.
+  const X25519SecretKey* one_time_secret(std::uint32_t id) const;
 
   std::size_t signed_count() const { return signed_.size(); }
   std::size_t one_time_count() const { return one_time_.size(); }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "routing/crypto.hpp"
+#include "routing/random_source.hpp"
 #include "routing/result.hpp"
 #include "routing/wire.hpp"
 
@@ -88,10 +89,13 @@ struct X3dhStart {
 };
 
 // `own_dh` is the X25519 form of the initiator's account key. With
-// `one_time`, the bundle's one-time prekey at that index is used.
+// `one_time`, the bundle's one-time prekey at that index is used. The
+// ephemeral secret comes from `rng` (null: the system's; a seeded source
+// makes test vectors).
 Result<X3dhStart, X3dhError> x3dh_initiate(const Ed25519PublicKey& own_account,
                                            const X25519SecretKey& own_dh, const PrekeyBundle& bundle,
-                                           std::optional<std::size_t> one_time = std::nullopt);
+                                           std::optional<std::size_t> one_time = std::nullopt,
+                                           RandomSource* rng = nullptr);
 
 // The responder's side: its account's X25519 secret, the signed prekey's and
 // (if the initiator used one) the one-time prekey's secrets.

@@ -1,4 +1,4 @@
-// ConversationStore (client/conversation_store.hpp): ratchet states saved
+// ConversationStore (client/conversation_store.hpp): conversation states saved
 // encrypted under the profile, on the real file system; a crash mid-write
 // leaves the previous state; a file moved to another peer's name or another
 // profile does not open; the names reveal no contact.
@@ -9,43 +9,35 @@
 #include "client/conversation_store.hpp"
 #include "routing/key_file.hpp"
 #include "routing/random_source.hpp"
-#include "tests/support/ratchet_pair.hpp"
+#include "tests/support/conversation_pair.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace nightjar;
 using namespace nightjar::client;
 using nightjar::test::TempDir;
 
-namespace {
-
-const std::vector<std::uint8_t> ad = {'a', 'd'};
-
-std::vector<std::uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
-
-}  // namespace
+using nightjar::test::ConversationPair;
 
 TEST_CASE("ConversationStore: a saved state loads and goes on with the conversation", "[conversation]") {
   TempDir dir;
-  SystemRandom rng;
-  const auto me = Identity::generate(rng);
-  const auto peer = crypto::ed25519_generate().pub;
-  ConversationStore store(dir / "conversations", me);
+  ConversationPair p;
+  const auto& peer = p.alice.account();
+  ConversationStore store(dir / "conversations", p.bob);
   auto none = store.load(peer);
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_value());
 
-  auto [alice, bob] = nightjar::test::start_ratchets();
-  auto m1 = alice.encrypt(bytes_of("one"), ad);
-  auto m2 = alice.encrypt(bytes_of("two"), ad);
-  REQUIRE(bob.decrypt(*m2, ad, 1).ok());  // m1's key is kept, skipped
-  REQUIRE(store.save(peer, bob).ok());
+  auto m1 = p.alice_sends("one");
+  auto m2 = p.alice_sends("two");
+  REQUIRE(p.bob_opens(*m2).ok());  // m1's key is kept, skipped
+  REQUIRE(store.save(p.at_bob).ok());
   auto loaded = store.load(peer);
   REQUIRE(loaded.ok());
   REQUIRE(loaded->has_value());
-  CHECK((*loaded)->encode() == bob.encode());
-  auto p1 = (*loaded)->decrypt(*m1, ad, 2);
+  CHECK((*loaded)->encode() == p.at_bob.encode());
+  auto p1 = ConversationPair::open_at(p.bob, p.bob_prekeys, **loaded, *m1, p.now);
   REQUIRE(p1.ok());
-  CHECK(*p1 == bytes_of("one"));
+  CHECK(ConversationPair::text_of(*p1) == "one");
 
   // The file's name is no function of the peer anyone else can compute, and
   // its bytes hold no key of the state in clear.
@@ -54,7 +46,7 @@ TEST_CASE("ConversationStore: a saved state loads and goes on with the conversat
   auto file = read_private_file(path);
   REQUIRE(file.ok());
   const std::vector<std::uint8_t>& raw = *file;
-  const auto own_key = bob.own_ratchet_key();
+  const auto own_key = p.at_bob.active()->ratchet.own_ratchet_key();
   CHECK(std::search(raw.begin(), raw.end(), own_key.bytes.begin(), own_key.bytes.end()) == raw.end());
 
   REQUIRE(store.remove(peer).ok());
@@ -65,14 +57,12 @@ TEST_CASE("ConversationStore: a saved state loads and goes on with the conversat
 
 TEST_CASE("ConversationStore: a crash mid-write leaves the previous state", "[conversation]") {
   TempDir dir;
-  SystemRandom rng;
-  const auto me = Identity::generate(rng);
-  const auto peer = crypto::ed25519_generate().pub;
-  ConversationStore store(dir / "c", me);
-  auto [alice, bob] = nightjar::test::start_ratchets();
-  REQUIRE(bob.decrypt(*alice.encrypt(bytes_of("x"), ad), ad, 1).ok());
-  REQUIRE(store.save(peer, bob).ok());
-  const auto saved = bob.encode();
+  ConversationPair p;
+  const auto& peer = p.alice.account();
+  ConversationStore store(dir / "c", p.bob);
+  REQUIRE(p.bob_opens(*p.alice_sends("x")).ok());
+  REQUIRE(store.save(p.at_bob).ok());
+  const auto saved = p.at_bob.encode();
   // What a crash between writing the temporary file and renaming it leaves.
   {
     std::ofstream tmp(store.file_of(peer).string() + ".tmp", std::ios::binary);
@@ -83,24 +73,24 @@ TEST_CASE("ConversationStore: a crash mid-write leaves the previous state", "[co
   REQUIRE(loaded->has_value());
   CHECK((*loaded)->encode() == saved);
   // The next save replaces it whole.
-  REQUIRE(bob.decrypt(*alice.encrypt(bytes_of("y"), ad), ad, 2).ok());
-  REQUIRE(store.save(peer, bob).ok());
+  REQUIRE(p.bob_opens(*p.alice_sends("y")).ok());
+  REQUIRE(store.save(p.at_bob).ok());
   auto again = store.load(peer);
   REQUIRE(again.ok());
-  CHECK((*again)->encode() == bob.encode());
+  CHECK((*again)->encode() == p.at_bob.encode());
 }
 
 TEST_CASE("ConversationStore: a file under another peer's name, another profile's or damaged does not open",
           "[conversation]") {
   TempDir dir;
+  ConversationPair p;
   SystemRandom rng;
-  const auto me = Identity::generate(rng);
   const auto someone_else = Identity::generate(rng);
-  const auto peer = crypto::ed25519_generate().pub;
+  const auto& peer = p.alice.account();
   const auto other_peer = crypto::ed25519_generate().pub;
-  ConversationStore store(dir / "c", me);
-  auto [alice, bob] = nightjar::test::start_ratchets();
-  REQUIRE(store.save(peer, bob).ok());
+  ConversationStore store(dir / "c", p.bob);
+  REQUIRE(p.bob_opens(*p.alice_sends("x")).ok());
+  REQUIRE(store.save(p.at_bob).ok());
   CHECK_FALSE(store.file_of(peer) == store.file_of(other_peer));
 
   // Copied to another peer's name.
