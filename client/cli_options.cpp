@@ -393,7 +393,10 @@ std::string help_text(HelpTopic topic) {
              "       nightjar send --to ID --file FILE [OPTIONS]\n\n"
              "Sends one message of at most 65536 bytes to the account ID, through onion\n"
              "paths into the recipient's swarm, and prints a receipt: the message ID, the\n"
-             "number of fragments and the fewest replicas any fragment was stored on.\n"
+             "number of fragments, the fewest replicas any fragment was stored on, and\n"
+             "whether it is forward-secret: sealed in a conversation started from the\n"
+             "prekey bundle the recipient publishes (a recipient without one gets a\n"
+             "version 1 envelope, signed and sealed to its long-term key).\n"
              "The words of TEXT are joined by single spaces; `--` before TEXT lets it\n"
              "start with '-'.\n\n"
           << with_common(table.for_send(), table);

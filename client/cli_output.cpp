@@ -182,13 +182,16 @@ std::string message_json(const ReceivedMessage& m) {
   j["message_id"] = m.message_id.hex();
   j["encoding"] = utf8 ? "utf-8" : "base64";
   j["text"] = utf8 ? std::string(m.text.begin(), m.text.end()) : base64(m.text);
+  j["forward_secret"] = m.forward_secret;
   return j.dump();
 }
 
 std::string receipt_line(const SendReceipt& r, const AccountKey& to) {
   return "sent message " + r.message_id.hex() + " to " + short_account_id(to) + ": " +
          plural(r.fragments, "fragment", "fragments") + ", stored on " +
-         plural(r.min_replicas, "replica", "replicas");
+         plural(r.min_replicas, "replica", "replicas") +
+         (r.forward_secret ? ", forward-secret"
+                           : ", not forward-secret (the recipient publishes no prekey bundle)");
 }
 
 std::string receipt_json(const SendReceipt& r, const AccountKey& to) {
@@ -198,6 +201,7 @@ std::string receipt_json(const SendReceipt& r, const AccountKey& to) {
   j["fragments"] = r.fragments;
   j["replicas"] = r.min_replicas;
   j["attempts"] = r.attempts;
+  j["forward_secret"] = r.forward_secret;
   return j.dump();
 }
 

@@ -94,6 +94,7 @@ class Session {
     co.profile_dir = o.profile_dir;
     co.delete_after_read = o.delete_after_read;
     co.log = stderr_logger(o.log_level);
+    co.on_notice = [this](const std::string& text) { err_ << "nightjar: " << text << "\n" << std::flush; };
     client_ = std::make_unique<Client>(&loop_, std::move(co), std::move(identity));
   }
   ~Session() { uv_loop_close(&loop_); }

@@ -184,6 +184,7 @@ void Client::Impl::fragment_answered(std::uint64_t job_id, std::size_t index, co
       receipt.message_id = job.message_id;
       receipt.fragments = job.fragments.size();
       receipt.min_replicas = UINT32_MAX;
+      receipt.forward_secret = job.forward_secret;
       for (const auto& fr : job.fragments) {
         receipt.min_replicas = std::min(receipt.min_replicas, fr.replicas);
         receipt.attempts += fr.attempts;
@@ -213,6 +214,7 @@ void Client::Impl::finish_send(std::uint64_t job_id, Result<SendReceipt, SendFai
   sends.erase(it);
   if (r) {
     ++stats.sent;
+    if (r->forward_secret) ++stats.sent_forward_secret;
   } else {
     ++stats.send_failures;
   }
@@ -242,6 +244,8 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
     }
     if (auto r = m.state.load(m.profile_file("receive.state")); !r) m.log->warn("{}", r.error());
     m.load_prekeys();
+    m.conversation_store =
+        std::make_unique<ConversationStore>(m.options.profile_dir / "conversations", m.identity);
   }
   m.jobs.every(tick_ms, [&m] { m.tick(); });
 
@@ -268,6 +272,10 @@ void Client::stop() {
   m.jobs.cancel_all();
   m.fetcher->close();
   m.onion->close();
+  auto waiting = std::move(m.waiting_sends);
+  m.waiting_sends.clear();
+  for (auto& [id, done] : waiting)
+    if (done) done(fail(SendFailure{SendError::stopped, "client stopped"}));
   auto sends = std::move(m.sends);
   m.sends.clear();
   for (auto& [id, job] : sends)
@@ -278,49 +286,68 @@ void Client::stop() {
     if (p.done) p.done(fail(std::string("client stopped")));
 }
 
-void Client::send(const AccountKey& to, Bytes text, SendHandler done) {
-  Impl& m = *impl_;
-  ++m.stats.sends;
-  auto fail_soon = [&m](SendHandler d, SendFailure f) {
-    // Never call back from inside send(): defer to the next tick.
-    const std::uint64_t id = ++m.last_send;
-    Impl::SendJob job;
-    job.done = std::move(d);
-    job.finished = false;
-    m.sends.emplace(id, std::move(job));
-    m.jobs.call_later(std::chrono::milliseconds(0), [&m, id, f] { m.finish_send(id, fail(f)); });
-  };
-  if (m.stopped) return fail_soon(std::move(done), {SendError::stopped, "client stopped"});
-  if (!m.directory) return fail_soon(std::move(done), {SendError::not_ready, "no directory yet"});
-  const std::uint32_t max_body = m.directory->params.max_body_bytes;
-  auto pieces = fragment(text, max_body);
-  if (!pieces)
-    return fail_soon(std::move(done), {pieces.error() == SealError::message_too_large
-                                           ? SendError::too_large
-                                           : SendError::rejected,
-                                       to_string(pieces.error())});
-  const std::uint64_t id = ++m.last_send;
-  Impl::SendJob job;
+void Client::Impl::fail_send_soon(SendHandler d, SendFailure f) {
+  // Never call back from inside send(): defer to the next tick.
+  const std::uint64_t id = ++last_send;
+  SendJob job;
+  job.done = std::move(d);
+  job.finished = false;
+  sends.emplace(id, std::move(job));
+  jobs.call_later(std::chrono::milliseconds(0), [this, id, f] { finish_send(id, fail(f)); });
+}
+
+SendFailure Client::Impl::seal_failure(SealError e) {
+  return {e == SealError::message_too_large ? SendError::too_large : SendError::rejected,
+          to_string(e)};
+}
+
+void Client::Impl::start_send_job(const AccountKey& to, MessageId message_id,
+                                  std::vector<std::vector<std::uint8_t>> envelopes,
+                                  bool forward_secret, SendHandler done) {
+  const std::uint64_t id = ++last_send;
+  SendJob job;
   job.to = to;
   job.done = std::move(done);
+  job.message_id = message_id;
+  job.forward_secret = forward_secret;
+  for (auto& e : envelopes) job.fragments.push_back(FragmentSend{std::move(e), false, 0, 0, {}, {}});
+  job.outstanding = job.fragments.size();
+  const std::size_t n = job.fragments.size();
+  sends.emplace(id, std::move(job));
+  for (std::size_t i = 0; i < n; ++i) send_fragment(id, i);
+}
+
+void Client::Impl::send_v1(const AccountKey& to, Bytes text, SendHandler done) {
+  const std::uint32_t max_body = directory->params.max_body_bytes;
+  auto pieces = fragment(text, max_body);
+  if (!pieces) return fail_send_soon(std::move(done), seal_failure(pieces.error()));
   Message msg;
-  msg.timestamp_ms = m.now_ms();
-  msg.message_id = random_message_id(m.rng);
+  msg.timestamp_ms = now_ms();
+  msg.message_id = random_message_id(rng);
   msg.count = static_cast<std::uint16_t>(pieces->size());
-  job.message_id = msg.message_id;
-  const SealKey* key = m.seal_key(to);
+  const SealKey* key = seal_key(to);
+  std::vector<std::vector<std::uint8_t>> envelopes;
   for (std::size_t i = 0; i < pieces->size(); ++i) {
     msg.index = static_cast<std::uint16_t>(i);
     msg.body = (*pieces)[i];
-    auto sealed = key ? seal(m.identity, *key, msg, max_body, m.rng)
-                      : seal(m.identity, to, msg, max_body, m.rng);
-    if (!sealed) return fail_soon(std::move(job.done), {SendError::rejected, to_string(sealed.error())});
-    job.fragments.push_back(Impl::FragmentSend{std::move(*sealed), false, 0, 0, {}, {}});
+    auto sealed = key ? seal(identity, *key, msg, max_body, rng)
+                      : seal(identity, to, msg, max_body, rng);
+    if (!sealed) return fail_send_soon(std::move(done), seal_failure(sealed.error()));
+    envelopes.push_back(std::move(*sealed));
   }
-  job.outstanding = job.fragments.size();
-  const std::size_t n = job.fragments.size();
-  m.sends.emplace(id, std::move(job));
-  for (std::size_t i = 0; i < n; ++i) m.send_fragment(id, i);
+  start_send_job(to, msg.message_id, std::move(envelopes), false, std::move(done));
+}
+
+void Client::send(const AccountKey& to, Bytes text, SendHandler done) {
+  Impl& m = *impl_;
+  ++m.stats.sends;
+  if (m.stopped) return m.fail_send_soon(std::move(done), {SendError::stopped, "client stopped"});
+  if (!m.directory)
+    return m.fail_send_soon(std::move(done), {SendError::not_ready, "no directory yet"});
+  if (text.size() > max_message_bytes)
+    return m.fail_send_soon(std::move(done), m.seal_failure(SealError::message_too_large));
+  if (!m.options.forward_secret) return m.send_v1(to, text, std::move(done));
+  m.send_v2(to, std::vector<std::uint8_t>(text.begin(), text.end()), std::move(done));
 }
 
 const Identity& Client::identity() const { return impl_->identity; }

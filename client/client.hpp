@@ -86,6 +86,14 @@ struct ClientOptions {
   // bundle changes, and every day; what lets others start forward-secret
   // conversations with it (docs/ENVELOPE.md, "Version 2").
   bool publish_prekeys = true;
+  // Send version 2 envelopes (forward-secret, deniable) to every account
+  // that published a prekey bundle, version 1 to the others. Off: version 1
+  // only. Version 2 envelopes received are opened either way.
+  bool forward_secret = true;
+  // Things the user should be told that are not messages (a conversation
+  // whose state was lost and is started again, a message that could not be
+  // opened). Called on the loop's thread.
+  std::function<void(const std::string&)> on_notice;
   PathConfig paths;
   Clock clock;  // unix ms; default: system clock
   std::shared_ptr<spdlog::logger> log;
@@ -100,6 +108,9 @@ struct SendReceipt {
   // What the swarm stores: one message per fragment, by storage ID (the hash
   // of the recipient and the sealed fragment).
   std::vector<::nightjar::MessageId> stored_ids;
+  // Sealed as version 2 (forward-secret, deniable); false: version 1, the
+  // recipient has no prekey bundle (or ClientOptions::forward_secret is off).
+  bool forward_secret = false;
 };
 
 enum class SendError {
@@ -123,6 +134,8 @@ struct ClientStats {
   std::uint64_t poll_segments = 0;  // answers of streamed long polls that stayed open
   std::uint64_t sweeps = 0, sweep_retries = 0;  // lookback sweeps started; pages asked again
   std::uint64_t directory_fetches = 0;
+  std::uint64_t bundles_published = 0;   // prekey bundles the swarm acknowledged
+  std::uint64_t sent_forward_secret = 0;  // messages sent as version 2
   std::int64_t clock_offset_ms = 0;
 };
 

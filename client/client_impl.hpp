@@ -12,6 +12,7 @@
 #include "client/client.hpp"
 #include "client/directory_fetcher.hpp"
 #include "client/onion_client.hpp"
+#include "client/conversation_store.hpp"
 #include "client/prekeys.hpp"
 #include "client/receive_state.hpp"
 #include "swarm/public_record.hpp"
@@ -64,6 +65,7 @@ struct Client::Impl {
   struct SendJob {
     AccountKey to;
     MessageId message_id;
+    bool forward_secret = false;
     std::vector<FragmentSend> fragments;
     std::size_t outstanding = 0;
     bool finished = false;
@@ -80,6 +82,37 @@ struct Client::Impl {
   void fragment_answered(std::uint64_t job, std::size_t index, const Path& path,
                          Result<std::vector<std::uint8_t>, RequestFailure> r);
   void finish_send(std::uint64_t job, Result<SendReceipt, SendFailure> r);
+  void fail_send_soon(SendHandler done, SendFailure f);
+  static SendFailure seal_failure(SealError e);
+  // Stores each envelope in `to`'s swarm (send_fragment) and reports once.
+  void start_send_job(const AccountKey& to, MessageId message_id,
+                      std::vector<std::vector<std::uint8_t>> envelopes, bool forward_secret,
+                      SendHandler done);
+  void send_v1(const AccountKey& to, Bytes text, SendHandler done);
+
+  // --- Version 2 conversations (client_conversations.cpp).
+  std::unique_ptr<ConversationStore> conversation_store;  // null: kept in memory only
+  std::map<AccountKey, Conversation> conversations;        // loaded ones
+  std::map<AccountKey, std::uint64_t> restarted_ms;        // when a lost conversation was last started again
+  std::map<AccountKey, std::uint64_t> no_bundle_until_ms;  // peers found without a bundle, asked again after
+  // Sends waiting for the recipient's bundle (stop() fails them).
+  std::map<std::uint64_t, SendHandler> waiting_sends;
+  // The conversation with `peer` (loaded from the profile, or a new empty
+  // one); an error if its file does not open.
+  Result<Conversation*, std::string> conversation(const AccountKey& peer);
+  // Saves `updated` and, only if that worked, makes it the conversation.
+  Result<void, std::string> commit(Conversation updated);
+  // Seals with the conversation (starting one from the peer's bundle if
+  // needed); without a bundle, falls back to version 1.
+  void send_v2(const AccountKey& to, std::vector<std::uint8_t> text, SendHandler done);
+  void seal_and_send_v2(const AccountKey& to, const std::vector<std::uint8_t>& text,
+                        SendHandler done, std::uint8_t flags = 0);
+  // A version 2 envelope: the message (a fragment), nothing to show (a
+  // control message), or why not.
+  Result<std::optional<OpenedEnvelope>, std::string> open_v2(Bytes body);
+  // Our state with `peer` was lost: start a new session with a control message.
+  void restart_conversation(const AccountKey& peer);
+  void notice(const std::string& text);
 
   // --- Public records and prekeys (client_records.cpp).
   Prekeys prekeys{identity};
@@ -92,6 +125,8 @@ struct Client::Impl {
   // was never published by this process, or was published a day ago.
   void maintain_prekeys();
   void publish_bundle(std::function<void(Result<void, std::string>)> done);
+  // The bundle `account` published, checked (Client::lookup_prekeys).
+  void lookup_bundle(const AccountKey& account, BundleHandler done);
   // One request to a member of `owner`'s swarm, sent again through other
   // paths and members (wrong swarm: after a directory refresh) up to
   // `attempts` times; `done` gets the first final answer.

@@ -233,18 +233,28 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
       continue;
     }
     state_dirty = true;
-    auto opened = open(identity, m.body);
-    if (!opened) {
-      ++stats.rejected_envelopes;
-      log->debug("envelope refused: {}", to_string(opened.error()));
+    Result<std::optional<OpenedEnvelope>, std::string> opened = fail(std::string("empty envelope"));
+    if (!m.body.empty() && m.body[0] == v2::envelope_version) {
+      opened = open_v2(m.body);
+    } else if (auto v1 = open(identity, m.body)) {
+      opened = std::optional<OpenedEnvelope>(std::move(*v1));
+    } else {
+      opened = fail(std::string(to_string(v1.error())));
+    }
+    if (!opened || !*opened) {
+      if (!opened) {
+        ++stats.rejected_envelopes;
+        log->debug("envelope refused: {}", opened.error());
+      }
+      // Refused, or a control message (nothing to show): handled.
       state.mark(m.id, m.expiry_ms);
       to_delete.push_back(m.id);
       continue;
     }
-    const auto key = std::make_pair(opened->sender, opened->message_id);
+    const auto key = std::make_pair((*opened)->sender, (*opened)->message_id);
     auto& frags = pending_fragments[key];
     frags.emplace_back(m.id, m.expiry_ms);
-    auto added = reassembler.add(std::move(*opened));
+    auto added = reassembler.add(std::move(**opened));
     if (added && !*added) continue;  // waiting for more fragments (or a duplicate fragment)
     for (const auto& [id, expiry] : frags) {
       state.mark(id, expiry);

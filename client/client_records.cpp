@@ -82,6 +82,7 @@ void Client::Impl::publish_bundle(std::function<void(Result<void, std::string>)>
                if (r->status != storage::Status::ok)
                  return done(fail(std::string(storage::to_string(r->status))));
                last_published_ms = now;
+               ++stats.bundles_published;
                log->info("prekey bundle published");
                done({});
              },
@@ -134,6 +135,13 @@ void Client::publish_prekeys(std::function<void(Result<void, std::string>)> done
 void Client::lookup_prekeys(const AccountKey& account, BundleHandler done) {
   Impl& m = *impl_;
   m.jobs.call_later(std::chrono::milliseconds(0), [&m, account, done = std::move(done)]() mutable {
+    m.lookup_bundle(account, std::move(done));
+  });
+}
+
+void Client::Impl::lookup_bundle(const AccountKey& account, BundleHandler done) {
+  Impl& m = *this;
+  {
     m.swarm_call(
         account, storage::LookupRequest{account, bundle_type}, storage::Method::lookup,
         [&m, account, done = std::move(done)](Result<storage::Response, std::string> r) {
@@ -155,7 +163,7 @@ void Client::lookup_prekeys(const AccountKey& account, BundleHandler done) {
           done(Out(std::optional<PrekeyBundle>{std::move(*bundle)}));
         },
         record_attempts);
-  });
+  }
 }
 
 const Prekeys& Client::prekeys() const { return impl_->prekeys; }

@@ -95,7 +95,7 @@ Result<std::vector<std::uint8_t>, SealError> Conversation::seal(const Identity& 
   const v2::Kind kind = next_kind();
   if (content.count < 1 || content.count > max_fragments || content.index >= content.count)
     return fail(SealError::bad_fragment);
-  auto bucket = v2::bucket_for(kind, content.body.size(), max_body_bytes);
+  auto bucket = v2::bucket_for(kind, content.body.size(), max_body_bytes, content.count > 1);
   if (!bucket) return bucket.failure();
   auto plain = v2::encode_content(content, v2::content_size(kind, *bucket));
   auto message = s.ratchet.encrypt(plain, ad_of(s, me));
@@ -184,9 +184,10 @@ Result<Conversation::Received, ConversationError> Conversation::receive(const Id
     if (!content) return content.failure();
     s.started_ms = content->timestamp_ms;
     const bool used_one_time = inner.prekey.one_time_prekey_id != 0;
-    if (used_one_time) prekeys.take_one_time(inner.prekey.one_time_prekey_id);
+    const bool first_use =
+        used_one_time && prekeys.take_one_time(inner.prekey.one_time_prekey_id, now_ms).has_value();
     adopt(std::move(s));
-    return Received{std::move(*content), true, used_one_time};
+    return Received{std::move(*content), true, first_use};
   }
 
   if (sessions_.empty()) return fail(ConversationError::no_session);

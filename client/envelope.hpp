@@ -68,6 +68,7 @@ struct OpenedEnvelope {
   std::uint16_t index = 0;
   std::uint16_t count = 1;
   std::vector<std::uint8_t> body;
+  bool forward_secret = false;  // a version 2 envelope (client/envelope_v2.hpp)
 };
 
 enum class SealError {

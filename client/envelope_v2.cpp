@@ -101,10 +101,11 @@ std::size_t content_size(Kind k, std::size_t envelope_size) {
 }
 
 Result<std::size_t, SealError> bucket_for(Kind k, std::size_t body_bytes,
-                                          std::uint32_t max_body_bytes) {
+                                          std::uint32_t max_body_bytes, bool fragment) {
   const auto sizes = buckets(max_body_bytes);
   if (sizes[0] == 0) return fail(SealError::body_limit_too_small);
-  const std::size_t needed = overhead(k) + body_bytes;
+  const std::size_t needed = fragment ? sizes[2] : overhead(k) + body_bytes;
+  if (overhead(k) + body_bytes > sizes[2]) return fail(SealError::body_too_large);
   const auto it = std::find_if(sizes.begin(), sizes.end(), [&](std::size_t s) { return s >= needed; });
   if (it == sizes.end()) return fail(SealError::body_too_large);
   return *it;

@@ -96,9 +96,11 @@ Result<Inner, OpenError> decode_inner(Bytes bytes);
 
 // The content size that makes a kind-`k` envelope exactly `envelope_size` bytes.
 std::size_t content_size(Kind k, std::size_t envelope_size);
-// The bucket a body of `body_bytes` goes into as kind `k`.
+// The bucket a body of `body_bytes` goes into as kind `k`: the smallest that
+// holds it, or the largest for a fragment of a longer message (`fragment`),
+// so that a node sees only how many envelopes a message took.
 Result<std::size_t, SealError> bucket_for(Kind k, std::size_t body_bytes,
-                                          std::uint32_t max_body_bytes);
+                                          std::uint32_t max_body_bytes, bool fragment = false);
 
 // The sealed layer (client/envelope.hpp, envelope_layers::encrypt_layer).
 Result<std::vector<std::uint8_t>, SealError> seal_outer(const SealKey& recipient, Bytes inner,

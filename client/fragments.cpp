@@ -6,8 +6,11 @@
 namespace nightjar::client {
 
 Result<std::vector<Bytes>, SealError> fragment(Bytes text, std::uint32_t max_body_bytes) {
-  const std::size_t capacity = fragment_capacity(max_body_bytes);
-  if (capacity == 0) return fail(SealError::body_limit_too_small);
+  return fragment_to(text, fragment_capacity(max_body_bytes));
+}
+
+Result<std::vector<Bytes>, SealError> fragment_to(Bytes text, std::size_t capacity) {
+  if (capacity < 16) return fail(SealError::body_limit_too_small);
   if (text.size() > max_message_bytes) return fail(SealError::message_too_large);
   const std::size_t count = std::max<std::size_t>(1, (text.size() + capacity - 1) / capacity);
   // count <= 65536 / 16 = max_fragments, since capacity >= 16.
@@ -76,8 +79,8 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
   auto found = index_.find(key);
   if (found == index_.end() && f.count == 1) {
     remember_completed(key);
-    return std::optional<ReceivedMessage>{
-        ReceivedMessage{f.sender, f.timestamp_ms, f.message_id, std::move(f.body)}};
+    return std::optional<ReceivedMessage>{ReceivedMessage{
+        f.sender, f.timestamp_ms, f.message_id, std::move(f.body), f.forward_secret}};
   }
   const std::size_t cost = f.body.size() + fragment_cost;
   if (cost > limits_.max_pending_bytes) {
@@ -90,12 +93,13 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
       drop(pending_.begin());
       ++evicted_;
     }
-    pending_.push_back(Pending{key, f.timestamp_ms, f.count, {}});
+    pending_.push_back(Pending{key, f.timestamp_ms, f.count, f.forward_secret, {}});
     it = std::prev(pending_.end());
     index_.emplace(key, it);
   } else {
     it = found->second;
-    if (it->count != f.count || it->timestamp_ms != f.timestamp_ms)
+    if (it->count != f.count || it->timestamp_ms != f.timestamp_ms ||
+        it->forward_secret != f.forward_secret)
       return fail(ReassemblyError::inconsistent_fragment);
     if (auto part = it->parts.find(f.index); part != it->parts.end()) {
       if (part->second != f.body) return fail(ReassemblyError::inconsistent_fragment);
@@ -122,7 +126,7 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
   }
 
   if (it->parts.size() < it->count) return std::optional<ReceivedMessage>{};
-  ReceivedMessage done{f.sender, it->timestamp_ms, f.message_id, {}};
+  ReceivedMessage done{f.sender, it->timestamp_ms, f.message_id, {}, it->forward_secret};
   done.text.reserve(it->body_bytes);
   for (auto& [index, body] : it->parts)
     done.text.insert(done.text.end(), body.begin(), body.end());

@@ -31,6 +31,9 @@ namespace nightjar::client {
 // as views into `text`, their sizes differing by at most one. An empty text
 // is one empty piece.
 Result<std::vector<Bytes>, SealError> fragment(Bytes text, std::uint32_t max_body_bytes);
+// The same with the capacity given (version 2: v2::capacity of the kind the
+// message is sealed as).
+Result<std::vector<Bytes>, SealError> fragment_to(Bytes text, std::size_t capacity);
 
 // Splits `text` and seals every piece under one fresh random message ID.
 Result<std::vector<std::vector<std::uint8_t>>, SealError> seal_message(
@@ -42,6 +45,7 @@ struct ReceivedMessage {
   std::uint64_t timestamp_ms = 0;
   MessageId message_id;
   std::vector<std::uint8_t> text;
+  bool forward_secret = false;  // sent in version 2 envelopes
 };
 
 struct ReassemblerLimits {
@@ -85,6 +89,7 @@ class Reassembler {
     Key key;
     std::uint64_t timestamp_ms;
     std::uint16_t count;
+    bool forward_secret;
     std::map<std::uint16_t, std::vector<std::uint8_t>> parts;
     std::size_t body_bytes = 0;
     std::size_t cost = 0;

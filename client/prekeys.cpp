@@ -1,5 +1,6 @@
 #include "client/prekeys.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -29,14 +30,26 @@ bool Prekeys::maintain(std::uint64_t now_ms) {
   // A replaced signed prekey stays for `retention` after its successor came.
   while (signed_.size() > 1 && signed_[1].pub.created_ms + retention_ms <= now_ms)
     signed_.erase(signed_.begin());
-  if (one_time_.size() < one_time_refill_below) {
-    while (one_time_.size() < one_time_target) {
+  const auto expired = [&](const OneTime& k) {
+    return k.used_ms != 0 && k.used_ms + used_retention_ms <= now_ms;
+  };
+  if (std::any_of(one_time_.begin(), one_time_.end(), expired)) {
+    std::erase_if(one_time_, expired);
+    changed = true;
+  }
+  if (one_time_count() < one_time_refill_below) {
+    while (one_time_count() < one_time_target) {
       auto kp = crypto::x25519_generate();
-      one_time_.push_back(OneTime{OneTimePrekey{next_id_++, kp.pub}, std::move(kp.sec)});
+      one_time_.push_back(OneTime{OneTimePrekey{next_id_++, kp.pub}, std::move(kp.sec), 0});
     }
     changed = true;
   }
   return changed;
+}
+
+std::size_t Prekeys::one_time_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(one_time_.begin(), one_time_.end(), [](const OneTime& k) { return k.used_ms == 0; }));
 }
 
 std::optional<PrekeyBundle> Prekeys::bundle(std::size_t max_one_time) const {
@@ -46,7 +59,7 @@ std::optional<PrekeyBundle> Prekeys::bundle(std::size_t max_one_time) const {
   b.signed_prekey = signed_.back().pub;
   for (const auto& k : one_time_) {
     if (b.one_time.size() >= max_one_time) break;
-    b.one_time.push_back(k.pub);
+    if (k.used_ms == 0) b.one_time.push_back(k.pub);
   }
   return b;
 }
@@ -63,12 +76,11 @@ const X25519SecretKey* Prekeys::one_time_secret(std::uint32_t id) const {
   return nullptr;
 }
 
-std::optional<X25519SecretKey> Prekeys::take_one_time(std::uint32_t id) {
-  for (auto it = one_time_.begin(); it != one_time_.end(); ++it) {
-    if (it->pub.id != id) continue;
-    X25519SecretKey secret = std::move(it->secret);
-    one_time_.erase(it);
-    return secret;
+std::optional<X25519SecretKey> Prekeys::take_one_time(std::uint32_t id, std::uint64_t now_ms) {
+  for (auto& k : one_time_) {
+    if (k.pub.id != id || k.used_ms != 0) continue;
+    k.used_ms = std::max<std::uint64_t>(now_ms, 1);
+    return X25519SecretKey::from(k.secret.view());
   }
   return std::nullopt;
 }
@@ -82,7 +94,7 @@ std::vector<std::uint8_t> Prekeys::encode() const {
   for (const auto& s : signed_)
     w.u32(s.pub.id).fixed(s.pub.key).u64(s.pub.created_ms).fixed(s.pub.signature).raw(s.secret.view());
   w.u16(static_cast<std::uint16_t>(one_time_.size()));
-  for (const auto& k : one_time_) w.u32(k.pub.id).fixed(k.pub.key).raw(k.secret.view());
+  for (const auto& k : one_time_) w.u32(k.pub.id).fixed(k.pub.key).raw(k.secret.view()).u64(k.used_ms);
   return w.take();
 }
 
@@ -90,7 +102,7 @@ Result<void, std::string> Prekeys::decode(Bytes bytes) {
   WireReader r(bytes);
   const auto bad = [](const char* why) { return fail(std::string("prekey state: ") + why); };
   auto version = r.u8();
-  if (!version || *version != state_version) return bad("unknown version");
+  if (!version || (*version != state_version && *version != 1)) return bad("unknown version");
   auto account = r.fixed<Ed25519PublicKey>();
   if (!account || !(*account == identity_->account())) return bad("another account's");
   auto next = r.u32();
@@ -113,8 +125,14 @@ Result<void, std::string> Prekeys::decode(Bytes bytes) {
     auto id = r.u32();
     auto pub = r.fixed<X25519PublicKey>();
     auto sec = r.raw(32);
+    std::uint64_t used = 0;
+    if (*version >= 2) {
+      auto u = r.u64();
+      if (!u) return bad("truncated");
+      used = *u;
+    }
     if (!id || !pub || !sec) return bad("truncated");
-    one_time.push_back(OneTime{OneTimePrekey{*id, *pub}, X25519SecretKey::from(sec->first<32>())});
+    one_time.push_back(OneTime{OneTimePrekey{*id, *pub}, X25519SecretKey::from(sec->first<32>()), used});
   }
   if (!r.finish()) return bad("trailing bytes");
   signed_ = std::move(signed_keys);

@@ -6,12 +6,16 @@
 //   kept 15 days more (`retention`: the longest message TTL, 14 days, and a
 //   day of slack), so a first message sealed to a bundle fetched just before
 //   the rotation still opens when its recipient comes back after two weeks;
-// - one-time prekeys: 50 kept (`one_time_target`), of which the oldest
-//   `published_one_time` (6) go into the published bundle, so that it fits a
-//   public record (swarm/public_record.hpp); each is erased when a first
-//   message uses it, and the bundle is published again without it; the set
-//   is refilled to 50 when fewer than 25 are left. A bundle whose one-time
-//   prekeys ran out still works (X3DH without DH4).
+// - one-time prekeys: 50 unused ones kept (`one_time_target`), of which the
+//   oldest `published_one_time` (6) go into the published bundle, so that it
+//   fits a public record (swarm/public_record.hpp); when a first message
+//   uses one it leaves the bundle (which is published again without it) and
+//   its secret is erased `used_retention` (2 days) later: until then, first
+//   messages of other senders who fetched the bundle before it changed (a
+//   public record cannot hand each one out once, as Signal's server does)
+//   still open; the set is refilled to 50 when fewer than 25 unused ones are
+//   left. A bundle whose one-time prekeys ran out still works (X3DH without
+//   DH4).
 // maintain() applies the schedule and says whether the bundle changed (and
 // so must be published again). IDs only grow.
 #pragma once
@@ -34,10 +38,11 @@ inline constexpr std::uint64_t rotation_ms = 7ull * 24 * 3600 * 1000;
 inline constexpr std::uint64_t retention_ms = 15ull * 24 * 3600 * 1000;
 inline constexpr std::size_t one_time_target = 50;
 inline constexpr std::size_t one_time_refill_below = 25;
+inline constexpr std::uint64_t used_retention_ms = 2ull * 24 * 3600 * 1000;
 // One-time prekeys in a published bundle: 143 + 36 * 6 = 359 bytes, within a
 // public record's 364-byte payload.
 inline constexpr std::size_t published_one_time = 6;
-inline constexpr std::uint8_t state_version = 1;
+inline constexpr std::uint8_t state_version = 2;  // 1: one-time prekeys without the time of use
 }  // namespace prekeys
 
 class Prekeys {
@@ -45,8 +50,8 @@ class Prekeys {
   // `identity` must outlive this.
   explicit Prekeys(const Identity& identity);
 
-  // Rotates, retires and refills as the schedule says; true if the
-  // published bundle changed.
+  // Rotates, retires, erases and refills as the schedule says; true if the
+  // state changed (save it, and publish the bundle again).
   bool maintain(std::uint64_t now_ms);
   // What to publish: the newest signed prekey and the unused one-time ones
   // (the oldest first, at most `max_one_time`). Empty before the first
@@ -56,15 +61,16 @@ class Prekeys {
   // For the responder's side of X3DH: the secret of signed prekey `id` (the
   // current one or one still retained).
   const X25519SecretKey* signed_secret(std::uint32_t id) const;
-  // The secret of one-time prekey `id`, erased from the set: each is used
-  // once. Nothing if it was used (or never existed).
-  std::optional<X25519SecretKey> take_one_time(std::uint32_t id);
-  // The same secret without erasing it (to try a first message before it
-  // is accepted), or null.
+  // Marks one-time prekey `id` used at `now_ms` (it leaves the bundle; its
+  // secret is erased used_retention later) and returns its secret; nothing
+  // if it was used before (or never existed).
+  std::optional<X25519SecretKey> take_one_time(std::uint32_t id, std::uint64_t now_ms);
+  // The secret of one-time prekey `id`, unused or used within the
+  // retention, without marking it; or null.
   const X25519SecretKey* one_time_secret(std::uint32_t id) const;
 
   std::size_t signed_count() const { return signed_.size(); }
-  std::size_t one_time_count() const { return one_time_.size(); }
+  std::size_t one_time_count() const;  // unused ones
 
   std::vector<std::uint8_t> encode() const;
   Result<void, std::string> decode(Bytes bytes);  // replaces this state
@@ -81,6 +87,7 @@ class Prekeys {
   struct OneTime {
     OneTimePrekey pub;
     X25519SecretKey secret;
+    std::uint64_t used_ms = 0;  // 0: unused
   };
   std::vector<std::uint8_t> ad() const;
 

@@ -18,9 +18,11 @@ SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_
     client::ClientOptions o;
     o.network = network;
     o.lookback = lookback;
-    // Simulated clients send version-1 envelopes only (for now), so they
-    // publish no prekey bundles: the workload stays the messages it names.
+    // Simulated clients send version-1 envelopes only (for now: the
+    // published figures are of version 1), so they publish no prekey
+    // bundles and look none up: the workload stays the messages it names.
     o.publish_prekeys = false;
+    o.forward_secret = false;
     if (log) {
       o.log = std::make_shared<spdlog::logger>("client" + std::to_string(i), log->sinks().begin(),
                                                log->sinks().end());

@@ -16,6 +16,28 @@
 
 namespace nightjar::test {
 
+// With the identity from `seed` (the same account across restarts).
+inline std::unique_ptr<client::Client> start_client_as(
+    TestLoop& loop, const NetworkConfig& network, const std::filesystem::path& profile,
+    const std::string& name, const Ed25519Seed& seed,
+    const std::function<void(client::ClientOptions&)>& tweak = {}) {
+  client::ClientOptions o;
+  o.network = network;
+  o.profile_dir = profile;
+  o.poll_wait_ms = 2000;
+  o.request_timeout = std::chrono::milliseconds(4000);
+  o.log = capture_logger(name);
+  if (tweak) tweak(o);
+  auto c = std::make_unique<client::Client>(loop.get(), o, client::Identity::from_seed(seed));
+  bool ready = false;
+  c->start([&](Result<void, std::string> r) {
+    REQUIRE(r.ok());
+    ready = true;
+  });
+  REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
+  return c;
+}
+
 inline std::unique_ptr<client::Client> start_client(
     TestLoop& loop, const NetworkConfig& network, const std::filesystem::path& profile,
     const std::string& name, const std::function<void(client::ClientOptions&)>& tweak = {}) {
@@ -35,6 +57,12 @@ inline std::unique_ptr<client::Client> start_client(
   });
   REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
   return c;
+}
+
+// Runs until `c` has published its prekey bundle (so that messages to it
+// are sealed as version 2 from the first one).
+inline void wait_for_bundle_published(TestLoop& loop, client::Client& c) {
+  REQUIRE(loop.run_until([&] { return c.stats().bundles_published > 0; }, std::chrono::seconds(20)));
 }
 
 }  // namespace nightjar::test

@@ -351,7 +351,8 @@ TEST_CASE("a received message becomes one JSON line with its text escaped", "[cl
   CHECK(line == "{\"sender\":\"" + format_account_id(key_of(7)) +
                     "\",\"timestamp_ms\":1700000000123,\"time\":\"2023-11-14T22:13:20.123Z\","
                     "\"message_id\":\"000102030405060708090a0b0c0d0e0f\",\"encoding\":\"utf-8\","
-                    "\"text\":\"say \\\"hi\\\"\\\\\\n\\t\\u001b[31m caf\xc3\xa9\"}");
+                    "\"text\":\"say \\\"hi\\\"\\\\\\n\\t\\u001b[31m caf\xc3\xa9\","
+                    "\"forward_secret\":false}");
   const auto j = nlohmann::json::parse(line);
   CHECK(j["text"].get<std::string>() == "say \"hi\"\\\n\t\x1b[31m caf\xc3\xa9");
 }
@@ -390,13 +391,17 @@ TEST_CASE("receipts and identities print as a line and as JSON", "[cli][unit]") 
   const AccountKey bob = key_of(2);
   const std::string hex = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
   CHECK(receipt_line(r, bob) == "sent message " + hex + " to " + short_account_id(bob) +
-                                    ": 1 fragment, stored on 5 replicas");
+                                    ": 1 fragment, stored on 5 replicas, not forward-secret (the "
+                                    "recipient publishes no prekey bundle)");
   CHECK(receipt_json(r, bob) == "{\"message_id\":\"" + hex + "\",\"to\":\"" +
                                     format_account_id(bob) +
-                                    "\",\"fragments\":1,\"replicas\":5,\"attempts\":2}");
+                                    "\",\"fragments\":1,\"replicas\":5,\"attempts\":2,"
+                                    "\"forward_secret\":false}");
   r.fragments = 3;
   r.min_replicas = 1;
-  CHECK(receipt_line(r, bob).ends_with(": 3 fragments, stored on 1 replica"));
+  r.forward_secret = true;
+  CHECK(receipt_line(r, bob).ends_with(": 3 fragments, stored on 1 replica, forward-secret"));
+  CHECK(nlohmann::json::parse(receipt_json(r, bob))["forward_secret"] == true);
 
   CHECK(identity_json(bob) == "{\"account_id\":\"" + format_account_id(bob) +
                                   "\",\"fingerprint\":\"" + fingerprint(bob) + "\"}");

@@ -168,7 +168,8 @@ TEST_CASE("v2: a start from an old crossing message does not replace the active 
   CHECK(p.at_alice.session_count() == 2);
 }
 
-TEST_CASE("v2: a one-time prekey starts one session only", "[conversation]") {
+TEST_CASE("v2: a used one-time prekey leaves the bundle, still opens others' starts for 2 days, then goes",
+          "[conversation]") {
   ConversationPair p;
   const auto bundle = *p.bob_prekeys.bundle(1);  // one one-time prekey
   SystemRandom rng;
@@ -181,9 +182,24 @@ TEST_CASE("v2: a one-time prekey starts one session only", "[conversation]") {
   Conversation bob_carol(carol.account()), bob_dave(dave.account());
   auto c = carol_conv.seal(carol, p.to_bob, p.content("carol"), p.max_body, rng);
   auto d = dave_conv.seal(dave, p.to_bob, p.content("dave"), p.max_body, rng);
-  REQUIRE(ConversationPair::open_at(p.bob, p.bob_prekeys, bob_carol, *c, p.now).ok());
-  CHECK(ConversationPair::open_at(p.bob, p.bob_prekeys, bob_dave, *d, p.now).error() ==
+  auto first = ConversationPair::open_at(p.bob, p.bob_prekeys, bob_carol, *c, p.now);
+  REQUIRE(first.ok());
+  CHECK(first->prekeys_changed);  // used: publish the bundle again
+  const std::uint32_t used = carol_conv.active()->prekey.one_time_prekey_id;
+  for (const auto& k : p.bob_prekeys.bundle()->one_time) CHECK(k.id != used);
+  // Dave fetched the bundle before it changed: his start still opens.
+  auto second = ConversationPair::open_at(p.bob, p.bob_prekeys, bob_dave, *d, p.now);
+  REQUIRE(second.ok());
+  CHECK_FALSE(second->prekeys_changed);
+  // Two days later the secret is gone, and such a start no longer opens.
+  p.bob_prekeys.maintain(p.now + prekeys::used_retention_ms);
+  const auto erin = Identity::generate(rng);
+  Conversation erin_conv(p.bob.account()), bob_erin(erin.account());
+  REQUIRE(erin_conv.initiate(erin, bundle, rng, p.now).ok());
+  auto e = erin_conv.seal(erin, p.to_bob, p.content("erin"), p.max_body, rng);
+  CHECK(ConversationPair::open_at(p.bob, p.bob_prekeys, bob_erin, *e, p.now).error() ==
         ConversationError::unknown_prekey);
+  bob_dave = Conversation(dave.account());
   // A start without a one-time prekey works.
   PrekeyBundle none = bundle;
   none.one_time.clear();

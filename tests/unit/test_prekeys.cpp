@@ -56,9 +56,16 @@ TEST_CASE("Prekeys: a one-time prekey is used once, and the set is refilled belo
   REQUIRE(start->one_time_prekey_id.has_value());
   const X25519SecretKey* spk = p.signed_secret(start->signed_prekey_id);
   REQUIRE(spk != nullptr);
-  auto otk = p.take_one_time(*start->one_time_prekey_id);
+  auto otk = p.take_one_time(*start->one_time_prekey_id, t0);
   REQUIRE(otk.has_value());
-  CHECK_FALSE(p.take_one_time(*start->one_time_prekey_id).has_value());  // once
+  CHECK_FALSE(p.take_one_time(*start->one_time_prekey_id, t0).has_value());  // once
+  // Used: out of the bundle at once, its secret kept for used_retention.
+  for (const auto& k : p.bundle()->one_time) CHECK(k.id != *start->one_time_prekey_id);
+  REQUIRE(p.one_time_secret(*start->one_time_prekey_id) != nullptr);
+  p.maintain(t0 + prekeys::used_retention_ms - 1);
+  CHECK(p.one_time_secret(*start->one_time_prekey_id) != nullptr);
+  CHECK(p.maintain(t0 + prekeys::used_retention_ms));
+  CHECK(p.one_time_secret(*start->one_time_prekey_id) == nullptr);
   auto keys = x3dh_respond(me.account(), me.x25519_secret(), *spk, &*otk, alice.account(), start->ephemeral);
   REQUIRE(keys.ok());
   CHECK(crypto::equal(keys->shared.view(), start->keys.shared.view()));
@@ -68,7 +75,7 @@ TEST_CASE("Prekeys: a one-time prekey is used once, and the set is refilled belo
   const auto before = *p.bundle();
   for (const auto& k : before.one_time) highest = std::max(highest, k.id);
   while (p.one_time_count() >= prekeys::one_time_refill_below)
-    REQUIRE(p.take_one_time(p.bundle()->one_time.front().id).has_value());
+    REQUIRE(p.take_one_time(p.bundle()->one_time.front().id, t0).has_value());
   CHECK(p.maintain(t0 + 1000));
   CHECK(p.one_time_count() == prekeys::one_time_target);
   CHECK(p.bundle()->one_time.back().id > highest);
@@ -83,7 +90,7 @@ TEST_CASE("Prekeys: the state is saved encrypted and loads only into its own pro
   Prekeys p(me);
   p.maintain(t0);
   p.maintain(t0 + 7 * day);
-  (void)p.take_one_time(p.bundle()->one_time.front().id);
+  (void)p.take_one_time(p.bundle()->one_time.front().id, t0 + 7 * day);
   const auto file = dir / "prekeys";
   REQUIRE(p.save(file).ok());
 
