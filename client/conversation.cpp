@@ -16,6 +16,8 @@ const char* to_string(ConversationError e) {
     case ConversationError::no_session:
       return "no conversation state for this sender (it was lost): a new one must be started";
     case ConversationError::does_not_open: return "the message opens in no session of this conversation";
+    case ConversationError::too_far_ahead:
+      return "the message is more than 1,000 messages ahead of the last one opened in its chain";
     case ConversationError::replay: return "the message was opened before";
     case ConversationError::bad_content: return "the message's content is malformed";
   }
@@ -142,6 +144,7 @@ Result<Conversation::Received, ConversationError> Conversation::receive(const Id
     auto plain = trial.decrypt(inner.ratchet_message, ad_of(s, me), now_ms);
     if (!plain) {
       if (plain.error() == RatchetError::already_opened) return fail(ConversationError::replay);
+      if (plain.error() == RatchetError::too_many_skipped) return fail(ConversationError::too_far_ahead);
       return fail(ConversationError::does_not_open);
     }
     auto content = v2::decode_content(*plain);

@@ -53,7 +53,9 @@ enum class ConversationError {
   unknown_prekey,      // a start for a signed prekey no longer kept, or a one-time prekey used up
   handshake_failed,    // the handshake's keys are not valid
   no_session,          // a ratchet message, and no session at all: this side lost its state
-  does_not_open,       // opens in no session (out of step, too far ahead, or forged)
+  does_not_open,       // opens in no session (out of step, or forged)
+  too_far_ahead,       // its header opened, but more than ratchet::max_skip messages of its
+                       // chain are missing (refused, not followed)
   replay,              // opened before
   bad_content,         // opened, but the content is malformed
 };

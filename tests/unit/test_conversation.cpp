@@ -103,6 +103,26 @@ TEST_CASE("v2: a replayed envelope is refused, and a failed open changes nothing
   CHECK(p.at_bob.encode() == before);
 }
 
+TEST_CASE("v2: messages lost or late within the bound open; past it they are refused, not followed",
+          "[conversation]") {
+  ConversationPair p;
+  REQUIRE(p.bob_opens(*p.alice_sends("start")).ok());
+  REQUIRE(p.alice_opens(*p.bob_sends("ack")).ok());
+  // 1,000 messages lost, then the next one: opens (keys of the lost kept).
+  std::vector<std::vector<std::uint8_t>> kept;
+  for (std::uint32_t i = 0; i < ratchet::max_skip; ++i) {
+    auto m = p.alice_sends("lost " + std::to_string(i));
+    if (i % 250 == 0) kept.push_back(*m);
+  }
+  REQUIRE(p.bob_opens(*p.alice_sends("after 1,000 lost")).ok());
+  for (const auto& late : kept) CHECK(p.bob_opens(late).ok());  // late ones still open
+  // 1,001 ahead in one chain: refused as such, and nothing changes.
+  for (std::uint32_t i = 0; i <= ratchet::max_skip; ++i) (void)p.alice_sends("gap");
+  const auto before = p.at_bob.encode();
+  CHECK(p.bob_opens(*p.alice_sends("too far")).error() == ConversationError::too_far_ahead);
+  CHECK(p.at_bob.encode() == before);
+}
+
 TEST_CASE("v2: two sides that start at once converge on one session", "[conversation]") {
   ConversationPair p(false);
   REQUIRE(p.at_alice.initiate(p.alice, *p.bob_prekeys.bundle(6), p.rng, p.now).ok());
