@@ -50,6 +50,23 @@ def main(path):
             ("build a 4-hop cell", f"{f(o['build_us'], 1)} µs", f(d.get("onion_build_in_x25519"), 2),
              "X25519 (primitives)"),
         ]))
+    e = r.get("envelope", {})
+    if "v1_seal_x25519" in e:
+        print("\n### Envelopes (envelope_bench, one core): version 2 against version 1\n")
+        rows = []
+        for key, label in (("v1_seal", "v1 seal (signed, sealed sender)"), ("v1_open", "v1 open"),
+                           ("v2_seal", "v2 seal, ratchet message in the same chain"),
+                           ("v2_open", "v2 open, same chain"),
+                           ("v2_step", "v2 message with a DH step (seal + open)"),
+                           ("v2_first", "v2 first message (X3DH + seal + open)")):
+            rows.append((label + " per CPU-second", f(e[key + "_per_s"], 0), f(e[key + "_x25519"], 2),
+                         "X25519 per message (same run)"))
+        rows.append(("bytes added to a body", f"v1 {e['overhead_v1']}, v2 {e['overhead_v2']} "
+                     f"(first {e['overhead_v2_first']})", "-", "-"))
+        rows.append((f"body bytes per {e['max_body_bytes']}-byte envelope",
+                     f"v1 {e['capacity_v1']}, v2 {e['capacity_v2']} (first {e['capacity_v2_first']})",
+                     "-", "-"))
+        print(table(rows))
     s = r.get("store", {})
     if "stores_ratio" in s:
         print("\n### Store (store_bench, RocksDB on the disk)\n")
