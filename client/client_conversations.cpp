@@ -143,6 +143,8 @@ Result<std::optional<OpenedEnvelope>, std::string> Client::Impl::open_v2(Bytes b
     }
     return fail(std::string(to_string(r.error())));
   }
+  // A control message has nothing to hand over: out of the journal at once.
+  if (r->content.flags & v2::flag_control) updated.forget(r->journal_key);
   if (auto saved = commit(std::move(updated)); !saved) return fail(saved.error());
   if (r->prekeys_changed) {
     prekeys = std::move(keys);
@@ -162,6 +164,7 @@ Result<std::optional<OpenedEnvelope>, std::string> Client::Impl::open_v2(Bytes b
   out.count = r->content.count;
   out.body = std::move(r->content.body);
   out.forward_secret = true;
+  out.journal_key = r->journal_key;
   return std::optional<OpenedEnvelope>{std::move(out)};
 }
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "client/client.hpp"
 #include "client/directory_fetcher.hpp"
@@ -139,7 +140,15 @@ struct Client::Impl {
   bool state_dirty = false;
   Reassembler reassembler;
   // Storage IDs of the fragments of incomplete messages, by envelope ID.
-  std::map<std::pair<AccountKey, MessageId>, std::vector<std::pair<::nightjar::MessageId, std::uint64_t>>> pending_fragments;
+  struct HeldFragment {
+    ::nightjar::MessageId storage_id;
+    std::uint64_t expiry_ms = 0;
+    std::optional<Hash256> journal_key;  // version 2: forgotten once the message is handed over
+  };
+  std::map<std::pair<AccountKey, MessageId>, std::vector<HeldFragment>> pending_fragments;
+  // Conversations whose journal lost entries in this batch: saved at its end.
+  std::set<AccountKey> journal_changed;
+  void save_journals();
   // Retrieve positions live in `state` (each member's arrival cursor, and
   // `low`). `paging`: the last answer said there is more: ask again at once.
   bool paging = false;

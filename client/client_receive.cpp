@@ -253,17 +253,37 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
     }
     const auto key = std::make_pair((*opened)->sender, (*opened)->message_id);
     auto& frags = pending_fragments[key];
-    frags.emplace_back(m.id, m.expiry_ms);
+    frags.push_back(HeldFragment{m.id, m.expiry_ms,
+                                 (*opened)->forward_secret ? std::optional((*opened)->journal_key)
+                                                           : std::nullopt});
     auto added = reassembler.add(std::move(**opened));
     if (added && !*added) continue;  // waiting for more fragments (or a duplicate fragment)
-    for (const auto& [id, expiry] : frags) {
-      state.mark(id, expiry);
-      to_delete.push_back(id);
+    if (added) deliver(**added);
+    for (const auto& f : frags) {
+      state.mark(f.storage_id, f.expiry_ms);
+      to_delete.push_back(f.storage_id);
+      if (f.journal_key) {
+        // Handed over: out of the conversation's journal (saved below).
+        if (auto it = conversations.find(key.first); it != conversations.end()) {
+          it->second.forget(*f.journal_key);
+          journal_changed.insert(key.first);
+        }
+      }
     }
     pending_fragments.erase(key);
-    if (added) deliver(**added);
   }
+  save_journals();
   if (options.delete_after_read && !to_delete.empty()) delete_handled(to_delete);
+}
+
+void Client::Impl::save_journals() {
+  for (const AccountKey& peer : journal_changed) {
+    auto it = conversations.find(peer);
+    if (it == conversations.end() || !conversation_store) continue;
+    if (auto saved = conversation_store->save(it->second); !saved)
+      log->error("cannot save the conversation: {}", saved.error());
+  }
+  journal_changed.clear();
 }
 
 void Client::Impl::deliver(const ReceivedMessage& m) {

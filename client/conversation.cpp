@@ -43,7 +43,16 @@ Conversation::Conversation(const AccountKey& peer) : peer_(peer) {}
 Conversation Conversation::clone() const {
   Conversation c(peer_);
   for (const auto& s : sessions_) c.sessions_.push_back(clone_session(s));
+  c.journal_ = journal_;
   return c;
+}
+
+void Conversation::forget(const Hash256& journal_key) {
+  std::erase_if(journal_, [&](const JournalEntry& e) {
+    if (!(e.key == journal_key)) return false;
+    sodium_memzero(const_cast<std::uint8_t*>(e.content.data()), e.content.size());
+    return true;
+  });
 }
 
 bool Conversation::can_send() const { return active() && active()->ratchet.can_send(); }
@@ -137,6 +146,22 @@ Result<Conversation::Received, ConversationError> Conversation::receive(const Id
                                                                         std::uint64_t now_ms) {
   if (!(inner.sender == peer_)) return fail(ConversationError::wrong_sender);
   const std::uint64_t cutoff = now_ms > skipped_key_lifetime_ms ? now_ms - skipped_key_lifetime_ms : 0;
+  const Hash256 journal_key = crypto::blake2b_256(inner.ratchet_message);
+  // Opened before and not handed over yet (a restart asks for it again).
+  for (const auto& e : journal_) {
+    if (!(e.key == journal_key)) continue;
+    auto content = v2::decode_content(e.content);
+    if (!content) return fail(ConversationError::bad_content);
+    Received again{std::move(*content), false, false, true, journal_key};
+    return again;
+  }
+  // Every message that opens is journalled until forget().
+  auto journalled = [&](Received r) -> Result<Received, ConversationError> {
+    r.journal_key = journal_key;
+    journal_.push_back(JournalEntry{journal_key, v2::encode_content(r.content, 0)});
+    if (journal_.size() > max_journal) journal_.erase(journal_.begin());
+    return r;
+  };
 
   // A session both sides hold: try each, the active one first.
   auto open_in = [&](Session& s) -> Result<v2::Content, ConversationError> {
@@ -164,7 +189,7 @@ Result<Conversation::Received, ConversationError> Conversation::receive(const Id
       if (known->initiator) return fail(ConversationError::does_not_open);  // our own key, reflected
       auto content = open_in(*known);
       if (!content) return content.failure();
-      return Received{std::move(*content), false, false};
+      return journalled(Received{std::move(*content), false, false, false, {}});
     }
     // A new session, started by the peer.
     const X25519SecretKey* spk = prekeys.signed_secret(inner.prekey.signed_prekey_id);
@@ -190,20 +215,21 @@ Result<Conversation::Received, ConversationError> Conversation::receive(const Id
     const bool first_use =
         used_one_time && prekeys.take_one_time(inner.prekey.one_time_prekey_id, now_ms).has_value();
     adopt(std::move(s));
-    return Received{std::move(*content), true, first_use};
+    return journalled(Received{std::move(*content), true, first_use, false, {}});
   }
 
   if (sessions_.empty()) return fail(ConversationError::no_session);
   for (Session& s : sessions_) {
     auto content = open_in(s);
-    if (content) return Received{std::move(*content), false, false};
+    if (content) return journalled(Received{std::move(*content), false, false, false, {}});
     if (content.error() != ConversationError::does_not_open) return content.failure();
   }
   return fail(ConversationError::does_not_open);
 }
 
 // version (1) || peer (32) || n (1) || n × (id (32) || flags (1) || prekey header (40)
-// || started_ms (8) || peer_last_ms (8) || ratchet state length (4) || ratchet state).
+// || started_ms (8) || peer_last_ms (8) || ratchet state length (4) || ratchet state)
+// || j (2, ≤ 256) || j × (key (32) || var16 content).
 std::vector<std::uint8_t> Conversation::encode() const {
   WireWriter w(64 + sessions_.size() * 512);
   w.u8(state_version).fixed(peer_).u8(static_cast<std::uint8_t>(sessions_.size()));
@@ -220,6 +246,8 @@ std::vector<std::uint8_t> Conversation::encode() const {
         .u32(static_cast<std::uint32_t>(state.size()))
         .raw(state);
   }
+  w.u16(static_cast<std::uint16_t>(journal_.size()));
+  for (const auto& e : journal_) w.fixed(e.key).var16(e.content);
   return w.take();
 }
 
@@ -227,7 +255,7 @@ Result<Conversation, std::string> Conversation::decode(Bytes bytes) {
   FieldReader f(bytes);
   Conversation c;
   std::uint8_t version = 0, n = 0;
-  f.u8(version).check(version == state_version).fixed(c.peer_).u8(n).check(n <= max_sessions);
+  f.u8(version).check(version == state_version || version == 1).fixed(c.peer_).u8(n).check(n <= max_sessions);
   for (std::uint8_t i = 0; i < n && f; ++i) {
     X25519PublicKey id;
     v2::PrekeyHeader prekey;
@@ -249,6 +277,15 @@ Result<Conversation, std::string> Conversation::decode(Bytes bytes) {
     if (!ratchet) return fail("conversation state: " + ratchet.error());
     c.sessions_.push_back(Session{id, (flags & flag_initiator) != 0, (flags & flag_confirmed) != 0,
                                   prekey, started, last, std::move(*ratchet)});
+  }
+  if (version >= 2) {
+    std::uint16_t j = 0;
+    f.u16(j).check(j <= max_journal);
+    for (std::uint16_t i = 0; i < j && f; ++i) {
+      JournalEntry e;
+      f.fixed(e.key).var16(e.content, 0xffff);
+      if (f) c.journal_.push_back(std::move(e));
+    }
   }
   if (auto done = f.finish(0); !done) return fail(std::string("conversation state: malformed"));
   return c;

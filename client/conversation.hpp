@@ -21,6 +21,15 @@
 // receive() and seal() change the state only when they succeed; the caller
 // saves the conversation (ConversationStore) before it hands a sealed
 // envelope to the network or a received message to the user.
+//
+// A message's key is gone once it opened, so a crash between saving the
+// conversation and handing the message over would lose it (a fragment
+// waiting for the others is the long case). Each opened message therefore
+// stays in the conversation's journal (saved with it) until the caller says
+// it was handed over (forget()); the same envelope met again (it is asked
+// for again after a restart) opens from the journal. Handing over and
+// saving cannot be one atomic step, so a crash right after a message was
+// handed over may hand it over again, never lose it.
 #pragma once
 
 #include <cstdint>
@@ -64,7 +73,7 @@ const char* to_string(ConversationError e);
 class Conversation {
  public:
   static constexpr std::size_t max_sessions = 5;  // the active one and 4 kept to receive
-  static constexpr std::uint8_t state_version = 1;
+  static constexpr std::uint8_t state_version = 2;  // 1: without the journal
   // Skipped message keys older than this are dropped (the longest TTL and a day).
   static constexpr std::uint64_t skipped_key_lifetime_ms = 15ull * 24 * 3600 * 1000;
 
@@ -98,21 +107,34 @@ class Conversation {
     v2::Content content;
     bool new_session = false;      // a start from the peer (kept, active or not)
     bool prekeys_changed = false;  // a one-time prekey was used up: save the prekeys
+    bool from_journal = false;     // opened before, not yet forgotten: given again
+    Hash256 journal_key;           // what forget() takes
   };
   // Opens an inner (v2::decode_inner) from the peer.
   Result<Received, ConversationError> receive(const Identity& me, Prekeys& prekeys,
                                               const v2::Inner& inner, std::uint64_t now_ms);
 
+  // The message was handed over: drop it from the journal (saved with the
+  // next change of the conversation).
+  void forget(const Hash256& journal_key);
+  std::size_t journal_size() const { return journal_.size(); }
+  static constexpr std::size_t max_journal = 256;  // the oldest go first
+
   std::vector<std::uint8_t> encode() const;
   static Result<Conversation, std::string> decode(Bytes bytes);
 
  private:
+  struct JournalEntry {
+    Hash256 key;  // BLAKE2b-256 of the ratchet message
+    std::vector<std::uint8_t> content;  // v2::encode_content, unpadded
+  };
   Conversation() = default;
   std::vector<std::uint8_t> ad_of(const Session& s, const Identity& me) const;
   void adopt(Session s);
 
   AccountKey peer_;
   std::vector<Session> sessions_;  // [0] active; the others newest first
+  std::vector<JournalEntry> journal_;  // oldest first
 };
 
 }  // namespace nightjar::client

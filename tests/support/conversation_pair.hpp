@@ -63,7 +63,10 @@ struct ConversationPair {
     if (!inner_bytes) return fail(client::ConversationError::does_not_open);
     auto inner = client::v2::decode_inner(*inner_bytes);
     if (!inner) return fail(client::ConversationError::does_not_open);
-    return c.receive(me, prekeys, *inner, now_ms);
+    auto r = c.receive(me, prekeys, *inner, now_ms);
+    // Handed over at once, as the client does: out of the journal.
+    if (r) c.forget(r->journal_key);
+    return r;
   }
   Result<client::Conversation::Received, client::ConversationError> bob_opens(
       const std::vector<std::uint8_t>& envelope) {

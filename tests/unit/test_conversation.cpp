@@ -103,7 +103,7 @@ TEST_CASE("v2: a replayed envelope is refused, and a failed open changes nothing
   CHECK(p.at_bob.encode() == before);
 }
 
-TEST_CASE("v2: messages lost or late within the bound open; past it they are refused, not followed",
+TEST_CASE("v2: messages lost or late within the bound open, and past it they are refused, not followed",
           "[conversation]") {
   ConversationPair p;
   REQUIRE(p.bob_opens(*p.alice_sends("start")).ok());
@@ -121,6 +121,36 @@ TEST_CASE("v2: messages lost or late within the bound open; past it they are ref
   const auto before = p.at_bob.encode();
   CHECK(p.bob_opens(*p.alice_sends("too far")).error() == ConversationError::too_far_ahead);
   CHECK(p.at_bob.encode() == before);
+}
+
+TEST_CASE("v2: a message opened but not yet handed over opens again from the journal, across a save",
+          "[conversation]") {
+  ConversationPair p;
+  auto m1 = *p.alice_sends("kept until handed over");
+  auto inner = *v2::decode_inner(*v2::open_outer(p.bob, m1));
+  auto first = p.at_bob.receive(p.bob, p.bob_prekeys, inner, p.now);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->from_journal);
+  CHECK(p.at_bob.journal_size() == 1);
+  // The process dies here, before the message was shown; the saved state
+  // comes back and the envelope is asked for again.
+  auto restored = Conversation::decode(p.at_bob.encode());
+  REQUIRE(restored.ok());
+  auto again = restored->receive(p.bob, p.bob_prekeys, inner, p.now);
+  REQUIRE(again.ok());
+  CHECK(again->from_journal);
+  CHECK(std::string(again->content.body.begin(), again->content.body.end()) == "kept until handed over");
+  CHECK(again->journal_key == first->journal_key);
+  // Handed over: forgotten, and the same envelope is a replay from then on.
+  restored->forget(again->journal_key);
+  CHECK(restored->journal_size() == 0);
+  CHECK(restored->receive(p.bob, p.bob_prekeys, inner, p.now).error() == ConversationError::replay);
+  // The journal is bounded.
+  for (std::size_t i = 0; i < Conversation::max_journal + 5; ++i) {
+    auto e = *p.alice_sends("m" + std::to_string(i));
+    REQUIRE(restored->receive(p.bob, p.bob_prekeys, *v2::decode_inner(*v2::open_outer(p.bob, e)), p.now).ok());
+  }
+  CHECK(restored->journal_size() == Conversation::max_journal);
 }
 
 TEST_CASE("v2: two sides that start at once converge on one session", "[conversation]") {
