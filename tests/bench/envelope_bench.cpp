@@ -102,6 +102,7 @@ struct Pair {
     auto r = c.receive(me, prekeys, *inner, now);
     if (!r) throw Fail{std::string("v2 open: ") + to_string(r.error())};
     bench::keep(r->content.body.data());
+    c.forget(r->journal_key);  // handed over, as the client does
   }
   void open_at_bob(const std::vector<std::uint8_t>& e) { open(bob, bob_prekeys, at_bob, e); }
   void open_at_alice(const std::vector<std::uint8_t>& e) { open(alice, alice_prekeys, at_alice, e); }
