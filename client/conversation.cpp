@@ -88,7 +88,7 @@ Result<void, X3dhError> Conversation::initiate(const Identity& me, const PrekeyB
             now_ms,
             0,
             Ratchet::initiator(start->keys.shared, start->keys.header_key_a,
-                               start->keys.next_header_key_b, bundle.signed_prekey.key)};
+                               start->keys.next_header_key_b, bundle.signed_prekey.key, &rng)};
   // Our own start replaces whatever was active (a reset, or the first one).
   sessions_.insert(sessions_.begin(), std::move(s));
   if (sessions_.size() > max_sessions)
@@ -109,7 +109,7 @@ Result<std::vector<std::uint8_t>, SealError> Conversation::seal(const Identity& 
   auto bucket = v2::bucket_for(kind, content.body.size(), max_body_bytes, content.count > 1);
   if (!bucket) return bucket.failure();
   auto plain = v2::encode_content(content, v2::content_size(kind, *bucket));
-  auto message = s.ratchet.encrypt(plain, ad_of(s, me));
+  auto message = s.ratchet.encrypt(plain, ad_of(s, me), &rng);
   sodium_memzero(plain.data(), plain.size());
   if (!message) return fail(SealError::no_session);
   v2::Inner inner{kind, me.account(), s.prekey, std::move(*message)};
@@ -143,7 +143,8 @@ void Conversation::adopt(Session fresh) {
 Result<Conversation::Received, ConversationError> Conversation::receive(const Identity& me,
                                                                         Prekeys& prekeys,
                                                                         const v2::Inner& inner,
-                                                                        std::uint64_t now_ms) {
+                                                                        std::uint64_t now_ms,
+                                                                        RandomSource* rng) {
   if (!(inner.sender == peer_)) return fail(ConversationError::wrong_sender);
   const std::uint64_t cutoff = now_ms > skipped_key_lifetime_ms ? now_ms - skipped_key_lifetime_ms : 0;
   const Hash256 journal_key = crypto::blake2b_256(inner.ratchet_message);
@@ -166,7 +167,7 @@ Result<Conversation::Received, ConversationError> Conversation::receive(const Id
   // A session both sides hold: try each, the active one first.
   auto open_in = [&](Session& s) -> Result<v2::Content, ConversationError> {
     Ratchet trial = s.ratchet.clone();
-    auto plain = trial.decrypt(inner.ratchet_message, ad_of(s, me), now_ms);
+    auto plain = trial.decrypt(inner.ratchet_message, ad_of(s, me), now_ms, rng);
     if (!plain) {
       if (plain.error() == RatchetError::already_opened) return fail(ConversationError::replay);
       if (plain.error() == RatchetError::too_many_skipped) return fail(ConversationError::too_far_ahead);

@@ -110,9 +110,11 @@ class Conversation {
     bool from_journal = false;     // opened before, not yet forgotten: given again
     Hash256 journal_key;           // what forget() takes
   };
-  // Opens an inner (v2::decode_inner) from the peer.
+  // Opens an inner (v2::decode_inner) from the peer. A DH step draws its new
+  // ratchet key from `rng` (null: the system's).
   Result<Received, ConversationError> receive(const Identity& me, Prekeys& prekeys,
-                                              const v2::Inner& inner, std::uint64_t now_ms);
+                                              const v2::Inner& inner, std::uint64_t now_ms,
+                                              RandomSource* rng = nullptr);
 
   // The message was handed over: drop it from the journal (saved with the
   // next change of the conversation).

@@ -18,10 +18,10 @@ constexpr std::size_t max_signed = 16;  // 7-day rotation, 15-day retention: 4 a
 
 Prekeys::Prekeys(const Identity& identity) : identity_(&identity) {}
 
-bool Prekeys::maintain(std::uint64_t now_ms) {
+bool Prekeys::maintain(std::uint64_t now_ms, RandomSource* rng) {
   bool changed = false;
   if (signed_.empty() || now_ms >= signed_.back().pub.created_ms + rotation_ms) {
-    auto kp = crypto::x25519_generate();
+    auto kp = generate_x25519(rng);
     Signed s{sign_prekey(identity_->account(), identity_->signing_key(), next_id_++, kp.pub, now_ms),
              std::move(kp.sec)};
     signed_.push_back(std::move(s));
@@ -39,7 +39,7 @@ bool Prekeys::maintain(std::uint64_t now_ms) {
   }
   if (one_time_count() < one_time_refill_below) {
     while (one_time_count() < one_time_target) {
-      auto kp = crypto::x25519_generate();
+      auto kp = generate_x25519(rng);
       one_time_.push_back(OneTime{OneTimePrekey{next_id_++, kp.pub}, std::move(kp.sec), 0});
     }
     changed = true;

@@ -52,7 +52,8 @@ class Prekeys {
 
   // Rotates, retires, erases and refills as the schedule says; true if the
   // state changed (save it, and publish the bundle again).
-  bool maintain(std::uint64_t now_ms);
+  // New keys come from `rng` (null: the system's; a seeded source makes test vectors).
+  bool maintain(std::uint64_t now_ms, RandomSource* rng = nullptr);
   // What to publish: the newest signed prekey and the unused one-time ones
   // (the oldest first, at most `max_one_time`). Empty before the first
   // maintain().

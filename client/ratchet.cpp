@@ -1,4 +1,5 @@
 #include "client/ratchet.hpp"
+#include "client/x3dh.hpp"
 
 #include <sodium.h>
 
@@ -85,9 +86,9 @@ std::vector<std::uint8_t> body_ad(Bytes ad, Bytes encrypted_header) {
 
 Ratchet Ratchet::initiator(const SymmetricKey& shared, const SymmetricKey& header_key_a,
                            const SymmetricKey& next_header_key_b,
-                           const X25519PublicKey& their_ratchet) {
+                           const X25519PublicKey& their_ratchet, RandomSource* rng) {
   Ratchet r;
-  r.dhs_ = crypto::x25519_generate();
+  r.dhs_ = generate_x25519(rng);
   r.dhr_ = their_ratchet;
   auto dh = crypto::x25519(r.dhs_.sec, their_ratchet);
   // A low-order key from the handshake was refused there; a zero result here
@@ -132,13 +133,17 @@ Ratchet Ratchet::clone() const {
   return r;
 }
 
-Result<std::vector<std::uint8_t>, RatchetError> Ratchet::encrypt(Bytes plaintext, Bytes ad) {
+Result<std::vector<std::uint8_t>, RatchetError> Ratchet::encrypt(Bytes plaintext, Bytes ad,
+                                                                RandomSource* rng) {
   if (!sending_chain_ || !sending_header_) return fail(RatchetError::not_ready);
   SymmetricKey mk = kdf_chain(*sending_chain_);
   const RatchetHeader h{dhs_.pub, pn_, ns_};
   ++ns_;
   AeadNonce nonce;
-  crypto::random_bytes(nonce.mutable_view());
+  if (rng)
+    rng->fill(nonce.mutable_view());
+  else
+    crypto::random_bytes(nonce.mutable_view());
   std::vector<std::uint8_t> out(nonce.bytes.begin(), nonce.bytes.end());
   const auto sealed_header = crypto::aead_encrypt(*sending_header_, nonce, ad, header_plain(h));
   out.insert(out.end(), sealed_header.begin(), sealed_header.end());
@@ -178,7 +183,7 @@ Result<void, RatchetError> Ratchet::skip_to(std::uint32_t until, std::uint64_t n
   return {};
 }
 
-void Ratchet::dh_step(const RatchetHeader& header) {
+void Ratchet::dh_step(const RatchetHeader& header, RandomSource* rng) {
   pn_ = ns_;
   ns_ = 0;
   nr_ = 0;
@@ -193,7 +198,7 @@ void Ratchet::dh_step(const RatchetHeader& header) {
     receiving_chain_ = std::move(step.chain);
     next_receiving_header_ = std::move(step.next_header);
   }
-  dhs_ = crypto::x25519_generate();
+  dhs_ = generate_x25519(rng);
   {
     auto dh = crypto::x25519(dhs_.sec, *dhr_);
     auto step = kdf_root(root_, dh ? *dh : zero);
@@ -204,7 +209,8 @@ void Ratchet::dh_step(const RatchetHeader& header) {
 }
 
 Result<std::vector<std::uint8_t>, RatchetError> Ratchet::decrypt(Bytes message, Bytes ad,
-                                                                std::uint64_t now_ms) {
+                                                                std::uint64_t now_ms,
+                                                                RandomSource* rng) {
   if (message.size() < overhead) return fail(RatchetError::too_short);
   const Bytes encrypted_header = message.first(encrypted_header_bytes);
   const Bytes body = message.subspan(encrypted_header_bytes);
@@ -236,7 +242,7 @@ Result<std::vector<std::uint8_t>, RatchetError> Ratchet::decrypt(Bytes message, 
     h = open_header(next.next_receiving_header_, encrypted_header, ad);
     if (!h) return fail(RatchetError::unknown_header);
     if (auto s = next.skip_to(h->pn, now_ms); !s) return s.failure();
-    next.dh_step(*h);
+    next.dh_step(*h, rng);
   }
   if (h->n < next.nr_) return fail(RatchetError::already_opened);
   if (auto s = next.skip_to(h->n, now_ms); !s) return s.failure();

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "routing/crypto.hpp"
+#include "routing/random_source.hpp"
 #include "routing/result.hpp"
 
 namespace nightjar::client {
@@ -65,8 +66,11 @@ class Ratchet {
  public:
   // The side that sends first: it knows the other side's ratchet key (the
   // responder's signed prekey) and performs the first DH step at once.
+  // Randomness (ratchet key pairs, header nonces) comes from `rng` where a
+  // call takes one; null: the system's. A seeded source makes test vectors.
   static Ratchet initiator(const SymmetricKey& shared, const SymmetricKey& header_key_a,
-                           const SymmetricKey& next_header_key_b, const X25519PublicKey& their_ratchet);
+                           const SymmetricKey& next_header_key_b, const X25519PublicKey& their_ratchet,
+                           RandomSource* rng = nullptr);
   // The side that receives first, with the key pair whose public half the
   // initiator used (its signed prekey).
   static Ratchet responder(const SymmetricKey& shared, const SymmetricKey& header_key_a,
@@ -78,10 +82,12 @@ class Ratchet {
 
   // encrypted header || body ciphertext. `ad` is bound to both (the
   // handshake's associated data: the two identities).
-  Result<std::vector<std::uint8_t>, RatchetError> encrypt(Bytes plaintext, Bytes ad);
+  Result<std::vector<std::uint8_t>, RatchetError> encrypt(Bytes plaintext, Bytes ad,
+                                                         RandomSource* rng = nullptr);
   // `now_ms` stamps the keys of messages skipped over (see expire_skipped).
   Result<std::vector<std::uint8_t>, RatchetError> decrypt(Bytes message, Bytes ad,
-                                                         std::uint64_t now_ms);
+                                                         std::uint64_t now_ms,
+                                                         RandomSource* rng = nullptr);
   // Drops skipped message keys stamped before `cutoff_ms`; returns how many.
   std::size_t expire_skipped(std::uint64_t cutoff_ms);
 
@@ -104,7 +110,7 @@ class Ratchet {
   using SkippedIndex = std::pair<std::array<std::uint8_t, 32>, std::uint32_t>;
 
   Result<void, RatchetError> skip_to(std::uint32_t until, std::uint64_t now_ms);
-  void dh_step(const RatchetHeader& header);
+  void dh_step(const RatchetHeader& header, RandomSource* rng);
   std::optional<RatchetHeader> open_header(const SymmetricKey& key, Bytes encrypted, Bytes ad) const;
 
   X25519KeyPair dhs_;

@@ -95,6 +95,14 @@ Result<PrekeyBundle, WireError> decode_bundle(Bytes bytes) {
   return f.finish(std::move(b));
 }
 
+X25519KeyPair generate_x25519(RandomSource* rng) {
+  if (!rng) return crypto::x25519_generate();
+  X25519KeyPair kp;
+  rng->fill(kp.sec.mutable_view());
+  kp.pub = crypto::x25519_public(kp.sec);
+  return kp;
+}
+
 Result<X3dhStart, X3dhError> x3dh_initiate(const Ed25519PublicKey& own_account,
                                            const X25519SecretKey& own_dh, const PrekeyBundle& bundle,
                                            std::optional<std::size_t> one_time,
@@ -103,13 +111,7 @@ Result<X3dhStart, X3dhError> x3dh_initiate(const Ed25519PublicKey& own_account,
   if (one_time && *one_time >= bundle.one_time.size()) return fail(X3dhError::no_prekey);
   auto their_dh = crypto::ed25519_to_x25519(bundle.account);
   if (!their_dh) return fail(X3dhError::bad_key);
-  X25519KeyPair eph;
-  if (rng) {
-    rng->fill(eph.sec.mutable_view());
-    eph.pub = crypto::x25519_public(eph.sec);
-  } else {
-    eph = crypto::x25519_generate();
-  }
+  const X25519KeyPair eph = generate_x25519(rng);
   const X25519PublicKey& spk = bundle.signed_prekey.key;
   auto dh1 = crypto::x25519(own_dh, spk);
   auto dh2 = crypto::x25519(eph.sec, *their_dh);

@@ -88,6 +88,11 @@ struct X3dhStart {
   std::optional<std::uint32_t> one_time_prekey_id;
 };
 
+// A fresh X25519 key pair, its secret from `rng` (null: the system's); what
+// the handshake, the ratchet and the prekeys make their keys with, so that a
+// seeded source (test vectors) makes every key of a conversation.
+X25519KeyPair generate_x25519(RandomSource* rng);
+
 // `own_dh` is the X25519 form of the initiator's account key. With
 // `one_time`, the bundle's one-time prekey at that index is used. The
 // ephemeral secret comes from `rng` (null: the system's; a seeded source
