@@ -236,7 +236,8 @@ TEST_CASE("v2: a used one-time prekey leaves the bundle, still opens others' sta
   REQUIRE(first.ok());
   CHECK(first->prekeys_changed);  // used: publish the bundle again
   const std::uint32_t used = carol_conv.active()->prekey.one_time_prekey_id;
-  for (const auto& k : p.bob_prekeys.bundle()->one_time) CHECK(k.id != used);
+  const auto republished = *p.bob_prekeys.bundle();  // a copy: a loop over a temporary's member dangles
+  for (const auto& k : republished.one_time) CHECK(k.id != used);
   // Dave fetched the bundle before it changed: his start still opens.
   auto second = ConversationPair::open_at(p.bob, p.bob_prekeys, bob_dave, *d, p.now);
   REQUIRE(second.ok());

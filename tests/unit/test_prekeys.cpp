@@ -60,7 +60,8 @@ TEST_CASE("Prekeys: a one-time prekey is used once, and the set is refilled belo
   REQUIRE(otk.has_value());
   CHECK_FALSE(p.take_one_time(*start->one_time_prekey_id, t0).has_value());  // once
   // Used: out of the bundle at once, its secret kept for used_retention.
-  for (const auto& k : p.bundle()->one_time) CHECK(k.id != *start->one_time_prekey_id);
+  const auto after_use = *p.bundle();  // a copy: a loop over a temporary's member dangles
+  for (const auto& k : after_use.one_time) CHECK(k.id != *start->one_time_prekey_id);
   REQUIRE(p.one_time_secret(*start->one_time_prekey_id) != nullptr);
   p.maintain(t0 + prekeys::used_retention_ms - 1);
   CHECK(p.one_time_secret(*start->one_time_prekey_id) != nullptr);
