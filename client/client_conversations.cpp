@@ -59,29 +59,29 @@ void Client::Impl::send_v2(const AccountKey& to, std::vector<std::uint8_t> text,
                         Result<std::optional<PrekeyBundle>, std::string> r) mutable {
     auto it = waiting_sends.find(waiting);
     if (stopped || it == waiting_sends.end()) return;
-    SendHandler done = std::move(it->second);
+    SendHandler handler = std::move(it->second);
     waiting_sends.erase(it);
     if (!r) {
-      return fail_send_soon(std::move(done),
+      return fail_send_soon(std::move(handler),
                             {SendError::failed, "cannot fetch the recipient's prekey bundle: " + r.error()});
     }
     if (!*r) {  // no bundle: version 1
       no_bundle_until_ms[to] = options.clock.unix_ms() + no_bundle_recheck_ms;
-      return send_v1(to, text, std::move(done));
+      return send_v1(to, text, std::move(handler));
     }
-    auto c = conversation(to);
-    if (!c) return fail_send_soon(std::move(done), {SendError::rejected, c.error()});
+    auto conv = conversation(to);
+    if (!conv) return fail_send_soon(std::move(handler), {SendError::rejected, conv.error()});
     // Another send may have started one while this one waited.
-    if (!(*c)->can_send()) {
-      Conversation updated = (*c)->clone();
+    if (!(*conv)->can_send()) {
+      Conversation updated = (*conv)->clone();
       if (auto started = updated.initiate(identity, **r, rng, now_ms()); !started)
-        return fail_send_soon(std::move(done),
+        return fail_send_soon(std::move(handler),
                               {SendError::rejected, std::string("the recipient's prekey bundle: ") +
                                                         to_string(started.error())});
       if (auto saved = commit(std::move(updated)); !saved)
-        return fail_send_soon(std::move(done), {SendError::rejected, saved.error()});
+        return fail_send_soon(std::move(handler), {SendError::rejected, saved.error()});
     }
-    seal_and_send_v2(to, text, std::move(done));
+    seal_and_send_v2(to, text, std::move(handler));
   });
 }
 

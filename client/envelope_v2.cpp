@@ -24,15 +24,18 @@ std::size_t capacity(Kind k, std::uint32_t max_body_bytes) {
 }
 
 std::vector<std::uint8_t> encode_content(const Content& c, std::size_t size) {
-  std::vector<std::uint8_t> out(std::max(size, content_fixed_bytes + c.body.size()), 0);
-  out[0] = c.flags;
-  store_u64(&out[1], c.timestamp_ms);
-  std::memcpy(&out[9], c.message_id.data(), 16);
-  store_u16(&out[25], c.index);
-  store_u16(&out[27], c.count);
-  store_u16(&out[29], static_cast<std::uint16_t>(c.body.size()));
-  if (!c.body.empty()) std::memcpy(&out[content_fixed_bytes], c.body.data(), c.body.size());
-  return out;
+  const std::size_t length = std::max(size, content_fixed_bytes + c.body.size());
+  WireWriter w(length);
+  w.u8(c.flags)
+      .u64(c.timestamp_ms)
+      .fixed(c.message_id)
+      .u16(c.index)
+      .u16(c.count)
+      .u16(static_cast<std::uint16_t>(c.body.size()))
+      .raw(c.body);
+  const std::vector<std::uint8_t> padding(length - content_fixed_bytes - c.body.size(), 0);
+  w.raw(padding);
+  return w.take();
 }
 
 Result<Content, OpenError> decode_content(Bytes bytes) {

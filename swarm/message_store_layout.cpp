@@ -30,9 +30,10 @@ MailboxKey mailbox_key(const Mailbox& mailbox) {
 
 MessageId message_id(const Mailbox& mailbox, Bytes body) {
   const MailboxKey key = mailbox_key(mailbox);
-  std::vector<std::uint8_t> input(key.size() + body.size());
-  std::copy(key.bytes.begin(), key.bytes.end(), input.begin());
-  if (!body.empty()) std::memcpy(input.data() + key.size(), body.data(), body.size());
+  // Built by insert, as before namespaces: GCC 12 at -O2 takes a copy into a
+  // vector sized up front for a null dereference (-Wnull-dereference).
+  std::vector<std::uint8_t> input(key.bytes.begin(), key.bytes.end());
+  input.insert(input.end(), body.begin(), body.end());
   return crypto::blake2b_256(input);
 }
 
