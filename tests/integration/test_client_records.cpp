@@ -21,47 +21,6 @@ using nightjar::client::AccountKey;
 using nightjar::client::encode;
 using nightjar::client::verify;
 
-namespace {
-
-// Asks until a bundle comes back (the owner publishes once it has a
-// directory), at most `limit`; nullopt if none did.
-std::optional<PrekeyBundle> wait_for_bundle(TestLoop& loop, Client& reader, const AccountKey& owner,
-                                            std::chrono::seconds limit = std::chrono::seconds(20)) {
-  std::optional<PrekeyBundle> found;
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!found && std::chrono::steady_clock::now() < until) {
-    bool answered = false;
-    reader.lookup_prekeys(owner, [&](Result<std::optional<PrekeyBundle>, std::string> r) {
-      answered = true;
-      if (r && *r) found = **r;
-    });
-    REQUIRE(loop.run_until([&] { return answered; }, std::chrono::seconds(30)));
-    if (!found) loop.run_for(std::chrono::milliseconds(200));
-  }
-  return found;
-}
-
-std::unique_ptr<Client> client_with(TestLoop& loop, const NetworkConfig& network,
-                                    const std::filesystem::path& profile, const std::string& name,
-                                    const Ed25519Seed& seed) {
-  ClientOptions o;
-  o.network = network;
-  o.profile_dir = profile;
-  o.poll_wait_ms = 2000;
-  o.request_timeout = std::chrono::milliseconds(4000);
-  o.log = capture_logger(name);
-  auto c = std::make_unique<Client>(loop.get(), o, client::Identity::from_seed(seed));
-  bool ready = false;
-  c->start([&](Result<void, std::string> r) {
-    REQUIRE(r.ok());
-    ready = true;
-  });
-  REQUIRE(loop.run_until([&] { return ready; }, std::chrono::seconds(20)));
-  return c;
-}
-
-}  // namespace
-
 TEST_CASE("a client publishes its prekey bundle by itself and anyone reads it, checked",
           "[client][records]") {
   TestLoop loop;
@@ -111,7 +70,7 @@ TEST_CASE("a restarted client keeps its prekeys and its newer record replaces th
     const auto profile = net.dir() / "alice";
     auto bob = start_client(loop, net.config(), net.dir() / "bob", "bob");
 
-    auto alice = client_with(loop, net.config(), profile, "alice", identity.seed());
+    auto alice = start_client_as(loop, net.config(), profile, "alice", identity.seed());
     const auto first = wait_for_bundle(loop, *bob, identity.account());
     REQUIRE(first);
     alice->stop();
@@ -119,7 +78,7 @@ TEST_CASE("a restarted client keeps its prekeys and its newer record replaces th
 
     // The same profile: the same prekeys (from the profile), published again
     // as a newer record.
-    auto again = client_with(loop, net.config(), profile, "alice-again", identity.seed());
+    auto again = start_client_as(loop, net.config(), profile, "alice-again", identity.seed());
     bool published = false;
     again->publish_prekeys([&](Result<void, std::string> r) {
       if (!r) FAIL("publish failed: " << r.error());

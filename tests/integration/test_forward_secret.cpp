@@ -270,17 +270,7 @@ TEST_CASE("1,000 messages both ways with a client killed -9 and restarted: every
     };
     auto bob = std::make_unique<Child>(args(0));
     // Alice waits for Bob's bundle, so that her messages are version 2.
-    bool bundle = false;
-    for (int i = 0; i < 100 && !bundle; ++i) {
-      bool answered = false;
-      alice->lookup_prekeys(bob_account, [&](auto r) {
-        answered = true;
-        bundle = r && r->has_value();
-      });
-      REQUIRE(loop.run_until([&] { return answered; }, std::chrono::seconds(30)));
-      if (!bundle) loop.run_for(std::chrono::milliseconds(200));
-    }
-    REQUIRE(bundle);
+    REQUIRE(wait_for_bundle(loop, *alice, bob_account));
 
     // Alice sends her 500, 64 in flight (so they reach the swarm in any order).
     std::size_t next = 0, acked = 0, in_flight = 0, failed = 0;
