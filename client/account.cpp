@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 namespace nightjar::client {
 namespace {
 
-constexpr std::string_view checksum_label = "nightjar account id v1";
+constexpr std::string_view account_label = "nightjar account id v1";
+constexpr std::string_view group_label = "nightjar group id v1";
 constexpr std::string_view fingerprint_label = "nightjar fingerprint v1";
 constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 constexpr std::size_t payload_bytes = AccountKey::size_bytes + account_checksum_bytes;  // 36
@@ -21,10 +23,10 @@ constexpr unsigned spare_bits = base32_chars * 5 - payload_bytes * 8;
 
 using Payload = std::array<std::uint8_t, payload_bytes>;
 
-std::array<std::uint8_t, account_checksum_bytes> checksum(const AccountKey& key) {
-  std::array<std::uint8_t, checksum_label.size() + AccountKey::size_bytes> input{};
-  std::memcpy(input.data(), checksum_label.data(), checksum_label.size());
-  std::memcpy(input.data() + checksum_label.size(), key.data(), AccountKey::size_bytes);
+std::array<std::uint8_t, account_checksum_bytes> checksum(std::string_view label,
+                                                         const AccountKey& key) {
+  std::vector<std::uint8_t> input(label.begin(), label.end());
+  input.insert(input.end(), key.data(), key.data() + AccountKey::size_bytes);
   const Hash256 h = crypto::blake2b_256(input);
   std::array<std::uint8_t, account_checksum_bytes> out{};
   std::memcpy(out.data(), h.data(), out.size());
@@ -48,31 +50,46 @@ char to_lower(char c) {
 }  // namespace
 
 std::string to_string(const AccountIdError& e) {
+  const bool group = e.kind == IdKind::group;
+  const std::string what = group ? "group" : "account";
   switch (e.problem) {
     case AccountIdProblem::wrong_prefix:
-      return "not an account ID: it must start with \"nj\"";
+      if (e.other_kind)
+        return group ? "not a group ID: this is an account ID (group IDs start with \"ng\")"
+                     : "not an account ID: this is a group ID (account IDs start with \"nj\")";
+      return "not " + std::string(group ? "a group" : "an account") + " ID: it must start with \"" +
+             std::string(group ? group_id_prefix : account_id_prefix) + "\"";
     case AccountIdProblem::bad_character:
-      return "bad character at position " + std::to_string(e.position + 1) +
-             ": account IDs use only the letters a-z and the digits 2-7";
+      return "bad character at position " + std::to_string(e.position + 1) + ": " + what +
+             " IDs use only the letters a-z and the digits 2-7";
     case AccountIdProblem::wrong_length:
-      return "wrong length: an account ID has " + std::to_string(account_id_chars) +
-             " characters, this has " + std::to_string(e.position) +
-             " (a character is missing or extra)";
+      return "wrong length: " + std::string(group ? "a group" : "an account") + " ID has " +
+             std::to_string(account_id_chars) + " characters, this has " +
+             std::to_string(e.position) + " (a character is missing or extra)";
     case AccountIdProblem::checksum_mismatch:
       return "checksum mismatch: a character is mistyped";
     case AccountIdProblem::not_a_key:
-      return "not a valid account key (the ID was not made by a Nightjar client)";
+      return "not a valid " + what + " key (the ID was not made by a Nightjar client)";
   }
-  return "invalid account ID";
+  return "invalid " + what + " ID";
 }
 
-std::string format_account_id(const AccountKey& key) {
+namespace {
+
+std::string_view prefix_of(IdKind kind) {
+  return kind == IdKind::group ? group_id_prefix : account_id_prefix;
+}
+std::string_view label_of(IdKind kind) {
+  return kind == IdKind::group ? group_label : account_label;
+}
+
+std::string format_id(IdKind kind, const AccountKey& key) {
   Payload payload{};
   std::memcpy(payload.data(), key.data(), AccountKey::size_bytes);
-  const auto sum = checksum(key);
+  const auto sum = checksum(label_of(kind), key);
   std::memcpy(payload.data() + AccountKey::size_bytes, sum.data(), sum.size());
 
-  std::string out(account_id_prefix);
+  std::string out(prefix_of(kind));
   out.reserve(account_id_chars);
   std::uint32_t buffer = 0;
   unsigned bits = 0;
@@ -88,23 +105,38 @@ std::string format_account_id(const AccountKey& key) {
   return out;
 }
 
-Result<AccountKey, AccountIdError> parse_account_id(std::string_view text) {
+bool has_prefix(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && to_lower(text[0]) == prefix[0] &&
+         to_lower(text[1]) == prefix[1];
+}
+
+Result<AccountKey, AccountIdError> parse_id(IdKind kind, std::string_view text) {
   while (!text.empty() && is_space(text.front()))
     text.remove_prefix(1);
   while (!text.empty() && is_space(text.back()))
     text.remove_suffix(1);
 
-  const std::size_t prefix = account_id_prefix.size();
-  if (text.size() < prefix || to_lower(text[0]) != account_id_prefix[0] ||
-      to_lower(text[1]) != account_id_prefix[1])
-    return fail(AccountIdError{AccountIdProblem::wrong_prefix});
+  const std::string_view expected = prefix_of(kind);
+  const std::size_t prefix = expected.size();
+  if (!has_prefix(text, expected)) {
+    AccountIdError e{AccountIdProblem::wrong_prefix};
+    e.kind = kind;
+    const IdKind other = kind == IdKind::group ? IdKind::account : IdKind::group;
+    e.other_kind = has_prefix(text, prefix_of(other)) && parse_id(other, text).ok();
+    return fail(e);
+  }
+  const auto problem = [kind](AccountIdProblem p, std::size_t position = 0) {
+    AccountIdError e{p, position};
+    e.kind = kind;
+    return fail(e);
+  };
   // Characters before length: "bad character at position 17" helps more than
   // "wrong length" when someone typed a 0 for an o.
   for (std::size_t i = prefix; i < text.size(); ++i)
     if (base32_value(to_lower(text[i])) < 0)
-      return fail(AccountIdError{AccountIdProblem::bad_character, i});
+      return problem(AccountIdProblem::bad_character, i);
   if (text.size() != account_id_chars)
-    return fail(AccountIdError{AccountIdProblem::wrong_length, text.size()});
+    return problem(AccountIdProblem::wrong_length, text.size());
 
   Payload payload{};
   std::size_t out = 0;
@@ -121,16 +153,27 @@ Result<AccountKey, AccountIdError> parse_account_id(std::string_view text) {
   static_assert(spare_bits == 2);
   // A last character with stray low bits is a typo the checksum cannot see.
   if (out != payload_bytes || bits != spare_bits || (buffer & ((1u << spare_bits) - 1)) != 0)
-    return fail(AccountIdError{AccountIdProblem::checksum_mismatch});
+    return problem(AccountIdProblem::checksum_mismatch);
 
   const AccountKey key = AccountKey::from(std::span(payload).first<AccountKey::size_bytes>());
-  const auto sum = checksum(key);
+  const auto sum = checksum(label_of(kind), key);
   if (!crypto::equal(sum, std::span(payload).subspan(AccountKey::size_bytes)))
-    return fail(AccountIdError{AccountIdProblem::checksum_mismatch});
+    return problem(AccountIdProblem::checksum_mismatch);
   // Envelopes are encrypted to the key's X25519 form; a key without one
-  // could never receive a message.
-  if (!crypto::ed25519_to_x25519(key)) return fail(AccountIdError{AccountIdProblem::not_a_key});
+  // could never receive a message (nor be a group's, by the same rule).
+  if (!crypto::ed25519_to_x25519(key)) return problem(AccountIdProblem::not_a_key);
   return key;
+}
+
+}  // namespace
+
+std::string format_account_id(const AccountKey& key) { return format_id(IdKind::account, key); }
+Result<AccountKey, AccountIdError> parse_account_id(std::string_view text) {
+  return parse_id(IdKind::account, text);
+}
+std::string format_group_id(const GroupKey& key) { return format_id(IdKind::group, key); }
+Result<GroupKey, AccountIdError> parse_group_id(std::string_view text) {
+  return parse_id(IdKind::group, text);
 }
 
 std::string fingerprint(const AccountKey& key) {

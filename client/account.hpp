@@ -25,8 +25,14 @@
 namespace nightjar::client {
 
 using AccountKey = Ed25519PublicKey;
+// A group's own key (client/group.hpp): its text ID is built the same way
+// with the prefix "ng" and the checksum label "nightjar group id v1", so an
+// account ID pasted where a group is meant (or the reverse) is refused by
+// its prefix, and a mistyped one by its checksum.
+using GroupKey = Ed25519PublicKey;
 
 inline constexpr std::string_view account_id_prefix = "nj";
+inline constexpr std::string_view group_id_prefix = "ng";
 inline constexpr std::size_t account_checksum_bytes = 4;
 // 2 prefix characters plus ceil((32 + 4) * 8 / 5) = 58 base32 characters.
 inline constexpr std::size_t account_id_chars = 60;
@@ -39,11 +45,15 @@ enum class AccountIdProblem {
   not_a_key,          // well formed, checksum right, but not a usable Ed25519 key
 };
 
+enum class IdKind { account, group };
+
 struct AccountIdError {
   AccountIdProblem problem;
   // For bad_character: the offending character's index in the trimmed text.
   // For wrong_length: the trimmed text's length. Otherwise 0.
   std::size_t position = 0;
+  IdKind kind = IdKind::account;  // what was expected
+  bool other_kind = false;        // wrong_prefix: it is a valid ID of the other kind
 };
 // A sentence for the user, e.g. "checksum mismatch: a character is mistyped".
 std::string to_string(const AccountIdError& e);
@@ -53,6 +63,9 @@ std::string format_account_id(const AccountKey& key);
 // Parses an ID as typed or pasted: leading and trailing whitespace and any
 // letter case are accepted; nothing else is repaired.
 Result<AccountKey, AccountIdError> parse_account_id(std::string_view text);
+// The same for group IDs ("ng" || base32(key || checksum), 60 characters).
+std::string format_group_id(const GroupKey& key);
+Result<GroupKey, AccountIdError> parse_group_id(std::string_view text);
 
 // The safety number of one account key: 8 groups of 5 decimal digits,
 // separated by single spaces ("01234 56789 ... 43210", 47 characters), about
