@@ -149,6 +149,7 @@ void Client::Impl::send_fragment(std::uint64_t job_id, std::size_t index) {
   }
   storage::StoreRequest req;
   req.recipient = job.to;
+  req.ns = job.ns;
   req.ttl_seconds = std::clamp(options.ttl_seconds, directory->params.ttl_min_seconds,
                                directory->params.ttl_max_seconds);
   req.body = f.body;
@@ -188,7 +189,7 @@ void Client::Impl::fragment_answered(std::uint64_t job_id, std::size_t index, co
       for (const auto& fr : job.fragments) {
         receipt.min_replicas = std::min(receipt.min_replicas, fr.replicas);
         receipt.attempts += fr.attempts;
-        receipt.stored_ids.push_back(::nightjar::message_id(job.to, fr.body));
+        receipt.stored_ids.push_back(::nightjar::message_id(Mailbox{job.ns, job.to}, fr.body));
       }
       receipt.acked_ms = options.clock.unix_ms();
       finish_send(job_id, receipt);
@@ -246,6 +247,7 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
     m.load_prekeys();
     m.conversation_store =
         std::make_unique<ConversationStore>(m.options.profile_dir / "conversations", m.identity);
+    m.load_groups();
   }
   m.jobs.every(tick_ms, [&m] { m.tick(); });
 
@@ -284,6 +286,13 @@ void Client::stop() {
   m.passes.clear();
   for (auto& p : passes)
     if (p.done) p.done(fail(std::string("client stopped")));
+  // Controls still on their way stay in the outbox for the next run.
+  auto batches = std::move(m.change_batches);
+  m.change_batches.clear();
+  for (auto& [id, b] : batches) {
+    b.report.queued += b.outstanding;
+    if (b.done) b.done(std::move(b.report));
+  }
 }
 
 void Client::Impl::fail_send_soon(SendHandler d, SendFailure f) {
@@ -303,10 +312,11 @@ SendFailure Client::Impl::seal_failure(SealError e) {
 
 void Client::Impl::start_send_job(const AccountKey& to, MessageId message_id,
                                   std::vector<std::vector<std::uint8_t>> envelopes,
-                                  bool forward_secret, SendHandler done) {
+                                  bool forward_secret, SendHandler done, Namespace ns) {
   const std::uint64_t id = ++last_send;
   SendJob job;
   job.to = to;
+  job.ns = ns;
   job.done = std::move(done);
   job.message_id = message_id;
   job.forward_secret = forward_secret;

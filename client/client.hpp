@@ -40,6 +40,7 @@
 
 #include "client/account.hpp"
 #include "client/fragments.hpp"
+#include "client/group.hpp"
 #include "client/identity.hpp"
 #include "client/path_selector.hpp"
 #include "client/prekeys.hpp"
@@ -94,6 +95,9 @@ struct ClientOptions {
   // whose state was lost and is started again, a message that could not be
   // opened). Called on the loop's thread.
   std::function<void(const std::string&)> on_notice;
+  // A change of a group's membership or name (someone added, removed, ...),
+  // as the client learns it. Called on the loop's thread.
+  std::function<void(const GroupKey&, const group::GroupEvent&)> on_group_event;
   PathConfig paths;
   Clock clock;  // unix ms; default: system clock
   std::shared_ptr<spdlog::logger> log;
@@ -136,7 +140,29 @@ struct ClientStats {
   std::uint64_t directory_fetches = 0;
   std::uint64_t bundles_published = 0;   // prekey bundles the swarm acknowledged
   std::uint64_t sent_forward_secret = 0;  // messages sent as version 2
+  std::uint64_t group_sent = 0, group_received = 0;  // group messages
+  std::uint64_t group_controls_sent = 0;             // 1:1 messages of group controls acknowledged
+  std::uint64_t group_retrieves = 0;
   std::int64_t clock_offset_ms = 0;
+};
+
+// A group as this account holds it (client/group.hpp).
+struct GroupInfo {
+  GroupKey id;
+  std::string name;
+  std::vector<group::Member> members;
+  std::uint64_t epoch = 0;
+  bool member = false;  // false: removed, or left
+  bool admin = false;
+};
+
+// How the controls of a group change went out: each member's either reached
+// its swarm, or waits in the profile's outbox and is sent again by every
+// later run of the client until it does (or a week has passed).
+struct GroupChangeReport {
+  std::size_t delivered = 0;
+  std::size_t queued = 0;
+  std::vector<std::string> problems;  // why some were queued (one line each)
 };
 
 class Client {
@@ -176,6 +202,22 @@ class Client {
   using BundleHandler = std::function<void(Result<std::optional<PrekeyBundle>, std::string>)>;
   void lookup_prekeys(const AccountKey& account, BundleHandler done);
   const Prekeys& prekeys() const;
+
+  // --- Closed groups (docs/GROUPS.md). Messages to a group arrive through
+  // the same handlers as others, with ReceivedMessage::group set; the client
+  // polls its groups' mailboxes whenever it polls its own.
+  using GroupHandler = std::function<void(Result<GroupKey, std::string>)>;
+  using GroupChangeHandler = std::function<void(Result<GroupChangeReport, std::string>)>;
+  void create_group(std::string name, GroupHandler done);
+  // A change by an admin (add, remove, rename, promote); `done` once every
+  // member's controls reached its swarm or were queued.
+  void change_group(const GroupKey& group, std::vector<group::Change> changes,
+                    GroupChangeHandler done);
+  void leave_group(const GroupKey& group, GroupChangeHandler done);
+  void send_group(const GroupKey& group, Bytes text, SendHandler done);
+  std::vector<GroupInfo> groups() const;
+  // Sends what waits in the group outbox now; `done` when every entry was tried.
+  void flush_group_outbox(GroupChangeHandler done);
 
   const Identity& identity() const;
   std::shared_ptr<const Directory> directory() const;

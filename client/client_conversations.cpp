@@ -43,19 +43,24 @@ Result<void, std::string> Client::Impl::commit(Conversation updated) {
   return {};
 }
 
-void Client::Impl::send_v2(const AccountKey& to, std::vector<std::uint8_t> text, SendHandler done) {
+void Client::Impl::send_v2(const AccountKey& to, std::vector<std::uint8_t> text, SendHandler done,
+                           std::uint8_t flags) {
   auto c = conversation(to);
   if (!c) return fail_send_soon(std::move(done), {SendError::rejected, c.error()});
-  if ((*c)->can_send()) return seal_and_send_v2(to, text, std::move(done));
+  if ((*c)->can_send()) return seal_and_send_v2(to, text, std::move(done), flags);
   const std::uint64_t now = options.clock.unix_ms();
   if (auto it = no_bundle_until_ms.find(to); it != no_bundle_until_ms.end()) {
-    if (now < it->second) return send_v1(to, text, std::move(done));
+    if (now < it->second) {
+      if (flags != 0)
+        return fail_send_soon(std::move(done), {SendError::rejected, "the account has no prekey bundle"});
+      return send_v1(to, text, std::move(done));
+    }
     no_bundle_until_ms.erase(it);
   }
   // No session yet: start one from the recipient's bundle, if it has one.
   const std::uint64_t waiting = ++last_send;
   waiting_sends.emplace(waiting, std::move(done));
-  lookup_bundle(to, [this, to, text = std::move(text), waiting](
+  lookup_bundle(to, [this, to, text = std::move(text), waiting, flags](
                         Result<std::optional<PrekeyBundle>, std::string> r) mutable {
     auto it = waiting_sends.find(waiting);
     if (stopped || it == waiting_sends.end()) return;
@@ -67,6 +72,9 @@ void Client::Impl::send_v2(const AccountKey& to, std::vector<std::uint8_t> text,
     }
     if (!*r) {  // no bundle: version 1
       no_bundle_until_ms[to] = options.clock.unix_ms() + no_bundle_recheck_ms;
+      if (flags != 0)
+        return fail_send_soon(std::move(handler),
+                              {SendError::rejected, "the account has no prekey bundle (it never ran a client)"});
       return send_v1(to, text, std::move(handler));
     }
     auto conv = conversation(to);
@@ -81,7 +89,7 @@ void Client::Impl::send_v2(const AccountKey& to, std::vector<std::uint8_t> text,
       if (auto saved = commit(std::move(updated)); !saved)
         return fail_send_soon(std::move(handler), {SendError::rejected, saved.error()});
     }
-    seal_and_send_v2(to, text, std::move(handler));
+    seal_and_send_v2(to, text, std::move(handler), flags);
   });
 }
 
@@ -164,6 +172,7 @@ Result<std::optional<OpenedEnvelope>, std::string> Client::Impl::open_v2(Bytes b
   out.count = r->content.count;
   out.body = std::move(r->content.body);
   out.forward_secret = true;
+  out.group_control = (r->content.flags & v2::flag_group) != 0;
   out.journal_key = r->journal_key;
   return std::optional<OpenedEnvelope>{std::move(out)};
 }

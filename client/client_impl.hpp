@@ -14,6 +14,7 @@
 #include "client/directory_fetcher.hpp"
 #include "client/onion_client.hpp"
 #include "client/conversation_store.hpp"
+#include "client/group_store.hpp"
 #include "client/prekeys.hpp"
 #include "client/receive_state.hpp"
 #include "swarm/public_record.hpp"
@@ -65,6 +66,7 @@ struct Client::Impl {
   };
   struct SendJob {
     AccountKey to;
+    Namespace ns = Namespace::messages;  // groups: `to` is a group epoch's mailbox key
     MessageId message_id;
     bool forward_secret = false;
     std::vector<FragmentSend> fragments;
@@ -88,7 +90,7 @@ struct Client::Impl {
   // Stores each envelope in `to`'s swarm (send_fragment) and reports once.
   void start_send_job(const AccountKey& to, MessageId message_id,
                       std::vector<std::vector<std::uint8_t>> envelopes, bool forward_secret,
-                      SendHandler done);
+                      SendHandler done, Namespace ns = Namespace::messages);
   void send_v1(const AccountKey& to, Bytes text, SendHandler done);
 
   // --- Version 2 conversations (client_conversations.cpp).
@@ -105,7 +107,9 @@ struct Client::Impl {
   Result<void, std::string> commit(Conversation updated);
   // Seals with the conversation (starting one from the peer's bundle if
   // needed); without a bundle, falls back to version 1.
-  void send_v2(const AccountKey& to, std::vector<std::uint8_t> text, SendHandler done);
+  // `flags` other than 0 (group controls): version 2 only, never version 1.
+  void send_v2(const AccountKey& to, std::vector<std::uint8_t> text, SendHandler done,
+               std::uint8_t flags = 0);
   void seal_and_send_v2(const AccountKey& to, const std::vector<std::uint8_t>& text,
                         SendHandler done, std::uint8_t flags = 0);
   // A version 2 envelope: the message (a fragment), nothing to show (a
@@ -134,6 +138,55 @@ struct Client::Impl {
   using SwarmAnswer = std::function<void(Result<storage::Response, std::string>)>;
   void swarm_call(const AccountKey& owner, storage::Request request, storage::Method method,
                   SwarmAnswer done, int attempts, std::optional<NodeId> avoid = std::nullopt);
+
+  // --- Groups (client_groups.cpp).
+  std::unique_ptr<GroupStore> group_store;  // null: kept in memory only
+  std::map<GroupKey, group::Group> groups;
+  // Controls not yet acknowledged by their member's swarm (saved in the
+  // profile before they are sent).
+  std::vector<OutboxEntry> outbox;
+  std::uint64_t next_outbox_id = 0;
+  struct ChangeBatch {
+    std::size_t outstanding = 0;
+    GroupChangeReport report;
+    GroupChangeHandler done;
+  };
+  std::map<std::uint64_t, ChangeBatch> change_batches;
+  std::uint64_t next_batch = 0;
+  // One mailbox of a group epoch, polled like the own one (arrival cursors
+  // per member; duplicates are dropped by the sender chains).
+  struct GroupPoll {
+    GroupKey group;
+    Ed25519SecretKey secret;  // the epoch's mailbox key
+    std::map<NodeId, ArrivalCursor> cursors;
+    std::size_t turn = 0;
+    bool in_flight = false;
+    bool drained = false;  // paged to its end at least once since the last pass asked
+    std::uint64_t next_ms = 0, backoff_ms = 0;
+  };
+  std::map<Ed25519PublicKey, GroupPoll> group_polls;
+  Reassembler group_reassembler;
+  void load_groups();
+  void save_group(const group::Group& g);
+  void save_outbox();
+  // Saves the group, queues and sends its controls, reports its events and
+  // hands over what opened. `batch`: a change_group call waiting for them.
+  void run_actions(const GroupKey& key, group::Actions& actions,
+                   std::optional<std::uint64_t> batch = std::nullopt);
+  void send_outbox_entry(std::uint64_t id, std::optional<std::uint64_t> batch);
+  void outbox_answered(std::uint64_t id, std::optional<std::uint64_t> batch,
+                       Result<SendReceipt, SendFailure> r);
+  void retry_outbox();
+  void handle_group_controls(const AccountKey& from, Bytes body);
+  void deliver_group_message(const GroupKey& key, group::GroupMessage m);
+  // Keeps group_polls in step with the groups' mailboxes and starts the
+  // polls that are due; `wait_ms` for the long polls.
+  void poll_groups(bool long_poll);
+  void poll_group(const Ed25519PublicKey& owner, bool long_poll);
+  void group_poll_answered(const Ed25519PublicKey& owner, const Path& path, bool long_poll,
+                           Result<std::vector<std::uint8_t>, RequestFailure> r);
+  bool groups_drained() const;
+  std::optional<Path> path_to_mailbox(const Ed25519PublicKey& owner, std::size_t turn);
 
   // --- Receiving (client_receive.cpp).
   ReceiveState state;
@@ -178,6 +231,7 @@ struct Client::Impl {
     MessageHandler on_message;
     std::function<void(Result<void, std::string>)> done;
     int failures = 0;
+    bool own_done = false;  // the own mailbox is drained: the groups' next
   };
   std::deque<Pass> passes;
   void poll(std::uint32_t wait_ms, bool sweeping);

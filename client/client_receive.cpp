@@ -210,6 +210,13 @@ void Client::Impl::poll_answered(const Path& path, bool sweeping,
   }
   member_answered(path.destination, got);
   paging = got.more;
+  if (!got.more && !passes.empty() && !groups.empty() && !passes.front().own_done) {
+    // The own mailbox first (it brings invitations and sender keys), then
+    // every group mailbox once.
+    passes.front().own_done = true;
+    for (auto& [owner, p] : group_polls) p.drained = false;
+    return tick();
+  }
   if (!got.more && !passes.empty()) {
     auto pass = std::move(passes.front());
     passes.pop_front();
@@ -287,6 +294,7 @@ void Client::Impl::save_journals() {
 }
 
 void Client::Impl::deliver(const ReceivedMessage& m) {
+  if (m.group_control) return handle_group_controls(m.sender, m.text);
   ++stats.received;
   if (!passes.empty() && passes.front().on_message)
     passes.front().on_message(m);
@@ -316,6 +324,17 @@ void Client::Impl::tick() {
     if (directory->epoch < now / t) refresh_directory();
   }
   if (directory && options.publish_prekeys && now >= next_prekey_check_ms) maintain_prekeys();
+  if (directory && !outbox.empty()) retry_outbox();
+  if (directory && !passes.empty() && passes.front().own_done) {
+    poll_groups(false);
+    if (!groups_drained()) return;
+    auto pass = std::move(passes.front());
+    passes.pop_front();
+    // The callback may stop or destroy the client: touch nothing after it.
+    if (pass.done) pass.done(Result<void, std::string>{});
+    return;
+  }
+  if (directory && subscribed && passes.empty()) poll_groups(true);
   if (polling || !directory || now < next_poll_ms) return;
   if (!passes.empty()) return poll(0, false);
   if (!subscribed) return;

@@ -42,7 +42,8 @@ Result<Content, OpenError> decode_content(Bytes bytes) {
   if (bytes.size() < content_fixed_bytes) return fail(OpenError::malformed);
   Content c;
   c.flags = bytes[0];
-  if ((c.flags & ~flag_control) != 0) return fail(OpenError::malformed);
+  if (c.flags != 0 && c.flags != flag_control && c.flags != flag_group)
+    return fail(OpenError::malformed);
   c.timestamp_ms = load_u64(&bytes[1]);
   std::memcpy(c.message_id.data(), &bytes[9], 16);
   c.index = load_u16(&bytes[25]);

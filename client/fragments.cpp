@@ -79,8 +79,9 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
   auto found = index_.find(key);
   if (found == index_.end() && f.count == 1) {
     remember_completed(key);
-    return std::optional<ReceivedMessage>{ReceivedMessage{
-        f.sender, f.timestamp_ms, f.message_id, std::move(f.body), f.forward_secret}};
+    return std::optional<ReceivedMessage>{ReceivedMessage{f.sender, f.timestamp_ms, f.message_id,
+                                                          std::move(f.body), f.forward_secret,
+                                                          std::nullopt, f.group_control}};
   }
   const std::size_t cost = f.body.size() + fragment_cost;
   if (cost > limits_.max_pending_bytes) {
@@ -93,13 +94,13 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
       drop(pending_.begin());
       ++evicted_;
     }
-    pending_.push_back(Pending{key, f.timestamp_ms, f.count, f.forward_secret, {}});
+    pending_.push_back(Pending{key, f.timestamp_ms, f.count, f.forward_secret, f.group_control, {}});
     it = std::prev(pending_.end());
     index_.emplace(key, it);
   } else {
     it = found->second;
     if (it->count != f.count || it->timestamp_ms != f.timestamp_ms ||
-        it->forward_secret != f.forward_secret)
+        it->forward_secret != f.forward_secret || it->group_control != f.group_control)
       return fail(ReassemblyError::inconsistent_fragment);
     if (auto part = it->parts.find(f.index); part != it->parts.end()) {
       if (part->second != f.body) return fail(ReassemblyError::inconsistent_fragment);
@@ -126,7 +127,8 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
   }
 
   if (it->parts.size() < it->count) return std::optional<ReceivedMessage>{};
-  ReceivedMessage done{f.sender, it->timestamp_ms, f.message_id, {}, it->forward_secret};
+  ReceivedMessage done{f.sender,          it->timestamp_ms, f.message_id, {}, it->forward_secret,
+                       std::nullopt,      it->group_control};
   done.text.reserve(it->body_bytes);
   for (auto& [index, body] : it->parts)
     done.text.insert(done.text.end(), body.begin(), body.end());

@@ -46,6 +46,11 @@ struct ReceivedMessage {
   MessageId message_id;
   std::vector<std::uint8_t> text;
   bool forward_secret = false;  // sent in version 2 envelopes
+  // A group message: the group it was sent to (client/group.hpp).
+  std::optional<GroupKey> group;
+  // Group controls from `sender` (client/group_messages.hpp): the client
+  // handles them, they are never shown.
+  bool group_control = false;
 };
 
 struct ReassemblerLimits {
@@ -90,6 +95,7 @@ class Reassembler {
     std::uint64_t timestamp_ms;
     std::uint16_t count;
     bool forward_secret;
+    bool group_control;
     std::map<std::uint16_t, std::vector<std::uint8_t>> parts;
     std::size_t body_bytes = 0;
     std::size_t cost = 0;

@@ -95,9 +95,9 @@ using MessageId = Hash256;
 enum class Namespace : std::uint8_t {
   messages = 0,  // a recipient's messages (an account ID)
   records = 1,   // an account's public records (swarm/public_record.hpp)
-  // 2: group mailboxes (reserved)
+  groups = 2,    // a group epoch's mailbox (its owner: the epoch's mailbox key, client/group.hpp)
 };
-inline constexpr std::uint8_t namespace_count = 2;
+inline constexpr std::uint8_t namespace_count = 3;
 const char* to_string(Namespace ns);
 
 // A mailbox: a namespace and the key that owns it. A plain account key is

@@ -14,6 +14,8 @@ const char* to_string(Namespace ns) {
       return "messages";
     case Namespace::records:
       return "records";
+    case Namespace::groups:
+      return "groups";
   }
   return "unknown namespace";
 }

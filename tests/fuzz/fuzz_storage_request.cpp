@@ -112,7 +112,7 @@ void write_seeds(const std::string& dir) {
   fuzz::write_seed(dir + "/info-trailing", trailing);
   fuzz::write_seed(dir + "/bad-version", std::vector<std::uint8_t>{3, 5});
   auto bad_namespace = encode(Request{all});
-  bad_namespace[2] = 2;
+  bad_namespace[2] = namespace_count;
   fuzz::write_seed(dir + "/bad-namespace", bad_namespace);
 }
 
