@@ -714,6 +714,7 @@ void read_state(FieldReader& f, EpochState& s) {
     Member m;
     std::uint8_t role = 0;
     f.fixed(m.account).u8(role).check(role == 1 || role == 2);
+    f.check(s.members.empty() || s.members.back().account < m.account);  // sorted, unique
     m.role = static_cast<Role>(role);
     s.members.push_back(m);
   }
@@ -852,6 +853,8 @@ Result<Group, std::string> Group::decode(const Identity& me, Bytes bytes) {
     for (std::size_t i = 0; i < n && f.ok(); ++i) {
       AccountKey a;
       f.fixed(a);
+      // Sorted and unique, as encode() writes the set: one encoding per state.
+      f.check(c.sent_to.empty() || *c.sent_to.rbegin() < a);
       c.sent_to.insert(a);
     }
     g.own_ = std::move(c);
@@ -862,6 +865,7 @@ Result<Group, std::string> Group::decode(const Identity& me, Bytes bytes) {
     AccountKey who;
     std::uint8_t n = 0;
     f.fixed(who).u8(n).check(n <= max_generations);
+    f.check(g.peers_.empty() || g.peers_.rbegin()->first < who);  // sorted and unique
     auto& chains = g.peers_[who];
     for (std::size_t k = 0; k < n && f.ok(); ++k) {
       PeerChain c;
@@ -875,6 +879,7 @@ Result<Group, std::string> Group::decode(const Identity& me, Bytes bytes) {
         SymmetricKey mk;
         f.u32(index);
         read_key(f, mk);
+        f.check(c.skipped.empty() || c.skipped.rbegin()->first < index);  // sorted and unique
         c.skipped.emplace(index, std::move(mk));
       }
       g.skipped_total_ += c.skipped.size();

@@ -229,8 +229,8 @@ TEST_CASE("Replication decoders reject truncation, trailing bytes and a wrong ty
 }
 
 TEST_CASE("Replication decoders reject bad statuses, flags and counts", "[replication]") {
-  // An unknown namespace (2, group mailboxes, is not defined yet).
-  for (int ns : {2, 0x80, 0xff}) {
+  // An unknown namespace (3 is the first after group mailboxes).
+  for (int ns : {3, 0x80, 0xff}) {
     auto p = encode(push(1, 3));
     p[9] = static_cast<std::uint8_t>(ns);
     check_fails(decode_push(p), WireError::bad_value);

@@ -296,10 +296,10 @@ TEST_CASE("Storage request decoding rejects a bad version or method", "[storage]
     bad[0] = static_cast<std::uint8_t>(v);
     check_request_fails(bad, WireError::bad_value);
   }
-  // An unknown namespace (2, group mailboxes, is not defined yet).
+  // An unknown namespace (3 is the first after group mailboxes).
   for (const Request& r : {Request{store_request(3)}, Request{retrieve_request()},
                            Request{delete_request()}, Request{delete_all_request()}}) {
-    for (int ns : {2, 0x80, 0xff}) {
+    for (int ns : {3, 0x80, 0xff}) {
       auto bad = encode(r);
       bad[2] = static_cast<std::uint8_t>(ns);
       check_request_fails(bad, WireError::bad_value);
