@@ -325,6 +325,18 @@ void Client::Impl::group_poll_answered(const Ed25519PublicKey& owner, const Path
 
 // --- Client --------------------------------------------------------------------------------
 
+void Client::Impl::run_change(const GroupKey& key, group::Actions& actions, GroupChangeHandler done) {
+  const std::uint64_t batch = ++next_batch;
+  change_batches.emplace(batch, ChangeBatch{0, {}, std::move(done)});
+  run_actions(key, actions, batch);
+  auto b = change_batches.find(batch);
+  if (b != change_batches.end() && b->second.outstanding == 0) {
+    auto d = std::move(b->second.done);
+    change_batches.erase(b);
+    d(GroupChangeReport{});
+  }
+}
+
 void Client::create_group(std::string name, GroupHandler done) {
   Impl& m = *impl_;
   m.jobs.call_later(std::chrono::milliseconds(0), [&m, name = std::move(name), done = std::move(done)]() mutable {
@@ -348,15 +360,7 @@ void Client::change_group(const GroupKey& key, std::vector<group::Change> change
     group::Actions actions;
     auto r = it->second.change(std::move(changes), m.options.clock.unix_ms(), m.rng, actions);
     if (!r) return done(fail(std::string(group::to_string(r.error()))));
-    const std::uint64_t batch = ++m.next_batch;
-    m.change_batches.emplace(batch, Impl::ChangeBatch{0, {}, std::move(done)});
-    m.run_actions(key, actions, batch);
-    auto b = m.change_batches.find(batch);
-    if (b != m.change_batches.end() && b->second.outstanding == 0) {
-      auto d = std::move(b->second.done);
-      m.change_batches.erase(b);
-      d(GroupChangeReport{});
-    }
+    m.run_change(key, actions, std::move(done));
   });
 }
 
@@ -367,15 +371,7 @@ void Client::leave_group(const GroupKey& key, GroupChangeHandler done) {
     if (it == m.groups.end()) return done(fail(std::string("no such group")));
     group::Actions actions;
     if (auto r = it->second.leave(actions); !r) return done(fail(std::string(group::to_string(r.error()))));
-    const std::uint64_t batch = ++m.next_batch;
-    m.change_batches.emplace(batch, Impl::ChangeBatch{0, {}, std::move(done)});
-    m.run_actions(key, actions, batch);
-    auto b = m.change_batches.find(batch);
-    if (b != m.change_batches.end() && b->second.outstanding == 0) {
-      auto d = std::move(b->second.done);
-      m.change_batches.erase(b);
-      d(GroupChangeReport{});
-    }
+    m.run_change(key, actions, std::move(done));
   });
 }
 

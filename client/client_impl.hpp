@@ -173,6 +173,9 @@ struct Client::Impl {
   // hands over what opened. `batch`: a change_group call waiting for them.
   void run_actions(const GroupKey& key, group::Actions& actions,
                    std::optional<std::uint64_t> batch = std::nullopt);
+  // A change's actions; `done` once every control it sends reached its
+  // member's swarm or was queued (at once when there are none).
+  void run_change(const GroupKey& key, group::Actions& actions, GroupChangeHandler done);
   void send_outbox_entry(std::uint64_t id, std::optional<std::uint64_t> batch);
   void outbox_answered(std::uint64_t id, std::optional<std::uint64_t> batch,
                        Result<SendReceipt, SendFailure> r);

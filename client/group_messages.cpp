@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "client/ratchet.hpp"
+
 namespace nightjar::client::group {
 namespace {
 
@@ -48,6 +50,16 @@ void write_commit_body(WireWriter& w, const Commit& c) {
         break;
     }
   }
+}
+
+// What a genesis or commit signature covers: the label, then the encoding
+// without the signature.
+template <class T>
+std::vector<std::uint8_t> signed_bytes(std::string_view label, const T& v,
+                                       void (*write_body)(WireWriter&, const T&)) {
+  WireWriter w;
+  write_body(w, v);
+  return labelled(label, w.bytes());
 }
 
 Bytes text_bytes(const std::string& s) {
@@ -118,15 +130,11 @@ Result<Genesis, WireError> decode_genesis(Bytes bytes) {
 }
 
 void sign(Genesis& g, const Ed25519SecretKey& group_secret) {
-  WireWriter w;
-  write_genesis_body(w, g);
-  g.signature = crypto::sign(group_secret, labelled(genesis_label, w.bytes()));
+  g.signature = crypto::sign(group_secret, signed_bytes(genesis_label, g, write_genesis_body));
 }
 
 bool verify(const Genesis& g) {
-  WireWriter w;
-  write_genesis_body(w, g);
-  return crypto::verify(g.group, labelled(genesis_label, w.bytes()), g.signature);
+  return crypto::verify(g.group, signed_bytes(genesis_label, g, write_genesis_body), g.signature);
 }
 
 std::vector<std::uint8_t> encode(const Commit& c) {
@@ -144,15 +152,11 @@ Result<Commit, WireError> decode_commit(Bytes bytes) {
 }
 
 void sign(Commit& c, const Ed25519SecretKey& committer_secret) {
-  WireWriter w;
-  write_commit_body(w, c);
-  c.signature = crypto::sign(committer_secret, labelled(commit_label, w.bytes()));
+  c.signature = crypto::sign(committer_secret, signed_bytes(commit_label, c, write_commit_body));
 }
 
 bool verify(const Commit& c) {
-  WireWriter w;
-  write_commit_body(w, c);
-  return crypto::verify(c.committer, labelled(commit_label, w.bytes()), c.signature);
+  return crypto::verify(c.committer, signed_bytes(commit_label, c, write_commit_body), c.signature);
 }
 
 Hash256 commit_hash(const Commit& c) { return crypto::blake2b_256(encode(c)); }
@@ -316,15 +320,7 @@ EpochKeys derive_epoch_keys(const SymmetricKey& epoch_secret) {
   return k;
 }
 
-SymmetricKey chain_step(SymmetricKey& chain) {
-  static constexpr std::uint8_t message_byte[1] = {0x01};
-  static constexpr std::uint8_t chain_byte[1] = {0x02};
-  SymmetricKey message, next;
-  crypto::blake2b(message.mutable_view(), message_byte, chain.view());
-  crypto::blake2b(next.mutable_view(), chain_byte, chain.view());
-  chain = std::move(next);
-  return message;
-}
+SymmetricKey chain_step(SymmetricKey& chain) { return ratchet::kdf_chain(chain); }
 
 // --- Envelope.
 

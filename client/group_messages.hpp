@@ -148,8 +148,8 @@ struct EpochKeys {
 };
 EpochKeys derive_epoch_keys(const SymmetricKey& epoch_secret);
 
-// --- Sender chains: KDF_CK of client/ratchet.hpp, applied to a group.
-// Returns the message key of `chain` and moves `chain` one step on.
+// --- Sender chains step as the Double Ratchet's do (ratchet::kdf_chain):
+// returns the message key of `chain` and moves `chain` one step on.
 SymmetricKey chain_step(SymmetricKey& chain);
 
 // --- The group envelope.

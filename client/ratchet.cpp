@@ -50,16 +50,6 @@ RootStep kdf_root(const SymmetricKey& root, const SharedSecret& dh) {
           crypto::kdf_derive(master, 3, kdf_context)};
 }
 
-// KDF_CK: chain key -> (next chain key, message key).
-SymmetricKey kdf_chain(SymmetricKey& chain) {
-  static constexpr std::uint8_t message_byte[1] = {0x01};
-  static constexpr std::uint8_t chain_byte[1] = {0x02};
-  SymmetricKey message, next;
-  crypto::blake2b(message.mutable_view(), message_byte, chain.view());
-  crypto::blake2b(next.mutable_view(), chain_byte, chain.view());
-  chain = std::move(next);
-  return message;
-}
 
 std::array<std::uint8_t, 32> index_of(const SymmetricKey& k) {
   std::array<std::uint8_t, 32> out;
@@ -83,6 +73,16 @@ std::vector<std::uint8_t> body_ad(Bytes ad, Bytes encrypted_header) {
 }
 
 }  // namespace
+
+SymmetricKey ratchet::kdf_chain(SymmetricKey& chain) {
+  static constexpr std::uint8_t message_byte[1] = {0x01};
+  static constexpr std::uint8_t chain_byte[1] = {0x02};
+  SymmetricKey message, next;
+  crypto::blake2b(message.mutable_view(), message_byte, chain.view());
+  crypto::blake2b(next.mutable_view(), chain_byte, chain.view());
+  chain = std::move(next);
+  return message;
+}
 
 Ratchet Ratchet::initiator(const SymmetricKey& shared, const SymmetricKey& header_key_a,
                            const SymmetricKey& next_header_key_b,

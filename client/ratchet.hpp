@@ -42,6 +42,10 @@ inline constexpr std::size_t header_bytes = 40;
 inline constexpr std::size_t encrypted_header_bytes = 24 + header_bytes + 16;
 // What encrypt adds to a plaintext.
 inline constexpr std::size_t overhead = encrypted_header_bytes + 16;
+// KDF_CK: returns the message key of `chain` and moves `chain` one step on
+// (message key = BLAKE2b-256(key = chain, 01), next chain = BLAKE2b-256(key =
+// chain, 02)). Closed groups' sender chains step the same way.
+SymmetricKey kdf_chain(SymmetricKey& chain);
 // The state's encoding version (encode_state / decode_state).
 inline constexpr std::uint8_t state_version = 1;
 }  // namespace ratchet
