@@ -107,6 +107,15 @@ int run_command(const CliOptions& options, std::ostream& out, std::ostream& err)
       return run_send(options, out, err);
     case Command::recv:
       return run_recv(options, out, err);
+    case Command::group_create:
+    case Command::group_add:
+    case Command::group_remove:
+    case Command::group_promote:
+    case Command::group_rename:
+    case Command::group_leave:
+    case Command::group_list:
+    case Command::group_members:
+      return run_group(options, out, err);
   }
   return failure(err, "unknown command");
 }

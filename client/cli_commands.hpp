@@ -28,5 +28,7 @@ Result<Identity, std::string> unlock_identity(const CliOptions& options);
 // The send and recv commands (client/cli_session.cpp).
 int run_send(const CliOptions& options, std::ostream& out, std::ostream& err);
 int run_recv(const CliOptions& options, std::ostream& out, std::ostream& err);
+// The group commands (client/cli_groups.cpp).
+int run_group(const CliOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace nightjar::client::cli

@@ -4,12 +4,14 @@
 // Boost.Program_options' typed_value<std::string>::notify is inlined here.
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <vector>
 
 #include "client/envelope.hpp"
+#include "client/group_messages.hpp"
 
 #ifndef NIGHTJAR_VERSION
 #define NIGHTJAR_VERSION "0.1.0"
@@ -59,7 +61,10 @@ struct OptionTable {
   OptionPtr force{new po::option_description(
       "force", po::bool_switch(), "replace an existing identity (its account is lost for good)")};
   OptionPtr to{new po::option_description("to", po::value<std::string>()->value_name("ID"),
-                                          "the recipient's account ID (required)")};
+                                          "the recipient's account ID")};
+  OptionPtr group{new po::option_description(
+      "group", po::value<std::string>()->value_name("GROUP"),
+      "send to a group you are in instead (its ID or its name)")};
   OptionPtr file{
       new po::option_description("file", po::value<std::string>()->value_name("FILE"),
                                  "send the content of FILE instead of TEXT ('-': standard input)")};
@@ -85,7 +90,13 @@ struct OptionTable {
   }
   po::options_description for_send() const {
     po::options_description d("Options of `nightjar send`", line_length, description_length);
-    for (const auto& o : {to, file, json, timeout})
+    for (const auto& o : {to, group, file, json, timeout})
+      d.add(o);
+    return d;
+  }
+  po::options_description for_group() const {
+    po::options_description d("Options of `nightjar group`", line_length, description_length);
+    for (const auto& o : {json, timeout})
       d.add(o);
     return d;
   }
@@ -98,7 +109,7 @@ struct OptionTable {
   po::options_description all() const {
     po::options_description d;
     for (const auto& o : {help, version, profile, network, passphrase_file, log_level, json,
-                          timeout, force, to, file, follow, delete_, words})
+                          timeout, force, to, group, file, follow, delete_, words})
       d.add(o);
     return d;
   }
@@ -114,6 +125,22 @@ const char* command_name(Command c) {
       return "send";
     case Command::recv:
       return "recv";
+    case Command::group_create:
+      return "group create";
+    case Command::group_add:
+      return "group add";
+    case Command::group_remove:
+      return "group remove";
+    case Command::group_promote:
+      return "group promote";
+    case Command::group_rename:
+      return "group rename";
+    case Command::group_leave:
+      return "group leave";
+    case Command::group_list:
+      return "group list";
+    case Command::group_members:
+      return "group members";
     case Command::help:
       return "help";
     case Command::version:
@@ -123,7 +150,24 @@ const char* command_name(Command c) {
 }
 
 // What `nightjar help` calls the command.
+bool is_group_command(Command c) {
+  switch (c) {
+    case Command::group_create:
+    case Command::group_add:
+    case Command::group_remove:
+    case Command::group_promote:
+    case Command::group_rename:
+    case Command::group_leave:
+    case Command::group_list:
+    case Command::group_members:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string help_name(Command c) {
+  if (is_group_command(c)) return "group";
   return c == Command::id_new || c == Command::id_show ? "id" : command_name(c);
 }
 
@@ -135,7 +179,17 @@ std::set<std::string> specific_options(Command c) {
     case Command::id_show:
       return {"json"};
     case Command::send:
-      return {"to", "file", "json", "timeout"};
+      return {"to", "group", "file", "json", "timeout"};
+    case Command::group_list:
+    case Command::group_members:
+      return {"json"};
+    case Command::group_create:
+    case Command::group_add:
+    case Command::group_remove:
+    case Command::group_promote:
+    case Command::group_rename:
+    case Command::group_leave:
+      return {"json", "timeout"};
     case Command::recv:
       return {"follow", "delete", "json", "timeout"};
     case Command::help:
@@ -149,8 +203,9 @@ Result<HelpTopic, UsageError> topic_of(const std::string& word) {
   if (word == "id") return HelpTopic::id;
   if (word == "send") return HelpTopic::send;
   if (word == "recv") return HelpTopic::recv;
+  if (word == "group") return HelpTopic::group;
   if (word == "help") return HelpTopic::general;
-  return usage("unknown command '" + word + "': the commands are id, send and recv");
+  return usage("unknown command '" + word + "': the commands are id, send, recv and group");
 }
 
 bool flag(const po::variables_map& vm, const char* name) {
@@ -207,17 +262,87 @@ Result<Command, UsageError> command_of(const std::vector<std::string>& words) {
     if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
     return Command::recv;
   }
+  if (w == "group") {
+    static const std::vector<std::pair<std::string, Command>> subcommands{
+        {"create", Command::group_create}, {"add", Command::group_add},
+        {"remove", Command::group_remove}, {"promote", Command::group_promote},
+        {"rename", Command::group_rename}, {"leave", Command::group_leave},
+        {"list", Command::group_list},     {"members", Command::group_members}};
+    if (words.size() < 2)
+      return usage("`nightjar group` needs a subcommand: create, add, remove, promote, rename, "
+                   "leave, list or members");
+    for (const auto& [name, c] : subcommands)
+      if (words[1] == name) return c;
+    return usage("unknown subcommand 'group " + words[1] +
+                 "': use create, add, remove, promote, rename, leave, list or members");
+  }
   if (w == "help") return Command::help;
   auto topic = topic_of(w);
   return topic.failure();
 }
 
+// The arguments of a group command: words[2...].
+Result<void, UsageError> fill_group(const std::vector<std::string>& words, CliOptions& o) {
+  const std::string cmd = std::string("`nightjar ") + command_name(o.command) + "`";
+  const std::size_t n = words.size() - 2;  // after "group SUB"
+  auto name_from = [&](std::size_t from) -> Result<void, UsageError> {
+    o.group_name = join(words, from);
+    if (!group::valid_name(o.group_name))
+      return usage("bad group name: 1 to " + std::to_string(group::max_name_bytes) +
+                   " bytes of text, without control characters");
+    return {};
+  };
+  switch (o.command) {
+    case Command::group_list:
+      if (n > 0) return usage("unexpected argument '" + words[2] + "'");
+      return {};
+    case Command::group_create:
+      if (n == 0) return usage(cmd + " needs the group's NAME");
+      return name_from(2);
+    case Command::group_leave:
+    case Command::group_members:
+      if (n == 0) return usage(cmd + " needs the GROUP (its ID or its name)");
+      if (n > 1) return usage("unexpected argument '" + words[3] + "'");
+      o.group = words[2];
+      return {};
+    case Command::group_rename:
+      if (n < 2) return usage(cmd + " needs the GROUP and its new NAME");
+      o.group = words[2];
+      return name_from(3);
+    case Command::group_add:
+    case Command::group_remove:
+    case Command::group_promote: {
+      if (n < 2) return usage(cmd + " needs the GROUP and at least one account ID");
+      o.group = words[2];
+      if (n - 1 > group::max_changes)
+        return usage("at most " + std::to_string(group::max_changes) + " accounts at once");
+      for (std::size_t i = 3; i < words.size(); ++i) {
+        auto id = parse_account_id(words[i]);
+        if (!id) return usage("account ID " + std::to_string(i - 2) + ": " + to_string(id.error()));
+        if (std::find(o.accounts.begin(), o.accounts.end(), *id) != o.accounts.end())
+          return usage("account ID " + std::to_string(i - 2) + " is given twice");
+        o.accounts.push_back(*id);
+      }
+      return {};
+    }
+    default:
+      return {};
+  }
+}
+
 Result<void, UsageError> fill_send(const po::variables_map& vm,
                                    const std::vector<std::string>& words, CliOptions& o) {
-  if (!vm.count("to")) return usage("`nightjar send` needs the recipient: --to ID");
-  auto to = parse_account_id(vm["to"].as<std::string>());
-  if (!to) return usage("--to: " + to_string(to.error()));
-  o.to = *to;
+  if (vm.count("to") && vm.count("group"))
+    return usage("send to one account (--to) or one group (--group), not both");
+  if (vm.count("group")) {
+    o.group = vm["group"].as<std::string>();
+    if (o.group.empty()) return usage("--group: the group is empty (its ID or its name)");
+  } else {
+    if (!vm.count("to")) return usage("`nightjar send` needs the recipient: --to ID or --group GROUP");
+    auto to = parse_account_id(vm["to"].as<std::string>());
+    if (!to) return usage("--to: " + to_string(to.error()));
+    o.to = *to;
+  }
   const bool has_text = words.size() > 1;
   if (vm.count("file")) {
     if (has_text) return usage("give the message as TEXT or with --file, not both");
@@ -344,6 +469,9 @@ Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> a
   if (o.command == Command::send) {
     if (auto r = fill_send(vm, words, o); !r) return r.failure();
   }
+  if (is_group_command(o.command)) {
+    if (auto r = fill_group(words, o); !r) return r.failure();
+  }
   return o;
 }
 
@@ -365,6 +493,10 @@ std::string help_text(HelpTopic topic) {
              "  send --to ID --file F   send the content of F ('-': standard input)\n"
              "  recv                    print the messages that have arrived, then exit\n"
              "  recv --follow           print messages as they arrive, until Ctrl-C\n"
+             "  group create NAME       start a closed group (you are its admin)\n"
+             "  group add GROUP ID...   invite accounts (group remove, promote, rename,\n"
+             "                          leave, list, members: see `nightjar help group`)\n"
+             "  send --group GROUP TEXT send TEXT to every member of GROUP\n"
              "  help [COMMAND]          this text, or a command's options\n\n"
           << table.common(true)
           << "\nEnvironment:\n"
@@ -390,7 +522,8 @@ std::string help_text(HelpTopic topic) {
       break;
     case HelpTopic::send:
       out << "Usage: nightjar send --to ID [OPTIONS] TEXT...\n"
-             "       nightjar send --to ID --file FILE [OPTIONS]\n\n"
+             "       nightjar send --to ID --file FILE [OPTIONS]\n"
+             "       nightjar send --group GROUP [OPTIONS] TEXT...\n\n"
              "Sends one message of at most 65536 bytes to the account ID, through onion\n"
              "paths into the recipient's swarm, and prints a receipt: the message ID, the\n"
              "number of fragments, the fewest replicas any fragment was stored on, and\n"
@@ -400,6 +533,27 @@ std::string help_text(HelpTopic topic) {
              "The words of TEXT are joined by single spaces; `--` before TEXT lets it\n"
              "start with '-'.\n\n"
           << with_common(table.for_send(), table);
+      break;
+    case HelpTopic::group:
+      out << "Usage: nightjar group create NAME [OPTIONS]\n"
+             "       nightjar group add GROUP ID... [OPTIONS]\n"
+             "       nightjar group remove GROUP ID... [OPTIONS]\n"
+             "       nightjar group promote GROUP ID... [OPTIONS]\n"
+             "       nightjar group rename GROUP NAME [OPTIONS]\n"
+             "       nightjar group leave GROUP [OPTIONS]\n"
+             "       nightjar group list [--json] [OPTIONS]\n"
+             "       nightjar group members GROUP [--json] [OPTIONS]\n\n"
+             "Closed groups of up to 1000 members (docs/GROUPS.md). A group has its own ID\n"
+             "(60 characters starting with \"ng\"); GROUP is that ID or the group's name.\n"
+             "Only admins add, remove, promote and rename; `create` makes you the admin.\n"
+             "Invitations and changes go to each member over your forward-secret\n"
+             "conversations: a member must have run a client once (to publish its prekey\n"
+             "bundle). A change that could not reach a member yet is kept and sent again\n"
+             "by every later nightjar command that goes online. Removing a member, or one\n"
+             "leaving, makes everyone change keys: the member opens nothing sent after.\n"
+             "Send with `nightjar send --group GROUP TEXT`; `nightjar recv` shows group\n"
+             "messages with the group's name. `list` and `members` work offline.\n\n"
+          << with_common(table.for_group(), table);
       break;
     case HelpTopic::recv:
       out << "Usage: nightjar recv [--follow] [--delete] [--json] [OPTIONS]\n\n"

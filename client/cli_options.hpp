@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/account.hpp"
 #include "routing/result.hpp"
@@ -35,10 +36,18 @@ enum class Command {
   id_show,
   send,
   recv,
+  group_create,   // group create NAME
+  group_add,      // group add GROUP ID...
+  group_remove,   // group remove GROUP ID...
+  group_promote,  // group promote GROUP ID...
+  group_rename,   // group rename GROUP NAME
+  group_leave,    // group leave GROUP
+  group_list,     // group list
+  group_members,  // group members GROUP
 };
 
 // What help_text() describes: everything, or one command.
-enum class HelpTopic { general, id, send, recv };
+enum class HelpTopic { general, id, send, recv, group };
 
 // Where the passphrase comes from, in order of precedence.
 enum class PassphraseSource { file, environment, terminal };
@@ -73,8 +82,14 @@ struct CliOptions {
   // send: the recipient and either the text from the command line (its
   // words joined by single spaces) or a file ("-": standard input).
   std::optional<AccountKey> to;
+  // send --group, and the group commands: a group ID or a group's name (the
+  // profile's groups decide which, when the command runs).
+  std::string group;
   std::string text;
   std::optional<std::filesystem::path> file;
+
+  std::vector<AccountKey> accounts;  // group add, remove, promote
+  std::string group_name;            // group create, rename
 
   bool follow = false;  // recv
   bool delete_after_read = false;

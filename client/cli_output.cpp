@@ -163,17 +163,22 @@ std::string printable_text(Bytes text) {
   return out;
 }
 
-std::string message_line(const ReceivedMessage& m, TimeZone zone) {
+std::string message_line(const ReceivedMessage& m, TimeZone zone, const std::string& group_name) {
   // A text from a file or a pipe usually ends with a line break; shown as
   // is it would leave an empty indented line under every message.
   Bytes text = m.text;
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
     text = text.first(text.size() - 1);
-  return "[" + display_time(m.timestamp_ms, zone) + "] " + short_account_id(m.sender) + ": " +
-         printable_text(text);
+  const std::string where = m.group ? printable_text(as_bytes(group_name.empty()
+                                                                   ? short_group_id(*m.group)
+                                                                   : group_name)) +
+                                          " / "
+                                    : std::string();
+  return "[" + display_time(m.timestamp_ms, zone) + "] " + where + short_account_id(m.sender) +
+         ": " + printable_text(text);
 }
 
-std::string message_json(const ReceivedMessage& m) {
+std::string message_json(const ReceivedMessage& m, const std::string& group_name) {
   const bool utf8 = is_valid_utf8(m.text);
   nlohmann::ordered_json j;
   j["sender"] = format_account_id(m.sender);
@@ -183,7 +188,131 @@ std::string message_json(const ReceivedMessage& m) {
   j["encoding"] = utf8 ? "utf-8" : "base64";
   j["text"] = utf8 ? std::string(m.text.begin(), m.text.end()) : base64(m.text);
   j["forward_secret"] = m.forward_secret;
+  if (m.group) {
+    j["group"] = format_group_id(*m.group);
+    j["group_name"] = group_name;
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string group_receipt_line(const SendReceipt& r, const GroupInfo& g) {
+  return "sent message " + r.message_id.hex() + " to group " + printable_text(as_bytes(g.name)) +
+         ": " + plural(r.fragments, "fragment", "fragments") + ", stored on " +
+         plural(r.min_replicas, "replica", "replicas");
+}
+
+std::string group_receipt_json(const SendReceipt& r, const GroupInfo& g) {
+  nlohmann::ordered_json j;
+  j["message_id"] = r.message_id.hex();
+  j["group"] = format_group_id(g.id);
+  j["group_name"] = g.name;
+  j["fragments"] = r.fragments;
+  j["replicas"] = r.min_replicas;
+  j["attempts"] = r.attempts;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string short_group_id(const GroupKey& key) {
+  return format_group_id(key).substr(0, short_id_chars);
+}
+
+std::string group_line(const GroupInfo& g) {
+  std::string state = plural(g.members.size(), "member", "members");
+  if (!g.member) state = "you are no longer a member";
+  else if (g.admin) state += ", admin";
+  return format_group_id(g.id) + "  " + printable_text(as_bytes(g.name)) + "  " + state;
+}
+
+std::string group_json(const GroupInfo& g) {
+  nlohmann::ordered_json j;
+  j["group"] = format_group_id(g.id);
+  j["name"] = g.name;
+  j["members"] = g.members.size();
+  j["epoch"] = g.epoch;
+  j["member"] = g.member;
+  j["admin"] = g.admin;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string member_line(const group::Member& m, bool you) {
+  return format_account_id(m.account) + "  " + group::to_string(m.role) + (you ? " (you)" : "");
+}
+
+std::string member_json(const group::Member& m, bool you) {
+  nlohmann::ordered_json j;
+  j["account"] = format_account_id(m.account);
+  j["role"] = group::to_string(m.role);
+  j["you"] = you;
   return j.dump();
+}
+
+std::string group_change_line(const std::string& done, const GroupInfo& g,
+                              const GroupChangeReport& r) {
+  std::string out = printable_text(as_bytes(g.name)) + ": " + done + " (epoch " +
+                    std::to_string(g.epoch) + "); reached " +
+                    plural(r.delivered, "member", "members");
+  if (r.queued > 0)
+    out += "; " + std::to_string(r.queued) +
+           (r.queued == 1 ? " waits" : " wait") + " and will be sent again by the next nightjar command";
+  return out;
+}
+
+std::string group_change_json(const std::string& action, const GroupInfo& g,
+                              const GroupChangeReport& r) {
+  nlohmann::ordered_json j;
+  j["group"] = format_group_id(g.id);
+  j["name"] = g.name;
+  j["action"] = action;
+  j["epoch"] = g.epoch;
+  j["delivered"] = r.delivered;
+  j["queued"] = r.queued;
+  j["problems"] = r.problems;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+const char* event_name(group::GroupEvent::Kind k) {
+  using K = group::GroupEvent::Kind;
+  switch (k) {
+    case K::joined: return "joined";
+    case K::added: return "added";
+    case K::removed: return "removed";
+    case K::left: return "left";
+    case K::renamed: return "renamed";
+    case K::promoted: return "promoted";
+    case K::you_were_removed: return "you_were_removed";
+  }
+  return "changed";
+}
+}  // namespace
+
+std::string group_event_line(const std::string& group_name, const group::GroupEvent& e) {
+  using K = group::GroupEvent::Kind;
+  const std::string by = short_account_id(e.actor);
+  const std::string who = short_account_id(e.subject);
+  std::string what;
+  switch (e.kind) {
+    case K::joined: what = by + " added you"; break;
+    case K::added: what = by + " added " + who; break;
+    case K::removed: what = by + " removed " + who; break;
+    case K::left: what = who + " left"; break;
+    case K::renamed: what = by + " renamed the group to " + printable_text(as_bytes(e.name)); break;
+    case K::promoted: what = by + " made " + who + " an admin"; break;
+    case K::you_were_removed: what = by + " removed you"; break;
+  }
+  return "[group " + printable_text(as_bytes(group_name)) + "] " + what;
+}
+
+std::string group_event_json(const GroupKey& g, const std::string& group_name,
+                             const group::GroupEvent& e) {
+  nlohmann::ordered_json j;
+  j["event"] = event_name(e.kind);
+  j["group"] = format_group_id(g);
+  j["group_name"] = group_name;
+  j["by"] = format_account_id(e.actor);
+  if (e.kind != group::GroupEvent::Kind::renamed) j["account"] = format_account_id(e.subject);
+  if (e.kind == group::GroupEvent::Kind::renamed) j["name"] = e.name;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string receipt_line(const SendReceipt& r, const AccountKey& to) {

@@ -45,16 +45,48 @@ std::string short_account_id(const AccountKey& key);
 std::string printable_text(Bytes text);
 
 // "[2024-05-01 12:34:56] njabcdefghij: hello" (no trailing newline): the
-// printable_text of the text without its trailing line breaks.
-std::string message_line(const ReceivedMessage& m, TimeZone zone);
+// printable_text of the text without its trailing line breaks. A group
+// message names its group: "[2024-05-01 12:34:56] hikers / njabcdefghij: hello"
+// (`group_name`: the group's name as this profile knows it).
+std::string message_line(const ReceivedMessage& m, TimeZone zone,
+                         const std::string& group_name = {});
 // {"sender":"nj...","timestamp_ms":...,"time":"...Z","message_id":"<32 hex>",
-//  "encoding":"utf-8"|"base64","text":"..."}
-std::string message_json(const ReceivedMessage& m);
+//  "encoding":"utf-8"|"base64","text":"...","forward_secret":true}, and for a
+// group message "group":"ng...","group_name":"..." as well.
+std::string message_json(const ReceivedMessage& m, const std::string& group_name = {});
+
+// Groups (client/group.hpp). Names come from other members: shown through
+// printable_text.
+std::string short_group_id(const GroupKey& key);
+// "ngabcdefghij...  hikers  4 members, admin" (the whole ID).
+std::string group_line(const GroupInfo& g);
+// {"group":"ng...","name":"...","members":4,"epoch":3,"member":true,"admin":true}
+std::string group_json(const GroupInfo& g);
+// "nj... (the whole ID)  admin" with " (you)" after your own.
+std::string member_line(const group::Member& m, bool you);
+// {"account":"nj...","role":"admin"|"member","you":false}
+std::string member_json(const group::Member& m, bool you);
+// "hikers: added 2 (epoch 3); reached 4 members" and, when some wait in the
+// outbox, "; 1 waits and is sent again by the next nightjar command".
+std::string group_change_line(const std::string& done, const GroupInfo& g,
+                              const GroupChangeReport& r);
+// {"group":"ng...","name":"...","action":"add","epoch":3,"delivered":4,"queued":0,"problems":[]}
+std::string group_change_json(const std::string& action, const GroupInfo& g,
+                              const GroupChangeReport& r);
+// "[group hikers] njabcdefghij added njklmnopqrst" and the like.
+std::string group_event_line(const std::string& group_name, const group::GroupEvent& e);
+// {"event":"added","group":"ng...","group_name":"...","by":"nj...","account":"nj..."[,"name":"..."]}
+std::string group_event_json(const GroupKey& g, const std::string& group_name,
+                             const group::GroupEvent& e);
 
 // "sent message <32 hex> to njabcdefghij: 1 fragment, stored on 5 replicas"
 std::string receipt_line(const SendReceipt& r, const AccountKey& to);
 // {"message_id":"<32 hex>","to":"nj...","fragments":1,"replicas":5,"attempts":1}
 std::string receipt_json(const SendReceipt& r, const AccountKey& to);
+// "sent message <32 hex> to group hikers: 1 fragment, stored on 5 replicas"
+std::string group_receipt_line(const SendReceipt& r, const GroupInfo& g);
+// {"message_id":"<32 hex>","group":"ng...","group_name":"...","fragments":1,"replicas":5,"attempts":1}
+std::string group_receipt_json(const SendReceipt& r, const GroupInfo& g);
 
 // Two lines: "account ID   nj..." and "fingerprint  01234 ...".
 std::string identity_text(const AccountKey& key);

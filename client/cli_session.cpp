@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "client/cli_commands.hpp"
+#include "client/cli_session.hpp"
 #include "client/cli_output.hpp"
 #include "client/client.hpp"
 #include "client/envelope.hpp"
@@ -22,16 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+}  // namespace
+
 void print_error(std::ostream& err, const std::string& message) {
   err << "nightjar: " << message << "\n" << std::flush;
-}
-
-// True when a step succeeded; otherwise prints why it did not.
-template <class T>
-bool succeeded(const Result<T, std::string>& r, std::ostream& err) {
-  if (r) return true;
-  print_error(err, r.error());
-  return false;
 }
 
 Result<NetworkConfig, std::string> load_network(const CliOptions& o) {
@@ -42,6 +37,8 @@ Result<NetworkConfig, std::string> load_network(const CliOptions& o) {
                 "publish it; `nightjar-node --authority` writes one for a new network)");
   return NetworkConfig::load(o.network_file);
 }
+
+namespace {
 
 // Reads at most max_message_bytes from `fd`; one byte more means too long.
 Result<std::vector<std::uint8_t>, std::string> read_message(int fd, const std::string& name) {
@@ -71,8 +68,8 @@ Result<std::vector<std::uint8_t>, std::string> message_of(const CliOptions& o) {
   return data;
 }
 
-// Logs of the client library (and of spdlog's default logger, which the
-// link layer falls back to) go to stderr, so stdout carries only results.
+}  // namespace
+
 std::shared_ptr<spdlog::logger> stderr_logger(const std::string& level) {
   auto log = std::make_shared<spdlog::logger>(
       "nightjar", std::make_shared<spdlog::sinks::stderr_color_sink_st>());
@@ -80,89 +77,6 @@ std::shared_ptr<spdlog::logger> stderr_logger(const std::string& level) {
   spdlog::set_default_logger(log);
   return log;
 }
-
-// A Client on its own loop. run() starts it, calls `on_ready` once a
-// directory is held, and returns when the work has called finish() (or a
-// signal or a failed start has) and every handle is closed.
-class Session {
- public:
-  Session(const CliOptions& o, NetworkConfig network, Identity identity, std::ostream& err)
-      : options_(o), err_(err) {
-    uv_loop_init(&loop_);
-    ClientOptions co;
-    co.network = std::move(network);
-    co.profile_dir = o.profile_dir;
-    co.delete_after_read = o.delete_after_read;
-    co.log = stderr_logger(o.log_level);
-    co.on_notice = [this](const std::string& text) { err_ << "nightjar: " << text << "\n" << std::flush; };
-    client_ = std::make_unique<Client>(&loop_, std::move(co), std::move(identity));
-  }
-  ~Session() { uv_loop_close(&loop_); }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-
-  Client& client() { return *client_; }
-  bool finished() const { return finished_; }
-  // What a signal does; by default the command ends as interrupted.
-  std::function<void()> on_signal = [this] { finish(exit_failure, "interrupted"); };
-
-  int run(std::function<void()> on_ready) {
-    for (uv_signal_t* s : {&sigint_, &sigterm_}) {
-      uv_signal_init(&loop_, s);
-      s->data = this;
-    }
-    auto signalled = [](uv_signal_t* s, int signum) {
-      auto* self = static_cast<Session*>(s->data);
-      spdlog::info("signal {}: stopping", signum);
-      if (!self->finished_) self->on_signal();
-    };
-    uv_signal_start(&sigint_, signalled, SIGINT);
-    uv_signal_start(&sigterm_, signalled, SIGTERM);
-    const auto timeout = std::chrono::seconds(options_.timeout_seconds);
-    client_->start(
-        [this, on_ready = std::move(on_ready)](Result<void, std::string> ready) {
-          if (finished_) return;
-          if (!ready) {
-            spdlog::info("client start failed: {}", ready.error());
-            finish(exit_failure, "no directory from any authority in " +
-                                     std::to_string(options_.timeout_seconds) +
-                                     " s: check the network file and that nodes are running");
-            return;
-          }
-          on_ready();
-        },
-        timeout);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    client_.reset();
-    uv_run(&loop_, UV_RUN_DEFAULT);  // what the client's destructor closed
-    return code_;
-  }
-
-  // Ends the command with `code` (and `error` printed, when not empty):
-  // stops the client, which saves the profile, and closes the signal
-  // handles, so the loop runs out. Only the first call counts.
-  void finish(int code, const std::string& error = {}) {
-    if (finished_) return;
-    finished_ = true;
-    code_ = code;
-    if (!error.empty()) print_error(err_, error);
-    client_->stop();
-    for (uv_signal_t* s : {&sigint_, &sigterm_})
-      if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s)))
-        uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-  }
-
- private:
-  const CliOptions& options_;
-  std::ostream& err_;
-  uv_loop_t loop_{};
-  uv_signal_t sigint_{}, sigterm_{};
-  std::unique_ptr<Client> client_;
-  bool finished_ = false;
-  int code_ = exit_ok;
-};
-
-}  // namespace
 
 int run_send(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto network = load_network(o);
@@ -172,6 +86,7 @@ int run_send(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
   Session session(o, std::move(*network), std::move(*identity), err);
+  if (!o.group.empty()) return run_send_group(o, *text, session, out);
   const AccountKey to = *o.to;
   return session.run([&] {
     session.client().send(to, *text, [&](Result<SendReceipt, SendFailure> r) {
@@ -195,10 +110,23 @@ int run_recv(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
   Session session(o, std::move(*network), std::move(*identity), err);
+  auto group_name = [&](const GroupKey& g) {
+    for (const auto& info : session.client().groups())
+      if (info.id == g) return info.name;
+    return std::string();
+  };
   auto print = [&](const ReceivedMessage& m) {
     if (session.finished()) return;
-    out << (o.json ? message_json(m) : message_line(m, TimeZone::local)) << "\n" << std::flush;
+    const std::string name = m.group ? group_name(*m.group) : std::string();
+    out << (o.json ? message_json(m, name) : message_line(m, TimeZone::local, name)) << "\n"
+        << std::flush;
     if (!out) session.finish(exit_failure, "cannot write to standard output");
+  };
+  // Changes of the groups' membership are shown where messages are.
+  session.on_group_event = [&](const GroupKey& g, const group::GroupEvent& e) {
+    if (session.finished()) return;
+    const std::string name = group_name(g);
+    out << (o.json ? group_event_json(g, name, e) : group_event_line(name, e)) << "\n" << std::flush;
   };
   if (o.follow) session.on_signal = [&] { session.finish(exit_ok); };
   return session.run([&] {
@@ -209,7 +137,12 @@ int run_recv(const CliOptions& o, std::ostream& out, std::ostream& err) {
         return;
       }
       if (!o.follow) {
-        session.finish(exit_ok);
+        // What the messages asked of this account in its groups (its keys
+        // for a group it joined, for instance) leaves before the command
+        // ends; what cannot yet stays queued in the profile.
+        session.client().flush_group_outbox([&](Result<GroupChangeReport, std::string>) {
+          if (!session.finished()) session.finish(exit_ok);
+        });
         return;
       }
       session.client().subscribe(print);

@@ -156,6 +156,8 @@ struct GroupInfo {
   bool admin = false;
 };
 
+GroupInfo group_info(const group::Group& g);
+
 // How the controls of a group change went out: each member's either reached
 // its swarm, or waits in the profile's outbox and is sent again by every
 // later run of the client until it does (or a week has passed).
@@ -216,7 +218,8 @@ class Client {
   void leave_group(const GroupKey& group, GroupChangeHandler done);
   void send_group(const GroupKey& group, Bytes text, SendHandler done);
   std::vector<GroupInfo> groups() const;
-  // Sends what waits in the group outbox now; `done` when every entry was tried.
+  // Sends what waits in the group outbox now and waits for what is under
+  // way; `done` when every entry was tried once.
   void flush_group_outbox(GroupChangeHandler done);
 
   const Identity& identity() const;

@@ -58,6 +58,7 @@ void Client::Impl::run_actions(const GroupKey& key, group::Actions& actions,
     e.body = group::encode_controls(controls);
     e.created_ms = now;
     e.id = ++next_outbox_id;
+    e.batch = batch;
     fresh.push_back(e.id);
     outbox.push_back(std::move(e));
   }
@@ -66,29 +67,31 @@ void Client::Impl::run_actions(const GroupKey& key, group::Actions& actions,
     auto it = change_batches.find(*batch);
     if (it != change_batches.end()) it->second.outstanding += fresh.size();
   }
-  for (std::uint64_t id : fresh) send_outbox_entry(id, batch);
+  for (std::uint64_t id : fresh) send_outbox_entry(id);
   for (const auto& ev : actions.events)
     if (options.on_group_event) options.on_group_event(key, ev);
   for (auto& m : actions.opened) deliver_group_message(key, std::move(m));
 }
 
-void Client::Impl::send_outbox_entry(std::uint64_t id, std::optional<std::uint64_t> batch) {
+void Client::Impl::send_outbox_entry(std::uint64_t id) {
   auto it = std::find_if(outbox.begin(), outbox.end(), [id](const OutboxEntry& e) { return e.id == id; });
   if (it == outbox.end() || it->sending) return;
   it->sending = true;
   ++it->attempts;
   send_v2(it->to, it->body,
-          [this, id, batch](Result<SendReceipt, SendFailure> r) { outbox_answered(id, batch, std::move(r)); },
+          [this, id](Result<SendReceipt, SendFailure> r) { outbox_answered(id, std::move(r)); },
           v2::flag_group);
 }
 
-void Client::Impl::outbox_answered(std::uint64_t id, std::optional<std::uint64_t> batch,
-                                   Result<SendReceipt, SendFailure> r) {
+void Client::Impl::outbox_answered(std::uint64_t id, Result<SendReceipt, SendFailure> r) {
   auto it = std::find_if(outbox.begin(), outbox.end(), [id](const OutboxEntry& e) { return e.id == id; });
   const std::uint64_t now = options.clock.unix_ms();
   std::string problem;
+  std::optional<std::uint64_t> batch;
   if (it != outbox.end()) {
     it->sending = false;
+    batch = it->batch;
+    it->batch.reset();  // reported once; later retries report to nobody
     if (r) {
       ++stats.group_controls_sent;
       outbox.erase(it);
@@ -125,7 +128,7 @@ void Client::Impl::retry_outbox() {
   std::vector<std::uint64_t> due;
   for (const OutboxEntry& e : outbox)
     if (!e.sending && now >= e.next_ms) due.push_back(e.id);
-  for (std::uint64_t id : due) send_outbox_entry(id, std::nullopt);
+  for (std::uint64_t id : due) send_outbox_entry(id);
 }
 
 void Client::Impl::handle_group_controls(const AccountKey& from, Bytes body) {
@@ -378,13 +381,20 @@ void Client::leave_group(const GroupKey& key, GroupChangeHandler done) {
 void Client::flush_group_outbox(GroupChangeHandler done) {
   Impl& m = *impl_;
   m.jobs.call_later(std::chrono::milliseconds(0), [&m, done = std::move(done)]() mutable {
+    // Every entry not already awaited: those under way are waited for, the
+    // others sent now.
     const std::uint64_t batch = ++m.next_batch;
-    std::vector<std::uint64_t> ids;
-    for (const OutboxEntry& e : m.outbox)
-      if (!e.sending) ids.push_back(e.id);
-    if (ids.empty()) return done(GroupChangeReport{});
-    m.change_batches.emplace(batch, Impl::ChangeBatch{ids.size(), {}, std::move(done)});
-    for (std::uint64_t id : ids) m.send_outbox_entry(id, batch);
+    std::vector<std::uint64_t> idle;
+    std::size_t waited = 0;
+    for (OutboxEntry& e : m.outbox) {
+      if (e.batch) continue;
+      e.batch = batch;
+      ++waited;
+      if (!e.sending) idle.push_back(e.id);
+    }
+    if (waited == 0) return done(GroupChangeReport{});
+    m.change_batches.emplace(batch, Impl::ChangeBatch{waited, {}, std::move(done)});
+    for (std::uint64_t id : idle) m.send_outbox_entry(id);
   });
 }
 
@@ -419,18 +429,20 @@ void Client::send_group(const GroupKey& key, Bytes text, SendHandler done) {
                    Namespace::groups);
 }
 
+GroupInfo group_info(const group::Group& g) {
+  GroupInfo i;
+  i.id = g.key();
+  i.name = g.name();
+  i.members = g.head().members;
+  i.epoch = g.head().epoch;
+  i.member = g.member();
+  i.admin = g.admin();
+  return i;
+}
+
 std::vector<GroupInfo> Client::groups() const {
   std::vector<GroupInfo> out;
-  for (const auto& [key, g] : impl_->groups) {
-    GroupInfo i;
-    i.id = key;
-    i.name = g.name();
-    i.members = g.head().members;
-    i.epoch = g.head().epoch;
-    i.member = g.member();
-    i.admin = g.admin();
-    out.push_back(std::move(i));
-  }
+  for (const auto& [key, g] : impl_->groups) out.push_back(group_info(g));
   return out;
 }
 

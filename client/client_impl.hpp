@@ -176,9 +176,8 @@ struct Client::Impl {
   // A change's actions; `done` once every control it sends reached its
   // member's swarm or was queued (at once when there are none).
   void run_change(const GroupKey& key, group::Actions& actions, GroupChangeHandler done);
-  void send_outbox_entry(std::uint64_t id, std::optional<std::uint64_t> batch);
-  void outbox_answered(std::uint64_t id, std::optional<std::uint64_t> batch,
-                       Result<SendReceipt, SendFailure> r);
+  void send_outbox_entry(std::uint64_t id);
+  void outbox_answered(std::uint64_t id, Result<SendReceipt, SendFailure> r);
   void retry_outbox();
   void handle_group_controls(const AccountKey& from, Bytes body);
   void deliver_group_message(const GroupKey& key, group::GroupMessage m);

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct OutboxEntry {
   std::uint64_t id = 0;
   bool sending = false;
   std::uint64_t next_ms = 0;
+  std::optional<std::uint64_t> batch;  // a caller waiting for its outcome
 };
 
 class GroupStore {

@@ -336,3 +336,114 @@ TEST_CASE("the nightjar binary reports bad input in one line with its exit statu
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("three people run a closed group with the nightjar binary", "[cli][groups]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person ann = person(dir / "ann", network, "ann's passphrase");
+    Person ben = person(dir / "ben", network, "ben's passphrase");
+    Person cat = person(dir / "cat", network, "cat's passphrase");
+    for (Person* p : {&ann, &ben, &cat}) {
+      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      REQUIRE(shown.exit_code == 0);
+      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+      // A first run publishes the account's prekey bundle.
+      const Outcome first = cli.run({"recv"}, p->env);
+      INFO(show(first));
+      REQUIRE(first.exit_code == 0);
+    }
+
+    const Outcome created = cli.run({"group", "create", "hikers", "--json"}, ann.env);
+    INFO(show(created));
+    REQUIRE(created.exit_code == 0);
+    const std::string gid = nlohmann::json::parse(created.out).at("group").get<std::string>();
+    CHECK(client::parse_group_id(gid).ok());
+
+    const Outcome added = cli.run({"group", "add", "hikers", ben.id, cat.id}, ann.env);
+    INFO(show(added));
+    REQUIRE(added.exit_code == 0);
+    CHECK(added.out == "hikers: added 2 (epoch 1); reached 2 members\n");
+
+    // Ben learns of the group by receiving (his keys go out before recv ends).
+    const Outcome ben_joins = cli.run({"recv", "--json"}, ben.env);
+    INFO(show(ben_joins));
+    REQUIRE(ben_joins.exit_code == 0);
+    const auto joined = lines_of(ben_joins.out);
+    REQUIRE_FALSE(joined.empty());
+    const auto event = nlohmann::json::parse(joined.front());
+    CHECK(event.at("event") == "joined");
+    CHECK(event.at("group") == gid);
+    CHECK(event.at("by") == ann.id);
+
+    const Outcome members = cli.run({"group", "members", gid, "--json"}, ben.env);
+    INFO(show(members));
+    REQUIRE(members.exit_code == 0);
+    CHECK(lines_of(members.out).size() == 3);
+    const Outcome listed = cli.run({"group", "list"}, ben.env);
+    CHECK(listed.out.find("hikers  3 members") != std::string::npos);
+
+    const Outcome said = cli.run({"send", "--group", "hikers", "meet", "at", "nine"}, ben.env);
+    INFO(show(said));
+    REQUIRE(said.exit_code == 0);
+    CHECK(said.out.find(" to group hikers: 1 fragment") != std::string::npos);
+
+    const Outcome cat_reads = cli.run({"recv"}, cat.env);
+    INFO(show(cat_reads));
+    REQUIRE(cat_reads.exit_code == 0);
+    CHECK(cat_reads.out.find("[group hikers] " + ann.id.substr(0, 12) + " added you") != std::string::npos);
+    CHECK(cat_reads.out.find("hikers / " + ben.id.substr(0, 12) + ": meet at nine") != std::string::npos);
+    const Outcome ann_reads = cli.run({"recv", "--json"}, ann.env);
+    INFO(show(ann_reads));
+    bool ann_got = false;
+    for (const auto& line : lines_of(ann_reads.out)) {
+      const auto j = nlohmann::json::parse(line);
+      if (j.contains("text") && j.at("text") == "meet at nine") {
+        ann_got = true;
+        CHECK(j.at("group_name") == "hikers");
+        CHECK(j.at("sender") == ben.id);
+      }
+    }
+    CHECK(ann_got);
+
+    // Bad input: one line, exit 1, nothing changed.
+    const Outcome not_admin = cli.run({"group", "remove", "hikers", cat.id}, ben.env);
+    CHECK(not_admin.exit_code == 1);
+    CHECK(not_admin.err == "nightjar: cannot remove: only an admin of the group can do that\n");
+    const Outcome unknown = cli.run({"send", "--group", "climbers", "hi"}, ben.env);
+    CHECK(unknown.exit_code == 1);
+    CHECK(unknown.err == "nightjar: no group named \"climbers\" (see `nightjar group list`)\n");
+    std::string typo = gid;
+    typo[20] = typo[20] == 'a' ? 'b' : 'a';
+    const Outcome mistyped = cli.run({"group", "members", typo}, ben.env);
+    CHECK(mistyped.exit_code == 1);
+    CHECK(mistyped.err == "nightjar: GROUP: checksum mismatch: a character is mistyped\n");
+    const Outcome usage = cli.run({"group", "add", "hikers"}, ann.env);
+    CHECK(usage.exit_code == 2);
+
+    // Ann removes Cat; Cat is told, and reads nothing sent after.
+    const Outcome removed = cli.run({"group", "remove", "hikers", cat.id, "--json"}, ann.env);
+    INFO(show(removed));
+    REQUIRE(removed.exit_code == 0);
+    CHECK(nlohmann::json::parse(removed.out).at("queued") == 0);
+    REQUIRE(cli.run({"recv"}, ben.env).exit_code == 0);  // Ben takes the change, sends new keys
+    REQUIRE(cli.run({"send", "--group", "hikers", "cat is gone"}, ben.env).exit_code == 0);
+    const Outcome cat_after = cli.run({"recv"}, cat.env);
+    INFO(show(cat_after));
+    CHECK(cat_after.out.find("removed you") != std::string::npos);
+    CHECK(cat_after.out.find("cat is gone") == std::string::npos);
+    const Outcome ann_after = cli.run({"recv"}, ann.env);
+    CHECK(ann_after.out.find("cat is gone") != std::string::npos);
+    const Outcome cat_list = cli.run({"group", "list", "--json"}, cat.env);
+    CHECK(nlohmann::json::parse(cat_list.out).at("member") == false);
+  }
+  CHECK(loop.drain_and_close());
+}

@@ -174,7 +174,7 @@ TEST_CASE("help and version are found however they are asked for", "[cli][unit]"
   CHECK(parse_ok({"--version"}, Environment{}).command == Command::version);
   CHECK(version_text() == "nightjar 0.1.0\n");
   CHECK(parse_error({"help", "bogus"}) ==
-        "unknown command 'bogus': the commands are id, send and recv");
+        "unknown command 'bogus': the commands are id, send, recv and group");
 }
 
 TEST_CASE("help texts list each command's own options", "[cli][unit]") {
@@ -245,7 +245,7 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli][unit]") {
   };
   const std::vector<Case> cases{
       {{}, "no command given (see `nightjar --help`)"},
-      {{"bogus"}, "unknown command 'bogus': the commands are id, send and recv"},
+      {{"bogus"}, "unknown command 'bogus': the commands are id, send, recv and group"},
       {{"id"}, "`nightjar id` needs a subcommand: new or show"},
       {{"id", "delete"}, "unknown subcommand 'id delete': use `id new` or `id show`"},
       {{"id", "show", "extra"}, "unexpected argument 'extra'"},
@@ -278,7 +278,7 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli][unit]") {
        "--timeout is not an option of `nightjar id new` (see `nightjar help id`)"},
       {{"send", "--to", id, "--delete", "hi"},
        "--delete is not an option of `nightjar send` (see `nightjar help send`)"},
-      {{"send", "hello"}, "`nightjar send` needs the recipient: --to ID"},
+      {{"send", "hello"}, "`nightjar send` needs the recipient: --to ID or --group GROUP"},
       {{"send", "--to", id}, "no message: give TEXT or --file FILE ('-' for standard input)"},
       {{"send", "--to", id, "--file", "f", "hi"},
        "give the message as TEXT or with --file, not both"},
@@ -459,4 +459,62 @@ TEST_CASE("the passphrase is read from where the options say", "[cli][unit]") {
   ::unsetenv("NIGHTJAR_PASSPHRASE");
   REQUIRE(p);
   CHECK(text_of(**p) == "from the environment");
+}
+
+TEST_CASE("the CLI parses the group commands and send --group", "[cli][unit]") {
+  const std::string a = format_account_id(key_of(1));
+  const std::string b = format_account_id(key_of(2));
+  const std::string gid = format_group_id(key_of(3));
+  auto o = parse_ok({"group", "create", "Sunday", "hikers"});
+  CHECK(o.command == Command::group_create);
+  CHECK(o.group_name == "Sunday hikers");
+  o = parse_ok({"group", "add", "hikers", a, b, "--json"});
+  CHECK(o.command == Command::group_add);
+  CHECK(o.group == "hikers");
+  CHECK(o.accounts == std::vector<AccountKey>{key_of(1), key_of(2)});
+  CHECK(o.json);
+  o = parse_ok({"group", "remove", gid, a});
+  CHECK(o.command == Command::group_remove);
+  CHECK(o.group == gid);
+  CHECK(parse_ok({"group", "promote", gid, b}).command == Command::group_promote);
+  o = parse_ok({"group", "rename", gid, "new", "name"});
+  CHECK(o.command == Command::group_rename);
+  CHECK(o.group_name == "new name");
+  CHECK(parse_ok({"group", "leave", "hikers"}).command == Command::group_leave);
+  CHECK(parse_ok({"group", "list", "--json"}).command == Command::group_list);
+  CHECK(parse_ok({"group", "members", "hikers"}).command == Command::group_members);
+  o = parse_ok({"send", "--group", "hikers", "see", "you"});
+  CHECK(o.group == "hikers");
+  CHECK_FALSE(o.to.has_value());
+  CHECK(o.text == "see you");
+  CHECK(parse_ok({"help", "group"}).help_topic == HelpTopic::group);
+  CHECK(parse_ok({"group", "add", "--help"}).help_topic == HelpTopic::group);
+  CHECK(help_text(HelpTopic::group).find("nightjar group add GROUP ID...") != std::string::npos);
+}
+
+TEST_CASE("bad group command lines get one line saying what is wrong", "[cli][unit]") {
+  const std::string a = format_account_id(key_of(1));
+  std::string typo = a;
+  typo[10] = typo[10] == 'a' ? 'b' : 'a';
+  CHECK(parse_error({"group"}) ==
+        "`nightjar group` needs a subcommand: create, add, remove, promote, rename, leave, list or members");
+  CHECK(parse_error({"group", "join", "x"}) ==
+        "unknown subcommand 'group join': use create, add, remove, promote, rename, leave, list or members");
+  CHECK(parse_error({"group", "create"}) == "`nightjar group create` needs the group's NAME");
+  CHECK(parse_error({"group", "create", std::string(65, 'x')}).starts_with("bad group name"));
+  CHECK(parse_error({"group", "add", "hikers"}) ==
+        "`nightjar group add` needs the GROUP and at least one account ID");
+  CHECK(parse_error({"group", "add", "hikers", a, typo}) ==
+        "account ID 2: checksum mismatch: a character is mistyped");
+  CHECK(parse_error({"group", "add", "hikers", a, a}) == "account ID 2 is given twice");
+  CHECK(parse_error({"group", "add", "hikers", format_group_id(key_of(4))}) ==
+        "account ID 1: not an account ID: this is a group ID (account IDs start with \"nj\")");
+  CHECK(parse_error({"group", "leave"}) == "`nightjar group leave` needs the GROUP (its ID or its name)");
+  CHECK(parse_error({"group", "leave", "a", "b"}) == "unexpected argument 'b'");
+  CHECK(parse_error({"group", "list", "x"}) == "unexpected argument 'x'");
+  CHECK(parse_error({"group", "list", "--timeout", "5"}) ==
+        "--timeout is not an option of `nightjar group list` (see `nightjar help group`)");
+  CHECK(parse_error({"send", "--to", a, "--group", "hikers", "hi"}) ==
+        "send to one account (--to) or one group (--group), not both");
+  CHECK(parse_error({"group", "rename", "hikers"}) == "`nightjar group rename` needs the GROUP and its new NAME");
 }

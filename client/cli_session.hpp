@@ -1,0 +1,125 @@
+// The Session every networked nightjar command runs in (send, recv, the
+// group commands): one Client on a loop of the command's own, from start to
+// stop, with its logs on stderr. Private to the CLI library.
+#pragma once
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "client/cli_options.hpp"
+#include "client/client.hpp"
+
+namespace nightjar::client::cli {
+
+void print_error(std::ostream& err, const std::string& message);
+
+// True when a step succeeded; otherwise prints why it did not.
+template <class T>
+bool succeeded(const Result<T, std::string>& r, std::ostream& err) {
+  if (r) return true;
+  print_error(err, r.error());
+  return false;
+}
+
+Result<NetworkConfig, std::string> load_network(const CliOptions& o);
+
+// Logs of the client library (and of spdlog's default logger, which the
+// link layer falls back to) go to stderr, so stdout carries only results.
+std::shared_ptr<spdlog::logger> stderr_logger(const std::string& level);
+
+// A Client on its own loop. run() starts it, calls `on_ready` once a
+// directory is held, and returns when the work has called finish() (or a
+// signal or a failed start has) and every handle is closed.
+class Session {
+ public:
+  Session(const CliOptions& o, NetworkConfig network, Identity identity, std::ostream& err)
+      : options_(o), err_(err) {
+    uv_loop_init(&loop_);
+    ClientOptions co;
+    co.network = std::move(network);
+    co.profile_dir = o.profile_dir;
+    co.delete_after_read = o.delete_after_read;
+    co.log = stderr_logger(o.log_level);
+    co.on_notice = [this](const std::string& text) { err_ << "nightjar: " << text << "\n" << std::flush; };
+    co.on_group_event = [this](const GroupKey& g, const group::GroupEvent& e) {
+      if (on_group_event) on_group_event(g, e);
+    };
+    client_ = std::make_unique<Client>(&loop_, std::move(co), std::move(identity));
+  }
+  ~Session() { uv_loop_close(&loop_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Client& client() { return *client_; }
+  bool finished() const { return finished_; }
+  // What the command does with a group change it learns of (recv prints it).
+  std::function<void(const GroupKey&, const group::GroupEvent&)> on_group_event;
+  // What a signal does; by default the command ends as interrupted.
+  std::function<void()> on_signal = [this] { finish(exit_failure, "interrupted"); };
+
+  int run(std::function<void()> on_ready) {
+    for (uv_signal_t* s : {&sigint_, &sigterm_}) {
+      uv_signal_init(&loop_, s);
+      s->data = this;
+    }
+    auto signalled = [](uv_signal_t* s, int signum) {
+      auto* self = static_cast<Session*>(s->data);
+      spdlog::info("signal {}: stopping", signum);
+      if (!self->finished_) self->on_signal();
+    };
+    uv_signal_start(&sigint_, signalled, SIGINT);
+    uv_signal_start(&sigterm_, signalled, SIGTERM);
+    const auto timeout = std::chrono::seconds(options_.timeout_seconds);
+    client_->start(
+        [this, on_ready = std::move(on_ready)](Result<void, std::string> ready) {
+          if (finished_) return;
+          if (!ready) {
+            spdlog::info("client start failed: {}", ready.error());
+            finish(exit_failure, "no directory from any authority in " +
+                                     std::to_string(options_.timeout_seconds) +
+                                     " s: check the network file and that nodes are running");
+            return;
+          }
+          on_ready();
+        },
+        timeout);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    client_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);  // what the client's destructor closed
+    return code_;
+  }
+
+  // Ends the command with `code` (and `error` printed, when not empty):
+  // stops the client, which saves the profile, and closes the signal
+  // handles, so the loop runs out. Only the first call counts.
+  void finish(int code, const std::string& error = {}) {
+    if (finished_) return;
+    finished_ = true;
+    code_ = code;
+    if (!error.empty()) print_error(err_, error);
+    client_->stop();
+    for (uv_signal_t* s : {&sigint_, &sigterm_})
+      if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s)))
+        uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  }
+
+ private:
+  const CliOptions& options_;
+  std::ostream& err_;
+  uv_loop_t loop_{};
+  uv_signal_t sigint_{}, sigterm_{};
+  std::unique_ptr<Client> client_;
+  bool finished_ = false;
+  int code_ = exit_ok;
+};
+
+// send --group: the text to the group o.group names (client/cli_groups.cpp).
+int run_send_group(const CliOptions& o, const std::vector<std::uint8_t>& text, Session& session,
+                   std::ostream& out);
+
+}  // namespace nightjar::client::cli
