@@ -125,8 +125,9 @@ Result<EpochState, GroupError> apply_commit(const EpochState& parent, const Grou
 }
 
 void Actions::to(const AccountKey& member, Control c) {
-  for (auto& [who, controls] : send) {
-    if (who == member && controls.size() < max_controls) {
+  if (auto it = last_.find(member); it != last_.end()) {
+    auto& controls = send[it->second].second;
+    if (controls.size() < max_controls) {
       controls.push_back(std::move(c));
       return;
     }
@@ -134,6 +135,7 @@ void Actions::to(const AccountKey& member, Control c) {
   std::vector<Control> v;
   v.push_back(std::move(c));
   send.emplace_back(member, std::move(v));
+  last_[member] = send.size() - 1;
 }
 
 // --- Group.

@@ -103,6 +103,9 @@ struct Actions {
   std::vector<GroupEvent> events;
   std::vector<GroupMessage> opened;
   void to(const AccountKey& member, Control c);
+
+ private:
+  std::map<AccountKey, std::size_t> last_;  // each member's last entry in `send`
 };
 
 // One mailbox the member polls.

@@ -55,7 +55,7 @@ with_lock() { "${L[@]}" "$@"; }
 
 # Built (or brought up to date: a no-op when they are) from this tree, so the
 # figures belong to the commit recorded with them.
-targets=(primitives_bench onion_bench envelope_bench store_bench relay_bench nightjar-simnet nightjar-node)
+targets=(primitives_bench onion_bench envelope_bench group_bench store_bench relay_bench nightjar-simnet nightjar-node)
 [[ -f "$build_dir/CMakeCache.txt" ]] || with_lock cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
 with_lock cmake --build "$build_dir" -j2 --target "${targets[@]}" >/dev/null || exit 1
@@ -112,6 +112,7 @@ py=(python3 scripts/bench_simnet.py --bin "$bin" --primitives "$work/primitives.
 piece primitives 120 1 "$bin/primitives_bench" --json --seconds "$s_prim"
 piece onion 300 1 "$bin/onion_bench" --json --seconds "$s_onion"
 piece envelope 300 1 "$bin/envelope_bench" --json --seconds "$s_onion"
+piece group 300 1 "$bin/group_bench" --json --seconds "$s_onion"
 piece store 900 1 "$bin/store_bench" --json --seconds "$s_store" --messages "$m_store"
 piece relay 300 1 "$bin/relay_bench" --json --seconds "$s_relay"
 # The simnet pieces take the lock for each simnet run themselves.

@@ -67,6 +67,20 @@ def main(path):
                      f"v1 {e['capacity_v1']}, v2 {e['capacity_v2']} (first {e['capacity_v2_first']})",
                      "-", "-"))
         print(table(rows))
+    g = r.get("group", {})
+    if "send_10_x25519" in g:
+        print("\n### Closed groups (group_bench, one core)\n")
+        rows = []
+        for n in (10, 100, 1000):
+            rows.append((f"{n} members: send a message (seal + store request + onion cell)", "-",
+                         f(g[f"send_{n}_x25519"], 2), "X25519 per message (same run)"))
+        for n in (10, 100, 1000):
+            rows.append((f"{n} members: a member opens it", "-", f(g[f"open_{n}_x25519"], 2),
+                         "X25519 per message (same run)"))
+        for n in (10, 100, 1000):
+            rows.append((f"{n} members: remove one ({f(g[f'remove_{n}_messages'], 0)} 1:1 messages)",
+                         "-", f(g[f"remove_{n}_x25519"], 0), "X25519 across the group"))
+        print(table(rows))
     s = r.get("store", {})
     if "stores_ratio" in s:
         print("\n### Store (store_bench, RocksDB on the disk)\n")
