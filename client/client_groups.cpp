@@ -96,7 +96,8 @@ void Client::Impl::outbox_answered(std::uint64_t id, Result<SendReceipt, SendFai
       ++stats.group_controls_sent;
       outbox.erase(it);
     } else {
-      problem = format_account_id(it->to) + ": " + r.error().detail;
+      problem = format_account_id(it->to) + ": " + to_string(r.error().error);
+      if (!r.error().detail.empty()) problem += ": " + r.error().detail;
       const std::uint64_t backoff = std::min<std::uint64_t>(
           outbox_max_backoff_ms, outbox_min_backoff_ms << std::min(it->attempts, 16));
       it->next_ms = now + backoff;

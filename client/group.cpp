@@ -448,6 +448,10 @@ Result<Group, GroupError> Group::join(const Identity& me, const AccountKey& from
 void Group::receive_welcome(const AccountKey& from, Welcome w, std::uint64_t now_ms,
                             RandomSource& rng, Actions& actions) {
   if (!check_welcome(w, me_->account(), from)) return;
+  // The welcome's member list is the sender's own claim: a member holding
+  // the group takes one only from an admin of the epoch it holds, so that a
+  // member (or a removed one) cannot hand it a group of its own making.
+  if (!head().is_admin(from)) return;
   const bool rejoin = !member();
   const EpochState& h = head();
   const bool later = w.epoch > h.epoch;

@@ -11,7 +11,7 @@
 //              || signature (64, by the committer's account key)
 //   change   = 01 add: account (32) || role (1)   02 remove: account (32)
 //              03 rename: var8 name                04 promote: account (32)
-//   controls = count (1) || (type (1) || var16 control)*, the body of a 1:1
+//   controls = count (1) || var16(type (1) || control)*, the body of a 1:1
 //              message with the content flag `group` (client/envelope_v2.hpp)
 //   envelope = 03 || nonce (24) || XChaCha20-Poly1305(envelope key,
 //              ad = 03 || mailbox key, inner)

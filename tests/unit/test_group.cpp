@@ -308,3 +308,28 @@ TEST_CASE("group: envelopes have the version 2 sizes and flat cost in the group'
   big.body.assign(capacity(440) + 1, 'x');
   CHECK(net.group(0).seal(big, 440, net.rng).error() == SealError::body_too_large);
 }
+
+TEST_CASE("group: a welcome forged by a member (or a removed one) is not taken", "[group]") {
+  GroupNet net(3);
+  net.create(0, "g");
+  REQUIRE(net.add(0, {1, 2}).ok());
+  net.deliver_all();
+  REQUIRE(net.remove(0, 2).ok());
+  net.deliver_all();
+  const Hash256 head = net.group(1).head().hash;
+  // Person 2 writes a welcome to a later epoch naming itself admin.
+  Welcome forged;
+  forged.genesis = net.group(1).genesis();
+  forged.epoch = net.group(1).head().epoch + 1;
+  forged.epoch_hash = crypto::blake2b_256(as_bytes("forged"));
+  forged.epoch_secret = SymmetricKey::from(forged.epoch_hash.view());
+  forged.name = "mine now";
+  forged.members = {{net.account(1), Role::member}, {net.account(2), Role::admin}};
+  std::sort(forged.members.begin(), forged.members.end(),
+            [](const Member& a, const Member& b) { return a.account < b.account; });
+  std::vector<Control> controls;
+  controls.emplace_back(std::move(forged));
+  net.deliver(GroupNet::Delivery{2, 1, encode_controls(controls)});
+  CHECK(net.group(1).head().hash == head);
+  CHECK(net.group(1).name() == "g");
+}
