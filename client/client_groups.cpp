@@ -18,6 +18,12 @@ constexpr std::uint64_t outbox_max_backoff_ms = 5 * 60 * 1000;
 constexpr std::uint64_t poll_min_backoff_ms = 250;
 constexpr std::uint64_t poll_max_backoff_ms = 8000;
 constexpr int max_pass_failures = 6;
+// Controls sent at once: joining or leaving a large group makes hundreds
+// (one per member); all at once they would time out on a busy network.
+constexpr std::size_t max_outbox_in_flight = 16;
+// Controls for a group whose welcome has not arrived.
+constexpr std::size_t max_early = 4096;
+constexpr std::uint64_t early_lifetime_ms = 24ull * 3600 * 1000;
 
 Ed25519SecretKey copy_secret(const Ed25519SecretKey& k) { return Ed25519SecretKey::from(k.view()); }
 }  // namespace
@@ -32,6 +38,9 @@ void Client::Impl::load_groups() {
   if (!loaded) return log->error("cannot load the group outbox: {}", loaded.error());
   outbox = std::move(*loaded);
   for (OutboxEntry& e : outbox) e.id = ++next_outbox_id;
+  auto kept = group_store->load_early();
+  if (!kept) return log->error("cannot load early group controls: {}", kept.error());
+  early = std::move(*kept);
 }
 
 void Client::Impl::save_group(const group::Group& g) {
@@ -67,7 +76,7 @@ void Client::Impl::run_actions(const GroupKey& key, group::Actions& actions,
     auto it = change_batches.find(*batch);
     if (it != change_batches.end()) it->second.outstanding += fresh.size();
   }
-  for (std::uint64_t id : fresh) send_outbox_entry(id);
+  pump_outbox();
   for (const auto& ev : actions.events)
     if (options.on_group_event) options.on_group_event(key, ev);
   for (auto& m : actions.opened) deliver_group_message(key, std::move(m));
@@ -108,6 +117,7 @@ void Client::Impl::outbox_answered(std::uint64_t id, Result<SendReceipt, SendFai
     }
     if (!stopped) save_outbox();
   }
+  pump_outbox();
   if (!batch) return;
   auto b = change_batches.find(*batch);
   if (b == change_batches.end()) return;
@@ -124,11 +134,16 @@ void Client::Impl::outbox_answered(std::uint64_t id, Result<SendReceipt, SendFai
   if (done) done(std::move(report));
 }
 
-void Client::Impl::retry_outbox() {
+void Client::Impl::pump_outbox() {
+  if (stopped || !directory) return;
   const std::uint64_t now = options.clock.unix_ms();
+  std::size_t in_flight = static_cast<std::size_t>(
+      std::count_if(outbox.begin(), outbox.end(), [](const OutboxEntry& e) { return e.sending; }));
   std::vector<std::uint64_t> due;
-  for (const OutboxEntry& e : outbox)
+  for (const OutboxEntry& e : outbox) {
+    if (in_flight + due.size() >= max_outbox_in_flight) break;
     if (!e.sending && now >= e.next_ms) due.push_back(e.id);
+  }
   for (std::uint64_t id : due) send_outbox_entry(id);
 }
 
@@ -151,12 +166,44 @@ void Client::Impl::handle_group_controls(const AccountKey& from, Bytes body) {
         log->debug("group invitation refused: {}", group::to_string(joined.error()));
         continue;
       }
-      groups.emplace(key, std::move(*joined));
+      auto& g = groups.emplace(key, std::move(*joined)).first->second;
+      // What its members sent before the welcome got here.
+      std::vector<OutboxEntry> kept;
+      std::vector<OutboxEntry> replay;
+      for (auto& e : early) {
+        auto parsed = group::decode_controls(e.body);
+        (parsed && group::group_of(parsed->front()) == key ? replay : kept).push_back(std::move(e));
+      }
+      if (!replay.empty()) {
+        early = std::move(kept);
+        save_early();
+        for (auto& e : replay) {
+          auto parsed = group::decode_controls(e.body);
+          for (auto& rc : *parsed) g.receive(e.to, std::move(rc), now, rng, actions);
+        }
+      }
     } else {
-      continue;  // a group we are not in (any more)
+      // A group we are not in: yet (its welcome is on its way: the controls
+      // of other members often arrive first), or any more. Kept a while.
+      std::erase_if(early, [now](const OutboxEntry& e) { return e.created_ms + early_lifetime_ms < now; });
+      if (early.size() >= max_early) early.erase(early.begin());
+      std::vector<group::Control> one;
+      one.push_back(std::move(c));
+      OutboxEntry e;
+      e.to = from;
+      e.body = group::encode_controls(one);
+      e.created_ms = now;
+      early.push_back(std::move(e));
+      save_early();
+      continue;
     }
     run_actions(key, actions);
   }
+}
+
+void Client::Impl::save_early() {
+  if (!group_store) return;
+  if (auto r = group_store->save_early(early); !r) log->error("cannot save early group controls: {}", r.error());
 }
 
 void Client::Impl::deliver_group_message(const GroupKey& key, group::GroupMessage m) {
@@ -385,17 +432,16 @@ void Client::flush_group_outbox(GroupChangeHandler done) {
     // Every entry not already awaited: those under way are waited for, the
     // others sent now.
     const std::uint64_t batch = ++m.next_batch;
-    std::vector<std::uint64_t> idle;
     std::size_t waited = 0;
     for (OutboxEntry& e : m.outbox) {
       if (e.batch) continue;
       e.batch = batch;
+      e.next_ms = 0;  // now, whatever its backoff said
       ++waited;
-      if (!e.sending) idle.push_back(e.id);
     }
     if (waited == 0) return done(GroupChangeReport{});
     m.change_batches.emplace(batch, Impl::ChangeBatch{waited, {}, std::move(done)});
-    for (std::uint64_t id : idle) m.send_outbox_entry(id);
+    m.pump_outbox();
   });
 }
 

@@ -145,6 +145,9 @@ struct Client::Impl {
   // Controls not yet acknowledged by their member's swarm (saved in the
   // profile before they are sent).
   std::vector<OutboxEntry> outbox;
+  // Controls for groups whose welcome has not come yet (`to`: the sender).
+  std::vector<OutboxEntry> early;
+  void save_early();
   std::uint64_t next_outbox_id = 0;
   struct ChangeBatch {
     std::size_t outstanding = 0;
@@ -178,7 +181,8 @@ struct Client::Impl {
   void run_change(const GroupKey& key, group::Actions& actions, GroupChangeHandler done);
   void send_outbox_entry(std::uint64_t id);
   void outbox_answered(std::uint64_t id, Result<SendReceipt, SendFailure> r);
-  void retry_outbox();
+  // Starts the due controls, at most max_outbox_in_flight under way at once.
+  void pump_outbox();
   void handle_group_controls(const AccountKey& from, Bytes body);
   void deliver_group_message(const GroupKey& key, group::GroupMessage m);
   // Keeps group_polls in step with the groups' mailboxes and starts the

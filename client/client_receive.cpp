@@ -324,7 +324,7 @@ void Client::Impl::tick() {
     if (directory->epoch < now / t) refresh_directory();
   }
   if (directory && options.publish_prekeys && now >= next_prekey_check_ms) maintain_prekeys();
-  if (directory && !outbox.empty()) retry_outbox();
+  if (directory && !outbox.empty()) pump_outbox();
   if (directory && !passes.empty() && passes.front().own_done) {
     poll_groups(false);
     if (!groups_drained()) return;

@@ -11,7 +11,7 @@ namespace nightjar::client {
 
 namespace {
 constexpr std::string_view group_label = "nightjar group state v1";
-constexpr std::string_view outbox_label = "nightjar group outbox v1";
+constexpr std::string_view entries_label = "nightjar group entries v1";  // then " outbox" or " early"
 constexpr std::size_t max_group_file_bytes = 4u << 20;
 constexpr std::size_t max_outbox_bytes = 64u << 20;
 }  // namespace
@@ -75,7 +75,8 @@ Result<void, std::string> GroupStore::remove(const GroupKey& g) {
   return {};
 }
 
-Result<void, std::string> GroupStore::save_outbox(const std::vector<OutboxEntry>& entries) {
+Result<void, std::string> GroupStore::save_entries(const char* name,
+                                                  const std::vector<OutboxEntry>& entries) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return fail("cannot create " + dir_.string() + ": " + ec.message());
@@ -84,18 +85,18 @@ Result<void, std::string> GroupStore::save_outbox(const std::vector<OutboxEntry>
   for (const OutboxEntry& e : entries)
     w.fixed(e.to).var32(e.body).u64(e.created_ms).u32(static_cast<std::uint32_t>(e.attempts));
   auto plain = w.take();
-  const auto file = sealer_.seal(plain, ad(outbox_label));
+  const auto file = sealer_.seal(plain, ad(std::string(entries_label) + " " + name));
   sodium_memzero(plain.data(), plain.size());
-  return replace_private_file(dir_ / "outbox", file);
+  return replace_private_file(dir_ / name, file);
 }
 
-Result<std::vector<OutboxEntry>, std::string> GroupStore::load_outbox() const {
-  const auto path = dir_ / "outbox";
+Result<std::vector<OutboxEntry>, std::string> GroupStore::load_entries(const char* name) const {
+  const auto path = dir_ / name;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::vector<OutboxEntry>{};
   auto bytes = read_private_file(path, max_outbox_bytes);
   if (!bytes) return fail(bytes.error());
-  auto plain = sealer_.open(*bytes, ad(outbox_label));
+  auto plain = sealer_.open(*bytes, ad(std::string(entries_label) + " " + name));
   if (!plain) return fail(path.string() + ": " + plain.error());
   FieldReader f(*plain);
   std::uint32_t n = 0;

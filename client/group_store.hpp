@@ -5,6 +5,8 @@
 //   <profile>/groups/<name>.group   one per group (Group::encode)
 //   <profile>/groups/outbox         controls not yet acknowledged by the
 //                                   recipient's swarm
+//   <profile>/groups/early          controls received before their group's
+//                                   welcome
 #pragma once
 
 #include <filesystem>
@@ -41,10 +43,20 @@ class GroupStore {
   std::map<GroupKey, group::Group> load_all(std::vector<std::string>& errors) const;
   Result<void, std::string> remove(const GroupKey& g);
 
-  Result<void, std::string> save_outbox(const std::vector<OutboxEntry>& entries);
-  Result<std::vector<OutboxEntry>, std::string> load_outbox() const;
+  // The outbox (`to`: the member), and controls that came before the
+  // welcome of their group (`to`: who sent them), each in a file of its own.
+  Result<void, std::string> save_outbox(const std::vector<OutboxEntry>& entries) {
+    return save_entries("outbox", entries);
+  }
+  Result<std::vector<OutboxEntry>, std::string> load_outbox() const { return load_entries("outbox"); }
+  Result<void, std::string> save_early(const std::vector<OutboxEntry>& entries) {
+    return save_entries("early", entries);
+  }
+  Result<std::vector<OutboxEntry>, std::string> load_early() const { return load_entries("early"); }
 
  private:
+  Result<void, std::string> save_entries(const char* file, const std::vector<OutboxEntry>& entries);
+  Result<std::vector<OutboxEntry>, std::string> load_entries(const char* file) const;
   std::vector<std::uint8_t> ad(std::string_view what) const;
   std::filesystem::path file_of(const GroupKey& g) const;
 

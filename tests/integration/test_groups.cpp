@@ -76,6 +76,7 @@ struct Groups {
     admin.client->change_group(g, std::move(changes), [&](auto r) { got = std::move(r); });
     REQUIRE(loop.run_until([&] { return got.has_value(); }, std::chrono::seconds(120)));
     if (!got->ok()) FAIL("change failed: " << got->error());
+    INFO("first problem: " << (got->value().problems.empty() ? "" : got->value().problems.front()));
     CHECK(got->value().queued == 0);
     return got->value();
   }
@@ -186,6 +187,70 @@ TEST_CASE("a group on a loopback network: members join, talk, one is removed, on
                            std::chrono::seconds(30)));
     CHECK(cat.texts(g).count("while cat is away") == 0);
     CHECK(eve.texts(g).count("after dan") == 0);
+    for (auto& m : gs.people) m.client->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a 100-member group on a loopback network: 20 members send, every member receives "
+          "every message exactly once",
+          "[integration][groups]") {
+  constexpr std::size_t members = 100;
+  constexpr std::size_t senders = 20;
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(10);
+    REQUIRE(loop.run_until([&] { return net.agree_on(10); }, std::chrono::seconds(20)));
+    Groups gs{loop, net, {}};
+    gs.people.reserve(members);
+    // Profiles in memory: a hundred clients' conversation files would make
+    // the test about the disk.
+    for (std::size_t i = 0; i < members; ++i) {
+      gs.people.emplace_back();
+      Member& m = gs.people.back();
+      m.client = start_client(loop, net.config(), {}, "m" + std::to_string(i), [&m](ClientOptions& o) {
+        o.on_group_event = [&m](const GroupKey&, const group::GroupEvent& e) { m.events.push_back(e); };
+      });
+    }
+    for (auto& m : gs.people) wait_for_bundle_published(loop, *m.client);
+    gs.subscribe_all();
+    Member& admin = gs.people[0];
+    const GroupKey g = gs.create(admin, "hundred");
+    std::vector<Member*> all;
+    for (auto& m : gs.people) all.push_back(&m);
+    // 99 invitations: two commits (64 changes at most in one).
+    gs.add(admin, g, std::vector<Member*>(all.begin() + 1, all.begin() + 65));
+    gs.add(admin, g, std::vector<Member*>(all.begin() + 65, all.end()));
+    REQUIRE(loop.run_until([&] { return gs.converged(g, all); }, std::chrono::seconds(120)));
+    CHECK(admin.info(g)->members.size() == members);
+
+    for (std::size_t s = 0; s < senders; ++s)
+      gs.send(gs.people[s * (members / senders)], g, "message " + std::to_string(s));
+    auto complete = [&] {
+      for (std::size_t i = 0; i < members; ++i) {
+        const bool is_sender = i % (members / senders) == 0;
+        if (gs.people[i].texts(g).size() < senders - (is_sender ? 1 : 0)) return false;
+      }
+      return true;
+    };
+    const bool all_in = loop.run_until(complete, std::chrono::seconds(120));
+    loop.run_for(std::chrono::seconds(1));  // time for a duplicate to show
+    std::size_t short_of = 0, duplicates = 0;
+    for (std::size_t i = 0; i < members; ++i) {
+      const auto got = gs.people[i].texts(g);
+      for (std::size_t s = 0; s < senders; ++s) {
+        if (s * (members / senders) == i) continue;
+        const auto n = got.count("message " + std::to_string(s));
+        if (n == 0) ++short_of;
+        if (n > 1) duplicates += n - 1;
+      }
+    }
+    INFO(short_of << " messages missing, " << duplicates << " duplicates");
+    CHECK(all_in);
+    CHECK(short_of == 0);
+    CHECK(duplicates == 0);
     for (auto& m : gs.people) m.client->stop();
   }
   CHECK(loop.drain_and_close());

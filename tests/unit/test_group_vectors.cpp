@@ -379,7 +379,7 @@ TEST_CASE("group.json: epoch keys from the listed secrets open the envelopes, me
   CHECK(body_text(2) == "Carol has left; only Alice and Bob read this.");
 }
 
-TEST_CASE("group.json: the controls carry the listed epochs and chains; Carol gets nothing of epoch 2",
+TEST_CASE("group.json: the controls carry the listed epochs and chains, and Carol gets nothing of epoch 2",
           "[vectors]") {
   REQUIRE(crypto::init());
   using namespace client::group;
