@@ -36,12 +36,10 @@ struct Member {
       if (m.group && *m.group == g) out.emplace(m.text.begin(), m.text.end());
     return out;
   }
-  const client::GroupInfo* info(const GroupKey& g) const {
-    static thread_local std::vector<client::GroupInfo> held;
-    held = client->groups();
-    for (const auto& i : held)
-      if (i.id == g) return &i;
-    return nullptr;
+  std::optional<client::GroupInfo> info(const GroupKey& g) const {
+    for (auto& i : client->groups())
+      if (i.id == g) return i;
+    return std::nullopt;
   }
 };
 
@@ -95,12 +93,12 @@ struct Groups {
   }
   // Everyone in `who` holds the same membership as `ref`.
   bool converged(const GroupKey& g, const std::vector<Member*>& who) {
-    const client::GroupInfo* first = who.front()->info(g);
+    const auto first = who.front()->info(g);
     if (!first) return false;
     const auto members = first->members;
     const auto epoch = first->epoch;
     for (Member* m : who) {
-      const client::GroupInfo* i = m->info(g);
+      const auto i = m->info(g);
       if (!i || !i->member || i->members != members || i->epoch != epoch) return false;
     }
     return true;
@@ -136,7 +134,7 @@ TEST_CASE("a group on a loopback network: members join, talk, one is removed, on
     CHECK(ben.info(g)->name == "hikers");
     CHECK_FALSE(ben.info(g)->admin);
     CHECK(ann.info(g)->admin);
-    CHECK(eve.info(g) == nullptr);
+    CHECK_FALSE(eve.info(g).has_value());
 
     // Everyone gets the others' sender keys, then every message once.
     gs.send(ann, g, "from ann");
@@ -251,6 +249,84 @@ TEST_CASE("a 100-member group on a loopback network: 20 members send, every memb
     CHECK(all_in);
     CHECK(short_of == 0);
     CHECK(duplicates == 0);
+    for (auto& m : gs.people) m.client->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("two admins change a group at once and every member ends with the same list, and a member "
+          "offline during three changes catches up",
+          "[integration][groups]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(8);
+    REQUIRE(loop.run_until([&] { return net.agree_on(8); }, std::chrono::seconds(15)));
+    Groups gs{loop, net, {}};
+    gs.people.reserve(7);
+    for (const char* name : {"ann", "ben", "cat", "dan", "eve", "fay", "gus"}) gs.start(name);
+    for (auto& m : gs.people) wait_for_bundle_published(loop, *m.client);
+    Member& ann = gs.people[0];
+    Member& ben = gs.people[1];
+    Member& cat = gs.people[2];
+    Member& dan = gs.people[3];
+    Member& eve = gs.people[4];
+    Member& fay = gs.people[5];
+    Member& gus = gs.people[6];
+    // Dan is offline (not polling) from the start of the changes to the end.
+    for (Member* m : {&ann, &ben, &cat, &eve, &fay, &gus}) {
+      m->client->subscribe([m](const ReceivedMessage& r) { m->got.push_back(r); });
+    }
+    const GroupKey g = gs.create(ann, "crew");
+    gs.change(ann, g, {{group::ChangeType::add, ben.client->identity().account(), group::Role::admin, {}},
+                       {group::ChangeType::add, cat.client->identity().account(), group::Role::member, {}},
+                       {group::ChangeType::add, dan.client->identity().account(), group::Role::member, {}},
+                       {group::ChangeType::add, eve.client->identity().account(), group::Role::member, {}}});
+    // Dan takes the welcome once (and sends his key), then goes offline.
+    bool passed = false;
+    dan.client->receive([&](const ReceivedMessage& r) { dan.got.push_back(r); },
+                        [&](Result<void, std::string> r) { passed = r.ok(); });
+    REQUIRE(loop.run_until([&] { return passed; }, std::chrono::seconds(30)));
+    std::vector<Member*> five{&ann, &ben, &cat, &dan, &eve};
+    REQUIRE(loop.run_until([&] { return gs.converged(g, five); }, std::chrono::seconds(30)));
+    gs.send(ben, g, "epoch 1");
+
+    // Change 1 and 2, at once, by two admins: Ann adds Fay, Ben removes Eve
+    // and renames the group. Neither has seen the other's.
+    std::optional<Result<GroupChangeReport, std::string>> by_ann, by_ben;
+    ann.client->change_group(g, {{group::ChangeType::add, fay.client->identity().account(), group::Role::member, {}}},
+                             [&](auto r) { by_ann = std::move(r); });
+    ben.client->change_group(g, {{group::ChangeType::remove, eve.client->identity().account(), group::Role::member, {}},
+                                 {group::ChangeType::rename, {}, group::Role::member, "crew two"}},
+                             [&](auto r) { by_ben = std::move(r); });
+    REQUIRE(loop.run_until([&] { return by_ann && by_ben; }, std::chrono::seconds(60)));
+    REQUIRE((by_ann->ok() && by_ben->ok()));
+    std::vector<Member*> online{&ann, &ben, &cat, &fay};
+    auto settled = [&] {
+      if (!gs.converged(g, online)) return false;
+      const auto i = ann.info(g);
+      return i->members.size() == 5 && i->name == "crew two";
+    };
+    REQUIRE(loop.run_until(settled, std::chrono::seconds(60)));
+    CHECK(ann.info(g)->members == fay.info(g)->members);
+    gs.send(cat, g, "after the two changes");
+    // Change 3: Gus joins.
+    gs.change(ann, g, {{group::ChangeType::add, gus.client->identity().account(), group::Role::member, {}}});
+    online.push_back(&gus);
+    REQUIRE(loop.run_until([&] { return gs.converged(g, online); }, std::chrono::seconds(60)));
+    gs.send(gus, g, "gus is here");
+    REQUIRE(loop.run_until([&] { return ann.texts(g).count("gus is here") == 1; }, std::chrono::seconds(30)));
+    CHECK(eve.texts(g).count("after the two changes") == 0);
+
+    // Dan comes back: he takes the three changes and reads what was sent
+    // to him while he was a member.
+    dan.client->subscribe([&](const ReceivedMessage& r) { dan.got.push_back(r); });
+    std::vector<Member*> everyone{&ann, &ben, &cat, &dan, &fay, &gus};
+    REQUIRE(loop.run_until([&] { return gs.converged(g, everyone); }, std::chrono::seconds(60)));
+    REQUIRE(loop.run_until([&] { return dan.texts(g).size() == 3; }, std::chrono::seconds(60)));
+    CHECK(dan.texts(g) == std::multiset<std::string>{"epoch 1", "after the two changes", "gus is here"});
+    CHECK(dan.info(g)->name == "crew two");
     for (auto& m : gs.people) m.client->stop();
   }
   CHECK(loop.drain_and_close());
