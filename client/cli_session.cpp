@@ -137,10 +137,11 @@ int run_recv(const CliOptions& o, std::ostream& out, std::ostream& err) {
         return;
       }
       if (!o.follow) {
-        // What the messages asked of this account in its groups (its keys
-        // for a group it joined, for instance) leaves before the command
-        // ends; what cannot yet stays queued in the profile.
-        session.client().flush_group_outbox([&](Result<GroupChangeReport, std::string>) {
+        // The account's prekey bundle is published, and what the messages
+        // asked of it in its groups (its keys for a group it joined, for
+        // instance) leaves, before the command ends; what cannot yet stays
+        // queued in the profile.
+        session.client().settle([&] {
           if (!session.finished()) session.finish(exit_ok);
         });
         return;

@@ -218,6 +218,11 @@ class Client {
   void leave_group(const GroupKey& group, GroupChangeHandler done);
   void send_group(const GroupKey& group, Bytes text, SendHandler done);
   std::vector<GroupInfo> groups() const;
+  // What a short-lived run (the CLI) waits for before it stops: the prekey
+  // bundle published once by this process (so that others can start
+  // conversations with this account after its first run), and the group
+  // outbox flushed. `done` whatever their outcome.
+  void settle(std::function<void()> done);
   // Sends what waits in the group outbox now and waits for what is under
   // way; `done` when every entry was tried once.
   void flush_group_outbox(GroupChangeHandler done);

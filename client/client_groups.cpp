@@ -476,6 +476,20 @@ void Client::send_group(const GroupKey& key, Bytes text, SendHandler done) {
                    Namespace::groups);
 }
 
+void Client::settle(std::function<void()> done) {
+  Impl& m = *impl_;
+  m.jobs.call_later(std::chrono::milliseconds(0), [this, &m, done = std::move(done)]() mutable {
+    auto then = [this, done = std::move(done)]() mutable {
+      flush_group_outbox([done = std::move(done)](Result<GroupChangeReport, std::string>) { done(); });
+    };
+    if (m.options.publish_prekeys && m.stats.bundles_published == 0 && m.directory) {
+      if (m.publishing) return m.publish_waiters.push_back(std::move(then));
+      return m.publish_bundle([then = std::move(then)](Result<void, std::string>) mutable { then(); });
+    }
+    then();
+  });
+}
+
 GroupInfo group_info(const group::Group& g) {
   GroupInfo i;
   i.id = g.key();

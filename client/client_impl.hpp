@@ -125,6 +125,7 @@ struct Client::Impl {
   std::uint64_t last_published_ms = 0;     // when the bundle was last published (client clock)
   std::uint64_t last_record_version = 0;
   bool publishing = false;
+  std::vector<std::function<void()>> publish_waiters;  // Client::settle
   void load_prekeys();
   // Applies the prekey schedule and publishes the bundle when it changed,
   // was never published by this process, or was published a day ago.

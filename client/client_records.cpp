@@ -53,7 +53,14 @@ void Client::Impl::maintain_prekeys() {
   });
 }
 
-void Client::Impl::publish_bundle(std::function<void(Result<void, std::string>)> done) {
+void Client::Impl::publish_bundle(std::function<void(Result<void, std::string>)> first) {
+  // Whoever waits for this publish (Client::settle) hears of it after `first`.
+  auto done = [this, first = std::move(first)](Result<void, std::string> r) {
+    auto waiters = std::move(publish_waiters);
+    publish_waiters.clear();
+    first(std::move(r));
+    for (auto& w : waiters) w();
+  };
   if (!directory) return done(fail(std::string("no directory yet")));
   const std::uint64_t now = now_ms();
   if (!prekeys.bundle()) prekeys.maintain(now);
