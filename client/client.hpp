@@ -154,6 +154,11 @@ struct GroupInfo {
   std::uint64_t epoch = 0;
   bool member = false;  // false: removed, or left
   bool admin = false;
+  // Our sender key's generation (0: none yet), and the newest generation of
+  // each other member's key we hold: a member missing here, or behind its
+  // own generation, cannot be read yet.
+  std::uint32_t generation = 0;
+  std::map<AccountKey, std::uint32_t> sender_keys;
 };
 
 GroupInfo group_info(const group::Group& g);
@@ -218,6 +223,7 @@ class Client {
   void leave_group(const GroupKey& group, GroupChangeHandler done);
   void send_group(const GroupKey& group, Bytes text, SendHandler done);
   std::vector<GroupInfo> groups() const;
+  std::optional<GroupInfo> group(const GroupKey& id) const;  // nullopt: not held
   // What a short-lived run (the CLI) waits for before it stops: the prekey
   // bundle published once by this process (so that others can start
   // conversations with this account after its first run), and the group

@@ -498,7 +498,15 @@ GroupInfo group_info(const group::Group& g) {
   i.epoch = g.head().epoch;
   i.member = g.member();
   i.admin = g.admin();
+  i.generation = g.generation();
+  i.sender_keys = g.sender_generations();
   return i;
+}
+
+std::optional<GroupInfo> Client::group(const GroupKey& id) const {
+  auto it = impl_->groups.find(id);
+  if (it == impl_->groups.end()) return std::nullopt;
+  return group_info(it->second);
 }
 
 std::vector<GroupInfo> Client::groups() const {

@@ -233,6 +233,9 @@ struct Client::Impl {
   // not read): the member's cursor moved past it, so the poll's later
   // answers must not move ours. Reset by each poll.
   bool poll_gap = false;
+  // Which poll is current: answers of an earlier one (abandoned when the
+  // application subscribed again after a gap) are ignored.
+  std::uint64_t poll_seq = 0;
   std::uint64_t next_lookback_ms = 0;
   struct Pass {  // a receive() call: page until nothing is left
     MessageHandler on_message;

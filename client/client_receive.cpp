@@ -90,10 +90,17 @@ void Client::Impl::poll(std::uint32_t wait_ms, bool sweeping) {
   const Path p = *path;
   log->debug("retrieve from {} (wait {} ms{})", member.hex().substr(0, 8), req.wait_ms,
              sweeping ? ", sweep" : "");
+  const std::uint64_t seq = ++poll_seq;
   OnionClient::SegmentHandler on_segment;
-  if (req.stream) on_segment = [this, p](std::vector<std::uint8_t> b) { poll_segment(p, std::move(b)); };
+  if (req.stream)
+    on_segment = [this, p, seq](std::vector<std::uint8_t> b) {
+      if (seq == poll_seq) poll_segment(p, std::move(b));
+    };
   send_request(
-      p, req, [this, p, sweeping](auto r) { poll_answered(p, sweeping, std::move(r)); },
+      p, req,
+      [this, p, sweeping, seq](auto r) {
+        if (seq == poll_seq) poll_answered(p, sweeping, std::move(r));
+      },
       options.request_timeout + std::chrono::milliseconds(req.wait_ms), std::move(on_segment));
 }
 
@@ -362,6 +369,15 @@ void Client::subscribe(MessageHandler on_message) {
   Impl& m = *impl_;
   m.on_message = std::move(on_message);
   m.subscribed = true;
+  // A long poll left open while unsubscribed, with messages it did not
+  // take: the member's cursor is past them, and the poll would only end
+  // when its wait does. Asked again now, from our cursor.
+  if (m.polling && m.poll_gap) {
+    ++m.poll_seq;
+    m.polling = false;
+    m.poll_gap = false;
+    m.next_poll_ms = 0;
+  }
   m.next_lookback_ms = m.options.clock.unix_ms() + static_cast<std::uint64_t>(m.options.lookback.count());
 }
 

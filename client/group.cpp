@@ -689,6 +689,13 @@ std::size_t Group::sender_keys_held() const {
   return n;
 }
 
+std::map<AccountKey, std::uint32_t> Group::sender_generations() const {
+  std::map<AccountKey, std::uint32_t> out;
+  for (const auto& [who, chains] : peers_)
+    if (!chains.empty()) out[who] = chains.back().generation;
+  return out;
+}
+
 // --- Persistence.
 
 namespace {

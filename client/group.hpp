@@ -187,6 +187,9 @@ class Group {
   // Statistics for the benchmarks and tests.
   std::size_t sender_keys_held() const;
   std::uint32_t generation() const { return own_ ? own_->generation : 0; }
+  // The newest generation of each member's sender key we hold (members
+  // whose key has not arrived are absent).
+  std::map<AccountKey, std::uint32_t> sender_generations() const;
 
   // The state as the profile keeps it, and back.
   std::vector<std::uint8_t> encode() const;

@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
     ("epoch-seconds", po::value<std::uint32_t>(), "directory epoch length")
     ("swarm-sizes", po::value<std::string>(), "MIN,IDEAL,MAX swarm size")
     ("quorum", po::value<std::uint32_t>(), "copies before a store is acknowledged (0: majority)")
+    ("groups", po::value<std::size_t>(), "closed groups (groups.count); 0: none")
+    ("group-size", po::value<std::size_t>(), "members per group, picked among the clients (groups.size)")
+    ("group-rate", po::value<double>(), "messages per second per group (groups.rate)")
     ("kill", po::value<std::vector<std::string>>()->composing(),
      "N@T[:R]: kill node N at T s into the workload, restart it R s later (repeatable)")
     ("json", po::value<std::string>(), "write the report as JSON to this file")
@@ -99,7 +102,8 @@ int main(int argc, char** argv) {
     ("log-level", po::value<std::string>()->default_value("warn"), "nodes' and clients' log level (into the run directory)")
     ("no-progress", po::bool_switch(), "no progress output on standard error")
     ("quiet", po::bool_switch(), "no summary on standard output")
-    ("fail-on-loss", po::bool_switch(), "exit 3 if any sent message was lost")
+    ("fail-on-loss", po::bool_switch(), "exit 3 if any sent message was lost (a group message: "
+     "any member missed it, a removal did not finish, a removed member opened one)")
     ("fail-on-acked-loss", po::bool_switch(),
      "exit 3 if any acknowledged message was not received, or is not on every member of its "
      "swarm at the end");
@@ -154,6 +158,9 @@ int main(int argc, char** argv) {
     s.swarm_ideal = b;
     s.swarm_max = c;
   }
+  if (vm.count("groups")) s.groups.count = vm["groups"].as<std::size_t>();
+  if (vm.count("group-size")) s.groups.size = vm["group-size"].as<std::size_t>();
+  if (vm.count("group-rate")) s.groups.rate = vm["group-rate"].as<double>();
   if (vm.count("quorum")) s.quorum = vm["quorum"].as<std::uint32_t>();
   if (vm.count("kill"))
     for (const auto& k : vm["kill"].as<std::vector<std::string>>()) {
@@ -192,6 +199,32 @@ int main(int argc, char** argv) {
     return exit_check;
   }
   const auto& r = result->report;
+  if (r.groups && (vm["fail-on-loss"].as<bool>() || vm["fail-on-acked-loss"].as<bool>())) {
+    const GroupReport& g = *r.groups;
+    if (g.removed_opened > 0) {
+      std::cerr << "nightjar-simnet: removed members opened " << g.removed_opened
+                << " group messages sent after their removal\n";
+      return exit_check;
+    }
+    if (g.ready_groups < g.groups) {
+      std::cerr << "nightjar-simnet: " << g.groups - g.ready_groups << " groups never became ready\n";
+      return exit_check;
+    }
+    // Every member but the sender owed each sent message; with
+    // fail-on-acked-loss, each acknowledged one.
+    const std::uint64_t missing = vm["fail-on-loss"].as<bool>()
+                                      ? g.deliveries_expected - g.delivered
+                                      : g.acked_deliveries_missing;
+    if (missing > 0 || g.after_removal_delivered < g.after_removal_expected ||
+        g.removals_converged < g.removals) {
+      std::cerr << "nightjar-simnet: group messages lost: " << missing
+                << " deliveries to members missing; " << g.removals - g.removals_converged
+                << " removals not re-keyed; "
+                << g.after_removal_expected - g.after_removal_delivered
+                << " members missed the message after the removal\n";
+      return exit_check;
+    }
+  }
   if (vm["fail-on-acked-loss"].as<bool>() && r.acked_checked &&
       r.acked_on_every_member < *r.acked_checked) {
     std::cerr << "nightjar-simnet: " << *r.acked_checked - r.acked_on_every_member

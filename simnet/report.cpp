@@ -67,6 +67,41 @@ json latency_json(const LatencySummary& s) {
               {"max", round3(s.max)}};
 }
 
+json groups_json(const GroupReport& g) {
+  const double per = g.removals ? 1.0 / static_cast<double>(g.removals) : 0;
+  json removal{{"removals", g.removals},
+               {"converged", g.removals_converged},
+               {"messages", g.removal_messages},
+               {"messages_per_removal", round3(static_cast<double>(g.removal_messages) * per)},
+               {"cpu_s", round3(g.removal_cpu_s)},
+               {"cpu_s_per_removal", round3(g.removal_cpu_s * per)},
+               {"x25519_per_cpu_s", round3(g.x25519_per_cpu_s)},
+               {"x25519_per_removal", round3(g.removal_cpu_s * per * g.x25519_per_cpu_s)},
+               {"converged_ms", latency_json(g.removal_converged_ms)},
+               {"after_removal_expected", g.after_removal_expected},
+               {"after_removal_delivered", g.after_removal_delivered},
+               {"removed_opened", g.removed_opened}};
+  return json{{"groups", g.groups},
+              {"size", g.size},
+              {"ready", g.ready_groups},
+              {"setup_s", round3(g.setup_s)},
+              {"setup_messages", g.setup_messages},
+              {"planned", g.planned},
+              {"sent", g.sent},
+              {"acked", g.acked},
+              {"send_failed", g.send_failed},
+              {"deliveries_expected", g.deliveries_expected},
+              {"delivered", g.delivered},
+              {"fully_delivered", g.fully_delivered},
+              {"acked_deliveries_missing", g.acked_deliveries_missing},
+              {"duplicates", g.duplicates},
+              {"latency_ms",
+               {{"stored", latency_json(g.stored)},
+                {"received", latency_json(g.received)},
+                {"received_by_all", latency_json(g.received_by_all)}}},
+              {"removal", removal}};
+}
+
 }  // namespace
 
 json to_json(const Report& r) {
@@ -137,6 +172,7 @@ json to_json(const Report& r) {
   j["acked_checked"] = r.acked_checked ? json(*r.acked_checked) : json(nullptr);
   j["acked_on_every_member"] = r.acked_on_every_member;
   j["acked_held_nowhere"] = r.acked_held_nowhere;
+  j["groups"] = r.groups ? groups_json(*r.groups) : json(nullptr);
   return j;
 }
 
@@ -191,6 +227,36 @@ void print_summary(std::ostream& out, const Report& r) {
          std::to_string(r.acked_on_every_member) + " of " + std::to_string(*r.acked_checked) +
              " on every member of their swarm; " + std::to_string(r.acked_held_nowhere) +
              " held by no node");
+  if (r.groups) {
+    const GroupReport& g = *r.groups;
+    line(out, "groups",
+         std::to_string(g.ready_groups) + " of " + std::to_string(g.groups) + " groups of " +
+             std::to_string(g.size) + " ready" + fmt(" after %.1f s", g.setup_s) + " (" +
+             std::to_string(g.setup_messages) + " control messages)");
+    line(out, "group messages",
+         std::to_string(g.sent) + " sent of " + std::to_string(g.planned) + " planned; " +
+             std::to_string(g.acked) + " acknowledged, " + std::to_string(g.send_failed) +
+             " failed; " + std::to_string(g.fully_delivered) + " reached every member");
+    line(out, "group deliveries",
+         std::to_string(g.delivered) + " of " + std::to_string(g.deliveries_expected) + " (" +
+             std::to_string(g.duplicates) + " duplicates)");
+    line(out, "group latency", latency_text(g.received));
+    line(out, "group, last member", latency_text(g.received_by_all));
+    if (g.removals) {
+      const double per = 1.0 / static_cast<double>(g.removals);
+      line(out, "removal",
+           std::to_string(g.removals_converged) + " of " + std::to_string(g.removals) +
+               " re-keyed; " + fmt("%.0f", static_cast<double>(g.removal_messages) * per) +
+               " messages and " + fmt("%.2f s CPU", g.removal_cpu_s * per) +
+               fmt(" (%.0f X25519s) each", g.removal_cpu_s * per * g.x25519_per_cpu_s));
+      line(out, "removal time", latency_text(g.removal_converged_ms));
+      line(out, "after the removal",
+           std::to_string(g.after_removal_delivered) + " of " +
+               std::to_string(g.after_removal_expected) +
+               " members read the next message; removed members opened " +
+               std::to_string(g.removed_opened));
+    }
+  }
   std::uint64_t relayed = 0, max_relayed = 0, dropped = 0;
   for (const auto& n : r.node_reports) {
     relayed += n.cells_relayed;

@@ -85,6 +85,33 @@ struct PathReport {
   std::vector<std::pair<std::string, std::uint64_t>> guard_use;  // node name, first hops
 };
 
+// The closed-group workload (Scenario::groups, simnet/sim_groups.hpp).
+struct GroupReport {
+  std::size_t groups = 0, size = 0;
+  std::size_t ready_groups = 0;      // filled and keyed within the set-up bound
+  double setup_s = 0;                // clients ready to every group ready (or the bound)
+  std::uint64_t setup_messages = 0;  // 1:1 control messages acknowledged during the set-up
+  std::uint64_t planned = 0, sent = 0, acked = 0, send_failed = 0;
+  // Receptions by members other than the sender: what every sent message
+  // owed (members - 1 each), what arrived at least once, and repeats.
+  std::uint64_t deliveries_expected = 0, delivered = 0, duplicates = 0;
+  std::uint64_t fully_delivered = 0;  // sent messages every other member received
+  std::uint64_t acked_deliveries_missing = 0;  // owed by acknowledged messages at the end
+  LatencySummary stored;              // send to success reported
+  LatencySummary received;            // send to one member having it, every (message, member)
+  LatencySummary received_by_all;     // send to the last member having it
+  // Removals: one member of each group, after the drain.
+  std::uint64_t removals = 0, removals_converged = 0;
+  std::uint64_t removal_messages = 0;  // 1:1 control messages acknowledged, all removals
+  double removal_cpu_s = 0;            // process CPU from the removals to the last convergence
+  double x25519_per_cpu_s = 0;         // bare X25519s per CPU second, this run
+  LatencySummary removal_converged_ms;  // change made to every remaining member re-keyed
+  // One message from each admin after its removal: what the remaining
+  // members received, and what the removed ones opened (must be 0).
+  std::uint64_t after_removal_expected = 0, after_removal_delivered = 0;
+  std::uint64_t removed_opened = 0;
+};
+
 struct Report {
   std::string mode;
   std::uint64_t seed = 0;
@@ -105,6 +132,7 @@ struct Report {
   std::uint64_t acked_held_nowhere = 0;
   std::vector<NodeReport> node_reports;
   PathReport paths;
+  std::optional<GroupReport> groups;
   std::vector<std::string> events;  // faults as applied, "12.0 s kill node3"
   std::vector<std::string> notes;   // what was skipped, and why
   double rss_mb = 0;                // the simnet process at the end

@@ -11,9 +11,11 @@
 #include <memory>
 
 #include "routing/runtime.hpp"
+#include "simnet/process_stats.hpp"
 #include "simnet/progress.hpp"
 #include "simnet/report_files.hpp"
 #include "simnet/sim_clients.hpp"
+#include "simnet/sim_groups.hpp"
 #include "simnet/sim_network.hpp"
 
 namespace nightjar::simnet {
@@ -24,25 +26,6 @@ constexpr std::chrono::milliseconds tick_ms{20};
 constexpr double client_start_timeout_s = 30;
 constexpr double stop_bound_s = 30;
 
-// CPU time (user + system, all threads) of this process so far, in seconds.
-double process_cpu_s() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
-  };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
-
-double status_mb(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field, 0) == 0)
-      return std::strtod(line.c_str() + std::strlen(field), nullptr) / 1024.0;
-  return 0;
-}
-
 std::string names(const std::vector<std::size_t>& nodes) {
   std::string out;
   for (auto i : nodes)
@@ -52,7 +35,7 @@ std::string names(const std::vector<std::size_t>& nodes) {
 
 class Runner {
  public:
-  enum class Phase { network, clients, workload, draining, settling, stopping, done };
+  enum class Phase { network, clients, groups, workload, draining, removing, settling, stopping, done };
 
   Runner(const RunOptions& options, std::filesystem::path run_dir,
          std::shared_ptr<spdlog::logger> log)
@@ -64,6 +47,7 @@ class Runner {
     uv_loop_init(&loop_);
     online_ = plan_online(s_);
     plan_ = plan_messages(s_, online_);
+    group_plan_ = plan_groups(s_);
     faults_ = plan_faults(s_);
     resolved_.resize(s_.faults.size());
     records_.resize(plan_.size());
@@ -72,8 +56,10 @@ class Runner {
   }
 
   ~Runner() {
-    // Whatever is left on the loop goes now.
+    // Whatever is left on the loop goes now (the clients' last callbacks
+    // reach groups_).
     clients_.reset();
+    groups_.reset();
     net_.reset();
     tick_.close();
     (void)close_loop(&loop_);
@@ -154,6 +140,16 @@ class Runner {
           begin_stop();
         }
         break;
+      case Phase::groups:
+        if (interrupted_) {
+          begin_stop();
+        } else if (groups_->setup_step()) {
+          progress_.event(groups_->setup_status());
+          begin_workload();
+        } else {
+          progress_.update(now_s(), groups_->setup_status());
+        }
+        break;
       case Phase::workload:
         apply_faults(workload_s());
         if (interrupted_ || workload_s() >= s_.duration_s) {
@@ -172,15 +168,12 @@ class Runner {
         if (outstanding() == 0 || drained >= s_.drain_s || interrupted_) {
           drain_s_ = drained;
           workload_cpu_s_ = process_cpu_s() - workload_start_cpu_s_;
-          if (s_.settle_s > 0 && !interrupted_) {
-            // Replicas converge by anti-entropy rounds: give restarted and
-            // healed members time to catch up before the stores are read.
-            phase_ = Phase::settling;
-            settle_start_ms_ = uv_now(&loop_);
-            progress_.event("drained; settling " + fmt1(s_.settle_s) +
-                            " s before the stores are read");
+          if (groups_ && s_.groups.removal && !interrupted_) {
+            phase_ = Phase::removing;
+            groups_->start_removals();
+            progress_.event("drained; each group's admin removes a member");
           } else {
-            begin_stop();
+            after_drain();
           }
           break;
         }
@@ -188,6 +181,15 @@ class Runner {
                       " outstanding");
         break;
       }
+      case Phase::removing:
+        apply_faults(workload_s());
+        if (groups_->removal_step() || interrupted_) {
+          progress_.event(groups_->removal_status());
+          after_drain();
+        } else {
+          progress_.update(now_s(), groups_->removal_status());
+        }
+        break;
       case Phase::settling: {
         apply_faults(workload_s());
         const double settled = static_cast<double>(uv_now(&loop_) - settle_start_ms_) / 1000.0;
@@ -210,6 +212,27 @@ class Runner {
     }
   }
 
+  void after_drain() {
+    if (s_.settle_s > 0 && !interrupted_) {
+      // Replicas converge by anti-entropy rounds: give restarted and
+      // healed members time to catch up before the stores are read.
+      phase_ = Phase::settling;
+      settle_start_ms_ = uv_now(&loop_);
+      progress_.event("settling " + fmt1(s_.settle_s) + " s before the stores are read");
+    } else {
+      begin_stop();
+    }
+  }
+
+  void begin_workload() {
+    phase_ = Phase::workload;
+    workload_start_ms_ = uv_now(&loop_);
+    workload_start_cpu_s_ = process_cpu_s();
+    workload_start_ns_ = uv_hrtime();
+    progress_.event("clients ready; workload of " + std::to_string(plan_.size()) +
+                    " messages over " + fmt1(s_.duration_s) + " s");
+  }
+
   void start_clients() {
     phase_ = Phase::clients;
     clients_ = std::make_unique<SimClients>(
@@ -217,7 +240,18 @@ class Runner {
         [this](std::size_t c, std::optional<std::uint64_t> index, const AccountKey& sender) {
           received(c, index, sender);
         },
-        std::chrono::milliseconds(static_cast<std::int64_t>(s_.client_lookback_s * 1000)));
+        std::chrono::milliseconds(static_cast<std::int64_t>(s_.client_lookback_s * 1000)),
+        !group_plan_.empty());
+    if (!group_plan_.empty()) {
+      groups_ = std::make_unique<SimGroups>(
+          s_, *clients_, group_plan_, plan_group_messages(s_, online_, group_plan_),
+          [this] { return since_workload_ms(); });
+      clients_->on_group_received([this](std::size_t c, const client::GroupKey& g,
+                                         std::optional<std::uint64_t> index,
+                                         const AccountKey& sender) {
+        groups_->received(c, g, index, sender);
+      });
+    }
     for (std::size_t c = 0; c < s_.clients; ++c)
       if (!online_.online(c, 0)) clients_->set_online(c, false);
     clients_->start(
@@ -228,12 +262,15 @@ class Runner {
             begin_stop();
             return;
           }
-          phase_ = Phase::workload;
-          workload_start_ms_ = uv_now(&loop_);
-          workload_start_cpu_s_ = process_cpu_s();
-          workload_start_ns_ = uv_hrtime();
-          progress_.event("clients ready; workload of " + std::to_string(plan_.size()) +
-                          " messages over " + fmt1(s_.duration_s) + " s");
+          if (groups_) {
+            phase_ = Phase::groups;
+            workload_start_ns_ = uv_hrtime();  // the group clock's zero until the workload's
+            groups_->start_setup();
+            progress_.event("clients ready; making " + std::to_string(group_plan_.size()) +
+                            " groups of " + std::to_string(s_.groups.size));
+            return;
+          }
+          begin_workload();
         },
         std::chrono::milliseconds(static_cast<std::int64_t>(client_start_timeout_s * 1000)));
   }
@@ -246,6 +283,7 @@ class Runner {
   }
 
   void send_due(double t) {
+    if (groups_) groups_->send_due(t);
     while (next_msg_ < plan_.size() && plan_[next_msg_].at_s <= t) {
       const std::size_t i = next_msg_++;
       records_[i].sent_ms = since_workload_ms();
@@ -282,7 +320,7 @@ class Runner {
 
   // Sends without an answer, and acknowledged messages not yet received.
   std::size_t outstanding() const {
-    std::size_t n = outstanding_sends_;
+    std::size_t n = outstanding_sends_ + (groups_ ? groups_->outstanding() : 0);
     for (std::size_t i = 0; i < next_msg_; ++i)
       if (records_[i].acked_ms && records_[i].receptions == 0) ++n;
     return n;
@@ -467,9 +505,13 @@ class Runner {
       r.acked_held_nowhere = a.held_nowhere;
     }
     r.paths = paths_;
+    if (groups_) r.groups = groups_->report();
     r.events = events_;
     r.notes = net_->notes();
     r.notes.insert(r.notes.end(), notes_.begin(), notes_.end());
+    if (groups_)
+      for (auto& n : groups_->notes())
+        r.notes.push_back(std::move(n));
     if (misdelivered_)
       r.notes.push_back(std::to_string(misdelivered_) +
                         " messages reached a client that was not their recipient, or came from "
@@ -504,6 +546,8 @@ class Runner {
 
   std::unique_ptr<SimNetwork> net_;
   std::unique_ptr<SimClients> clients_;
+  std::unique_ptr<SimGroups> groups_;
+  std::vector<PlannedGroup> group_plan_;
   OnlinePlan online_;
   std::vector<PlannedMessage> plan_;
   std::vector<MessageRecord> records_;

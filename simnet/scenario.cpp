@@ -20,6 +20,8 @@ constexpr std::size_t max_file_bytes = 1u << 20;
 constexpr std::size_t max_nodes = 5000;
 constexpr std::size_t max_clients = 2000;
 constexpr std::uint32_t max_message_bytes = 65536;  // the client's largest message
+constexpr std::size_t max_groups = 100;
+constexpr std::size_t max_group_size = 1000;  // client/group.hpp: groups of up to 1,000
 
 // Reads one JSON object's fields, refusing unknown ones. The first error
 // wins; later reads do nothing once one is recorded.
@@ -218,6 +220,14 @@ std::string Scenario::check() const {
     if (offline[i].to_s < offline[i].from_s) return where + ".to_s: must not be before from_s";
   }
   if (random_offline.count > clients) return "random_offline.count: more than the clients";
+  if (groups.count > max_groups)
+    return "groups.count: must be at most " + std::to_string(max_groups);
+  if (groups.count > 0) {
+    if (groups.size < 2 || groups.size > max_group_size)
+      return "groups.size: must be between 2 and " + std::to_string(max_group_size);
+    if (groups.size > clients)
+      return "groups.size: more than the clients (" + std::to_string(clients) + ")";
+  }
   for (std::size_t i = 0; i < faults.size(); ++i) {
     const auto where = "faults[" + std::to_string(i) + "]";
     const auto& t = faults[i].target;
@@ -293,6 +303,22 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
     g.whole("count", s.random_offline.count, 0, max_clients);
     g.number("duration_s", s.random_offline.duration_s, 0, 1e6);
     g.finish();
+  }
+  if (const json* g = f.find("groups")) {
+    Fields gf(*g, "groups", error);
+    gf.whole("count", s.groups.count, 0, max_groups);
+    gf.whole("size", s.groups.size, 2, max_group_size);
+    gf.number("rate", s.groups.rate, 0, 1000);
+    gf.whole("bytes", s.groups.bytes, 1, max_message_bytes);
+    if (const json* r = gf.find("removal")) {
+      if (!r->is_boolean())
+        gf.fail(gf.at("removal"), "expected true or false");
+      else
+        s.groups.removal = r->get<bool>();
+    }
+    gf.number("setup_timeout_s", s.groups.setup_timeout_s, 1, 3600);
+    gf.number("removal_timeout_s", s.groups.removal_timeout_s, 1, 3600);
+    gf.finish();
   }
   if (const json* list = f.find("faults")) {
     if (!list->is_array()) f.fail("faults", "expected a list");

@@ -84,6 +84,25 @@ struct FaultSpec {
   double loss = 0;
 };
 
+// Closed groups (docs/GROUPS.md): `count` groups of `size` members each,
+// the members picked by the seed among the clients (a client may be in
+// several groups), the first of them the admin that creates the group and
+// adds the others. Once every member holds every other member's sender key,
+// each group gets a Poisson stream of messages at `rate`, each from a member
+// picked by the seed among those online. After the drain, with `removal`,
+// each group's admin removes one member picked by the seed, and the run
+// measures what that costs until every remaining member holds every other
+// remaining member's new sender key.
+struct GroupWorkload {
+  std::size_t count = 0;
+  std::size_t size = 10;
+  double rate = 0.2;                // messages per second per group
+  std::uint32_t bytes = 100;        // of text per message
+  bool removal = true;
+  double setup_timeout_s = 120;     // creating and filling every group
+  double removal_timeout_s = 120;   // every removal's keys delivered
+};
+
 struct Scenario {
   Mode mode = Mode::inproc;
   std::uint64_t seed = 1;
@@ -105,6 +124,7 @@ struct Scenario {
   std::vector<OfflineWindow> offline;
   RandomOffline random_offline;
   std::vector<FaultSpec> faults;
+  GroupWorkload groups;
 
   // Empty when consistent, else the first problem ("nodes: must be at least
   // swarm.min (5)").

@@ -11,18 +11,19 @@ namespace nightjar::simnet {
 
 SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
                        std::shared_ptr<spdlog::logger> log, Received on_received,
-                       std::chrono::milliseconds lookback)
+                       std::chrono::milliseconds lookback, bool forward_secret)
     : loop_(loop), online_(count, true), on_received_(std::move(on_received)) {
   SystemRandom rng;
   for (std::size_t i = 0; i < count; ++i) {
     client::ClientOptions o;
     o.network = network;
     o.lookback = lookback;
-    // Simulated clients send version-1 envelopes only (for now: the
+    // Without groups, simulated clients send version-1 envelopes only (the
     // published figures are of version 1), so they publish no prekey
     // bundles and look none up: the workload stays the messages it names.
-    o.publish_prekeys = false;
-    o.forward_secret = false;
+    // Group controls travel over version 2 conversations.
+    o.publish_prekeys = forward_secret;
+    o.forward_secret = forward_secret;
     if (log) {
       o.log = std::make_shared<spdlog::logger>("client" + std::to_string(i), log->sinks().begin(),
                                                log->sinks().end());
@@ -60,6 +61,11 @@ void SimClients::set_online(std::size_t i, bool online) {
   online_.at(i) = online;
   if (online) {
     clients_[i]->subscribe([this, i](const client::ReceivedMessage& m) {
+      if (m.group_control) return;
+      if (m.group) {
+        if (on_group_received_) on_group_received_(i, *m.group, parse_message_index(m.text), m.sender);
+        return;
+      }
       on_received_(i, parse_message_index(m.text), m.sender);
     });
   } else {

@@ -39,12 +39,21 @@ class SimClients {
   // whether its sender is the planned sender.
   using Received = std::function<void(std::size_t client, std::optional<std::uint64_t> index,
                                       const AccountKey& sender)>;
+  // The same for a group message: the group, and the index in the group
+  // message plan.
+  using ReceivedGroup =
+      std::function<void(std::size_t client, const client::GroupKey& group,
+                         std::optional<std::uint64_t> index, const AccountKey& sender)>;
 
   // `lookback`: how often each client sweeps back for messages that reached
-  // its swarm member late (ClientOptions::lookback).
+  // its swarm member late (ClientOptions::lookback). `forward_secret`: the
+  // clients publish prekey bundles and send version 2 envelopes (group
+  // controls need them); otherwise version 1 only.
   SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
              std::shared_ptr<spdlog::logger> log, Received on_received,
-             std::chrono::milliseconds lookback = client::ClientOptions{}.lookback);
+             std::chrono::milliseconds lookback = client::ClientOptions{}.lookback,
+             bool forward_secret = false);
+  void on_group_received(ReceivedGroup f) { on_group_received_ = std::move(f); }
   ~SimClients();
 
   // Starts every client; `done` once all have a directory, or with the first
@@ -57,6 +66,8 @@ class SimClients {
   void stop();
 
   const AccountKey& account(std::size_t client) const;
+  client::Client& client(std::size_t i) { return *clients_.at(i); }
+  const client::Client& client(std::size_t i) const { return *clients_.at(i); }
   std::size_t size() const { return clients_.size(); }
   // Path figures of all clients together; `name_of` names a node.
   PathReport path_report(const std::function<std::string(const NodeId&)>& name_of,
@@ -68,6 +79,7 @@ class SimClients {
   std::vector<AccountKey> accounts_;
   std::vector<bool> online_;
   Received on_received_;
+  ReceivedGroup on_group_received_;
   std::size_t started_ = 0;
   bool start_failed_ = false;
 };

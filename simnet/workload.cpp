@@ -13,6 +13,8 @@ namespace {
 constexpr std::uint64_t stream_messages = 1;
 constexpr std::uint64_t stream_offline = 2;
 constexpr std::uint64_t stream_faults = 3;
+constexpr std::uint64_t stream_groups = 4;
+constexpr std::uint64_t stream_group_messages = 5;
 
 }  // namespace
 
@@ -153,6 +155,52 @@ std::vector<PlannedMessage> plan_messages(const Scenario& s, const OnlinePlan& o
   std::stable_sort(out.begin(), out.end(), [](const PlannedMessage& a, const PlannedMessage& b) {
     return a.at_s < b.at_s;
   });
+  if (out.size() > s.max_messages) out.resize(s.max_messages);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i].index = i;
+  return out;
+}
+
+std::vector<PlannedGroup> plan_groups(const Scenario& s) {
+  std::vector<PlannedGroup> out;
+  if (s.groups.count == 0 || s.groups.size < 2 || s.groups.size > s.clients) return out;
+  SimRandom rng(s.seed, stream_groups);
+  for (std::size_t g = 0; g < s.groups.count; ++g) {
+    PlannedGroup p;
+    p.members = rng.distinct(s.clients, s.groups.size);
+    p.removed = p.members[1 + rng.below(p.members.size() - 1)];
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<PlannedGroupMessage> plan_group_messages(const Scenario& s, const OnlinePlan& online,
+                                                     const std::vector<PlannedGroup>& groups) {
+  std::vector<PlannedGroupMessage> out;
+  if (s.groups.rate <= 0 || s.duration_s <= 0 || s.max_messages == 0) return out;
+  SimRandom rng(s.seed, stream_group_messages);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    double t = 0;
+    std::vector<std::size_t> here;
+    for (std::size_t n = 0; n < s.max_messages; ++n) {
+      t += rng.exponential(s.groups.rate);
+      if (t >= s.duration_s) break;
+      here.clear();
+      for (std::size_t c : groups[g].members)
+        if (online.online(c, t)) here.push_back(c);
+      if (here.empty()) continue;
+      PlannedGroupMessage m;
+      m.at_s = t;
+      m.group = g;
+      m.sender = here[rng.below(here.size())];
+      m.bytes = s.groups.bytes;
+      out.push_back(m);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const PlannedGroupMessage& a, const PlannedGroupMessage& b) {
+                     return a.at_s < b.at_s;
+                   });
   if (out.size() > s.max_messages) out.resize(s.max_messages);
   for (std::size_t i = 0; i < out.size(); ++i)
     out[i].index = i;

@@ -62,6 +62,27 @@ struct PlannedMessage {
 // among the other clients. At most max_messages, the earliest ones.
 std::vector<PlannedMessage> plan_messages(const Scenario& s, const OnlinePlan& online);
 
+// Closed groups (Scenario::groups): each group's members as client indices,
+// the admin first, and the member its removal takes out (never the admin).
+struct PlannedGroup {
+  std::vector<std::size_t> members;
+  std::size_t removed = 0;
+};
+std::vector<PlannedGroup> plan_groups(const Scenario& s);
+
+struct PlannedGroupMessage {
+  std::uint64_t index = 0;  // in time order, its own numbering
+  double at_s = 0;
+  std::size_t group = 0;
+  std::size_t sender = 0;  // client index
+  std::uint32_t bytes = 0;
+};
+// Each group gets a Poisson stream at groups.rate; each message's sender is
+// drawn among the members online at that instant (none online: no
+// message). At most max_messages, the earliest ones.
+std::vector<PlannedGroupMessage> plan_group_messages(const Scenario& s, const OnlinePlan& online,
+                                                     const std::vector<PlannedGroup>& groups);
+
 // A planned message's text: "nightjar-simnet <index>\n" padded to `bytes`
 // (or longer, if the header needs more) with filler, so the recipient's side
 // can tell which planned message arrived whatever the client does with IDs.

@@ -139,6 +139,49 @@ TEST_CASE("messages sent one at a time reach a subscribed client as segments of 
   CHECK(loop.drain_and_close());
 }
 
+TEST_CASE("a client that subscribes again gets what came while it was away without waiting out its poll",
+          "[client][delivery]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(8);
+    REQUIRE(loop.run_until([&] { return net.agree_on(8); }, std::chrono::seconds(15)));
+    // Long polls of 60 s: a message that waited for Bob's open poll to end
+    // would not arrive within this test's bound.
+    auto bob = start_client(loop, net.config(), net.dir() / "bob", "bob", [](ClientOptions& o) {
+      o.poll_wait_ms = 60'000;
+      o.lookback = std::chrono::milliseconds(0);
+    });
+    auto alice = started_client(loop, net.config(), net.dir() / "alice", "alice");
+    std::vector<std::string> got;
+    bob->subscribe([&](const ReceivedMessage& m) { got.emplace_back(m.text.begin(), m.text.end()); });
+    REQUIRE(loop.run_until([&] { return bob->stats().retrieves >= 1; }, std::chrono::seconds(10)));
+    loop.run_for(std::chrono::milliseconds(300));
+    // Bob goes away; his open poll is handed the message and leaves it.
+    bob->unsubscribe();
+    bool acked = false;
+    alice->send(bob->identity().account(), as_bytes(std::string("while away")), [&](auto r) {
+      REQUIRE(r.ok());
+      acked = true;
+    });
+    REQUIRE(loop.run_until([&] { return acked && bob->stats().poll_segments >= 1; },
+                           std::chrono::seconds(10)));
+    loop.run_for(std::chrono::milliseconds(300));
+    CHECK(got.empty());
+    // Back: a new poll asks from Bob's cursor at once.
+    bob->subscribe([&](const ReceivedMessage& m) { got.emplace_back(m.text.begin(), m.text.end()); });
+    REQUIRE(loop.run_until([&] { return !got.empty(); }, std::chrono::seconds(20)));
+    CHECK(got == std::vector<std::string>{"while away"});
+    // And nothing twice when the abandoned poll's wait ends.
+    loop.run_for(std::chrono::milliseconds(500));
+    CHECK(got.size() == 1);
+    bob->stop();
+    alice->stop();
+  }
+  CHECK(loop.drain_and_close());
+}
+
 namespace {
 
 // Holds back the replication frames a node receives (pushes, tombstones,

@@ -115,6 +115,60 @@ TEST_CASE("messages respect the duration, the offline windows and the bound",
   CHECK(plan_messages(s, online).size() == 10);
 }
 
+TEST_CASE("groups take distinct members, and the removal never takes the admin",
+          "[simnet-plan][unit]") {
+  Scenario s = with_faults(11);
+  s.groups.count = 30;
+  s.groups.size = 5;
+  const auto groups = plan_groups(s);
+  REQUIRE(groups.size() == 30);
+  std::set<std::size_t> removed_positions;
+  for (const auto& g : groups) {
+    REQUIRE(g.members.size() == 5);
+    CHECK(std::set<std::size_t>(g.members.begin(), g.members.end()).size() == 5);
+    for (auto c : g.members)
+      CHECK(c < s.clients);
+    CHECK(g.removed != g.members.front());
+    auto at = std::find(g.members.begin(), g.members.end(), g.removed);
+    REQUIRE(at != g.members.end());
+    removed_positions.insert(static_cast<std::size_t>(at - g.members.begin()));
+  }
+  CHECK(removed_positions.size() > 1);  // not always the same member
+  CHECK(plan_groups(s)[7].members == groups[7].members);
+  s.groups.count = 0;
+  CHECK(plan_groups(s).empty());
+}
+
+TEST_CASE("group messages come from members online at their time", "[simnet-plan][unit]") {
+  Scenario s = with_faults(11);
+  s.groups.count = 3;
+  s.groups.size = 4;
+  s.groups.rate = 1;
+  s.groups.bytes = 300;
+  const auto online = plan_online(s);
+  const auto groups = plan_groups(s);
+  const auto msgs = plan_group_messages(s, online, groups);
+  // About 3 groups * 1/s * 60 s, less instants with every member offline.
+  CHECK(msgs.size() > 100);
+  CHECK(msgs.size() < 260);
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    const auto& m = msgs[i];
+    CHECK(m.index == i);
+    REQUIRE(m.group < groups.size());
+    const auto& members = groups[m.group].members;
+    CHECK(std::find(members.begin(), members.end(), m.sender) != members.end());
+    CHECK(online.online(m.sender, m.at_s));
+    CHECK(m.bytes == 300);
+    if (i > 0) CHECK(msgs[i - 1].at_s <= m.at_s);
+  }
+  // The 1:1 plan does not move when groups are added.
+  Scenario without = s;
+  without.groups.count = 0;
+  CHECK(plan_messages(without, online).size() == plan_messages(s, online).size());
+  s.max_messages = 10;
+  CHECK(plan_group_messages(s, online, groups).size() == 10);
+}
+
 TEST_CASE("bursts send that many messages at one instant to one recipient", "[simnet-plan][unit]") {
   auto s = parse_scenario(R"({"clients": 6, "duration_s": 30,
                               "messages": {"rate_per_client": 0.2, "burst": 10}})");
@@ -285,6 +339,24 @@ TEST_CASE("the report's JSON has every documented field", "[simnet-report][unit]
   CHECK(j["replication_complete"] == 1.0);
   r.replication_complete.reset();
   CHECK(to_json(r)["replication_complete"].is_null());
+  CHECK(to_json(r)["groups"].is_null());
+  GroupReport g;
+  g.groups = 2;
+  g.size = 10;
+  g.removals = 2;
+  g.removal_messages = 162;
+  g.removal_cpu_s = 0.5;
+  g.x25519_per_cpu_s = 30000;
+  g.received = summarize({7, 8});
+  r.groups = g;
+  const auto with_groups = to_json(r)["groups"];
+  for (const char* key : {"groups", "size", "ready", "setup_s", "sent", "acked", "delivered",
+                          "deliveries_expected", "duplicates", "latency_ms", "removal"})
+    CHECK(with_groups.contains(key));
+  CHECK(with_groups["latency_ms"]["received"]["p50"] == 7);
+  CHECK(with_groups["removal"]["messages_per_removal"] == 81);
+  CHECK(with_groups["removal"]["x25519_per_removal"] == 7500);
+  CHECK(with_groups["removal"]["removed_opened"] == 0);
 }
 
 TEST_CASE("node metrics are read from Prometheus text", "[simnet-report][unit]") {

@@ -157,6 +157,25 @@ TEST_CASE("a scenario that does not hold together is refused", "[simnet-scenario
         "s.json: messages.size.choices: required for the choice distribution");
 }
 
+TEST_CASE("the group workload is read and checked", "[simnet-scenario][unit]") {
+  auto s = parse_scenario(R"({"clients": 20, "groups": {"count": 3, "size": 8, "rate": 0.5,
+    "bytes": 120, "removal": false, "setup_timeout_s": 30, "removal_timeout_s": 40}})");
+  REQUIRE(s.ok());
+  CHECK(s->groups.count == 3);
+  CHECK(s->groups.size == 8);
+  CHECK(s->groups.rate == 0.5);
+  CHECK(s->groups.bytes == 120);
+  CHECK_FALSE(s->groups.removal);
+  CHECK(s->groups.setup_timeout_s == 30);
+  CHECK(s->groups.removal_timeout_s == 40);
+  CHECK(parse_scenario("{}")->groups.count == 0);
+  CHECK(error_of(R"({"clients": 5, "groups": {"count": 1, "size": 8}})") ==
+        "s.json: groups.size: more than the clients (5)");
+  CHECK(error_of(R"({"groups": {"size": 1}})") == "s.json: groups.size: must be between 2 and 1000");
+  CHECK(error_of(R"({"groups": {"removal": 1}})") == "s.json: groups.removal: expected true or false");
+  CHECK(error_of(R"({"groups": {"members": 4}})") == "s.json: groups.members: unknown field");
+}
+
 TEST_CASE("a scenario file that cannot be read says so", "[simnet-scenario][unit]") {
   auto r = load_scenario("/nonexistent/scenario.json");
   REQUIRE_FALSE(r.ok());
