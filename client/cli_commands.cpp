@@ -116,6 +116,17 @@ int run_command(const CliOptions& options, std::ostream& out, std::ostream& err)
     case Command::group_list:
     case Command::group_members:
       return run_group(options, out, err);
+    case Command::contact_add:
+    case Command::contact_list:
+    case Command::contact_remove:
+    case Command::contact_rename:
+    case Command::contact_verify:
+    case Command::contact_requests:
+    case Command::contact_block:
+    case Command::contact_unblock:
+      return run_contact(options, out, err);
+    case Command::purge:
+      return run_purge(options, out, err);
   }
   return failure(err, "unknown command");
 }

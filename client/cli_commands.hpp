@@ -30,5 +30,13 @@ int run_send(const CliOptions& options, std::ostream& out, std::ostream& err);
 int run_recv(const CliOptions& options, std::ostream& out, std::ostream& err);
 // The group commands (client/cli_groups.cpp).
 int run_group(const CliOptions& options, std::ostream& out, std::ostream& err);
+// The contact commands, and the lookup of contacts' names given where
+// account IDs go (`send --to NAME`, `group add GROUP NAME`): the options
+// with every name replaced by its account (client/cli_contacts.cpp).
+int run_contact(const CliOptions& options, std::ostream& out, std::ostream& err);
+Result<CliOptions, std::string> resolve_names(const CliOptions& options, const Identity& me);
+// `purge`: the storage API's delete_all on every member of the own swarm
+// (client/cli_session.cpp).
+int run_purge(const CliOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace nightjar::client::cli

@@ -112,13 +112,17 @@ std::string done_text(const CliOptions& o) {
 
 }  // namespace
 
-int run_group(const CliOptions& o, std::ostream& out, std::ostream& err) {
-  if (o.command == Command::group_list || o.command == Command::group_members)
-    return list_groups(o, out, err);
-  auto network = load_network(o);
+int run_group(const CliOptions& given, std::ostream& out, std::ostream& err) {
+  if (given.command == Command::group_list || given.command == Command::group_members)
+    return list_groups(given, out, err);
+  auto network = load_network(given);
   if (!succeeded(network, err)) return exit_failure;
-  auto identity = unlock_identity(o);
+  auto identity = unlock_identity(given);
   if (!succeeded(identity, err)) return exit_failure;
+  // Contacts' names given for members become their accounts.
+  auto resolved = resolve_names(given, *identity);
+  if (!succeeded(resolved, err)) return exit_failure;
+  const CliOptions& o = *resolved;
   Session session(o, std::move(*network), std::move(*identity), err);
   Client* client = nullptr;
   return session.run([&] {

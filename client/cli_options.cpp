@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "client/contacts.hpp"
 #include "client/envelope.hpp"
 #include "client/group_messages.hpp"
 
@@ -60,8 +61,10 @@ struct OptionTable {
                                  "how long to wait for the network's directory (default 20)")};
   OptionPtr force{new po::option_description(
       "force", po::bool_switch(), "replace an existing identity (its account is lost for good)")};
-  OptionPtr to{new po::option_description("to", po::value<std::string>()->value_name("ID"),
-                                          "the recipient's account ID")};
+  OptionPtr to{new po::option_description("to", po::value<std::string>()->value_name("ID|NAME"),
+                                          "the recipient: an account ID or a contact's name")};
+  OptionPtr yes{new po::option_description("yes", po::bool_switch(),
+                                           "do it without asking (for scripts)")};
   OptionPtr group{new po::option_description(
       "group", po::value<std::string>()->value_name("GROUP"),
       "send to a group you are in instead (its ID or its name)")};
@@ -100,6 +103,18 @@ struct OptionTable {
       d.add(o);
     return d;
   }
+  po::options_description for_contact() const {
+    po::options_description d("Options of `nightjar contact`", line_length, description_length);
+    for (const auto& o : {yes, json})
+      d.add(o);
+    return d;
+  }
+  po::options_description for_purge() const {
+    po::options_description d("Options of `nightjar purge`", line_length, description_length);
+    for (const auto& o : {yes, json, timeout})
+      d.add(o);
+    return d;
+  }
   po::options_description for_recv() const {
     po::options_description d("Options of `nightjar recv`", line_length, description_length);
     for (const auto& o : {follow, delete_, json, timeout})
@@ -109,7 +124,7 @@ struct OptionTable {
   po::options_description all() const {
     po::options_description d;
     for (const auto& o : {help, version, profile, network, passphrase_file, log_level, json,
-                          timeout, force, to, group, file, follow, delete_, words})
+                          timeout, force, to, group, file, follow, delete_, yes, words})
       d.add(o);
     return d;
   }
@@ -141,6 +156,24 @@ const char* command_name(Command c) {
       return "group list";
     case Command::group_members:
       return "group members";
+    case Command::contact_add:
+      return "contact add";
+    case Command::contact_list:
+      return "contact list";
+    case Command::contact_remove:
+      return "contact remove";
+    case Command::contact_rename:
+      return "contact rename";
+    case Command::contact_verify:
+      return "contact verify";
+    case Command::contact_requests:
+      return "contact requests";
+    case Command::contact_block:
+      return "contact block";
+    case Command::contact_unblock:
+      return "contact unblock";
+    case Command::purge:
+      return "purge";
     case Command::help:
       return "help";
     case Command::version:
@@ -166,8 +199,25 @@ bool is_group_command(Command c) {
   }
 }
 
+bool is_contact_command(Command c) {
+  switch (c) {
+    case Command::contact_add:
+    case Command::contact_list:
+    case Command::contact_remove:
+    case Command::contact_rename:
+    case Command::contact_verify:
+    case Command::contact_requests:
+    case Command::contact_block:
+    case Command::contact_unblock:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string help_name(Command c) {
   if (is_group_command(c)) return "group";
+  if (is_contact_command(c)) return "contact";
   return c == Command::id_new || c == Command::id_show ? "id" : command_name(c);
 }
 
@@ -182,7 +232,18 @@ std::set<std::string> specific_options(Command c) {
       return {"to", "group", "file", "json", "timeout"};
     case Command::group_list:
     case Command::group_members:
+    case Command::contact_add:
+    case Command::contact_list:
+    case Command::contact_remove:
+    case Command::contact_rename:
+    case Command::contact_requests:
+    case Command::contact_block:
+    case Command::contact_unblock:
       return {"json"};
+    case Command::contact_verify:
+      return {"json", "yes"};
+    case Command::purge:
+      return {"json", "yes", "timeout"};
     case Command::group_create:
     case Command::group_add:
     case Command::group_remove:
@@ -204,8 +265,10 @@ Result<HelpTopic, UsageError> topic_of(const std::string& word) {
   if (word == "send") return HelpTopic::send;
   if (word == "recv") return HelpTopic::recv;
   if (word == "group") return HelpTopic::group;
+  if (word == "contact") return HelpTopic::contact;
+  if (word == "purge") return HelpTopic::purge;
   if (word == "help") return HelpTopic::general;
-  return usage("unknown command '" + word + "': the commands are id, send, recv and group");
+  return usage("unknown command '" + word + "': the commands are id, send, recv, group, contact and purge");
 }
 
 bool flag(const po::variables_map& vm, const char* name) {
@@ -276,6 +339,22 @@ Result<Command, UsageError> command_of(const std::vector<std::string>& words) {
     return usage("unknown subcommand 'group " + words[1] +
                  "': use create, add, remove, promote, rename, leave, list or members");
   }
+  if (w == "contact") {
+    static const std::vector<std::pair<std::string, Command>> subcommands{
+        {"add", Command::contact_add},           {"list", Command::contact_list},
+        {"remove", Command::contact_remove},     {"rename", Command::contact_rename},
+        {"verify", Command::contact_verify},     {"requests", Command::contact_requests},
+        {"block", Command::contact_block},       {"unblock", Command::contact_unblock}};
+    const std::string all = "add, list, remove, rename, verify, requests, block or unblock";
+    if (words.size() < 2) return usage("`nightjar contact` needs a subcommand: " + all);
+    for (const auto& [name, c] : subcommands)
+      if (words[1] == name) return c;
+    return usage("unknown subcommand 'contact " + words[1] + "': use " + all);
+  }
+  if (w == "purge") {
+    if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
+    return Command::purge;
+  }
   if (w == "help") return Command::help;
   auto topic = topic_of(w);
   return topic.failure();
@@ -318,6 +397,12 @@ Result<void, UsageError> fill_group(const std::vector<std::string>& words, CliOp
         return usage("at most " + std::to_string(group::max_changes) + " accounts at once");
       for (std::size_t i = 3; i < words.size(); ++i) {
         auto id = parse_account_id(words[i]);
+        if (!id && !looks_like_id(words[i])) {
+          if (std::find(o.names.begin(), o.names.end(), words[i]) != o.names.end())
+            return usage("contact \"" + words[i] + "\" is given twice");
+          o.names.push_back(words[i]);
+          continue;
+        }
         if (!id) return usage("account ID " + std::to_string(i - 2) + ": " + to_string(id.error()));
         if (std::find(o.accounts.begin(), o.accounts.end(), *id) != o.accounts.end())
           return usage("account ID " + std::to_string(i - 2) + " is given twice");
@@ -330,6 +415,55 @@ Result<void, UsageError> fill_group(const std::vector<std::string>& words, CliOp
   }
 }
 
+// The arguments of a contact command: words[2...].
+Result<void, UsageError> fill_contact(const std::vector<std::string>& words, CliOptions& o) {
+  const std::string cmd = std::string("`nightjar ") + command_name(o.command) + "`";
+  const std::size_t n = words.size() - 2;
+  std::size_t want = 0;
+  std::string needs;
+  switch (o.command) {
+    case Command::contact_list:
+    case Command::contact_requests:
+      break;
+    case Command::contact_add:
+      want = 2;
+      needs = " needs a NAME and an account ID";
+      break;
+    case Command::contact_rename:
+      want = 2;
+      needs = " needs the NAME and the new name";
+      break;
+    case Command::contact_remove:
+    case Command::contact_verify:
+      want = 1;
+      needs = " needs the contact's NAME";
+      break;
+    case Command::contact_block:
+    case Command::contact_unblock:
+      want = 1;
+      needs = " needs a contact's NAME or an account ID";
+      break;
+    default:
+      return {};
+  }
+  if (n < want) return usage(cmd + needs);
+  if (n > want) return usage("unexpected argument '" + words[2 + want] + "'");
+  if (o.command == Command::contact_block || o.command == Command::contact_unblock) {
+    o.contact_arg = words[2];
+    return {};
+  }
+  if (want >= 1) o.contact_name = words[2];
+  if (want == 2) o.contact_arg = words[3];
+  if (o.command == Command::contact_add) {
+    if (auto problem = contact_name_problem(o.contact_name)) return usage(*problem);
+    auto id = parse_account_id(o.contact_arg);
+    if (!id) return usage("account ID: " + to_string(id.error()));
+  }
+  if (o.command == Command::contact_rename)
+    if (auto problem = contact_name_problem(o.contact_arg)) return usage(*problem);
+  return {};
+}
+
 Result<void, UsageError> fill_send(const po::variables_map& vm,
                                    const std::vector<std::string>& words, CliOptions& o) {
   if (vm.count("to") && vm.count("group"))
@@ -339,9 +473,15 @@ Result<void, UsageError> fill_send(const po::variables_map& vm,
     if (o.group.empty()) return usage("--group: the group is empty (its ID or its name)");
   } else {
     if (!vm.count("to")) return usage("`nightjar send` needs the recipient: --to ID or --group GROUP");
-    auto to = parse_account_id(vm["to"].as<std::string>());
-    if (!to) return usage("--to: " + to_string(to.error()));
-    o.to = *to;
+    const std::string text = vm["to"].as<std::string>();
+    auto to = parse_account_id(text);
+    if (to) {
+      o.to = *to;
+    } else if (looks_like_id(text) || text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      return usage("--to: " + to_string(to.error()));
+    } else {
+      o.to_name = text;
+    }
   }
   const bool has_text = words.size() > 1;
   if (vm.count("file")) {
@@ -472,6 +612,11 @@ Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> a
   if (is_group_command(o.command)) {
     if (auto r = fill_group(words, o); !r) return r.failure();
   }
+  if (o.command == Command::purge) o.yes = flag(vm, "yes");
+  if (is_contact_command(o.command)) {
+    o.yes = flag(vm, "yes");
+    if (auto r = fill_contact(words, o); !r) return r.failure();
+  }
   return o;
 }
 
@@ -497,6 +642,11 @@ std::string help_text(HelpTopic topic) {
              "  group add GROUP ID...   invite accounts (group remove, promote, rename,\n"
              "                          leave, list, members: see `nightjar help group`)\n"
              "  send --group GROUP TEXT send TEXT to every member of GROUP\n"
+             "  purge                   erase everything the network holds for you\n"
+             "  contact add NAME ID     know an account by NAME (contact list, remove,\n"
+             "                          rename, verify, requests, block, unblock: see\n"
+             "                          `nightjar help contact`); a NAME works wherever\n"
+             "                          an account ID does\n"
              "  help [COMMAND]          this text, or a command's options\n\n"
           << table.common(true)
           << "\nEnvironment:\n"
@@ -554,6 +704,35 @@ std::string help_text(HelpTopic topic) {
              "Send with `nightjar send --group GROUP TEXT`; `nightjar recv` shows group\n"
              "messages with the group's name. `list` and `members` work offline.\n\n"
           << with_common(table.for_group(), table);
+      break;
+    case HelpTopic::contact:
+      out << "Usage: nightjar contact add NAME ID [OPTIONS]\n"
+             "       nightjar contact list [--json] [OPTIONS]\n"
+             "       nightjar contact remove NAME [OPTIONS]\n"
+             "       nightjar contact rename NAME NEW-NAME [OPTIONS]\n"
+             "       nightjar contact verify NAME [--yes] [OPTIONS]\n"
+             "       nightjar contact requests [--json] [OPTIONS]\n"
+             "       nightjar contact block NAME|ID [OPTIONS]\n"
+             "       nightjar contact unblock NAME|ID [OPTIONS]\n\n"
+             "Your contacts: accounts you know by a name, kept encrypted in the profile.\n"
+             "A contact's name works wherever an account ID does (`send --to NAME`,\n"
+             "`group add GROUP NAME`), and `recv` shows it instead of the ID.\n"
+             "A first message from an account that is not a contact is a message request:\n"
+             "`recv` marks it [request], and `contact requests` lists who wrote. Accept one\n"
+             "with `contact add NAME ID`, or `contact block ID`: a blocked account's\n"
+             "messages are dropped unseen. `verify` shows your fingerprint and the\n"
+             "contact's: compare them with the person on a channel you trust, then confirm\n"
+             "(or give --yes) to mark the contact verified. These commands work offline.\n\n"
+          << with_common(table.for_contact(), table);
+      break;
+    case HelpTopic::purge:
+      out << "Usage: nightjar purge [--yes] [--json] [OPTIONS]\n\n"
+             "Erases every message the network holds for your account: each member of\n"
+             "your swarm is asked to delete what it stores for you (messages stored\n"
+             "before the request; what others send afterwards arrives as usual). Your\n"
+             "prekey bundle stays published. Asks for confirmation on the terminal;\n"
+             "--yes confirms in advance (for scripts). This cannot be undone.\n\n"
+          << with_common(table.for_purge(), table);
       break;
     case HelpTopic::recv:
       out << "Usage: nightjar recv [--follow] [--delete] [--json] [OPTIONS]\n\n"

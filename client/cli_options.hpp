@@ -44,10 +44,19 @@ enum class Command {
   group_leave,    // group leave GROUP
   group_list,     // group list
   group_members,  // group members GROUP
+  contact_add,       // contact add NAME ID
+  contact_list,      // contact list
+  contact_remove,    // contact remove NAME
+  contact_rename,    // contact rename NAME NEW
+  contact_verify,    // contact verify NAME [--yes]
+  contact_requests,  // contact requests
+  contact_block,     // contact block NAME|ID
+  contact_unblock,   // contact unblock NAME|ID
+  purge,             // purge [--yes]
 };
 
 // What help_text() describes: everything, or one command.
-enum class HelpTopic { general, id, send, recv, group };
+enum class HelpTopic { general, id, send, recv, group, contact, purge };
 
 // Where the passphrase comes from, in order of precedence.
 enum class PassphraseSource { file, environment, terminal };
@@ -80,15 +89,25 @@ struct CliOptions {
   bool force = false;  // id new
 
   // send: the recipient and either the text from the command line (its
-  // words joined by single spaces) or a file ("-": standard input).
+  // words joined by single spaces) or a file ("-": standard input). The
+  // recipient is an account ID (`to`) or a contact's name (`to_name`, looked
+  // up in the profile's contact book when the command runs).
   std::optional<AccountKey> to;
+  std::string to_name;
   // send --group, and the group commands: a group ID or a group's name (the
   // profile's groups decide which, when the command runs).
   std::string group;
   std::string text;
   std::optional<std::filesystem::path> file;
 
-  std::vector<AccountKey> accounts;  // group add, remove, promote
+  std::vector<AccountKey> accounts;  // group add, remove, promote: IDs given
+  std::vector<std::string> names;    // ... and contacts' names given
+
+  // contact: the name (add, remove, rename, verify), the other word (add:
+  // the ID; rename: the new name; block, unblock: a name or an ID).
+  std::string contact_name;
+  std::string contact_arg;
+  bool yes = false;  // contact verify, purge: without asking
   std::string group_name;            // group create, rename
 
   bool follow = false;  // recv

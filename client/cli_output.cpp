@@ -163,7 +163,8 @@ std::string printable_text(Bytes text) {
   return out;
 }
 
-std::string message_line(const ReceivedMessage& m, TimeZone zone, const std::string& group_name) {
+std::string message_line(const ReceivedMessage& m, TimeZone zone, const std::string& group_name,
+                         const std::string& sender_name) {
   // A text from a file or a pipe usually ends with a line break; shown as
   // is it would leave an empty indented line under every message.
   Bytes text = m.text;
@@ -174,14 +175,19 @@ std::string message_line(const ReceivedMessage& m, TimeZone zone, const std::str
                                                                    : group_name)) +
                                           " / "
                                     : std::string();
-  return "[" + display_time(m.timestamp_ms, zone) + "] " + where + short_account_id(m.sender) +
-         ": " + printable_text(text);
+  const std::string who =
+      sender_name.empty() ? short_account_id(m.sender) : printable_text(as_bytes(sender_name));
+  return "[" + display_time(m.timestamp_ms, zone) + "] " + (m.request ? "[request] " : "") + where +
+         who + ": " + printable_text(text);
 }
 
-std::string message_json(const ReceivedMessage& m, const std::string& group_name) {
+std::string message_json(const ReceivedMessage& m, const std::string& group_name,
+                         const std::string& sender_name) {
   const bool utf8 = is_valid_utf8(m.text);
   nlohmann::ordered_json j;
   j["sender"] = format_account_id(m.sender);
+  if (!sender_name.empty()) j["sender_name"] = sender_name;
+  j["request"] = m.request;
   j["timestamp_ms"] = m.timestamp_ms;
   j["time"] = iso8601_utc(m.timestamp_ms);
   j["message_id"] = m.message_id.hex();

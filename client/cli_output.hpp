@@ -47,13 +47,16 @@ std::string printable_text(Bytes text);
 // "[2024-05-01 12:34:56] njabcdefghij: hello" (no trailing newline): the
 // printable_text of the text without its trailing line breaks. A group
 // message names its group: "[2024-05-01 12:34:56] hikers / njabcdefghij: hello"
-// (`group_name`: the group's name as this profile knows it).
+// (`group_name`: the group's name as this profile knows it). A contact's
+// name replaces the short ID (`sender_name`); a message request is marked:
+// "[2024-05-01 12:34:56] [request] njabcdefghij: hello".
 std::string message_line(const ReceivedMessage& m, TimeZone zone,
-                         const std::string& group_name = {});
-// {"sender":"nj...","timestamp_ms":...,"time":"...Z","message_id":"<32 hex>",
+                         const std::string& group_name = {}, const std::string& sender_name = {});
+// {"sender":"nj...","sender_name":"..." (a contact),"request":false,"timestamp_ms":...,"time":"...Z","message_id":"<32 hex>",
 //  "encoding":"utf-8"|"base64","text":"...","forward_secret":true}, and for a
 // group message "group":"ng...","group_name":"..." as well.
-std::string message_json(const ReceivedMessage& m, const std::string& group_name = {});
+std::string message_json(const ReceivedMessage& m, const std::string& group_name = {},
+                         const std::string& sender_name = {});
 
 // Groups (client/group.hpp). Names come from other members: shown through
 // printable_text.

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <system_error>
 
@@ -85,9 +87,11 @@ int run_send(const CliOptions& o, std::ostream& out, std::ostream& err) {
   if (!succeeded(text, err)) return exit_failure;
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
+  auto resolved = resolve_names(o, *identity);
+  if (!succeeded(resolved, err)) return exit_failure;
   Session session(o, std::move(*network), std::move(*identity), err);
   if (!o.group.empty()) return run_send_group(o, *text, session, out);
-  const AccountKey to = *o.to;
+  const AccountKey to = *resolved->to;
   return session.run([&] {
     session.client().send(to, *text, [&](Result<SendReceipt, SendFailure> r) {
       if (session.finished()) return;
@@ -118,8 +122,10 @@ int run_recv(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto print = [&](const ReceivedMessage& m) {
     if (session.finished()) return;
     const std::string name = m.group ? group_name(*m.group) : std::string();
-    out << (o.json ? message_json(m, name) : message_line(m, TimeZone::local, name)) << "\n"
-        << std::flush;
+    const Contact* c = session.client().contacts().find(m.sender);
+    const std::string sender = c ? c->name : std::string();
+    out << (o.json ? message_json(m, name, sender) : message_line(m, TimeZone::local, name, sender))
+        << "\n" << std::flush;
     if (!out) session.finish(exit_failure, "cannot write to standard output");
   };
   // Changes of the groups' membership are shown where messages are.
@@ -147,6 +153,52 @@ int run_recv(const CliOptions& o, std::ostream& out, std::ostream& err) {
         return;
       }
       session.client().subscribe(print);
+    });
+  });
+}
+
+int run_purge(const CliOptions& o, std::ostream& out, std::ostream& err) {
+  auto network = load_network(o);
+  if (!succeeded(network, err)) return exit_failure;
+  auto identity = unlock_identity(o);
+  if (!succeeded(identity, err)) return exit_failure;
+  if (!o.yes) {
+    if (!::isatty(STDIN_FILENO)) {
+      print_error(err, "purge erases every message the network holds for this account: give --yes "
+                       "to confirm (there is no terminal to ask on)");
+      return exit_failure;
+    }
+    out << "This erases every message the network holds for " << format_account_id(identity->account())
+        << ".\nIt cannot be undone. Type \"yes\" to go on: " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer) || answer != "yes") {
+      out << "nothing erased\n" << std::flush;
+      return exit_failure;
+    }
+  }
+  Session session(o, std::move(*network), std::move(*identity), err);
+  return session.run([&] {
+    session.client().delete_all([&](Result<DeleteAllReport, std::string> r) {
+      if (session.finished()) return;
+      if (!r) return session.finish(exit_failure, "cannot purge: " + r.error());
+      for (const auto& p : r->problems) spdlog::warn("purge: {}", p);
+      if (o.json) {
+        nlohmann::ordered_json j;
+        j["members"] = r->members;
+        j["reached"] = r->reached;
+        j["deleted"] = r->deleted;
+        j["problems"] = r->problems;
+        out << j.dump() << "\n";
+      } else {
+        out << "erased what " << r->reached << " of " << r->members
+            << " members of your swarm held for you (" << r->deleted << " message"
+            << (r->deleted == 1 ? "" : "s") << ")";
+        if (r->reached < r->members) out << "; run it again to reach the others";
+        out << "\n";
+      }
+      out << std::flush;
+      session.finish(r->reached == r->members ? exit_ok : exit_failure,
+                     r->reached == r->members ? std::string() : "not every member was reached");
     });
   });
 }

@@ -248,6 +248,7 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
     m.conversation_store =
         std::make_unique<ConversationStore>(m.options.profile_dir / "conversations", m.identity);
     m.load_groups();
+    m.load_contacts();
   }
   m.jobs.every(tick_ms, [&m] { m.tick(); });
 

@@ -40,6 +40,7 @@
 
 #include "client/account.hpp"
 #include "client/fragments.hpp"
+#include "client/contacts.hpp"
 #include "client/group.hpp"
 #include "client/identity.hpp"
 #include "client/path_selector.hpp"
@@ -143,6 +144,7 @@ struct ClientStats {
   std::uint64_t group_sent = 0, group_received = 0;  // group messages
   std::uint64_t group_controls_sent = 0;             // 1:1 messages of group controls acknowledged
   std::uint64_t group_retrieves = 0;
+  std::uint64_t blocked_dropped = 0;  // messages from blocked accounts, dropped unseen
   std::int64_t clock_offset_ms = 0;
 };
 
@@ -166,6 +168,16 @@ GroupInfo group_info(const group::Group& g);
 // How the controls of a group change went out: each member's either reached
 // its swarm, or waits in the profile's outbox and is sent again by every
 // later run of the client until it does (or a week has passed).
+// What Client::delete_all did: every member of the account's swarm was
+// asked to delete what it holds for the account (messages stored before the
+// request); `reached` of `members` answered, deleting up to `deleted`.
+struct DeleteAllReport {
+  std::size_t members = 0;
+  std::size_t reached = 0;
+  std::uint32_t deleted = 0;  // the most any member deleted
+  std::vector<std::string> problems;  // one line per member that did not answer ok
+};
+
 struct GroupChangeReport {
   std::size_t delivered = 0;
   std::size_t queued = 0;
@@ -200,6 +212,12 @@ class Client {
   void subscribe(MessageHandler on_message);
   void unsubscribe();
 
+  // Erases every message the account's swarm holds for it (storage API
+  // delete_all, sent to each member of the swarm through its own path).
+  // The prekey bundle stays published. `done` once every member answered
+  // or failed; an error only when no member could be asked.
+  void delete_all(std::function<void(Result<DeleteAllReport, std::string>)> done);
+
   // Publishes the prekey bundle now (the client also does so by itself, see
   // ClientOptions::publish_prekeys).
   void publish_prekeys(std::function<void(Result<void, std::string>)> done);
@@ -232,6 +250,15 @@ class Client {
   // Sends what waits in the group outbox now and waits for what is under
   // way; `done` when every entry was tried once.
   void flush_group_outbox(GroupChangeHandler done);
+
+  // --- Contacts (client/contacts.hpp): the profile's contact book. Messages
+  // from blocked accounts are dropped unseen; 1:1 messages from accounts
+  // that are not contacts arrive with ReceivedMessage::request set.
+  const ContactBook& contacts() const;
+  // Applies `change` to the book and saves it (nothing is saved when
+  // `change` fails, or when the profile's book did not open).
+  Result<void, std::string> change_contacts(
+      const std::function<Result<void, std::string>(ContactBook&)>& change);
 
   const Identity& identity() const;
   std::shared_ptr<const Directory> directory() const;

@@ -219,6 +219,7 @@ void Client::Impl::deliver_group_message(const GroupKey& key, group::GroupMessag
   if (!added || !*added) return;
   ReceivedMessage done = std::move(**added);
   done.group = key;
+  if (!admit(done)) return;
   ++stats.group_received;
   if (!passes.empty() && passes.front().on_message)
     passes.front().on_message(done);

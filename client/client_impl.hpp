@@ -13,6 +13,7 @@
 #include "client/client.hpp"
 #include "client/directory_fetcher.hpp"
 #include "client/onion_client.hpp"
+#include "client/contacts.hpp"
 #include "client/conversation_store.hpp"
 #include "client/group_store.hpp"
 #include "client/prekeys.hpp"
@@ -142,6 +143,18 @@ struct Client::Impl {
 
   // --- Groups (client_groups.cpp).
   std::unique_ptr<GroupStore> group_store;  // null: kept in memory only
+  // Contacts, message requests and blocked accounts (client/contacts.hpp);
+  // `contacts_error`: the profile's file did not open, so it is neither
+  // used nor overwritten.
+  ContactBook contacts;
+  std::string contacts_error;
+  bool contacts_dirty = false;
+  // Applies the contact book's verdict to a message about to be handed
+  // over: false when its sender is blocked (dropped unseen); otherwise
+  // marks a 1:1 message from a stranger as a request.
+  bool admit(ReceivedMessage& m);
+  void save_contacts();
+  void load_contacts();
   std::map<GroupKey, group::Group> groups;
   // Controls not yet acknowledged by their member's swarm (saved in the
   // profile before they are sent).
@@ -256,7 +269,7 @@ struct Client::Impl {
   // A complete answer of a member (not a sweep's): its cursor, the low mark.
   void member_answered(const NodeId& member, const storage::RetrieveResult& got);
   void handle_messages(const std::vector<StoredMessage>& messages);
-  void deliver(const ReceivedMessage& m);
+  void deliver(ReceivedMessage m);
   void delete_handled(const std::vector<::nightjar::MessageId>& ids);
   // `attributed`: the failure names the node that failed (the path selector
   // avoids it from now on), so another path is tried soon.

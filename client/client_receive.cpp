@@ -287,6 +287,7 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
     pending_fragments.erase(key);
   }
   save_journals();
+  save_contacts();
   if (options.delete_after_read && !to_delete.empty()) delete_handled(to_delete);
 }
 
@@ -300,8 +301,9 @@ void Client::Impl::save_journals() {
   journal_changed.clear();
 }
 
-void Client::Impl::deliver(const ReceivedMessage& m) {
+void Client::Impl::deliver(ReceivedMessage m) {
   if (m.group_control) return handle_group_controls(m.sender, m.text);
+  if (!admit(m)) return;
   ++stats.received;
   if (!passes.empty() && passes.front().on_message)
     passes.front().on_message(m);
@@ -382,5 +384,64 @@ void Client::subscribe(MessageHandler on_message) {
 }
 
 void Client::unsubscribe() { impl_->subscribed = false; }
+
+void Client::delete_all(std::function<void(Result<DeleteAllReport, std::string>)> done) {
+  Impl& m = *impl_;
+  auto swarm = m.directory ? m.directory->swarm_for(m.identity.account()) : std::nullopt;
+  if (!swarm) {
+    m.jobs.call_later(std::chrono::milliseconds(0), [done = std::move(done)] {
+      done(fail(std::string("no directory, or no swarm for this account")));
+    });
+    return;
+  }
+  struct Tally {
+    DeleteAllReport report;
+    std::size_t answered = 0;
+    std::function<void(Result<DeleteAllReport, std::string>)> done;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->done = std::move(done);
+  const auto members = m.directory->members(*swarm);
+  tally->report.members = members.size();
+  auto answered = [tally](std::optional<std::string> problem, std::uint32_t deleted) {
+    if (problem) tally->report.problems.push_back(*problem);
+    else ++tally->report.reached;
+    tally->report.deleted = std::max(tally->report.deleted, deleted);
+    if (++tally->answered < tally->report.members) return;
+    if (tally->report.reached == 0)
+      return tally->done(fail("no member of the swarm could be reached: " +
+                              (tally->report.problems.empty() ? std::string("none listed")
+                                                              : tally->report.problems.front())));
+    tally->done(tally->report);
+  };
+  if (members.empty()) {
+    m.jobs.call_later(std::chrono::milliseconds(0), [tally] {
+      tally->done(fail(std::string("the account's swarm lists no members")));
+    });
+    return;
+  }
+  for (const auto* entry : members) {
+    const NodeId member = entry->node.id;
+    const std::string who = member.hex().substr(0, 8);
+    auto path = m.paths.path_to_node(member, m.now_ms());
+    if (!path) {
+      m.jobs.call_later(std::chrono::milliseconds(0),
+                        [answered, who] { answered("member " + who + ": no path", 0); });
+      continue;
+    }
+    storage::DeleteAllRequest req;
+    req.recipient = m.identity.account();
+    req.timestamp_ms = m.now_ms();
+    storage::sign(req, m.identity.signing_key());
+    m.send_request(*path, req, [answered, who](Result<std::vector<std::uint8_t>, RequestFailure> r) {
+      if (!r) return answered("member " + who + ": " + to_string(r.error().error), 0);
+      auto resp = storage::decode_response(storage::Method::erase_all, *r);
+      if (!resp) return answered("member " + who + ": unreadable answer", 0);
+      if (resp->status != storage::Status::ok)
+        return answered("member " + who + ": " + storage::to_string(resp->status), 0);
+      answered(std::nullopt, std::get<storage::DeleteResult>(resp->body).deleted);
+    });
+  }
+}
 
 }  // namespace nightjar::client

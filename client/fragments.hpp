@@ -51,6 +51,9 @@ struct ReceivedMessage {
   // Group controls from `sender` (client/group_messages.hpp): the client
   // handles them, they are never shown.
   bool group_control = false;
+  // A 1:1 message from an account that is not a contact (a message
+  // request, client/contacts.hpp): shown apart until accepted or blocked.
+  bool request = false;
 };
 
 struct ReassemblerLimits {

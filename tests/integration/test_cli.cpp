@@ -447,3 +447,117 @@ TEST_CASE("three people run a closed group with the nightjar binary", "[cli][gro
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("contacts, message requests and blocking with the nightjar binary", "[cli][contacts]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person ann = person(dir / "ann", network, "ann's passphrase");
+    Person ben = person(dir / "ben", network, "ben's passphrase");
+    for (Person* p : {&ann, &ben}) {
+      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      REQUIRE(shown.exit_code == 0);
+      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+    }
+    // Ann knows Ben by name and writes to the name.
+    const Outcome added = cli.run({"contact", "add", "ben", ben.id}, ann.env);
+    INFO(show(added));
+    REQUIRE(added.exit_code == 0);
+    REQUIRE(cli.run({"send", "--to", "ben", "hello from ann"}, ann.env).exit_code == 0);
+    // To Ben, Ann is a stranger: her message is a request.
+    Outcome got = cli.run({"recv", "--json"}, ben.env);
+    INFO(show(got));
+    REQUIRE(got.exit_code == 0);
+    auto lines = lines_of(got.out);
+    REQUIRE(lines.size() == 1);
+    auto m = nlohmann::json::parse(lines[0]);
+    CHECK(m.at("request") == true);
+    CHECK(m.at("text") == "hello from ann");
+    CHECK_FALSE(m.contains("sender_name"));
+    Outcome requests = cli.run({"contact", "requests", "--json"}, ben.env);
+    REQUIRE(requests.exit_code == 0);
+    REQUIRE(lines_of(requests.out).size() == 1);
+    CHECK(nlohmann::json::parse(requests.out).at("id") == ann.id);
+    // Accepted: her next message carries her name.
+    REQUIRE(cli.run({"contact", "add", "ann", ann.id}, ben.env).exit_code == 0);
+    CHECK(cli.run({"contact", "requests"}, ben.env).out == "no message requests\n");
+    REQUIRE(cli.run({"send", "--to", "ben", "second"}, ann.env).exit_code == 0);
+    got = cli.run({"recv"}, ben.env);
+    INFO(show(got));
+    REQUIRE(got.exit_code == 0);
+    CHECK(got.out.find("] ann: second") != std::string::npos);
+    // Blocked: what she sends is dropped unseen.
+    REQUIRE(cli.run({"contact", "block", "ann"}, ben.env).exit_code == 0);
+    REQUIRE(cli.run({"send", "--to", "ben", "third"}, ann.env).exit_code == 0);
+    got = cli.run({"recv"}, ben.env);
+    INFO(show(got));
+    REQUIRE(got.exit_code == 0);
+    CHECK(got.out.empty());
+    // Bad input changes nothing.
+    const Outcome twice = cli.run({"contact", "add", "ben", ben.id}, ann.env);
+    CHECK(twice.exit_code == 1);
+    CHECK(twice.err == "nightjar: a contact named \"ben\" exists already\n");
+    const Outcome unknown = cli.run({"send", "--to", "bem", "typo"}, ann.env);
+    CHECK(unknown.exit_code == 1);
+    CHECK(unknown.err.find("no contact named \"bem\"") != std::string::npos);
+    const Outcome list = cli.run({"contact", "list", "--json"}, ann.env);
+    REQUIRE(list.exit_code == 0);
+    REQUIRE(lines_of(list.out).size() == 1);
+    CHECK(nlohmann::json::parse(list.out).at("name") == "ben");
+  }
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("nightjar purge erases what the swarm holds, and only when confirmed", "[cli][purge]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person ann = person(dir / "ann", network, "ann's passphrase");
+    Person ben = person(dir / "ben", network, "ben's passphrase");
+    for (Person* p : {&ann, &ben}) {
+      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      REQUIRE(shown.exit_code == 0);
+      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+    }
+    for (const char* text : {"one", "two", "three"})
+      REQUIRE(cli.run({"send", "--to", ben.id, text}, ann.env).exit_code == 0);
+    // Without a terminal to ask on, nothing happens without --yes.
+    const Outcome refused = cli.run({"purge"}, ben.env);
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("give --yes to confirm") != std::string::npos);
+    const Outcome purged = cli.run({"purge", "--yes", "--json"}, ben.env);
+    INFO(show(purged));
+    REQUIRE(purged.exit_code == 0);
+    const auto report = nlohmann::json::parse(purged.out);
+    CHECK(report.at("reached") == report.at("members"));
+    // Members delete at once and tell each other: the first to act holds
+    // the three (the next recv below is the real check).
+    CHECK(report.at("deleted").get<int>() >= 1);
+    CHECK(report.at("deleted").get<int>() <= 3);
+    // Ben's next recv finds nothing; what Ann sends afterwards arrives.
+    REQUIRE(cli.run({"send", "--to", ben.id, "after"}, ann.env).exit_code == 0);
+    const Outcome got = cli.run({"recv", "--json"}, ben.env);
+    INFO(show(got));
+    REQUIRE(got.exit_code == 0);
+    const auto lines = lines_of(got.out);
+    REQUIRE(lines.size() == 1);
+    CHECK(nlohmann::json::parse(lines[0]).at("text") == "after");
+  }
+  CHECK(loop.drain_and_close());
+}

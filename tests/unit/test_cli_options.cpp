@@ -174,7 +174,7 @@ TEST_CASE("help and version are found however they are asked for", "[cli][unit]"
   CHECK(parse_ok({"--version"}, Environment{}).command == Command::version);
   CHECK(version_text() == "nightjar 0.1.0\n");
   CHECK(parse_error({"help", "bogus"}) ==
-        "unknown command 'bogus': the commands are id, send, recv and group");
+        "unknown command 'bogus': the commands are id, send, recv, group, contact and purge");
 }
 
 TEST_CASE("help texts list each command's own options", "[cli][unit]") {
@@ -245,7 +245,7 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli][unit]") {
   };
   const std::vector<Case> cases{
       {{}, "no command given (see `nightjar --help`)"},
-      {{"bogus"}, "unknown command 'bogus': the commands are id, send, recv and group"},
+      {{"bogus"}, "unknown command 'bogus': the commands are id, send, recv, group, contact and purge"},
       {{"id"}, "`nightjar id` needs a subcommand: new or show"},
       {{"id", "delete"}, "unknown subcommand 'id delete': use `id new` or `id show`"},
       {{"id", "show", "extra"}, "unexpected argument 'extra'"},
@@ -349,7 +349,7 @@ TEST_CASE("a received message becomes one JSON line with its text escaped", "[cl
   const std::string line = message_json(m);
   CHECK(line.find('\n') == std::string::npos);
   CHECK(line == "{\"sender\":\"" + format_account_id(key_of(7)) +
-                    "\",\"timestamp_ms\":1700000000123,\"time\":\"2023-11-14T22:13:20.123Z\","
+                    "\",\"request\":false,\"timestamp_ms\":1700000000123,\"time\":\"2023-11-14T22:13:20.123Z\","
                     "\"message_id\":\"000102030405060708090a0b0c0d0e0f\",\"encoding\":\"utf-8\","
                     "\"text\":\"say \\\"hi\\\"\\\\\\n\\t\\u001b[31m caf\xc3\xa9\","
                     "\"forward_secret\":false}");
@@ -517,4 +517,57 @@ TEST_CASE("bad group command lines get one line saying what is wrong", "[cli][un
   CHECK(parse_error({"send", "--to", a, "--group", "hikers", "hi"}) ==
         "send to one account (--to) or one group (--group), not both");
   CHECK(parse_error({"group", "rename", "hikers"}) == "`nightjar group rename` needs the GROUP and its new NAME");
+}
+
+TEST_CASE("the CLI parses the contact commands and names where IDs go", "[cli][unit]") {
+  const std::string a = format_account_id(key_of(1));
+  auto o = parse_ok({"contact", "add", "alice", a});
+  CHECK(o.command == Command::contact_add);
+  CHECK(o.contact_name == "alice");
+  CHECK(o.contact_arg == a);
+  CHECK(parse_ok({"contact", "list", "--json"}).command == Command::contact_list);
+  CHECK(parse_ok({"contact", "remove", "alice"}).contact_name == "alice");
+  o = parse_ok({"contact", "rename", "alice", "Alice B"});
+  CHECK(o.command == Command::contact_rename);
+  CHECK(o.contact_arg == "Alice B");
+  o = parse_ok({"contact", "verify", "alice", "--yes"});
+  CHECK(o.command == Command::contact_verify);
+  CHECK(o.yes);
+  CHECK(parse_ok({"contact", "requests"}).command == Command::contact_requests);
+  CHECK(parse_ok({"contact", "block", a}).contact_arg == a);
+  CHECK(parse_ok({"contact", "unblock", "alice"}).command == Command::contact_unblock);
+  // A name where an ID goes is looked up when the command runs.
+  o = parse_ok({"send", "--to", "alice", "hi"});
+  CHECK_FALSE(o.to.has_value());
+  CHECK(o.to_name == "alice");
+  o = parse_ok({"group", "add", "hikers", "alice", a, "bob"});
+  CHECK(o.accounts == std::vector<AccountKey>{key_of(1)});
+  CHECK(o.names == std::vector<std::string>{"alice", "bob"});
+  CHECK(parse_ok({"help", "contact"}).help_topic == HelpTopic::contact);
+  CHECK(help_text(HelpTopic::contact).find("nightjar contact add NAME ID") != std::string::npos);
+  CHECK(help_text(HelpTopic::general).find("contact add NAME ID") != std::string::npos);
+}
+
+TEST_CASE("bad contact command lines get one line saying what is wrong", "[cli][unit]") {
+  const std::string a = format_account_id(key_of(1));
+  std::string typo = a;
+  typo[10] = typo[10] == 'a' ? 'b' : 'a';
+  CHECK(parse_error({"contact"}) ==
+        "`nightjar contact` needs a subcommand: add, list, remove, rename, verify, requests, block or unblock");
+  CHECK(parse_error({"contact", "add", "alice"}) == "`nightjar contact add` needs a NAME and an account ID");
+  CHECK(parse_error({"contact", "add", "alice", typo}) ==
+        "account ID: checksum mismatch: a character is mistyped");
+  CHECK(parse_error({"contact", "add", a, a}) == "a contact's name must not look like an account or group ID");
+  CHECK(parse_error({"contact", "add", "a", a, "b"}) == "unexpected argument 'b'");
+  CHECK(parse_error({"contact", "remove"}) == "`nightjar contact remove` needs the contact's NAME");
+  CHECK(parse_error({"contact", "list", "--yes"}) ==
+        "--yes is not an option of `nightjar contact list` (see `nightjar help contact`)");
+  // A mistyped ID is still an ID's error, not an unknown name.
+  CHECK(parse_error({"send", "--to", typo, "hi"}) == "--to: checksum mismatch: a character is mistyped");
+  CHECK(parse_error({"group", "add", "hikers", "alice", "alice"}) == "contact \"alice\" is given twice");
+  CHECK(parse_error({"purge", "now"}) == "unexpected argument 'now'");
+  CHECK(parse_error({"purge", "--to", "x"}) ==
+        "--to is not an option of `nightjar purge` (see `nightjar help purge`)");
+  CHECK(parse_ok({"purge", "--yes"}).yes);
+  CHECK_FALSE(parse_ok({"purge"}).yes);
 }
