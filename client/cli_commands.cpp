@@ -127,6 +127,8 @@ int run_command(const CliOptions& options, std::ostream& out, std::ostream& err)
       return run_contact(options, out, err);
     case Command::purge:
       return run_purge(options, out, err);
+    case Command::history:
+      return run_history(options, out, err);
   }
   return failure(err, "unknown command");
 }

@@ -38,5 +38,7 @@ Result<CliOptions, std::string> resolve_names(const CliOptions& options, const I
 // `purge`: the storage API's delete_all on every member of the own swarm
 // (client/cli_session.cpp).
 int run_purge(const CliOptions& options, std::ostream& out, std::ostream& err);
+// `history` (client/cli_history.cpp): offline, from the profile.
+int run_history(const CliOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace nightjar::client::cli

@@ -24,34 +24,6 @@ const GroupInfo* find_info(const std::vector<GroupInfo>& held, const GroupKey& k
   return nullptr;
 }
 
-// GROUP as typed: a group ID the profile holds, or the name of exactly one
-// of its groups.
-Result<GroupInfo, std::string> resolve(const std::vector<GroupInfo>& held, const std::string& ref) {
-  if (auto id = parse_group_id(ref)) {
-    if (const GroupInfo* g = find_info(held, *id)) return *g;
-    return fail("you are not in the group " + ref + " (see `nightjar group list`)");
-  } else if (starts_like_an_id(ref)) {
-    return fail("GROUP: " + to_string(id.error()));
-  }
-  std::vector<const GroupInfo*> named;
-  for (const auto& g : held)
-    if (g.name == ref) named.push_back(&g);
-  if (named.size() == 1) return *named.front();
-  if (named.empty()) return fail("no group named \"" + ref + "\" (see `nightjar group list`)");
-  return fail(std::to_string(named.size()) + " groups are named \"" + ref +
-              "\": give the group's ID (see `nightjar group list`)");
-}
-
-Result<std::vector<GroupInfo>, std::string> offline_groups(const CliOptions& o, const Identity& me) {
-  GroupStore store(o.profile_dir / "groups", me);
-  std::vector<std::string> errors;
-  auto groups = store.load_all(errors);
-  if (!errors.empty()) return fail("cannot read a group: " + errors.front());
-  std::vector<GroupInfo> out;
-  for (const auto& [key, g] : groups) out.push_back(group_info(g));
-  return out;
-}
-
 int list_groups(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
@@ -64,7 +36,7 @@ int list_groups(const CliOptions& o, std::ostream& out, std::ostream& err) {
     out << std::flush;
     return out ? exit_ok : exit_failure;
   }
-  auto g = resolve(*held, o.group);
+  auto g = resolve_group(*held, o.group);
   if (!succeeded(g, err)) return exit_failure;
   for (const auto& m : g->members) {
     const bool you = m.account == identity->account();
@@ -112,6 +84,34 @@ std::string done_text(const CliOptions& o) {
 
 }  // namespace
 
+// GROUP as typed: a group ID the profile holds, or the name of exactly one
+// of its groups.
+Result<GroupInfo, std::string> resolve_group(const std::vector<GroupInfo>& held, const std::string& ref) {
+  if (auto id = parse_group_id(ref)) {
+    if (const GroupInfo* g = find_info(held, *id)) return *g;
+    return fail("you are not in the group " + ref + " (see `nightjar group list`)");
+  } else if (starts_like_an_id(ref)) {
+    return fail("GROUP: " + to_string(id.error()));
+  }
+  std::vector<const GroupInfo*> named;
+  for (const auto& g : held)
+    if (g.name == ref) named.push_back(&g);
+  if (named.size() == 1) return *named.front();
+  if (named.empty()) return fail("no group named \"" + ref + "\" (see `nightjar group list`)");
+  return fail(std::to_string(named.size()) + " groups are named \"" + ref +
+              "\": give the group's ID (see `nightjar group list`)");
+}
+
+Result<std::vector<GroupInfo>, std::string> offline_groups(const CliOptions& o, const Identity& me) {
+  GroupStore store(o.profile_dir / "groups", me);
+  std::vector<std::string> errors;
+  auto groups = store.load_all(errors);
+  if (!errors.empty()) return fail("cannot read a group: " + errors.front());
+  std::vector<GroupInfo> out;
+  for (const auto& [key, g] : groups) out.push_back(group_info(g));
+  return out;
+}
+
 int run_group(const CliOptions& given, std::ostream& out, std::ostream& err) {
   if (given.command == Command::group_list || given.command == Command::group_members)
     return list_groups(given, out, err);
@@ -144,7 +144,7 @@ int run_group(const CliOptions& given, std::ostream& out, std::ostream& err) {
       });
       return;
     }
-    auto g = resolve(client->groups(), o.group);
+    auto g = resolve_group(client->groups(), o.group);
     if (!g) return session.finish(exit_failure, g.error());
     const GroupKey key = g->id;
     auto report = [&, key](Result<GroupChangeReport, std::string> r) {
@@ -170,7 +170,7 @@ int run_send_group(const CliOptions& o, const std::vector<std::uint8_t>& text, S
                    std::ostream& out) {
   return session.run([&] {
     Client& client = session.client();
-    auto g = resolve(client.groups(), o.group);
+    auto g = resolve_group(client.groups(), o.group);
     if (!g) return session.finish(exit_failure, g.error());
     const GroupInfo info = *g;
     client.send_group(info.id, text, [&, info](Result<SendReceipt, SendFailure> r) {

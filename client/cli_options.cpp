@@ -65,6 +65,10 @@ struct OptionTable {
                                           "the recipient: an account ID or a contact's name")};
   OptionPtr yes{new po::option_description("yes", po::bool_switch(),
                                            "do it without asking (for scripts)")};
+  OptionPtr local{new po::option_description("local", po::bool_switch(),
+                                             "purge: erase the local message history too")};
+  OptionPtr limit{new po::option_description("limit", po::value<std::size_t>()->value_name("N"),
+                                             "history: the last N messages (default 20)")};
   OptionPtr group{new po::option_description(
       "group", po::value<std::string>()->value_name("GROUP"),
       "send to a group you are in instead (its ID or its name)")};
@@ -111,7 +115,13 @@ struct OptionTable {
   }
   po::options_description for_purge() const {
     po::options_description d("Options of `nightjar purge`", line_length, description_length);
-    for (const auto& o : {yes, json, timeout})
+    for (const auto& o : {local, yes, json, timeout})
+      d.add(o);
+    return d;
+  }
+  po::options_description for_history() const {
+    po::options_description d("Options of `nightjar history`", line_length, description_length);
+    for (const auto& o : {limit, json})
       d.add(o);
     return d;
   }
@@ -124,7 +134,8 @@ struct OptionTable {
   po::options_description all() const {
     po::options_description d;
     for (const auto& o : {help, version, profile, network, passphrase_file, log_level, json,
-                          timeout, force, to, group, file, follow, delete_, yes, words})
+                          timeout, force, to, group, file, follow, delete_, yes, local, limit,
+                          words})
       d.add(o);
     return d;
   }
@@ -174,6 +185,8 @@ const char* command_name(Command c) {
       return "contact unblock";
     case Command::purge:
       return "purge";
+    case Command::history:
+      return "history";
     case Command::help:
       return "help";
     case Command::version:
@@ -243,7 +256,9 @@ std::set<std::string> specific_options(Command c) {
     case Command::contact_verify:
       return {"json", "yes"};
     case Command::purge:
-      return {"json", "yes", "timeout"};
+      return {"json", "yes", "timeout", "local"};
+    case Command::history:
+      return {"json", "limit"};
     case Command::group_create:
     case Command::group_add:
     case Command::group_remove:
@@ -267,8 +282,10 @@ Result<HelpTopic, UsageError> topic_of(const std::string& word) {
   if (word == "group") return HelpTopic::group;
   if (word == "contact") return HelpTopic::contact;
   if (word == "purge") return HelpTopic::purge;
+  if (word == "history") return HelpTopic::history;
   if (word == "help") return HelpTopic::general;
-  return usage("unknown command '" + word + "': the commands are id, send, recv, group, contact and purge");
+  return usage("unknown command '" + word +
+               "': the commands are id, send, recv, group, contact, history and purge");
 }
 
 bool flag(const po::variables_map& vm, const char* name) {
@@ -350,6 +367,10 @@ Result<Command, UsageError> command_of(const std::vector<std::string>& words) {
     for (const auto& [name, c] : subcommands)
       if (words[1] == name) return c;
     return usage("unknown subcommand 'contact " + words[1] + "': use " + all);
+  }
+  if (w == "history") {
+    if (words.size() > 2) return usage("unexpected argument '" + words[2] + "'");
+    return Command::history;
   }
   if (w == "purge") {
     if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
@@ -612,7 +633,17 @@ Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> a
   if (is_group_command(o.command)) {
     if (auto r = fill_group(words, o); !r) return r.failure();
   }
-  if (o.command == Command::purge) o.yes = flag(vm, "yes");
+  if (o.command == Command::purge) {
+    o.yes = flag(vm, "yes");
+    o.local = flag(vm, "local");
+  }
+  if (o.command == Command::history) {
+    if (words.size() > 1) o.conversation = words[1];
+    if (vm.count("limit")) {
+      o.limit = vm["limit"].as<std::size_t>();
+      if (o.limit == 0 || o.limit > 100'000) return usage("--limit: between 1 and 100000 messages");
+    }
+  }
   if (is_contact_command(o.command)) {
     o.yes = flag(vm, "yes");
     if (auto r = fill_contact(words, o); !r) return r.failure();
@@ -642,6 +673,7 @@ std::string help_text(HelpTopic topic) {
              "  group add GROUP ID...   invite accounts (group remove, promote, rename,\n"
              "                          leave, list, members: see `nightjar help group`)\n"
              "  send --group GROUP TEXT send TEXT to every member of GROUP\n"
+             "  history [NAME|GROUP]    your conversations, or one with delivery marks\n"
              "  purge                   erase everything the network holds for you\n"
              "  contact add NAME ID     know an account by NAME (contact list, remove,\n"
              "                          rename, verify, requests, block, unblock: see\n"
@@ -725,13 +757,25 @@ std::string help_text(HelpTopic topic) {
              "(or give --yes) to mark the contact verified. These commands work offline.\n\n"
           << with_common(table.for_contact(), table);
       break;
+    case HelpTopic::history:
+      out << "Usage: nightjar history [NAME|ID|GROUP] [--limit N] [--json] [OPTIONS]\n\n"
+             "Without an argument: your conversations, the most recent first, with their\n"
+             "unread messages. With one (a contact's name, an account ID, or a group's\n"
+             "name or ID): its last N messages, oldest first, each sent message with its\n"
+             "state: sending, stored (a quorum of the recipient's swarm holds it),\n"
+             "delivered (the recipient's client sent a receipt: contacts send them) or\n"
+             "failed. Showing a conversation marks it read. Works offline; the history\n"
+             "is kept encrypted in the profile (a year, 10000 messages per conversation).\n\n"
+          << with_common(table.for_history(), table);
+      break;
     case HelpTopic::purge:
-      out << "Usage: nightjar purge [--yes] [--json] [OPTIONS]\n\n"
+      out << "Usage: nightjar purge [--local] [--yes] [--json] [OPTIONS]\n\n"
              "Erases every message the network holds for your account: each member of\n"
              "your swarm is asked to delete what it stores for you (messages stored\n"
              "before the request; what others send afterwards arrives as usual). Your\n"
-             "prekey bundle stays published. Asks for confirmation on the terminal;\n"
-             "--yes confirms in advance (for scripts). This cannot be undone.\n\n"
+             "prekey bundle stays published. --local also erases the message history\n"
+             "kept in the profile. Asks for confirmation on the terminal; --yes\n"
+             "confirms in advance (for scripts). This cannot be undone.\n\n"
           << with_common(table.for_purge(), table);
       break;
     case HelpTopic::recv:

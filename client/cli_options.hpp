@@ -52,11 +52,12 @@ enum class Command {
   contact_requests,  // contact requests
   contact_block,     // contact block NAME|ID
   contact_unblock,   // contact unblock NAME|ID
-  purge,             // purge [--yes]
+  purge,             // purge [--local] [--yes]
+  history,           // history [NAME|ID|GROUP] [--limit N]
 };
 
 // What help_text() describes: everything, or one command.
-enum class HelpTopic { general, id, send, recv, group, contact, purge };
+enum class HelpTopic { general, id, send, recv, group, contact, purge, history };
 
 // Where the passphrase comes from, in order of precedence.
 enum class PassphraseSource { file, environment, terminal };
@@ -108,6 +109,12 @@ struct CliOptions {
   std::string contact_name;
   std::string contact_arg;
   bool yes = false;  // contact verify, purge: without asking
+  bool local = false;  // purge: the local history too
+
+  // history: whose conversation (a contact's name, an account ID, a group's
+  // name or ID; empty: the list of conversations), and how many messages.
+  std::string conversation;
+  std::size_t limit = 20;
   std::string group_name;            // group create, rename
 
   bool follow = false;  // recv

@@ -1,6 +1,8 @@
 // send and recv: one Client on a loop of the command's own, from start to
 // stop (see cli_commands.hpp).
 #include <fcntl.h>
+#pragma GCC diagnostic ignored "-Wnull-dereference"  // Boost.Program_options, see node/main.cpp
+#include <boost/program_options.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -38,6 +41,34 @@ Result<NetworkConfig, std::string> load_network(const CliOptions& o) {
                 ": pass --network FILE or set NIGHTJAR_NETWORK (the network's operators "
                 "publish it; `nightjar-node --authority` writes one for a new network)");
   return NetworkConfig::load(o.network_file);
+}
+
+Result<ProfileSettings, std::string> load_settings(const CliOptions& o) {
+  ProfileSettings s;
+  const fs::path file = o.profile_dir / settings_file_name;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return s;
+  std::ifstream in(file);
+  if (!in) return fail("cannot read " + file.string());
+  namespace po = boost::program_options;
+  po::options_description keys;
+  std::uint64_t days = s.history.max_age_ms / (24ull * 3600 * 1000);
+  std::size_t messages = s.history.max_per_conversation;
+  keys.add_options()("history-days", po::value<std::uint64_t>(&days))(
+      "history-messages", po::value<std::size_t>(&messages))("receipts", po::value<bool>(&s.receipts));
+  try {
+    po::variables_map vm;
+    po::store(po::parse_config_file(in, keys), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(file.string() + ": " + e.what());
+  }
+  if (days < 1 || days > 36500) return fail(file.string() + ": history-days: between 1 and 36500");
+  if (messages < 1 || messages > 1'000'000)
+    return fail(file.string() + ": history-messages: between 1 and 1000000");
+  s.history.max_age_ms = days * 24ull * 3600 * 1000;
+  s.history.max_per_conversation = messages;
+  return s;
 }
 
 namespace {
@@ -169,6 +200,7 @@ int run_purge(const CliOptions& o, std::ostream& out, std::ostream& err) {
       return exit_failure;
     }
     out << "This erases every message the network holds for " << format_account_id(identity->account())
+        << (o.local ? ", and the message history in " + o.profile_dir.string() : std::string())
         << ".\nIt cannot be undone. Type \"yes\" to go on: " << std::flush;
     std::string answer;
     if (!std::getline(std::cin, answer) || answer != "yes") {
@@ -182,21 +214,27 @@ int run_purge(const CliOptions& o, std::ostream& out, std::ostream& err) {
       if (session.finished()) return;
       if (!r) return session.finish(exit_failure, "cannot purge: " + r.error());
       for (const auto& p : r->problems) spdlog::warn("purge: {}", p);
+      std::optional<std::string> local_error;
+      if (o.local)
+        if (auto erased = session.client().erase_history(); !erased) local_error = erased.error();
       if (o.json) {
         nlohmann::ordered_json j;
         j["members"] = r->members;
         j["reached"] = r->reached;
         j["deleted"] = r->deleted;
         j["problems"] = r->problems;
+        if (o.local) j["history_erased"] = !local_error;
         out << j.dump() << "\n";
       } else {
         out << "erased what " << r->reached << " of " << r->members
             << " members of your swarm held for you (" << r->deleted << " message"
             << (r->deleted == 1 ? "" : "s") << ")";
         if (r->reached < r->members) out << "; run it again to reach the others";
+        if (o.local && !local_error) out << "; the local history is erased";
         out << "\n";
       }
       out << std::flush;
+      if (local_error) return session.finish(exit_failure, "cannot erase the local history: " + *local_error);
       session.finish(r->reached == r->members ? exit_ok : exit_failure,
                      r->reached == r->members ? std::string() : "not every member was reached");
     });

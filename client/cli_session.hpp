@@ -28,6 +28,23 @@ bool succeeded(const Result<T, std::string>& r, std::ostream& err) {
 
 Result<NetworkConfig, std::string> load_network(const CliOptions& o);
 
+// The profile's settings file, PROFILE/nightjar.conf ("key = value" lines,
+// '#' comments; docs/CLI.md): how long the history is kept and whether
+// delivery receipts are sent. Defaults when there is no file; an unknown
+// key or a bad value is an error naming the file.
+inline constexpr std::string_view settings_file_name = "nightjar.conf";
+struct ProfileSettings {
+  HistoryLimits history;
+  bool receipts = true;
+};
+Result<ProfileSettings, std::string> load_settings(const CliOptions& o);
+
+// GROUP as typed: a group ID the profile holds, or the name of exactly one
+// of its groups (client/cli_groups.cpp).
+Result<GroupInfo, std::string> resolve_group(const std::vector<GroupInfo>& held, const std::string& ref);
+// The profile's groups, read offline.
+Result<std::vector<GroupInfo>, std::string> offline_groups(const CliOptions& o, const Identity& me);
+
 // Logs of the client library (and of spdlog's default logger, which the
 // link layer falls back to) go to stderr, so stdout carries only results.
 std::shared_ptr<spdlog::logger> stderr_logger(const std::string& level);
@@ -40,7 +57,13 @@ class Session {
   Session(const CliOptions& o, NetworkConfig network, Identity identity, std::ostream& err)
       : options_(o), err_(err) {
     uv_loop_init(&loop_);
+    auto settings = load_settings(o);
+    if (!settings) settings_error_ = settings.error();
     ClientOptions co;
+    if (settings) {
+      co.history_limits = settings->history;
+      co.delivery_receipts = settings->receipts;
+    }
     co.network = std::move(network);
     co.profile_dir = o.profile_dir;
     co.delete_after_read = o.delete_after_read;
@@ -63,6 +86,10 @@ class Session {
   std::function<void()> on_signal = [this] { finish(exit_failure, "interrupted"); };
 
   int run(std::function<void()> on_ready) {
+    if (!settings_error_.empty()) {
+      print_error(err_, settings_error_);
+      return exit_failure;
+    }
     for (uv_signal_t* s : {&sigint_, &sigterm_}) {
       uv_signal_init(&loop_, s);
       s->data = this;
@@ -116,6 +143,7 @@ class Session {
   std::unique_ptr<Client> client_;
   bool finished_ = false;
   int code_ = exit_ok;
+  std::string settings_error_;
 };
 
 // send --group: the text to the group o.group names (client/cli_groups.cpp).

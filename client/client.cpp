@@ -249,6 +249,7 @@ void Client::start(ReadyHandler ready, std::chrono::milliseconds timeout) {
         std::make_unique<ConversationStore>(m.options.profile_dir / "conversations", m.identity);
     m.load_groups();
     m.load_contacts();
+    m.load_history();
   }
   m.jobs.every(tick_ms, [&m] { m.tick(); });
 
@@ -357,8 +358,14 @@ void Client::send(const AccountKey& to, Bytes text, SendHandler done) {
     return m.fail_send_soon(std::move(done), {SendError::not_ready, "no directory yet"});
   if (text.size() > max_message_bytes)
     return m.fail_send_soon(std::move(done), m.seal_failure(SealError::message_too_large));
-  if (!m.options.forward_secret) return m.send_v1(to, text, std::move(done));
-  m.send_v2(to, std::vector<std::uint8_t>(text.begin(), text.end()), std::move(done));
+  // Recorded as `sending` before anything leaves; its outcome moves it on.
+  const auto seq = m.record_sent(ConversationKey{false, to}, text);
+  SendHandler recorded = [&m, seq, done = std::move(done)](Result<SendReceipt, SendFailure> r) {
+    m.record_outcome(seq, r);
+    done(std::move(r));
+  };
+  if (!m.options.forward_secret) return m.send_v1(to, text, std::move(recorded));
+  m.send_v2(to, std::vector<std::uint8_t>(text.begin(), text.end()), std::move(recorded));
 }
 
 const Identity& Client::identity() const { return impl_->identity; }

@@ -42,6 +42,7 @@
 #include "client/fragments.hpp"
 #include "client/contacts.hpp"
 #include "client/group.hpp"
+#include "client/history.hpp"
 #include "client/identity.hpp"
 #include "client/path_selector.hpp"
 #include "client/prekeys.hpp"
@@ -92,6 +93,17 @@ struct ClientOptions {
   // that published a prekey bundle, version 1 to the others. Off: version 1
   // only. Version 2 envelopes received are opened either way.
   bool forward_secret = true;
+  // Keep every message sent and received in the profile's history
+  // (client/history.hpp), within these bounds. Off, or without a profile:
+  // no history.
+  bool keep_history = true;
+  HistoryLimits history_limits;
+  // Send each contact a delivery receipt (a forward-secret message) for
+  // their 1:1 messages this client hands over. Receipts that arrive move
+  // sent messages to `delivered` whatever this says.
+  bool delivery_receipts = true;
+  // A sent message's delivery state changed (stored, delivered, failed).
+  std::function<void(const HistoryEntry&)> on_delivery_state;
   // Things the user should be told that are not messages (a conversation
   // whose state was lost and is started again, a message that could not be
   // opened). Called on the loop's thread.
@@ -145,6 +157,7 @@ struct ClientStats {
   std::uint64_t group_controls_sent = 0;             // 1:1 messages of group controls acknowledged
   std::uint64_t group_retrieves = 0;
   std::uint64_t blocked_dropped = 0;  // messages from blocked accounts, dropped unseen
+  std::uint64_t receipts_sent = 0, receipts_received = 0;
   std::int64_t clock_offset_ms = 0;
 };
 
@@ -244,8 +257,9 @@ class Client {
   std::optional<GroupInfo> group(const GroupKey& id) const;  // nullopt: not held
   // What a short-lived run (the CLI) waits for before it stops: the prekey
   // bundle published once by this process (so that others can start
-  // conversations with this account after its first run), and the group
-  // outbox flushed. `done` whatever their outcome.
+  // conversations with this account after its first run), the group
+  // outbox flushed, and the delivery receipts under way sent. `done`
+  // whatever their outcome.
   void settle(std::function<void()> done);
   // Sends what waits in the group outbox now and waits for what is under
   // way; `done` when every entry was tried once.
@@ -259,6 +273,12 @@ class Client {
   // `change` fails, or when the profile's book did not open).
   Result<void, std::string> change_contacts(
       const std::function<Result<void, std::string>(ContactBook&)>& change);
+
+  // --- History (client/history.hpp): every message sent and received, and
+  // the sent ones' delivery states. Empty without a profile.
+  const History& history() const;
+  Result<void, std::string> mark_read(const ConversationKey& conversation);
+  Result<void, std::string> erase_history();
 
   const Identity& identity() const;
   std::shared_ptr<const Directory> directory() const;

@@ -173,6 +173,7 @@ Result<std::optional<OpenedEnvelope>, std::string> Client::Impl::open_v2(Bytes b
   out.body = std::move(r->content.body);
   out.forward_secret = true;
   out.group_control = (r->content.flags & v2::flag_group) != 0;
+  out.receipt = (r->content.flags & v2::flag_receipt) != 0;
   out.journal_key = r->journal_key;
   return std::optional<OpenedEnvelope>{std::move(out)};
 }

@@ -220,6 +220,7 @@ void Client::Impl::deliver_group_message(const GroupKey& key, group::GroupMessag
   ReceivedMessage done = std::move(**added);
   done.group = key;
   if (!admit(done)) return;
+  record_received(done);
   ++stats.group_received;
   if (!passes.empty() && passes.front().on_message)
     passes.front().on_message(done);
@@ -473,15 +474,24 @@ void Client::send_group(const GroupKey& key, Bytes text, SendHandler done) {
   // The chain moved on: saved before anything leaves (a message key is never used twice).
   m.save_group(g);
   ++m.stats.group_sent;
-  m.start_send_job(*g.head_mailbox(), content.message_id, std::move(envelopes), true, std::move(done),
+  const auto seq = m.record_sent(ConversationKey{true, key}, text);
+  m.start_send_job(*g.head_mailbox(), content.message_id, std::move(envelopes), true,
+                   [&m, seq, done = std::move(done)](Result<SendReceipt, SendFailure> r) {
+                     m.record_outcome(seq, r);
+                     done(std::move(r));
+                   },
                    Namespace::groups);
 }
 
 void Client::settle(std::function<void()> done) {
   Impl& m = *impl_;
   m.jobs.call_later(std::chrono::milliseconds(0), [this, &m, done = std::move(done)]() mutable {
-    auto then = [this, done = std::move(done)]() mutable {
-      flush_group_outbox([done = std::move(done)](Result<GroupChangeReport, std::string>) { done(); });
+    auto then = [this, &m, done = std::move(done)]() mutable {
+      flush_group_outbox([&m, done = std::move(done)](Result<GroupChangeReport, std::string>) mutable {
+        // Delivery receipts under way go before the command ends.
+        if (m.receipts_in_flight == 0) return done();
+        m.receipt_waiters.push_back(std::move(done));
+      });
     };
     if (m.options.publish_prekeys && m.stats.bundles_published == 0 && m.directory) {
       if (m.publishing) return m.publish_waiters.push_back(std::move(then));

@@ -153,6 +153,21 @@ struct Client::Impl {
   // over: false when its sender is blocked (dropped unseen); otherwise
   // marks a 1:1 message from a stranger as a request.
   bool admit(ReceivedMessage& m);
+  // History and delivery receipts (client_history.cpp).
+  History history;
+  std::map<AccountKey, std::vector<MessageId>> receipts_due;  // sent after a batch
+  std::size_t receipts_in_flight = 0;
+  // Receipts for messages whose acknowledgement has not come back yet (a
+  // receipt can overtake it): applied when it does. Bounded.
+  std::map<std::pair<ConversationKey, MessageId>, std::uint64_t> early_receipts;
+  std::vector<std::function<void()>> receipt_waiters;  // settle(): called when none is in flight
+  void load_history();
+  std::optional<std::uint64_t> record_sent(const ConversationKey& c, Bytes text);
+  void record_outcome(std::optional<std::uint64_t> seq, const Result<SendReceipt, SendFailure>& r);
+  void record_received(const ReceivedMessage& m);
+  void handle_receipt(const ReceivedMessage& m);
+  // After a batch of messages: the history made durable, receipts sent.
+  void after_batch();
   void save_contacts();
   void load_contacts();
   std::map<GroupKey, group::Group> groups;

@@ -287,7 +287,7 @@ void Client::Impl::handle_messages(const std::vector<StoredMessage>& messages) {
     pending_fragments.erase(key);
   }
   save_journals();
-  save_contacts();
+  after_batch();
   if (options.delete_after_read && !to_delete.empty()) delete_handled(to_delete);
 }
 
@@ -303,7 +303,9 @@ void Client::Impl::save_journals() {
 
 void Client::Impl::deliver(ReceivedMessage m) {
   if (m.group_control) return handle_group_controls(m.sender, m.text);
+  if (m.receipt) return handle_receipt(m);
   if (!admit(m)) return;
+  record_received(m);
   ++stats.received;
   if (!passes.empty() && passes.front().on_message)
     passes.front().on_message(m);

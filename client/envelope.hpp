@@ -70,6 +70,7 @@ struct OpenedEnvelope {
   std::vector<std::uint8_t> body;
   bool forward_secret = false;  // a version 2 envelope (client/envelope_v2.hpp)
   bool group_control = false;   // version 2 with flag_group: group controls, not a message to show
+  bool receipt = false;         // version 2 with flag_receipt: a delivery receipt, not shown
   Hash256 journal_key;          // version 2: its entry in the conversation's journal
 };
 

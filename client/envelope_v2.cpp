@@ -42,7 +42,7 @@ Result<Content, OpenError> decode_content(Bytes bytes) {
   if (bytes.size() < content_fixed_bytes) return fail(OpenError::malformed);
   Content c;
   c.flags = bytes[0];
-  if (c.flags != 0 && c.flags != flag_control && c.flags != flag_group)
+  if (c.flags != 0 && c.flags != flag_control && c.flags != flag_group && c.flags != flag_receipt)
     return fail(OpenError::malformed);
   c.timestamp_ms = load_u64(&bytes[1]);
   std::memcpy(c.message_id.data(), &bytes[9], 16);

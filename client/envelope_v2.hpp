@@ -60,6 +60,7 @@ inline constexpr std::uint32_t min_max_body_bytes = prekey_message_overhead + 16
 
 inline constexpr std::uint8_t flag_control = 0x01;  // no content to show (a session start or reset)
 inline constexpr std::uint8_t flag_group = 0x02;    // the body is group controls (client/group_messages.hpp)
+inline constexpr std::uint8_t flag_receipt = 0x04;  // the body is a delivery receipt (client/history.hpp)
 
 std::size_t overhead(Kind k);
 // The three envelope sizes, smallest first, the same for both kinds:

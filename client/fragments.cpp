@@ -79,9 +79,10 @@ Result<std::optional<ReceivedMessage>, ReassemblyError> Reassembler::add(OpenedE
   auto found = index_.find(key);
   if (found == index_.end() && f.count == 1) {
     remember_completed(key);
-    return std::optional<ReceivedMessage>{ReceivedMessage{f.sender, f.timestamp_ms, f.message_id,
-                                                          std::move(f.body), f.forward_secret,
-                                                          std::nullopt, f.group_control}};
+    ReceivedMessage whole{f.sender,         f.timestamp_ms, f.message_id, std::move(f.body),
+                          f.forward_secret, std::nullopt,   f.group_control};
+    whole.receipt = f.receipt;
+    return std::optional<ReceivedMessage>{std::move(whole)};
   }
   const std::size_t cost = f.body.size() + fragment_cost;
   if (cost > limits_.max_pending_bytes) {

@@ -54,6 +54,8 @@ struct ReceivedMessage {
   // A 1:1 message from an account that is not a contact (a message
   // request, client/contacts.hpp): shown apart until accepted or blocked.
   bool request = false;
+  // A delivery receipt (one fragment, version 2): the client handles it.
+  bool receipt = false;
 };
 
 struct ReassemblerLimits {

@@ -561,3 +561,67 @@ TEST_CASE("nightjar purge erases what the swarm holds, and only when confirmed",
   }
   CHECK(loop.drain_and_close());
 }
+
+TEST_CASE("nightjar history shows delivery states, and purge --local erases it", "[cli][history]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person ann = person(dir / "ann", network, "ann's passphrase");
+    Person ben = person(dir / "ben", network, "ben's passphrase");
+    for (Person* p : {&ann, &ben}) {
+      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      REQUIRE(shown.exit_code == 0);
+      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+      REQUIRE(cli.run({"recv"}, p->env).exit_code == 0);  // publishes the prekey bundle
+    }
+    REQUIRE(cli.run({"contact", "add", "ben", ben.id}, ann.env).exit_code == 0);
+    REQUIRE(cli.run({"contact", "add", "ann", ann.id}, ben.env).exit_code == 0);
+    REQUIRE(cli.run({"send", "--to", "ben", "see you at nine"}, ann.env).exit_code == 0);
+    Outcome h = cli.run({"history", "ben"}, ann.env);
+    INFO(show(h));
+    REQUIRE(h.exit_code == 0);
+    CHECK(h.out.find("] you: see you at nine  (stored)") != std::string::npos);
+    // Ben reads it (and sends a receipt before recv ends); Ann's next recv
+    // takes the receipt in.
+    REQUIRE(cli.run({"recv"}, ben.env).exit_code == 0);
+    REQUIRE(cli.run({"recv"}, ann.env).exit_code == 0);
+    h = cli.run({"history", "ben", "--json"}, ann.env);
+    INFO(show(h));
+    REQUIRE(h.exit_code == 0);
+    auto lines = lines_of(h.out);
+    REQUIRE(lines.size() == 1);
+    auto e = nlohmann::json::parse(lines[0]);
+    CHECK(e.at("state") == "delivered");
+    CHECK(e.at("direction") == "out");
+    CHECK(e.at("text") == "see you at nine");
+    // Ben's side: one unread conversation, read once shown.
+    Outcome list = cli.run({"history", "--json"}, ben.env);
+    REQUIRE(list.exit_code == 0);
+    auto c = nlohmann::json::parse(lines_of(list.out).at(0));
+    CHECK(c.at("name") == "ann");
+    CHECK(c.at("unread") == 1);
+    REQUIRE(cli.run({"history", "ann"}, ben.env).exit_code == 0);
+    list = cli.run({"history", "--json"}, ben.env);
+    CHECK(nlohmann::json::parse(lines_of(list.out).at(0)).at("unread") == 0);
+    // Unknown names are one line and exit 1.
+    const Outcome unknown = cli.run({"history", "zed"}, ann.env);
+    CHECK(unknown.exit_code == 1);
+    CHECK(unknown.err ==
+          "nightjar: no contact or group named \"zed\" (nightjar contact list, nightjar group list)\n");
+    // purge --local: the network's copies and the local history go.
+    const Outcome purged = cli.run({"purge", "--local", "--yes"}, ben.env);
+    INFO(show(purged));
+    REQUIRE(purged.exit_code == 0);
+    CHECK(purged.out.find("the local history is erased") != std::string::npos);
+    CHECK(cli.run({"history"}, ben.env).out == "no messages yet\n");
+  }
+  CHECK(loop.drain_and_close());
+}
