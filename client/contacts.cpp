@@ -294,6 +294,11 @@ Result<ContactBook, std::string> ContactBook::decode(Bytes bytes) {
     book.blocked_[a] = true;
   }
   if (r.remaining() != 0) return bad("bytes after the end");
+  // One encoding per book (sorted, no repeats): anything else was not
+  // written by encode().
+  const auto again = book.encode();
+  if (!std::equal(again.begin(), again.end(), bytes.begin(), bytes.end()))
+    return bad("not in its canonical order");
   return book;
 }
 

@@ -2,6 +2,8 @@
 // blocking, the sealed file, and resolving what a user typed.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "client/contacts.hpp"
 #include "client/identity.hpp"
 #include "routing/key_file.hpp"
@@ -147,6 +149,16 @@ TEST_CASE("the contact book's bytes refuse damage", "[contacts][unit]") {
   auto longer = bytes;
   longer.push_back(0);
   CHECK_FALSE(ContactBook::decode(longer).ok());
+  // Two blocked accounts in the wrong order: not what encode() writes.
+  ContactBook two;
+  const AccountKey x = account(rng), y = account(rng);
+  REQUIRE(two.block(x).ok());
+  REQUIRE(two.block(y).ok());
+  auto swapped = two.encode();
+  const std::size_t at = swapped.size() - 64;
+  std::rotate(swapped.begin() + static_cast<std::ptrdiff_t>(at), swapped.begin() + static_cast<std::ptrdiff_t>(at + 32),
+              swapped.end());
+  CHECK(ContactBook::decode(swapped).error() == "the contacts file is damaged: not in its canonical order");
   auto version = bytes;
   version[0] = 9;
   CHECK(ContactBook::decode(version).error() == "the contacts file has an unknown version 9");
