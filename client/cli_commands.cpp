@@ -129,6 +129,8 @@ int run_command(const CliOptions& options, std::ostream& out, std::ostream& err)
       return run_purge(options, out, err);
     case Command::history:
       return run_history(options, out, err);
+    case Command::daemon:
+      return run_daemon(options, out, err);
   }
   return failure(err, "unknown command");
 }

@@ -40,5 +40,7 @@ Result<CliOptions, std::string> resolve_names(const CliOptions& options, const I
 int run_purge(const CliOptions& options, std::ostream& out, std::ostream& err);
 // `history` (client/cli_history.cpp): offline, from the profile.
 int run_history(const CliOptions& options, std::ostream& out, std::ostream& err);
+// `daemon` (client/cli_daemon.cpp): JSON-RPC 2.0 until a signal.
+int run_daemon(const CliOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace nightjar::client::cli

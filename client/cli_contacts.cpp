@@ -121,6 +121,8 @@ Result<CliOptions, std::string> resolve_names(const CliOptions& o, const Identit
 int run_contact(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
+  auto lock = ProfileLock::take(o);
+  if (!succeeded(lock, err)) return exit_failure;
   auto loaded = ContactBook::load(contacts_file(o), *identity);
   if (!loaded) {
     print_error(err, "cannot read the contact book: " + loaded.error());

@@ -44,13 +44,23 @@ std::string entry_line(const HistoryEntry& e, const Names& names) {
 }
 
 nlohmann::ordered_json entry_json(const HistoryEntry& e, const Names& names) {
+  return history_entry_json(e, names.contacts);
+}
+
+std::string dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+nlohmann::ordered_json history_entry_json(const HistoryEntry& e, const ContactBook& contacts) {
   const bool utf8 = is_valid_utf8(e.text);
   nlohmann::ordered_json j;
   j["seq"] = e.seq;
   j["direction"] = e.outgoing ? "out" : "in";
   j["sender"] = format_account_id(e.sender);
   if (!e.outgoing) {
-    if (const Contact* c = names.contacts.find(e.sender)) j["sender_name"] = c->name;
+    if (const Contact* c = contacts.find(e.sender)) j["sender_name"] = c->name;
   }
   j["message_id"] = e.message_id.is_zero() ? std::string() : e.message_id.hex();
   j["timestamp_ms"] = e.sent_ms;
@@ -64,12 +74,20 @@ nlohmann::ordered_json entry_json(const HistoryEntry& e, const Names& names) {
   return j;
 }
 
-std::string dump(const nlohmann::ordered_json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+nlohmann::ordered_json conversation_json(const ConversationSummary& s, const ContactBook& contacts,
+                                         const std::vector<GroupInfo>& groups) {
+  const Names names{contacts, groups};
+  nlohmann::ordered_json j;
+  j["conversation"] = s.conversation.group ? format_group_id(s.conversation.key)
+                                           : format_account_id(s.conversation.key);
+  j["kind"] = s.conversation.group ? "group" : "account";
+  j["name"] = names.of(s.conversation);
+  j["messages"] = s.messages;
+  j["unread"] = s.unread;
+  j["last"] = history_entry_json(s.last, contacts);
+  return j;
 }
 
-// What the user typed: an account ID, a group ID, a contact's name or a
-// group's name.
 Result<ConversationKey, std::string> conversation_of(const std::string& text, const ContactBook& book,
                                                      const std::vector<GroupInfo>& groups) {
   if (auto a = parse_account_id(text)) return ConversationKey{false, *a};
@@ -84,11 +102,11 @@ Result<ConversationKey, std::string> conversation_of(const std::string& text, co
   return fail("no contact or group named \"" + text + "\" (nightjar contact list, nightjar group list)");
 }
 
-}  // namespace
-
 int run_history(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
+  auto lock = ProfileLock::take(o);
+  if (!succeeded(lock, err)) return exit_failure;
   auto book = ContactBook::load(o.profile_dir / "contacts", *identity);
   if (!book) {
     print_error(err, "cannot read the contact book: " + book.error());
@@ -108,15 +126,7 @@ int run_history(const CliOptions& o, std::ostream& out, std::ostream& err) {
     const auto list = history->conversations();
     for (const auto& s : list) {
       if (o.json) {
-        nlohmann::ordered_json j;
-        j["conversation"] = s.conversation.group ? format_group_id(s.conversation.key)
-                                                 : format_account_id(s.conversation.key);
-        j["kind"] = s.conversation.group ? "group" : "account";
-        j["name"] = names.of(s.conversation);
-        j["messages"] = s.messages;
-        j["unread"] = s.unread;
-        j["last"] = entry_json(s.last, names);
-        out << dump(j) << "\n";
+        out << dump(conversation_json(s, *book, *groups)) << "\n";
       } else {
         out << printable_text(as_bytes(names.of(s.conversation))) << (s.conversation.group ? " (group)" : "")
             << ": " << s.messages << " message" << (s.messages == 1 ? "" : "s");

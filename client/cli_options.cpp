@@ -65,6 +65,10 @@ struct OptionTable {
                                           "the recipient: an account ID or a contact's name")};
   OptionPtr yes{new po::option_description("yes", po::bool_switch(),
                                            "do it without asking (for scripts)")};
+  OptionPtr stdio{new po::option_description("stdio", po::bool_switch(),
+                                             "daemon: speak JSON-RPC on standard input and output")};
+  OptionPtr socket{new po::option_description("socket", po::value<std::string>()->value_name("PATH"),
+                                              "daemon: the Unix socket (default PROFILE/daemon.sock)")};
   OptionPtr local{new po::option_description("local", po::bool_switch(),
                                              "purge: erase the local message history too")};
   OptionPtr limit{new po::option_description("limit", po::value<std::size_t>()->value_name("N"),
@@ -119,6 +123,12 @@ struct OptionTable {
       d.add(o);
     return d;
   }
+  po::options_description for_daemon() const {
+    po::options_description d("Options of `nightjar daemon`", line_length, description_length);
+    for (const auto& o : {stdio, socket, timeout})
+      d.add(o);
+    return d;
+  }
   po::options_description for_history() const {
     po::options_description d("Options of `nightjar history`", line_length, description_length);
     for (const auto& o : {limit, json})
@@ -135,7 +145,7 @@ struct OptionTable {
     po::options_description d;
     for (const auto& o : {help, version, profile, network, passphrase_file, log_level, json,
                           timeout, force, to, group, file, follow, delete_, yes, local, limit,
-                          words})
+                          stdio, socket, words})
       d.add(o);
     return d;
   }
@@ -187,6 +197,8 @@ const char* command_name(Command c) {
       return "purge";
     case Command::history:
       return "history";
+    case Command::daemon:
+      return "daemon";
     case Command::help:
       return "help";
     case Command::version:
@@ -259,6 +271,8 @@ std::set<std::string> specific_options(Command c) {
       return {"json", "yes", "timeout", "local"};
     case Command::history:
       return {"json", "limit"};
+    case Command::daemon:
+      return {"stdio", "socket", "timeout"};
     case Command::group_create:
     case Command::group_add:
     case Command::group_remove:
@@ -283,9 +297,10 @@ Result<HelpTopic, UsageError> topic_of(const std::string& word) {
   if (word == "contact") return HelpTopic::contact;
   if (word == "purge") return HelpTopic::purge;
   if (word == "history") return HelpTopic::history;
+  if (word == "daemon") return HelpTopic::daemon;
   if (word == "help") return HelpTopic::general;
   return usage("unknown command '" + word +
-               "': the commands are id, send, recv, group, contact, history and purge");
+               "': the commands are id, send, recv, group, contact, history, purge and daemon");
 }
 
 bool flag(const po::variables_map& vm, const char* name) {
@@ -367,6 +382,10 @@ Result<Command, UsageError> command_of(const std::vector<std::string>& words) {
     for (const auto& [name, c] : subcommands)
       if (words[1] == name) return c;
     return usage("unknown subcommand 'contact " + words[1] + "': use " + all);
+  }
+  if (w == "daemon") {
+    if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
+    return Command::daemon;
   }
   if (w == "history") {
     if (words.size() > 2) return usage("unexpected argument '" + words[2] + "'");
@@ -637,6 +656,15 @@ Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> a
     o.yes = flag(vm, "yes");
     o.local = flag(vm, "local");
   }
+  if (o.command == Command::daemon) {
+    o.stdio = flag(vm, "stdio");
+    if (vm.count("socket")) {
+      if (o.stdio) return usage("--stdio or --socket, not both");
+      o.socket_path = vm["socket"].as<std::string>();
+      if (o.socket_path.empty()) return usage("--socket: the path is empty");
+      if (o.socket_path.string().size() > 100) return usage("--socket: a socket path is at most 100 bytes");
+    }
+  }
   if (o.command == Command::history) {
     if (words.size() > 1) o.conversation = words[1];
     if (vm.count("limit")) {
@@ -649,6 +677,10 @@ Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> a
     if (auto r = fill_contact(words, o); !r) return r.failure();
   }
   return o;
+}
+
+const char* command_label(Command c) {
+  return command_name(c);
 }
 
 std::string version_text() {
@@ -675,6 +707,7 @@ std::string help_text(HelpTopic topic) {
              "  send --group GROUP TEXT send TEXT to every member of GROUP\n"
              "  history [NAME|GROUP]    your conversations, or one with delivery marks\n"
              "  purge                   erase everything the network holds for you\n"
+             "  daemon                  run for programs: JSON-RPC on a socket or stdio\n"
              "  contact add NAME ID     know an account by NAME (contact list, remove,\n"
              "                          rename, verify, requests, block, unblock: see\n"
              "                          `nightjar help contact`); a NAME works wherever\n"
@@ -756,6 +789,17 @@ std::string help_text(HelpTopic topic) {
              "contact's: compare them with the person on a channel you trust, then confirm\n"
              "(or give --yes) to mark the contact verified. These commands work offline.\n\n"
           << with_common(table.for_contact(), table);
+      break;
+    case HelpTopic::daemon:
+      out << "Usage: nightjar daemon [--stdio | --socket PATH] [OPTIONS]\n\n"
+             "Runs the client until SIGINT or SIGTERM (with --stdio: until standard input\n"
+             "ends) for programs to drive with JSON-RPC 2.0, one object per line: send,\n"
+             "subscribe (notifications of messages, delivery states and group changes),\n"
+             "history, contacts.*, groups.*, id.show (docs/JSONRPC.md). It listens on a\n"
+             "Unix socket in the profile (mode 0600) unless --stdio is given. One process\n"
+             "per profile: while it runs, other nightjar commands on the profile refuse\n"
+             "and say which process holds it.\n\n"
+          << with_common(table.for_daemon(), table);
       break;
     case HelpTopic::history:
       out << "Usage: nightjar history [NAME|ID|GROUP] [--limit N] [--json] [OPTIONS]\n\n"

@@ -54,10 +54,11 @@ enum class Command {
   contact_unblock,   // contact unblock NAME|ID
   purge,             // purge [--local] [--yes]
   history,           // history [NAME|ID|GROUP] [--limit N]
+  daemon,            // daemon [--stdio | --socket PATH]
 };
 
 // What help_text() describes: everything, or one command.
-enum class HelpTopic { general, id, send, recv, group, contact, purge, history };
+enum class HelpTopic { general, id, send, recv, group, contact, purge, history, daemon };
 
 // Where the passphrase comes from, in order of precedence.
 enum class PassphraseSource { file, environment, terminal };
@@ -115,6 +116,11 @@ struct CliOptions {
   // name or ID; empty: the list of conversations), and how many messages.
   std::string conversation;
   std::size_t limit = 20;
+
+  // daemon: JSON-RPC over standard input and output, or a Unix socket
+  // (empty: PROFILE/daemon.sock).
+  bool stdio = false;
+  std::filesystem::path socket_path;
   std::string group_name;            // group create, rename
 
   bool follow = false;  // recv
@@ -135,5 +141,7 @@ Result<CliOptions, UsageError> parse_command_line(std::span<const std::string> a
 // The text `--help` prints for a topic (several lines, ends with '\n').
 std::string help_text(HelpTopic topic);
 std::string version_text();
+// How `nightjar help` writes a command ("group add", "daemon").
+const char* command_label(Command c);
 
 }  // namespace nightjar::client::cli

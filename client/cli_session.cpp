@@ -1,6 +1,7 @@
 // send and recv: one Client on a loop of the command's own, from start to
 // stop (see cli_commands.hpp).
 #include <fcntl.h>
+#include <sys/file.h>
 #pragma GCC diagnostic ignored "-Wnull-dereference"  // Boost.Program_options, see node/main.cpp
 #include <boost/program_options.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -41,6 +42,35 @@ Result<NetworkConfig, std::string> load_network(const CliOptions& o) {
                 ": pass --network FILE or set NIGHTJAR_NETWORK (the network's operators "
                 "publish it; `nightjar-node --authority` writes one for a new network)");
   return NetworkConfig::load(o.network_file);
+}
+
+Result<ProfileLock, std::string> ProfileLock::take(const CliOptions& o) {
+  const fs::path file = o.profile_dir / "lock";
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return fail("cannot open " + file.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[128] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    const auto nl = holder.find('\n');
+    const std::string pid = holder.substr(0, nl);
+    const std::string command = nl == std::string::npos ? std::string() : holder.substr(nl + 1);
+    return fail("the profile " + o.profile_dir.string() + " is in use by `nightjar " +
+                (command.empty() ? std::string("?") : command.substr(0, command.find('\n'))) + "` (PID " +
+                (pid.empty() ? std::string("?") : pid) + ")" +
+                (command.rfind("daemon", 0) == 0 ? ": use its API (docs/JSONRPC.md), or stop it" : ""));
+  }
+  const std::string me = std::to_string(::getpid()) + "\n" + command_label(o.command) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+    ::close(fd);
+    return fail("cannot write " + file.string() + ": " + std::strerror(errno));
+  }
+  return ProfileLock(fd);
+}
+
+ProfileLock::~ProfileLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
 Result<ProfileSettings, std::string> load_settings(const CliOptions& o) {

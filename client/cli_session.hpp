@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -39,9 +40,34 @@ struct ProfileSettings {
 };
 Result<ProfileSettings, std::string> load_settings(const CliOptions& o);
 
+// One process per profile: an exclusive lock (flock) on PROFILE/lock, held
+// until the process ends (a crash releases it), naming the holder's PID and
+// command for whoever finds it taken: "the profile /p is in use by `nightjar
+// daemon` (PID 4242)". Every command that changes the profile takes it.
+class ProfileLock {
+ public:
+  static Result<ProfileLock, std::string> take(const CliOptions& o);
+  ProfileLock(ProfileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  ProfileLock& operator=(ProfileLock&&) = delete;
+  ~ProfileLock();
+
+ private:
+  explicit ProfileLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 // GROUP as typed: a group ID the profile holds, or the name of exactly one
 // of its groups (client/cli_groups.cpp).
 Result<GroupInfo, std::string> resolve_group(const std::vector<GroupInfo>& held, const std::string& ref);
+
+// The history as JSON (client/cli_history.cpp): one entry, one
+// conversation's summary, and what a user typed as a conversation (a
+// contact's name, an account ID, a group's name or ID).
+nlohmann::ordered_json history_entry_json(const HistoryEntry& e, const ContactBook& contacts);
+nlohmann::ordered_json conversation_json(const ConversationSummary& s, const ContactBook& contacts,
+                                         const std::vector<GroupInfo>& groups);
+Result<ConversationKey, std::string> conversation_of(const std::string& text, const ContactBook& book,
+                                                     const std::vector<GroupInfo>& groups);
 // The profile's groups, read offline.
 Result<std::vector<GroupInfo>, std::string> offline_groups(const CliOptions& o, const Identity& me);
 
@@ -57,8 +83,13 @@ class Session {
   Session(const CliOptions& o, NetworkConfig network, Identity identity, std::ostream& err)
       : options_(o), err_(err) {
     uv_loop_init(&loop_);
+    auto lock = ProfileLock::take(o);
+    if (lock)
+      lock_.emplace(std::move(*lock));
+    else
+      settings_error_ = lock.error();
     auto settings = load_settings(o);
-    if (!settings) settings_error_ = settings.error();
+    if (!settings && settings_error_.empty()) settings_error_ = settings.error();
     ClientOptions co;
     if (settings) {
       co.history_limits = settings->history;
@@ -72,6 +103,9 @@ class Session {
     co.on_group_event = [this](const GroupKey& g, const group::GroupEvent& e) {
       if (on_group_event) on_group_event(g, e);
     };
+    co.on_delivery_state = [this](const HistoryEntry& e) {
+      if (on_delivery_state) on_delivery_state(e);
+    };
     client_ = std::make_unique<Client>(&loop_, std::move(co), std::move(identity));
   }
   ~Session() { uv_loop_close(&loop_); }
@@ -79,9 +113,12 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   Client& client() { return *client_; }
+  uv_loop_t* loop() { return &loop_; }
   bool finished() const { return finished_; }
   // What the command does with a group change it learns of (recv prints it).
   std::function<void(const GroupKey&, const group::GroupEvent&)> on_group_event;
+  // What the command does when a sent message's delivery state changes.
+  std::function<void(const HistoryEntry&)> on_delivery_state;
   // What a signal does; by default the command ends as interrupted.
   std::function<void()> on_signal = [this] { finish(exit_failure, "interrupted"); };
 
@@ -144,6 +181,7 @@ class Session {
   bool finished_ = false;
   int code_ = exit_ok;
   std::string settings_error_;
+  std::optional<ProfileLock> lock_;
 };
 
 // send --group: the text to the group o.group names (client/cli_groups.cpp).

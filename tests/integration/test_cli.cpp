@@ -8,12 +8,15 @@
 // waited for with a bound, and are killed by PID if they overrun it.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -62,11 +65,12 @@ class Cli {
   }
 
   // Starts the binary; stdout and stderr go to files read by wait().
-  pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
+              const std::string& program = NIGHTJAR_CLI_BINARY) {
     const std::string tag = "run" + std::to_string(++runs_);
     const std::string out_path = (dir_ / (tag + ".out")).string();
     const std::string err_path = (dir_ / (tag + ".err")).string();
-    std::vector<std::string> argv_s{NIGHTJAR_CLI_BINARY};
+    std::vector<std::string> argv_s{program};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<std::string> env_s{"HOME=" + (dir_ / "home").string(), "PATH=/usr/bin:/bin"};
     env_s.insert(env_s.end(), env.begin(), env.end());
@@ -622,6 +626,131 @@ TEST_CASE("nightjar history shows delivery states, and purge --local erases it",
     REQUIRE(purged.exit_code == 0);
     CHECK(purged.out.find("the local history is erased") != std::string::npos);
     CHECK(cli.run({"history"}, ben.env).out == "no messages yet\n");
+  }
+  CHECK(loop.drain_and_close());
+}
+
+namespace {
+
+// A blocking JSON-RPC client on the daemon's socket, for requests that need
+// no network (the daemon is another process; the nodes' loop is not pumped
+// while it waits).
+class RpcSocket {
+ public:
+  explicit RpcSocket(const fs::path& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    REQUIRE(path.string().size() < sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.c_str(), path.string().size());
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RpcSocket() { ::close(fd_); }
+  // Sends `line` and returns the next line that comes back.
+  nlohmann::json ask(const std::string& line) {
+    const std::string out = line + "\n";
+    REQUIRE(::write(fd_, out.data(), out.size()) == static_cast<ssize_t>(out.size()));
+    while (buffer_.find('\n') == std::string::npos) {
+      char buf[4096];
+      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      REQUIRE(n > 0);
+      buffer_.append(buf, static_cast<std::size_t>(n));
+    }
+    const auto nl = buffer_.find('\n');
+    const std::string answer = buffer_.substr(0, nl);
+    buffer_.erase(0, nl + 1);
+    return nlohmann::json::parse(answer);
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace
+
+TEST_CASE("a bot runs on the JSON-RPC daemon: contrib/echo-bot.py answers a message", "[cli][daemon]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person ann = person(dir / "ann", network, "ann's passphrase");
+    Person bot = person(dir / "bot", network, "the bot's passphrase");
+    for (Person* p : {&ann, &bot}) {
+      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      REQUIRE(shown.exit_code == 0);
+      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+      REQUIRE(cli.run({"recv"}, p->env).exit_code == 0);  // publishes the prekey bundle
+    }
+    const pid_t daemon = cli.spawn({"daemon"}, bot.env);
+    REQUIRE(loop.run_until([&] { return cli.output_so_far(daemon).find("listening on") != std::string::npos; },
+                           std::chrono::seconds(30)));
+    const fs::path socket = dir / "bot" / "daemon.sock";
+    CHECK((fs::status(socket).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+
+    // One process per profile: another command on it says who holds it.
+    const Outcome second = cli.run({"recv"}, bot.env);
+    CHECK(second.exit_code == 1);
+    CHECK(second.err.find("is in use by `nightjar daemon` (PID " + std::to_string(daemon) + ")") !=
+          std::string::npos);
+
+    // Bad requests get JSON-RPC errors and change nothing.
+    {
+      RpcSocket rpc(socket);
+      CHECK(rpc.ask("not json").at("error").at("code") == -32700);
+      CHECK(rpc.ask(R"({"jsonrpc":"2.0","id":1,"method":"nope"})").at("error").at("code") == -32601);
+      CHECK(rpc.ask(R"({"jsonrpc":"2.0","id":2,"method":"send","params":{"to":"zed","text":"x"}})")
+                .at("error").at("code") == -32602);
+      CHECK(rpc.ask(R"({"jsonrpc":"2.0","id":3,"method":"contacts.add","params":{"name":"ann"}})")
+                .at("error").at("code") == -32602);
+      CHECK(rpc.ask(R"({"id":4,"method":"id.show"})").at("error").at("code") == -32600);
+      const auto me = rpc.ask(R"({"jsonrpc":"2.0","id":"me","method":"id.show"})");
+      CHECK(me.at("id") == "me");
+      CHECK(me.at("result").at("account_id") == bot.id);
+      const auto added = rpc.ask(R"({"jsonrpc":"2.0","id":5,"method":"contacts.add","params":{"name":"ann","id":")" +
+                                 ann.id + R"("}})");
+      CHECK(added.at("result") == true);
+      const auto list = rpc.ask(R"({"jsonrpc":"2.0","id":6,"method":"contacts.list"})");
+      REQUIRE(list.at("result").size() == 1);
+      CHECK(list.at("result")[0].at("name") == "ann");
+    }
+
+    const pid_t echo = cli.spawn({ECHO_BOT_SCRIPT, "--socket", socket.string(), "--max", "1"}, {},
+                                 "/usr/bin/python3");
+    REQUIRE(loop.run_until([&] { return cli.output_so_far(echo).find("ready") != std::string::npos; },
+                           std::chrono::seconds(30)));
+    REQUIRE(cli.run({"send", "--to", bot.id, "hello bot"}, ann.env).exit_code == 0);
+    const Outcome answered = cli.wait(echo);
+    INFO(show(answered));
+    CHECK(answered.exit_code == 0);
+    CHECK(answered.out == "ready\nanswered ann\n");
+    // Ann gets the echo.
+    bool echoed = false;
+    for (int attempt = 0; attempt < 10 && !echoed; ++attempt) {
+      const Outcome got = cli.run({"recv", "--json"}, ann.env);
+      REQUIRE(got.exit_code == 0);
+      for (const auto& l : lines_of(got.out))
+        if (nlohmann::json::parse(l).at("text") == "echo: hello bot") echoed = true;
+    }
+    CHECK(echoed);
+
+    // SIGTERM: the daemon stops cleanly and takes its socket with it.
+    REQUIRE(::kill(daemon, SIGTERM) == 0);
+    const Outcome stopped = cli.wait(daemon);
+    INFO(show(stopped));
+    CHECK(stopped.exit_code == 0);
+    CHECK_FALSE(fs::exists(socket));
+    CHECK(cli.run({"contact", "list", "--json"}, bot.env).exit_code == 0);  // the lock is free again
   }
   CHECK(loop.drain_and_close());
 }
