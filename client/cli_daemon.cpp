@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -93,7 +94,7 @@ class Daemon {
   std::ostream& err_;
   uv_loop_t* loop_ = nullptr;
   std::list<std::shared_ptr<Connection>> connections_;
-  std::unique_ptr<uv_pipe_t> server_, stdin_, stdout_;
+  std::unique_ptr<uv_pipe_t> server_, stdin_;
   std::filesystem::path socket_path_;
 };
 
@@ -145,6 +146,19 @@ void Connection::on_data(const char* data, std::size_t n) {
 
 void Connection::send(const json& j) {
   if (closed_) return;
+  if (!out_) {
+    // Standard output (--stdio): written as it comes, whatever it is (a
+    // pipe, a file, a terminal).
+    const std::string text = dump(j) + "\n";
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return close();
+      done += static_cast<std::size_t>(n);
+    }
+    return;
+  }
   struct Write {
     uv_write_t req;
     std::string text;
@@ -175,16 +189,13 @@ void Connection::close() {
 Result<void, std::string> Daemon::listen(uv_loop_t* loop) {
   loop_ = loop;
   if (o_.stdio) {
-    if (uv_guess_handle(STDIN_FILENO) != UV_NAMED_PIPE || uv_guess_handle(STDOUT_FILENO) != UV_NAMED_PIPE)
-      return fail(std::string("--stdio needs standard input and output to be pipes (or sockets)"));
+    if (uv_guess_handle(STDIN_FILENO) != UV_NAMED_PIPE)
+      return fail(std::string("--stdio needs standard input to be a pipe or a socket"));
     stdin_ = std::make_unique<uv_pipe_t>();
-    stdout_ = std::make_unique<uv_pipe_t>();
     uv_pipe_init(loop, stdin_.get(), 0);
-    uv_pipe_init(loop, stdout_.get(), 0);
-    if (uv_pipe_open(stdin_.get(), STDIN_FILENO) != 0 || uv_pipe_open(stdout_.get(), STDOUT_FILENO) != 0)
-      return fail(std::string("cannot use standard input and output"));
-    auto c = std::make_shared<Connection>(*this, reinterpret_cast<uv_stream_t*>(stdin_.get()),
-                                          reinterpret_cast<uv_stream_t*>(stdout_.get()), false);
+    if (uv_pipe_open(stdin_.get(), STDIN_FILENO) != 0)
+      return fail(std::string("cannot read standard input"));
+    auto c = std::make_shared<Connection>(*this, reinterpret_cast<uv_stream_t*>(stdin_.get()), nullptr, false);
     connections_.push_back(c);
     c->start();
     return {};
@@ -237,7 +248,6 @@ void Daemon::stop() {
   };
   close_handle(server_.get());
   close_handle(stdin_.get());
-  close_handle(stdout_.get());
   if (!socket_path_.empty()) {
     std::error_code ec;
     std::filesystem::remove(socket_path_, ec);
