@@ -72,7 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 class Daemon {
  public:
-  Daemon(const CliOptions& o, Session& s, std::ostream& err) : o_(o), session_(s), err_(err) {}
+  Daemon(const CliOptions& o, Session& s) : o_(o), session_(s) {}
 
   Result<void, std::string> listen(uv_loop_t* loop);
   void stop();
@@ -91,7 +91,6 @@ class Daemon {
 
   const CliOptions& o_;
   Session& session_;
-  std::ostream& err_;
   uv_loop_t* loop_ = nullptr;
   std::list<std::shared_ptr<Connection>> connections_;
   std::unique_ptr<uv_pipe_t> server_, stdin_;
@@ -482,7 +481,7 @@ int run_daemon(const CliOptions& o, std::ostream& out, std::ostream& err) {
   auto identity = unlock_identity(o);
   if (!succeeded(identity, err)) return exit_failure;
   Session session(o, std::move(*network), std::move(*identity), err);
-  Daemon daemon(o, session, err);
+  Daemon daemon(o, session);
   auto end = [&](int code, const std::string& why) {
     daemon.stop();
     session.finish(code, why);

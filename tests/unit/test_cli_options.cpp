@@ -571,3 +571,33 @@ TEST_CASE("bad contact command lines get one line saying what is wrong", "[cli][
   CHECK(parse_ok({"purge", "--yes"}).yes);
   CHECK_FALSE(parse_ok({"purge"}).yes);
 }
+
+TEST_CASE("the CLI parses history, purge --local and daemon", "[cli][unit]") {
+  auto o = parse_ok({"history"});
+  CHECK(o.command == Command::history);
+  CHECK(o.conversation.empty());
+  CHECK(o.limit == 20);
+  o = parse_ok({"history", "ben", "--limit", "5", "--json"});
+  CHECK(o.conversation == "ben");
+  CHECK(o.limit == 5);
+  CHECK(parse_error({"history", "ben", "ann"}) == "unexpected argument 'ann'");
+  CHECK(parse_error({"history", "--limit", "0"}) == "--limit: between 1 and 100000 messages");
+  o = parse_ok({"purge", "--local", "--yes"});
+  CHECK(o.local);
+  CHECK(o.yes);
+  CHECK_FALSE(parse_ok({"purge", "--yes"}).local);
+  o = parse_ok({"daemon"});
+  CHECK(o.command == Command::daemon);
+  CHECK_FALSE(o.stdio);
+  CHECK(o.socket_path.empty());
+  CHECK(parse_ok({"daemon", "--stdio"}).stdio);
+  CHECK(parse_ok({"daemon", "--socket", "/tmp/nj.sock"}).socket_path == "/tmp/nj.sock");
+  CHECK(parse_error({"daemon", "--stdio", "--socket", "/tmp/x"}) == "--stdio or --socket, not both");
+  CHECK(parse_error({"daemon", "--socket", std::string(120, 'x')}) == "--socket: a socket path is at most 100 bytes");
+  CHECK(parse_error({"daemon", "--json"}) == "--json is not an option of `nightjar daemon` (see `nightjar help daemon`)");
+  CHECK(parse_error({"history", "--local"}) ==
+        "--local is not an option of `nightjar history` (see `nightjar help history`)");
+  for (auto topic : {HelpTopic::history, HelpTopic::purge, HelpTopic::daemon})
+    CHECK(help_text(topic).rfind("Usage: nightjar ", 0) == 0);
+  CHECK(help_text(HelpTopic::general).find("daemon") != std::string::npos);
+}
