@@ -131,6 +131,8 @@ int run_command(const CliOptions& options, std::ostream& out, std::ostream& err)
       return run_history(options, out, err);
     case Command::daemon:
       return run_daemon(options, out, err);
+    case Command::chat:
+      return run_chat(options, out, err);
   }
   return failure(err, "unknown command");
 }

@@ -42,5 +42,7 @@ int run_purge(const CliOptions& options, std::ostream& out, std::ostream& err);
 int run_history(const CliOptions& options, std::ostream& out, std::ostream& err);
 // `daemon` (client/cli_daemon.cpp): JSON-RPC 2.0 until a signal.
 int run_daemon(const CliOptions& options, std::ostream& out, std::ostream& err);
+// `chat` (client/cli_chat.cpp): the interactive terminal client.
+int run_chat(const CliOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace nightjar::client::cli

@@ -123,6 +123,11 @@ struct OptionTable {
       d.add(o);
     return d;
   }
+  po::options_description for_chat() const {
+    po::options_description d("Options of `nightjar chat`", line_length, description_length);
+    d.add(timeout);
+    return d;
+  }
   po::options_description for_daemon() const {
     po::options_description d("Options of `nightjar daemon`", line_length, description_length);
     for (const auto& o : {stdio, socket, timeout})
@@ -199,6 +204,8 @@ const char* command_name(Command c) {
       return "history";
     case Command::daemon:
       return "daemon";
+    case Command::chat:
+      return "chat";
     case Command::help:
       return "help";
     case Command::version:
@@ -273,6 +280,8 @@ std::set<std::string> specific_options(Command c) {
       return {"json", "limit"};
     case Command::daemon:
       return {"stdio", "socket", "timeout"};
+    case Command::chat:
+      return {"timeout"};
     case Command::group_create:
     case Command::group_add:
     case Command::group_remove:
@@ -298,9 +307,10 @@ Result<HelpTopic, UsageError> topic_of(const std::string& word) {
   if (word == "purge") return HelpTopic::purge;
   if (word == "history") return HelpTopic::history;
   if (word == "daemon") return HelpTopic::daemon;
+  if (word == "chat") return HelpTopic::chat;
   if (word == "help") return HelpTopic::general;
   return usage("unknown command '" + word +
-               "': the commands are id, send, recv, group, contact, history, purge and daemon");
+               "': the commands are id, send, recv, chat, group, contact, history, purge and daemon");
 }
 
 bool flag(const po::variables_map& vm, const char* name) {
@@ -382,6 +392,10 @@ Result<Command, UsageError> command_of(const std::vector<std::string>& words) {
     for (const auto& [name, c] : subcommands)
       if (words[1] == name) return c;
     return usage("unknown subcommand 'contact " + words[1] + "': use " + all);
+  }
+  if (w == "chat") {
+    if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
+    return Command::chat;
   }
   if (w == "daemon") {
     if (words.size() > 1) return usage("unexpected argument '" + words[1] + "'");
@@ -707,6 +721,7 @@ std::string help_text(HelpTopic topic) {
              "  send --group GROUP TEXT send TEXT to every member of GROUP\n"
              "  history [NAME|GROUP]    your conversations, or one with delivery marks\n"
              "  purge                   erase everything the network holds for you\n"
+             "  chat                    the interactive terminal client\n"
              "  daemon                  run for programs: JSON-RPC on a socket or stdio\n"
              "  contact add NAME ID     know an account by NAME (contact list, remove,\n"
              "                          rename, verify, requests, block, unblock: see\n"
@@ -789,6 +804,17 @@ std::string help_text(HelpTopic topic) {
              "contact's: compare them with the person on a channel you trust, then confirm\n"
              "(or give --yes) to mark the contact verified. These commands work offline.\n\n"
           << with_common(table.for_contact(), table);
+      break;
+    case HelpTopic::chat:
+      out << "Usage: nightjar chat [OPTIONS]\n\n"
+             "An interactive terminal client: your conversations on the left with their\n"
+             "unread messages, the open one on the right with a mark on each message you\n"
+             "sent (\u2026 sending, \u2713 stored, \u2713\u2713 delivered, \u2717 failed), and an input line.\n"
+             "Enter sends; Up/Down or Tab open another conversation; Ctrl-C, Ctrl-D or\n"
+             "/quit leave. Commands: /open NAME|ID|GROUP, /add NAME ID, /verify NAME\n"
+             "[yes], /block and /unblock NAME|ID, /group create NAME, /group add GROUP\n"
+             "NAME|ID..., /help. Logs go to PROFILE/chat.log while it runs.\n\n"
+          << with_common(table.for_chat(), table);
       break;
     case HelpTopic::daemon:
       out << "Usage: nightjar daemon [--stdio | --socket PATH] [OPTIONS]\n\n"

@@ -55,10 +55,11 @@ enum class Command {
   purge,             // purge [--local] [--yes]
   history,           // history [NAME|ID|GROUP] [--limit N]
   daemon,            // daemon [--stdio | --socket PATH]
+  chat,              // chat
 };
 
 // What help_text() describes: everything, or one command.
-enum class HelpTopic { general, id, send, recv, group, contact, purge, history, daemon };
+enum class HelpTopic { general, id, send, recv, group, contact, purge, history, daemon, chat };
 
 // Where the passphrase comes from, in order of precedence.
 enum class PassphraseSource { file, environment, terminal };

@@ -6,6 +6,10 @@ find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(RocksDB REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(Threads REQUIRED)
+# ncursesw: `nightjar chat`, the terminal client (Debian's libncurses-dev):
+# wide characters, resizes, and restoring the terminal, which no code of ours
+# should redo. libutil's forkpty (glibc) runs it in a pseudo-terminal in the tests.
+pkg_check_modules(NCURSESW REQUIRED IMPORTED_TARGET ncursesw)
 # nlohmann-json (header-only): reading the published test vectors and
 # scenario files, writing reports. Debian's nlohmann-json3-dev.
 find_package(nlohmann_json 3.10 REQUIRED)

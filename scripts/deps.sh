@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libsodium-dev libboost-program-options-dev librocksdb-dev libspdlog-dev catch2 nlohmann-json3-dev
+  libncurses-dev
 )
 # clang and libFuzzer are needed only for the fuzz targets.
 if [[ "${NIGHTJAR_FUZZ_DEPS:-0}" == 1 ]]; then

@@ -8,10 +8,13 @@
 // waited for with a bound, and are killed by PID if they overrun it.
 #include <fcntl.h>
 #include <signal.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -751,6 +754,168 @@ TEST_CASE("a bot runs on the JSON-RPC daemon: contrib/echo-bot.py answers a mess
     CHECK(stopped.exit_code == 0);
     CHECK_FALSE(fs::exists(socket));
     CHECK(cli.run({"contact", "list", "--json"}, bot.env).exit_code == 0);  // the lock is free again
+  }
+  CHECK(loop.drain_and_close());
+}
+
+namespace {
+
+// `nightjar chat` in a pseudo-terminal: keystrokes written to the master
+// side, everything the program draws read from it (on the test's loop, so
+// the child never blocks on a full terminal while the nodes run).
+class PtyChild {
+ public:
+  PtyChild(TestLoop& loop, const std::vector<std::string>& env, unsigned short rows, unsigned short cols) {
+    std::vector<std::string> argv_s{NIGHTJAR_CLI_BINARY, "chat"};
+    std::vector<std::string> env_s{"PATH=/usr/bin:/bin", "TERM=vt100", "LANG=C.UTF-8"};
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    winsize ws{rows, cols, 0, 0};
+    pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::fcntl(master_, F_SETFL, ::fcntl(master_, F_GETFL) | O_NONBLOCK);
+    uv_poll_init(loop.get(), &poll_, master_);
+    poll_.data = this;
+    uv_poll_start(&poll_, UV_READABLE | UV_DISCONNECT, [](uv_poll_t* p, int, int) {
+      auto* self = static_cast<PtyChild*>(p->data);
+      char buf[4096];
+      for (;;) {
+        const ssize_t n = ::read(self->master_, buf, sizeof buf);
+        if (n <= 0) {
+          if (n == 0 || (errno != EAGAIN && errno != EINTR)) uv_poll_stop(p);  // the child is gone
+          return;
+        }
+        self->screen_.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~PtyChild() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), nullptr);
+    ::close(master_);
+  }
+  void type(const std::string& keys) { REQUIRE(::write(master_, keys.data(), keys.size()) == static_cast<ssize_t>(keys.size())); }
+  // Everything drawn since `from` (a position in the output).
+  bool shows(const std::string& text, std::size_t from = 0) const {
+    return screen_.find(text, std::min(from, screen_.size())) != std::string::npos;
+  }
+  std::size_t drawn() const { return screen_.size(); }
+  void resize(unsigned short rows, unsigned short cols) {
+    winsize ws{rows, cols, 0, 0};
+    REQUIRE(::ioctl(master_, TIOCSWINSZ, &ws) == 0);  // the kernel signals SIGWINCH
+  }
+  // The exit status (128 + signal when killed), waited for within `limit`.
+  int wait(TestLoop& loop, std::chrono::seconds limit) {
+    int status = 0;
+    const bool done = loop.run_until(
+        [&] {
+          if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+          return true;
+        },
+        limit);
+    if (!done) return -1;
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  const std::string& screen() const { return screen_; }
+
+ private:
+  int master_ = -1;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  uv_poll_t poll_{};
+  std::string screen_;
+};
+
+}  // namespace
+
+TEST_CASE("two people talk in nightjar chat, in a pseudo-terminal", "[cli][chat]") {
+  TestLoop loop;
+  {
+    TestNetwork net(loop);
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    TempDir dir("nightjar-cli");
+    const fs::path network = dir / "network.conf";
+    write_file(network, net.config().to_text());
+    Cli cli(loop, dir.path());
+    Person ann = person(dir / "ann", network, "ann's passphrase");
+    Person ben = person(dir / "ben", network, "ben's passphrase");
+    for (Person* p : {&ann, &ben}) {
+      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
+      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
+      REQUIRE(shown.exit_code == 0);
+      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+      REQUIRE(cli.run({"recv"}, p->env).exit_code == 0);
+    }
+    REQUIRE(cli.run({"contact", "add", "ben", ben.id}, ann.env).exit_code == 0);
+    REQUIRE(cli.run({"contact", "add", "ann", ann.id}, ben.env).exit_code == 0);
+
+    auto env = ann.env;
+    env.push_back("HOME=" + (dir / "home").string());
+    PtyChild chat(loop, env, 24, 80);
+    // The first screen, read until it is all there: the title, and Ben in the conversations.
+    REQUIRE(loop.run_until([&] { return chat.shows("/help lists the commands") && chat.shows("ben"); },
+                           std::chrono::seconds(30)));
+
+    // Ann writes (UTF-8) in the open conversation, Ben's recv gets it.
+    chat.type("gr\xc3\xbc\xc3\x9f" "e aus dem Chat\r");
+    REQUIRE(loop.run_until([&] { return chat.shows("e aus dem Chat"); }, std::chrono::seconds(10)));
+    bool got = false;
+    for (int attempt = 0; attempt < 10 && !got; ++attempt) {
+      const Outcome r = cli.run({"recv", "--json"}, ben.env);
+      REQUIRE(r.exit_code == 0);
+      for (const auto& l : lines_of(r.out))
+        if (nlohmann::json::parse(l).at("text") == "gr\xc3\xbc\xc3\x9f" "e aus dem Chat") got = true;
+    }
+    REQUIRE(got);
+    // Ben answers; it appears as it arrives.
+    REQUIRE(cli.run({"send", "--to", "ann", "hi from ben"}, ben.env).exit_code == 0);
+    REQUIRE(loop.run_until([&] { return chat.shows("ben: hi from ben"); }, std::chrono::seconds(15)));
+    // Ben's receipt marked Ann's message delivered: drawn again whole (Ctrl-L), the line ends in two ticks.
+    const bool delivered = loop.run_until(
+        [&] {
+          const std::size_t from = chat.drawn();
+          chat.type("\x0c");
+          loop.run_for(std::chrono::milliseconds(200));
+          return chat.shows("e aus dem Chat \xe2\x9c\x93\xe2\x9c\x93", from);
+        },
+        std::chrono::seconds(15));
+    INFO(chat.screen().substr(chat.screen().size() > 2000 ? chat.screen().size() - 2000 : 0));
+    CHECK(delivered);
+    // A command, and a resize.
+    chat.type("/help\r");
+    // ncurses writes only what changed: the whole screen again (Ctrl-L) to read a line whole.
+    auto shows_whole = [&](const std::string& text) {
+      return loop.run_until(
+          [&] {
+            const std::size_t from = chat.drawn();
+            chat.type("\x0c");
+            loop.run_for(std::chrono::milliseconds(200));
+            return chat.shows(text, from);
+          },
+          std::chrono::seconds(10));
+    };
+    REQUIRE(shows_whole("/open NAME|ID|GROUP"));
+    const std::size_t before_resize = chat.drawn();
+    chat.resize(30, 100);  // drawn again at the new size, without a key
+    CHECK(loop.run_until([&] { return chat.shows("nightjar", before_resize); }, std::chrono::seconds(10)));
+    CHECK(shows_whole("/verify NAME [yes]  /block NAME|ID"));  // fits only in the wider screen
+    // Ctrl-C leaves cleanly.
+    chat.type("\x03");
+    CHECK(chat.wait(loop, std::chrono::seconds(30)) == 0);
   }
   CHECK(loop.drain_and_close());
 }

@@ -174,7 +174,7 @@ TEST_CASE("help and version are found however they are asked for", "[cli][unit]"
   CHECK(parse_ok({"--version"}, Environment{}).command == Command::version);
   CHECK(version_text() == "nightjar 0.1.0\n");
   CHECK(parse_error({"help", "bogus"}) ==
-        "unknown command 'bogus': the commands are id, send, recv, group, contact, history, purge and daemon");
+        "unknown command 'bogus': the commands are id, send, recv, chat, group, contact, history, purge and daemon");
 }
 
 TEST_CASE("help texts list each command's own options", "[cli][unit]") {
@@ -245,7 +245,7 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli][unit]") {
   };
   const std::vector<Case> cases{
       {{}, "no command given (see `nightjar --help`)"},
-      {{"bogus"}, "unknown command 'bogus': the commands are id, send, recv, group, contact, history, purge and daemon"},
+      {{"bogus"}, "unknown command 'bogus': the commands are id, send, recv, chat, group, contact, history, purge and daemon"},
       {{"id"}, "`nightjar id` needs a subcommand: new or show"},
       {{"id", "delete"}, "unknown subcommand 'id delete': use `id new` or `id show`"},
       {{"id", "show", "extra"}, "unexpected argument 'extra'"},
