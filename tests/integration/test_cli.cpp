@@ -184,6 +184,36 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
+// What most tests here start from: a loopback network of 6 in-process nodes,
+// its network file, and people, each with a profile and an identity; a
+// `published` person has also run `recv` once (its prekey bundle is out, so
+// others reach it forward-secret).
+struct World {
+  explicit World(TestLoop& loop) : net(loop), dir("nightjar-cli"), network(dir / "network.conf"), cli(loop, dir.path()) {
+    net.start_authorities(1);
+    net.add_nodes(6);
+    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
+    write_file(network, net.config().to_text());
+  }
+  Person add(const std::string& name, bool published) {
+    Person p = person(dir / name, network, name + "'s passphrase");
+    REQUIRE(cli.run({"id", "new"}, p.env).exit_code == 0);
+    const Outcome shown = cli.run({"id", "show", "--json"}, p.env);
+    REQUIRE(shown.exit_code == 0);
+    p.id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
+    if (published) {
+      const Outcome first = cli.run({"recv"}, p.env);
+      INFO(show(first));
+      REQUIRE(first.exit_code == 0);
+    }
+    return p;
+  }
+  TestNetwork net;
+  TempDir dir;
+  fs::path network;
+  Cli cli;
+};
+
 }  // namespace
 
 TEST_CASE("Alice sends Bob a message with the nightjar binary and Bob receives it as JSON",
@@ -347,27 +377,11 @@ TEST_CASE("the nightjar binary reports bad input in one line with its exit statu
 TEST_CASE("three people run a closed group with the nightjar binary", "[cli][groups]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
-    TempDir dir("nightjar-cli");
-    const fs::path network = dir / "network.conf";
-    write_file(network, net.config().to_text());
-    Cli cli(loop, dir.path());
-    Person ann = person(dir / "ann", network, "ann's passphrase");
-    Person ben = person(dir / "ben", network, "ben's passphrase");
-    Person cat = person(dir / "cat", network, "cat's passphrase");
-    for (Person* p : {&ann, &ben, &cat}) {
-      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
-      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
-      REQUIRE(shown.exit_code == 0);
-      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
-      // A first run publishes the account's prekey bundle.
-      const Outcome first = cli.run({"recv"}, p->env);
-      INFO(show(first));
-      REQUIRE(first.exit_code == 0);
-    }
+    World world(loop);
+    Cli& cli = world.cli;
+    Person ann = world.add("ann", true);
+    Person ben = world.add("ben", true);
+    Person cat = world.add("cat", true);
 
     const Outcome created = cli.run({"group", "create", "hikers", "--json"}, ann.env);
     INFO(show(created));
@@ -458,22 +472,10 @@ TEST_CASE("three people run a closed group with the nightjar binary", "[cli][gro
 TEST_CASE("contacts, message requests and blocking with the nightjar binary", "[cli][contacts]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
-    TempDir dir("nightjar-cli");
-    const fs::path network = dir / "network.conf";
-    write_file(network, net.config().to_text());
-    Cli cli(loop, dir.path());
-    Person ann = person(dir / "ann", network, "ann's passphrase");
-    Person ben = person(dir / "ben", network, "ben's passphrase");
-    for (Person* p : {&ann, &ben}) {
-      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
-      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
-      REQUIRE(shown.exit_code == 0);
-      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
-    }
+    World world(loop);
+    Cli& cli = world.cli;
+    Person ann = world.add("ann", false);
+    Person ben = world.add("ben", false);
     // Ann knows Ben by name and writes to the name.
     const Outcome added = cli.run({"contact", "add", "ben", ben.id}, ann.env);
     INFO(show(added));
@@ -526,22 +528,10 @@ TEST_CASE("contacts, message requests and blocking with the nightjar binary", "[
 TEST_CASE("nightjar purge erases what the swarm holds, and only when confirmed", "[cli][purge]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
-    TempDir dir("nightjar-cli");
-    const fs::path network = dir / "network.conf";
-    write_file(network, net.config().to_text());
-    Cli cli(loop, dir.path());
-    Person ann = person(dir / "ann", network, "ann's passphrase");
-    Person ben = person(dir / "ben", network, "ben's passphrase");
-    for (Person* p : {&ann, &ben}) {
-      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
-      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
-      REQUIRE(shown.exit_code == 0);
-      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
-    }
+    World world(loop);
+    Cli& cli = world.cli;
+    Person ann = world.add("ann", false);
+    Person ben = world.add("ben", false);
     for (const char* text : {"one", "two", "three"})
       REQUIRE(cli.run({"send", "--to", ben.id, text}, ann.env).exit_code == 0);
     // Without a terminal to ask on, nothing happens without --yes.
@@ -572,23 +562,10 @@ TEST_CASE("nightjar purge erases what the swarm holds, and only when confirmed",
 TEST_CASE("nightjar history shows delivery states, and purge --local erases it", "[cli][history]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
-    TempDir dir("nightjar-cli");
-    const fs::path network = dir / "network.conf";
-    write_file(network, net.config().to_text());
-    Cli cli(loop, dir.path());
-    Person ann = person(dir / "ann", network, "ann's passphrase");
-    Person ben = person(dir / "ben", network, "ben's passphrase");
-    for (Person* p : {&ann, &ben}) {
-      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
-      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
-      REQUIRE(shown.exit_code == 0);
-      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
-      REQUIRE(cli.run({"recv"}, p->env).exit_code == 0);  // publishes the prekey bundle
-    }
+    World world(loop);
+    Cli& cli = world.cli;
+    Person ann = world.add("ann", true);
+    Person ben = world.add("ben", true);
     REQUIRE(cli.run({"contact", "add", "ben", ben.id}, ann.env).exit_code == 0);
     REQUIRE(cli.run({"contact", "add", "ann", ann.id}, ben.env).exit_code == 0);
     REQUIRE(cli.run({"send", "--to", "ben", "see you at nine"}, ann.env).exit_code == 0);
@@ -678,27 +655,14 @@ class RpcSocket {
 TEST_CASE("a bot runs on the JSON-RPC daemon: contrib/echo-bot.py answers a message", "[cli][daemon]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
-    TempDir dir("nightjar-cli");
-    const fs::path network = dir / "network.conf";
-    write_file(network, net.config().to_text());
-    Cli cli(loop, dir.path());
-    Person ann = person(dir / "ann", network, "ann's passphrase");
-    Person bot = person(dir / "bot", network, "the bot's passphrase");
-    for (Person* p : {&ann, &bot}) {
-      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
-      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
-      REQUIRE(shown.exit_code == 0);
-      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
-      REQUIRE(cli.run({"recv"}, p->env).exit_code == 0);  // publishes the prekey bundle
-    }
+    World world(loop);
+    Cli& cli = world.cli;
+    Person ann = world.add("ann", true);
+    Person bot = world.add("bot", true);
     const pid_t daemon = cli.spawn({"daemon"}, bot.env);
     REQUIRE(loop.run_until([&] { return cli.output_so_far(daemon).find("listening on") != std::string::npos; },
                            std::chrono::seconds(30)));
-    const fs::path socket = dir / "bot" / "daemon.sock";
+    const fs::path socket = world.dir / "bot" / "daemon.sock";
     CHECK((fs::status(socket).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
 
     // One process per profile: another command on it says who holds it.
@@ -843,28 +807,15 @@ class PtyChild {
 TEST_CASE("two people talk in nightjar chat, in a pseudo-terminal", "[cli][chat]") {
   TestLoop loop;
   {
-    TestNetwork net(loop);
-    net.start_authorities(1);
-    net.add_nodes(6);
-    REQUIRE(loop.run_until([&] { return net.agree_on(6); }, std::chrono::seconds(20)));
-    TempDir dir("nightjar-cli");
-    const fs::path network = dir / "network.conf";
-    write_file(network, net.config().to_text());
-    Cli cli(loop, dir.path());
-    Person ann = person(dir / "ann", network, "ann's passphrase");
-    Person ben = person(dir / "ben", network, "ben's passphrase");
-    for (Person* p : {&ann, &ben}) {
-      REQUIRE(cli.run({"id", "new"}, p->env).exit_code == 0);
-      const Outcome shown = cli.run({"id", "show", "--json"}, p->env);
-      REQUIRE(shown.exit_code == 0);
-      p->id = nlohmann::json::parse(shown.out).at("account_id").get<std::string>();
-      REQUIRE(cli.run({"recv"}, p->env).exit_code == 0);
-    }
+    World world(loop);
+    Cli& cli = world.cli;
+    Person ann = world.add("ann", true);
+    Person ben = world.add("ben", true);
     REQUIRE(cli.run({"contact", "add", "ben", ben.id}, ann.env).exit_code == 0);
     REQUIRE(cli.run({"contact", "add", "ann", ann.id}, ben.env).exit_code == 0);
 
     auto env = ann.env;
-    env.push_back("HOME=" + (dir / "home").string());
+    env.push_back("HOME=" + (world.dir / "home").string());
     PtyChild chat(loop, env, 24, 80);
     // The first screen, read until it is all there: the title, and Ben in the conversations.
     REQUIRE(loop.run_until([&] { return chat.shows("/help lists the commands") && chat.shows("ben"); },
