@@ -221,7 +221,9 @@ class Chat {
       const Item& it = list[static_cast<std::size_t>(i)];
       const bool selected = open_ && *open_ == it.key;
       if (selected) attron(A_REVERSE);
-      std::string label = (it.key.group ? "#" : "") + it.name;
+      // Message requests stand apart until accepted (/add) or blocked.
+      const bool request = !it.key.group && client().contacts().standing(it.key.key) == Standing::request;
+      std::string label = (it.key.group ? "#" : request ? "? " : "") + it.name;
       if (it.unread) label += " (" + std::to_string(it.unread) + ")";
       put(body_top + i, 0, widen(label), left - 1);
       if (selected) attroff(A_REVERSE);
