@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "node/version.hpp"
 #include "simnet/runner.hpp"
 #include "simnet/scenario.hpp"
 
@@ -63,8 +64,13 @@ int main(int argc, char** argv) {
   // Ignored, it is a failed write, and the link closes.
   ::signal(SIGPIPE, SIG_IGN);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::cout << "Usage: nightjar-simnet run [options]   (nightjar-simnet run --help)\n";
+    std::cout << "Usage: nightjar-simnet run [options]   (nightjar-simnet run --help)\n"
+                 "       nightjar-simnet --version\n";
     return argc < 2 ? exit_usage : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    std::cout << "nightjar-simnet " << nightjar::nightjar_version() << "\n";
+    return 0;
   }
   if (std::string(argv[1]) != "run")
     return usage_error("unknown command '" + std::string(argv[1]) + "' (try: run)");
