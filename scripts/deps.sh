@@ -12,6 +12,11 @@ packages=(
 if [[ "${NIGHTJAR_FUZZ_DEPS:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-dev)
 fi
+# dpkg-dev (dpkg-shlibdeps, dpkg-gencontrol) and help2man only for
+# scripts/package.sh, which sets this.
+if [[ "${NIGHTJAR_PACKAGE_DEPS:-0}" == 1 ]]; then
+  packages+=(dpkg-dev help2man)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
