@@ -19,8 +19,9 @@
 #   --out DIR   where the .deb files go (default: BUILD_DIR/packages); earlier
 #               nightjar-node_*.deb and nightjar_*.deb there are deleted
 # Environment:
-#   BUILD_DIR   the Release build directory (default: build); made with
-#               scripts/build.sh if it does not exist
+#   BUILD_DIR   the Release build directory (default: build-release, since
+#               scripts/build.sh makes build a RelWithDebInfo build); made
+#               with scripts/build.sh if it does not exist
 #   CI=true     warnings are errors, as in scripts/build.sh
 # Needs: dpkg-dev (dpkg-shlibdeps, dpkg-gencontrol), help2man, binutils; like
 # the other scripts it installs what is missing first (scripts/deps.sh).
@@ -68,7 +69,7 @@ for tool in dpkg-deb dpkg-shlibdeps dpkg-gencontrol dpkg-parsechangelog help2man
 done
 [[ ${#missing[@]} -eq 0 ]] || die "missing ${missing[*]}: apt-get install dpkg-dev help2man binutils"
 
-build_dir=${BUILD_DIR:-build}
+build_dir=${BUILD_DIR:-build-release}
 targets="nightjar-node nightjar nightjar-simnet"
 cache=$build_dir/CMakeCache.txt
 if [[ -f $cache ]]; then
