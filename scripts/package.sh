@@ -82,7 +82,7 @@ if [[ $build == 1 ]]; then
   BUILD_DIR=$build_dir BUILD_TYPE=Release BUILD_TARGETS=$targets bash scripts/build.sh >&2
 fi
 [[ -f $cache ]] || die "$build_dir is not a CMake build directory (run without --no-build)"
-bin=$build_dir/bin
+bin=$(realpath "$build_dir/bin")
 for t in $targets; do
   [[ -x $bin/$t ]] || die "$bin/$t is missing (run without --no-build)"
 done
@@ -102,7 +102,7 @@ SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l "$changelog" -STimestamp)
 export SOURCE_DATE_EPOCH
 
 out_dir=${out_dir:-$build_dir/packages}
-stage=$build_dir/deb-staging
+stage=$(realpath -m "$build_dir/deb-staging")
 rm -rf "$stage"
 mkdir -p "$stage/debian" "$stage/help" "$out_dir"
 rm -f "$out_dir"/nightjar-node_*.deb "$out_dir"/nightjar_*.deb
@@ -115,7 +115,7 @@ cp packaging/debian/control "$changelog" "$stage/debian/"
 help_stub() {  # name, help-text-file -> path of the stub
   local stub=$stage/help/$1
   printf '#!/bin/sh\nif [ "$1" = --version ]; then exec %q --version; fi\ncat %q\n' \
-    "$PWD/$bin/$1" "$PWD/$2" >"$stub"
+    "$bin/$1" "$2" >"$stub"
   chmod 0755 "$stub"
   echo "$stub"
 }
