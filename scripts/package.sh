@@ -135,10 +135,14 @@ help_stub() {  # name, help-text-file -> path of the stub
 
 # nightjar: the top-level help (usage, commands, options, environment), then
 # each command's help (`nightjar help COMMAND`, without the common options
-# again) in a section COMMANDS, then the exit status. Two spaces at least
-# between a command or option and its description, which help2man needs.
+# again) in a section COMMANDS, then the exit status. two_columns puts two
+# spaces at least between a command or option and its description, which
+# help2man needs to tell them apart.
+# (nightjar's tables start their descriptions in column 27; not in the usage
+# lines, "  nightjar ...")
 two_columns() {
-  sed -E -e 's/^(  [^ ].{20}[^ ]) ([^ ])/\1  \2/' -e 's/^(  -[^ ]+ [A-Z|]+) ([a-z(])/\1  \2/'
+  sed -E -e '/^  nightjar /!s/^(  [^ ].{21}[^ ]) ([^ ])/\1  \2/' \
+    -e 's/^(  -[^ ]+ [A-Z|]+) ([a-z(])/\1  \2/'
 }
 cli_help() {
   local top command
