@@ -36,8 +36,10 @@ Client::Impl::Impl(uv_loop_t* l, ClientOptions o, Identity id)
   link.prologue.assign(options.network.network_id.bytes.begin(),
                        options.network.network_id.bytes.end());
   link.log = log;
+  link.observer = options.link_observer;
   OnionClientConfig oc;
   oc.link = link;
+  oc.on_request = options.on_request;
   oc.timeout = options.request_timeout;
   oc.clock = options.clock;
   oc.log = log;

@@ -44,6 +44,7 @@
 #include "client/group.hpp"
 #include "client/history.hpp"
 #include "client/identity.hpp"
+#include "client/onion_client.hpp"
 #include "client/path_selector.hpp"
 #include "client/prekeys.hpp"
 #include "routing/endpoint.hpp"
@@ -114,6 +115,11 @@ struct ClientOptions {
   PathConfig paths;
   Clock clock;  // unix ms; default: system clock
   std::shared_ptr<spdlog::logger> log;
+  // For the simnet's adversary models (docs/ANONYMITY.md), unset elsewhere:
+  // sees every frame on the client's links, and every request with its
+  // path as it leaves.
+  std::shared_ptr<LinkObserver> link_observer;
+  OnionClientConfig::RequestObserver on_request;
 };
 
 struct SendReceipt {

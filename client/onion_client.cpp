@@ -117,6 +117,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
   do id = crypto::random_u64();
   while (id == 0 || pending_.count(id));
   const auto frame = make_onion_frame(FrameType::onion_cell, id, built->cell);
+  if (config_.on_request) config_.on_request(relays, destination, request);
 
   Pending p;
   p.reply_keys = std::move(built->reply_keys);

@@ -56,6 +56,11 @@ struct OnionClientConfig {
   std::size_t max_in_flight = 4096;
   Clock clock;  // unix ms, for onion key epochs
   std::shared_ptr<spdlog::logger> log;
+  // Called with each request's path and bytes as its cell leaves (the
+  // simnet's record of who used which path, for its adversary models).
+  using RequestObserver = std::function<void(const std::vector<NodeId>& relays,
+                                             const NodeId& destination, Bytes request)>;
+  RequestObserver on_request;
 };
 
 class OnionClient {

@@ -237,6 +237,9 @@ void Node::on_directory(const Directory*, const Directory& current) {
                                 current.params.recipient_quota_bytes);
   if (relay_ && relay_->cell_bytes() != current.params.cell_bytes)
     relay_->set_cell_bytes(current.params.cell_bytes);
+  if (relay_)
+    relay_->set_mixing(std::chrono::milliseconds(current.params.defences.mix_delay_ms),
+                       std::chrono::milliseconds(current.params.defences.mix_delay_max_ms));
   if (replicator_) replicator_->set_directory(state_->current());
   if (storage_) storage_->directory_changed();
 }

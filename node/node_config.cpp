@@ -1,6 +1,7 @@
 #include "node/node_config.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -75,6 +76,20 @@ constexpr SettingSpec settings_table[] = {
    "Messages a node keeps for one recipient.", 1, u32_max},
   {"authority.recipient-quota-bytes", "recipient-quota-bytes", K::size, "SIZE", "8M",
    "Message bytes a node keeps for one recipient.", 1},
+  {"authority.mix-delay-ms", "mix-delay-ms", K::count, "MS", "0",
+   "Anonymity defence (docs/ANONYMITY.md): every relay holds each cell and reply cell for a "
+   "random delay, exponential with this mean; 0: none.", 0, 10'000},
+  {"authority.mix-delay-max-ms", "mix-delay-max-ms", K::count, "MS", "0",
+   "No cell is held longer than this; 0: 5 times mix-delay-ms (at most 10000).", 0, 10'000},
+  {"authority.loop-rate", "loop-rate", K::text, "PER-SECOND", "0",
+   "Anonymity defence: loop cover cells (they come back) each client sends per second, a "
+   "Poisson stream; 0: none. Up to 100, to three decimals."},
+  {"authority.drop-rate", "drop-rate", K::text, "PER-SECOND", "0",
+   "Anonymity defence: drop cover cells (the destination discards them) per client per second; "
+   "0: none."},
+  {"authority.poll-padding-ms", "poll-padding-ms", K::count, "MS", "0",
+   "Anonymity defence: a streamed long poll gets an answer at least this often, an empty one "
+   "when nothing arrived; 0: none, else 50..60000.", 0, 60'000},
 
   {"storage.disk-cap", "disk-cap", K::size, "SIZE", "10G",
    "Most message bytes this node stores (bodies plus 256 bytes per message); stores beyond it are "
@@ -106,6 +121,9 @@ constexpr SettingSpec settings_table[] = {
   {"limits.link-read-pause", "link-read-pause", K::size, "SIZE", "1M",
    "Stop reading from a peer while this much is queued to it (less than link-write-queue).",
    16 << 10, 1ull << 30},
+  {"limits.mix-held", "mix-held", K::count, "N", "16384",
+   "Cells this relay holds at once for the network's mixing delays; beyond it cells are answered "
+   "'overloaded'.", 16, 1u << 24},
   {"limits.max-long-polls", "max-long-polls", K::count, "N", "20000",
    "Retrieve requests waiting for a message at once.", 1, 10'000'000},
 
@@ -146,6 +164,23 @@ bool unspecified(const Endpoint& e) {
   return true;
 }
 
+// "0.25" -> 250: a rate per second, to three decimals, at most 100.
+Result<std::uint32_t, std::string> parse_millihertz(const std::string& text) {
+  const auto dot = text.find('.');
+  const std::string whole = text.substr(0, dot);
+  std::string frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+  auto digits = [](const std::string& t) {
+    return std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (whole.empty() || whole.size() > 3 || frac.size() > 3 || !digits(whole) || !digits(frac) ||
+      (dot != std::string::npos && frac.empty()))
+    return fail(std::string("expected a rate per second such as 0.5 (at most three decimals)"));
+  frac.resize(3, '0');
+  const std::uint32_t v = static_cast<std::uint32_t>(std::stoul(whole) * 1000 + std::stoul(frac));
+  if (v > 100'000) return fail(std::string("at most 100 per second"));
+  return v;
+}
+
 void read_authority_params(Settings& s, NetworkParams& p) {
   p.directory_epoch_seconds = s.get<std::uint32_t>("authority.epoch-seconds");
   if (auto sizes = parse_swarm_sizes(s.get<std::string>("authority.swarm-sizes")); sizes)
@@ -162,6 +197,21 @@ void read_authority_params(Settings& s, NetworkParams& p) {
   p.max_body_bytes = s.get<std::uint32_t>("authority.max-body-bytes");
   p.recipient_quota_messages = s.get<std::uint32_t>("authority.recipient-quota-messages");
   p.recipient_quota_bytes = s.get<std::uint64_t>("authority.recipient-quota-bytes");
+  Defences& d = p.defences;
+  d.mix_delay_ms = s.get<std::uint32_t>("authority.mix-delay-ms");
+  d.mix_delay_max_ms = s.get<std::uint32_t>("authority.mix-delay-max-ms");
+  if (d.mix_delay_ms > 0 && d.mix_delay_max_ms == 0)
+    d.mix_delay_max_ms = std::min<std::uint32_t>(5 * d.mix_delay_ms, 10'000);
+  if (d.mix_delay_ms == 0 && d.mix_delay_max_ms != 0)
+    s.reject("authority.mix-delay-max-ms", "set without mix-delay-ms");
+  for (auto [key, out] : {std::pair{"authority.loop-rate", &d.loop_rate_millihertz},
+                          std::pair{"authority.drop-rate", &d.drop_rate_millihertz}}) {
+    if (auto rate = parse_millihertz(s.get<std::string>(key)); rate)
+      *out = *rate;
+    else
+      s.reject(key, rate.error());
+  }
+  d.poll_padding_ms = s.get<std::uint32_t>("authority.poll-padding-ms");
   if (s.failed()) return;
   if (auto err = p.check(); !err.empty()) s.add_error("invalid network parameters: " + err);
 }
@@ -178,6 +228,7 @@ void read_limits(Settings& s, DaemonConfig& c) {
   o.relay.max_entries = s.get<std::size_t>("limits.relay-entries");
   o.relay.max_pending_per_peer = s.get<std::size_t>("limits.relay-pending-per-peer");
   o.relay.replay_entries_per_epoch = s.get<std::size_t>("limits.replay-cache-entries");
+  o.relay.max_mix_held = s.get<std::size_t>("limits.mix-held");
   o.link.write_queue_limit = s.get<std::size_t>("limits.link-write-queue");
   o.link.read_pause_bytes = s.get<std::size_t>("limits.link-read-pause");
   o.max_long_polls = s.get<std::size_t>("limits.max-long-polls");

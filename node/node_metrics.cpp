@@ -81,6 +81,23 @@ void register_relay(MetricsRegistry& r, const OnionRelay& relay) {
               [&relay] { return relay.entries(); });
   r.add_gauge("nightjar_replay_cache_bytes", "Memory held by the replay cache.",
               [&relay] { return relay.replay_memory_bytes(); });
+  r.add_counter("nightjar_mix_cells_total",
+                "Mixing delays (docs/ANONYMITY.md): cells and reply cells held, released, "
+                "turned away or sent at once because limits.mix-held were held (overflow), and "
+                "released with their route gone (stale).",
+                {"event"}, [&s] {
+                  return Series{{{"held"}, s.mix_held},
+                                {{"released"}, s.mix_released},
+                                {{"overflow"}, s.mix_overflow},
+                                {{"stale"}, s.mix_stale}};
+                });
+  r.add_counter("nightjar_mix_held_microseconds_total",
+                "Time the released cells were held for their mixing delays, summed.",
+                [&s] { return s.mix_held_us_sum; });
+  r.add_gauge("nightjar_mix_held_microseconds_max", "The longest any released cell was held.",
+              [&s] { return s.mix_held_us_max; });
+  r.add_gauge("nightjar_mix_cells_held", "Cells and reply cells held for mixing delays now.",
+              [&relay] { return relay.mix_held_now(); });
 }
 
 void register_storage(MetricsRegistry& r, const StorageService& storage) {

@@ -190,6 +190,8 @@ SendStatus Link::send_now(Bytes frame) {
   if (!session_.seal(frame, pending_)) return SendStatus::not_open;
   bytes_queued_ += pending_.size() - before;
   ++stats_.frames_out;
+  if (config_.observer)
+    config_.observer->frame(FrameDirection::out, session_.peer_static(), pending_.size() - before);
   if (!link_internal(frame)) pending_app_ = true;
   flush_soon();
   update_flow();
@@ -333,6 +335,9 @@ void Link::handle_read(ssize_t nread, const uv_buf_t* buf) {
 bool Link::on_frame(Bytes frame) {
   if (closing_) return false;
   ++stats_.frames_in;
+  if (config_.observer)
+    config_.observer->frame(FrameDirection::in, session_.peer_static(),
+                            frame.size() + LinkSession::frame_overhead);
   // Idle time counts application frames as they arrive, before the fault
   // policy (as counting bytes read did); liveness counts what the policy lets
   // through (deliver()), pings and pongs included.

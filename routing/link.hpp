@@ -54,6 +54,18 @@ class logger;
 
 namespace nightjar {
 
+// Sees every frame a link sends or receives, after sealing on the way out
+// and as read on the way in: the simnet's record of what a global passive
+// observer sees (simnet/trace.hpp). `wire_bytes` is the frame's length on
+// the wire (its sealed length); `peer` as for LinkFaults. Called on the
+// link's loop thread; production nodes and clients never set one.
+class LinkObserver {
+ public:
+  virtual ~LinkObserver() = default;
+  virtual void frame(FrameDirection direction, const std::optional<X25519PublicKey>& peer,
+                     std::size_t wire_bytes) = 0;
+};
+
 struct LinkConfig {
   std::size_t max_frame = LinkSession::default_max_frame;
   std::chrono::milliseconds handshake_timeout{10'000};
@@ -65,6 +77,8 @@ struct LinkConfig {
   std::shared_ptr<spdlog::logger> log;       // null: spdlog's default logger
   // Fault injection (the simnet, tests): drops or delays frames (link_faults.hpp).
   std::shared_ptr<LinkFaults> faults;
+  // What an observer of the wire would see (the simnet's trace); null: none.
+  std::shared_ptr<LinkObserver> observer;
   // While a reply is awaited: a ping after `liveness_probe` with nothing heard
   // from the peer, a close after `liveness_timeout` of silence (counted in
   // whole probe intervals). A zero timeout turns the check off.

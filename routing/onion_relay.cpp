@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 
@@ -62,6 +64,7 @@ OnionRelay::OnionRelay(uv_loop_t* loop, std::shared_ptr<const X25519KeyPair> lin
              {.on_frame = [this](Link& l, Bytes f) { handle_frame(l, f); },
               .on_queued = [this](std::uint64_t out_id, Queued outcome) { peer_queued(out_id, outcome); },
               .on_closed = [this](const NodeId&, Link& l, CloseReason, std::size_t) { peer_closed(l); }}),
+      mix_timer_(loop, [this] { release_held(); }),
       jobs_(loop) {
   const auto before = keys_.epochs();
   keys_.rotate(now());
@@ -75,6 +78,8 @@ std::uint64_t OnionRelay::now() const { return config_.clock.unix_s(); }
 
 void OnionRelay::close() {
   jobs_.cancel_all();
+  mix_timer_.close();
+  held_.clear();
   table_.clear();  // first: what the links still held fails nothing now
   expiry_.clear();
   peers_.close_all();
@@ -196,21 +201,106 @@ void OnionRelay::peel_and_forward(Link& from, std::uint64_t id, Bytes cell,
   }
 
   write_onion_frame_header(out, FrameType::onion_cell, out_id);
+  if (mix_mean_us_ > 0) {
+    if (held_.size() >= config_.max_mix_held) {
+      ++stats_->mix_overflow;
+      fail_entry(out_id, RelayErrorCode::overloaded);
+      return;
+    }
+    Held h;
+    h.due_us = uv_hrtime() / 1000 + draw_delay_us();
+    h.out_id = out_id;
+    h.next = peeled->next_hop;
+    h.frame.assign(out.begin(), out.end());
+    hold(std::move(h));
+    return;
+  }
   forward(peeled->next_hop, *next, out_id, entry, out);
 }
 
-// A random ID for the next link, not in use. Drawn from a batch: one call to
-// the system's random source per 32 cells, not one per cell.
+// Random words drawn from a batch: one call to the system's random source
+// per 32 cells, not one per cell.
+std::uint64_t OnionRelay::random_u64() {
+  if (random_ids_left_ == 0) {
+    crypto::random_bytes({reinterpret_cast<std::uint8_t*>(random_ids_.data()),
+                          random_ids_.size() * sizeof random_ids_[0]});
+    random_ids_left_ = random_ids_.size();
+  }
+  return random_ids_[--random_ids_left_];
+}
+
+// A random ID for the next link, not in use.
 std::uint64_t OnionRelay::fresh_out_id() {
   for (;;) {
-    if (random_ids_left_ == 0) {
-      crypto::random_bytes({reinterpret_cast<std::uint8_t*>(random_ids_.data()),
-                            random_ids_.size() * sizeof random_ids_[0]});
-      random_ids_left_ = random_ids_.size();
-    }
-    const std::uint64_t id = random_ids_[--random_ids_left_];
+    const std::uint64_t id = random_u64();
     if (!table_.count(id)) return id;
   }
+}
+
+void OnionRelay::set_mixing(std::chrono::milliseconds mean, std::chrono::milliseconds bound) {
+  mix_mean_us_ = mean.count() > 0 ? static_cast<std::uint64_t>(mean.count()) * 1000 : 0;
+  mix_bound_us_ = std::max<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(bound.count(), 0)) * 1000, mix_mean_us_);
+}
+
+// Exponential with the configured mean, from a uniform draw in (0, 1] with
+// 53 random bits; cut at the bound (the tail beyond it is released at the
+// bound).
+std::uint64_t OnionRelay::draw_delay_us() {
+  const double u = static_cast<double>((random_u64() >> 11) + 1) * 0x1.0p-53;
+  const double d = -std::log(u) * static_cast<double>(mix_mean_us_);
+  return std::min<std::uint64_t>(static_cast<std::uint64_t>(d), mix_bound_us_);
+}
+
+void OnionRelay::hold(Held h) {
+  h.seq = held_seq_++;
+  h.since_us = uv_hrtime() / 1000;
+  ++stats_->mix_held;
+  const bool earliest = held_.empty() || HeldLater{}(held_.front(), h);
+  held_.push_back(std::move(h));
+  std::push_heap(held_.begin(), held_.end(), HeldLater{});
+  if (earliest) arm_mix_timer(uv_hrtime() / 1000);
+}
+
+// Wakes in whole milliseconds, rounded down: release_held() then takes
+// what is due within the millisecond, so a cell leaves at most that much
+// early and is not held past its time by the timer's resolution.
+void OnionRelay::arm_mix_timer(std::uint64_t now_us) {
+  const std::uint64_t due = held_.front().due_us;
+  mix_timer_.start(std::chrono::milliseconds(due > now_us ? (due - now_us) / 1000 : 0));
+}
+
+// Sends everything due within the next millisecond, in release order, then
+// waits for the next.
+void OnionRelay::release_held() {
+  const std::uint64_t now_us = uv_hrtime() / 1000;
+  while (!held_.empty() && held_.front().due_us < now_us + 1000) {
+    std::pop_heap(held_.begin(), held_.end(), HeldLater{});
+    Held h = std::move(held_.back());
+    held_.pop_back();
+    ++stats_->mix_released;
+    const std::uint64_t held_us = now_us > h.since_us ? now_us - h.since_us : 0;
+    stats_->mix_held_us_sum += held_us;
+    stats_->mix_held_us_max = std::max(stats_->mix_held_us_max, held_us);
+    if (h.reply) {
+      if (auto e = table_.find(h.out_id); e != table_.end() && e->second.replies_held > 0)
+        --e->second.replies_held;
+      auto prev = h.prev.lock();
+      if (prev && prev->send(h.frame) == SendStatus::ok)
+        ++stats_->replies_forwarded;
+      else
+        ++stats_->replies_dropped;
+      continue;
+    }
+    auto it = table_.find(h.out_id);
+    const std::optional<PeerInfo> peer = directory_.lookup(h.next);
+    if (it == table_.end() || !peer) {
+      ++stats_->mix_stale;
+      if (it != table_.end()) fail_entry(h.out_id, RelayErrorCode::unknown_next_hop);
+      continue;
+    }
+    forward(h.next, *peer, h.out_id, it->second, h.frame);
+  }
+  if (!held_.empty()) arm_mix_timer(now_us);
 }
 
 // One pool lookup per cell: send() answers with the link it used, on which
@@ -283,10 +373,28 @@ void OnionRelay::handle_reply(Link& from, FrameType type, std::uint64_t id, Byte
   write_onion_frame_header(scratch_, type, it->second.prev_id);
   std::memcpy(scratch_.data() + onion_frame_header, cell.data(), cell.size());
   wrap_reply(it->second.key, {scratch_.data() + onion_frame_header, cell.size()});
-  if (prev->send(scratch_) == SendStatus::ok)
-    ++stats_->replies_forwarded;
-  else
-    ++stats_->replies_dropped;
+  // One request's reply cells leave in the order they came: while one is
+  // held, the next is held too (beyond the bound on held cells, and after
+  // mixing was turned off).
+  Entry& entry = it->second;
+  if (entry.replies_held > 0 || (mix_mean_us_ > 0 && held_.size() < config_.max_mix_held)) {
+    Held h;
+    const std::uint64_t delay = mix_mean_us_ > 0 ? draw_delay_us() : 0;
+    h.due_us = std::max(uv_hrtime() / 1000 + delay, entry.reply_due_us);
+    entry.reply_due_us = h.due_us;
+    ++entry.replies_held;
+    h.reply = true;
+    h.out_id = id;
+    h.prev = prev;
+    h.frame = scratch_;
+    hold(std::move(h));
+  } else {
+    if (mix_mean_us_ > 0) ++stats_->mix_overflow;
+    if (prev->send(scratch_) == SendStatus::ok)
+      ++stats_->replies_forwarded;
+    else
+      ++stats_->replies_dropped;
+  }
   if (type == FrameType::onion_reply_last) table_.erase(it);
 }
 

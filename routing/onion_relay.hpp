@@ -55,6 +55,9 @@ struct RelayConfig {
   std::chrono::seconds entry_ttl{120};             // longer than the longest long poll
   std::size_t max_pending_per_peer = 256;          // cells waiting for a link to connect
   std::size_t replay_entries_per_epoch = 1u << 22;
+  // Mixing delays (set_mixing): cells and reply cells held at once; a cell
+  // beyond it is answered 'overloaded', a reply cell beyond it goes at once.
+  std::size_t max_mix_held = 16384;
   LinkConfig link;                                 // for outgoing links
   Clock clock;                                     // wall time: onion key epochs
   // Called after rotation added or dropped onion keys (the node saves them
@@ -73,6 +76,16 @@ struct RelayStats {
   std::uint64_t dropped[8] = {};      // by PeelDrop
   std::uint64_t dropped_bad_frame = 0;
   std::uint64_t dropped_unforwardable = 0;  // by RelayErrorCode, summed
+  // Mixing delays: cells and reply cells held and released, the time they
+  // were actually held (microseconds, summed and the longest), those turned
+  // away or sent at once because max_mix_held were held, and those whose
+  // route was gone by their release.
+  std::uint64_t mix_held = 0;
+  std::uint64_t mix_released = 0;
+  std::uint64_t mix_held_us_sum = 0;
+  std::uint64_t mix_held_us_max = 0;
+  std::uint64_t mix_overflow = 0;
+  std::uint64_t mix_stale = 0;
 };
 
 class OnionRelay;
@@ -138,6 +151,13 @@ class OnionRelay {
   // The network's cell size changed (a new directory): cells of the old size
   // are dropped from now on.
   void set_cell_bytes(std::size_t cell_bytes) { config_.cell_bytes = cell_bytes; }
+  // Mixing delays (NetworkParams::defences, docs/ANONYMITY.md): from now on
+  // each cell forwarded and each reply cell passed back is held for a
+  // random delay, exponential with mean `mean`, cut at `bound`; the reply
+  // cells of one request keep their order. A zero mean turns delays off;
+  // cells already held still wait their time.
+  void set_mixing(std::chrono::milliseconds mean, std::chrono::milliseconds bound);
+  std::size_t mix_held_now() const { return held_.size(); }
   std::size_t cell_bytes() const { return config_.cell_bytes; }
   const RelayStats& stats() const { return *stats_; }
   std::size_t entries() const { return table_.size(); }
@@ -154,6 +174,24 @@ class OnionRelay {
     ReplyWait next;  // the outgoing link, awaiting the reply while the entry lives
     ReplyKey key;
     std::uint64_t expires = 0;
+    std::uint64_t reply_due_us = 0;  // mixing: the last held reply cell's release
+    std::uint32_t replies_held = 0;  // reply cells of this entry still held
+  };
+  // A cell or reply cell held for its mixing delay.
+  struct Held {
+    std::uint64_t due_us = 0;   // uv_hrtime, microseconds
+    std::uint64_t seq = 0;      // ties: first held, first released
+    std::uint64_t since_us = 0;
+    bool reply = false;
+    std::uint64_t out_id = 0;  // its entry
+    NodeId next;               // a cell: the next hop
+    std::weak_ptr<Link> prev;  // a reply cell: where it goes
+    std::vector<std::uint8_t> frame;
+  };
+  struct HeldLater {
+    bool operator()(const Held& a, const Held& b) const {
+      return a.due_us != b.due_us ? a.due_us > b.due_us : a.seq > b.seq;
+    }
   };
 
   void handle_cell(Link& from, std::uint64_t id, Bytes cell);
@@ -168,6 +206,11 @@ class OnionRelay {
   void peer_closed(Link& link);
   void expire_entries();
   std::uint64_t now() const;
+  std::uint64_t random_u64();
+  std::uint64_t draw_delay_us();
+  void hold(Held h);
+  void release_held();
+  void arm_mix_timer(std::uint64_t now_us);
 
   uv_loop_t* loop_;
   std::shared_ptr<const X25519KeyPair> link_identity_;
@@ -184,8 +227,12 @@ class OnionRelay {
   LinkPool<NodeId> peers_;  // to next hops; frames tagged with their out id
   std::vector<std::uint8_t> scratch_;
   std::vector<std::uint8_t> frame_buf_;  // lent to handle_cell
-  std::array<std::uint64_t, 32> random_ids_{};  // fresh_out_id's batch
+  std::array<std::uint64_t, 32> random_ids_{};  // random_u64's batch
   std::size_t random_ids_left_ = 0;
+  std::uint64_t mix_mean_us_ = 0, mix_bound_us_ = 0;  // 0: no mixing
+  std::vector<Held> held_;                            // a heap: HeldLater
+  std::uint64_t held_seq_ = 0;
+  Timer mix_timer_;  // the earliest release
   Scheduler jobs_;  // maintain() every second; last: cancelled first
 };
 

@@ -7,12 +7,14 @@
 #include <rocksdb/cache.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "node/node.hpp"
 #include "routing/runtime.hpp"
 #include "simnet/light_env.hpp"
 #include "simnet/sim_faults.hpp"
+#include "simnet/trace.hpp"
 #include "simnet/sim_network.hpp"
 
 namespace nightjar::simnet {
@@ -222,6 +224,7 @@ class InprocNetwork final : public SimNetwork {
     o.store.env = light_store_env();
     o.replication.anti_entropy_interval_ms = 2000;
     if (!authority) o.link.faults = std::make_shared<SimLinkFaults>(faults_, index);
+    if (!authority && setup_.trace) o.link.observer = setup_.trace->node_observer(index);
     auto node = Node::create(loop_, std::move(o));
     if (!node) return fail(dir.filename().string() + ": " + node.error());
     if (auto r = (*node)->start(); !r) return fail(dir.filename().string() + ": " + r.error());
@@ -248,6 +251,9 @@ class InprocNetwork final : public SimNetwork {
       for (auto d : s.dropped)
         dropped += d;
       r.cells_dropped += dropped;
+      r.mix_released += s.mix_released;
+      r.mix_held_us_sum += s.mix_held_us_sum;
+      r.mix_held_us_max = std::max(r.mix_held_us_max, s.mix_held_us_max);
     }
     if (const StorageService* storage = n.storage()) r.stores_accepted += storage->stats().stores;
   }

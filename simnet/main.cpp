@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
     ("groups", po::value<std::size_t>(), "closed groups (groups.count); 0: none")
     ("group-size", po::value<std::size_t>(), "members per group, picked among the clients (groups.size)")
     ("group-rate", po::value<double>(), "messages per second per group (groups.rate)")
+    ("adversary", po::bool_switch(), "record the run and report what adversaries learn (adversary.enabled; docs/ANONYMITY.md)")
+    ("mix-delay", po::value<double>(), "defence: mean per-hop mixing delay, ms (defences.mix_delay_ms)")
+    ("loop-rate", po::value<double>(), "defence: loop cover cells per second per client (defences.loop_rate)")
+    ("drop-rate", po::value<double>(), "defence: drop cover cells per second per client (defences.drop_rate)")
+    ("poll-padding", po::value<double>(), "defence: a streamed long poll answers at least every this many ms (defences.poll_padding_ms)")
     ("kill", po::value<std::vector<std::string>>()->composing(),
      "N@T[:R]: kill node N at T s into the workload, restart it R s later (repeatable)")
     ("json", po::value<std::string>(), "write the report as JSON to this file")
@@ -168,6 +173,11 @@ int main(int argc, char** argv) {
   if (vm.count("group-size")) s.groups.size = vm["group-size"].as<std::size_t>();
   if (vm.count("group-rate")) s.groups.rate = vm["group-rate"].as<double>();
   if (vm.count("quorum")) s.quorum = vm["quorum"].as<std::uint32_t>();
+  if (vm["adversary"].as<bool>()) s.adversary.enabled = true;
+  if (vm.count("mix-delay")) s.defences.mix_delay_ms = vm["mix-delay"].as<double>();
+  if (vm.count("loop-rate")) s.defences.loop_rate = vm["loop-rate"].as<double>();
+  if (vm.count("drop-rate")) s.defences.drop_rate = vm["drop-rate"].as<double>();
+  if (vm.count("poll-padding")) s.defences.poll_padding_ms = vm["poll-padding"].as<double>();
   if (vm.count("kill"))
     for (const auto& k : vm["kill"].as<std::vector<std::string>>()) {
       FaultSpec f;

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -163,6 +164,19 @@ class ProcessNetwork final : public SimNetwork {
                                std::to_string(s.swarm_min) + "," + std::to_string(s.swarm_ideal) +
                                    "," + std::to_string(s.swarm_max)});
       if (features_.quorum) args.insert(args.end(), {"--quorum", std::to_string(s.quorum)});
+      // The defences, as the authorities publish them (network_params()).
+      if (const Defences d = network_params(s).defences; d.any()) {
+        auto rate = [](std::uint32_t millihertz) {
+          return std::to_string(millihertz / 1000) + "." +
+                 std::string(millihertz % 1000 < 100 ? (millihertz % 1000 < 10 ? "00" : "0") : "") +
+                 std::to_string(millihertz % 1000);
+        };
+        args.insert(args.end(), {"--mix-delay-ms", std::to_string(d.mix_delay_ms),
+                                 "--mix-delay-max-ms", std::to_string(d.mix_delay_max_ms),
+                                 "--loop-rate", rate(d.loop_rate_millihertz),
+                                 "--drop-rate", rate(d.drop_rate_millihertz),
+                                 "--poll-padding-ms", std::to_string(d.poll_padding_ms)});
+      }
       auto child = spawn(args, setup_.run_dir / a.name);
       if (!child) return child.failure();
       authority_children_.push_back(std::move(*child));
@@ -381,6 +395,14 @@ class ProcessNetwork final : public SimNetwork {
         static_cast<std::uint64_t>(metric_sum(m, "nightjar_cells_delivered_total"));
     carried_[i].stores_accepted +=
         static_cast<std::uint64_t>(metric_sum(m, "nightjar_stores_total"));
+    auto sample = [&m](const char* series) {
+      auto it = m.find(series);
+      return it == m.end() ? std::uint64_t{0} : static_cast<std::uint64_t>(it->second);
+    };
+    carried_[i].mix_released += sample("nightjar_mix_cells_total{event=\"released\"}");
+    carried_[i].mix_held_us_sum += sample("nightjar_mix_held_microseconds_total");
+    carried_[i].mix_held_us_max =
+        std::max(carried_[i].mix_held_us_max, sample("nightjar_mix_held_microseconds_max"));
     last_samples_[i].clear();
   }
 

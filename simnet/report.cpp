@@ -102,6 +102,65 @@ json groups_json(const GroupReport& g) {
               {"removal", removal}};
 }
 
+
+// docs/ANONYMITY.md names each field.
+json anonymity_json(const AnonymityReport& a) {
+  json compromised = json::array();
+  for (const auto& c : a.compromised) {
+    compromised.push_back({{"fraction_of_nodes", round3(c.fraction_of_nodes)},
+                           {"trials", c.trials},
+                           {"linked_fraction", round3(c.linked_fraction)},
+                           {"senders_linked_fraction", round3(c.senders_linked_fraction)},
+                           {"guard_exposure_fraction", round3(c.exposure_fraction)},
+                           {"first_link_s", c.first_link_ms.empty()
+                                                ? json(nullptr)
+                                                : json(round3(percentile(c.first_link_ms, 50) / 1000))},
+                           {"exposure_by_step", c.exposure_by_step}});
+  }
+  const auto& t = a.timing;
+  return {
+      {"defences",
+       {{"mix_delay_ms", a.mix_delay_ms},
+        {"mix_delay_max_ms", a.mix_delay_max_ms},
+        {"loop_rate", a.loop_rate},
+        {"drop_rate", a.drop_rate},
+        {"poll_padding_ms", a.poll_padding_ms}}},
+      {"record",
+       {{"client_frames", a.client_frames},
+        {"frames_dropped", a.frames_dropped},
+        {"node_link_frames", a.node_link_frames},
+        {"requests", a.requests},
+        {"stores_attributed", a.stores_attributed},
+        {"recorded_s", round3(a.recorded_s)}}},
+      {"compromised_nodes", compromised},
+      {"timing_attack",
+       {{"window_ms", a.timing_params.window_ms},
+        {"reply_guard_ms", a.timing_params.reply_guard_ms},
+        {"carry_ms", a.timing_params.carry_ms},
+        {"cell_frame_bytes", a.timing_params.cell_frame_bytes},
+        {"client_cells_sent", t.client_cells_sent},
+        {"claims", t.claims},
+        {"correct_claims", t.correct_claims},
+        {"messages", t.messages},
+        {"messages_linked", t.messages_linked},
+        {"precision", round3(t.precision())},
+        {"recall", round3(t.recall())}}},
+      {"swarm_view",
+       {{"recipients", a.swarm_view.recipients},
+        {"messages", a.swarm_view.messages},
+        {"seen_bits", round3(a.swarm_view.seen_bits)},
+        {"sender_bits", round3(a.swarm_view.sender_bits)},
+        {"max_bits", round3(a.swarm_view.max_bits)}}},
+      {"cost",
+       {{"client_bytes_per_s", round3(a.client_bytes_per_s)},
+        {"idle_client_bytes_per_s",
+         a.idle_client_bytes_per_s ? json(round3(*a.idle_client_bytes_per_s)) : json(nullptr)},
+        {"mix_released", a.mix_released},
+        {"mix_mean_held_ms", round3(a.mix_mean_held_ms)},
+        {"mix_max_held_ms", round3(a.mix_max_held_ms)}}},
+  };
+}
+
 }  // namespace
 
 json to_json(const Report& r) {
@@ -173,6 +232,7 @@ json to_json(const Report& r) {
   j["acked_on_every_member"] = r.acked_on_every_member;
   j["acked_held_nowhere"] = r.acked_held_nowhere;
   j["groups"] = r.groups ? groups_json(*r.groups) : json(nullptr);
+  j["anonymity"] = r.anonymity ? anonymity_json(*r.anonymity) : json(nullptr);
   return j;
 }
 
@@ -196,6 +256,40 @@ std::string latency_text(const LatencySummary& s) {
   std::snprintf(buf, sizeof buf, "p50 %.1f  p90 %.1f  p99 %.1f  max %.1f ms  (%zu)", s.p50, s.p90,
                 s.p99, s.max, s.count);
   return buf;
+}
+
+void print_anonymity(std::ostream& out, const AnonymityReport& a) {
+  std::string defences;
+  if (a.mix_delay_ms > 0)
+    defences += fmt("mixing %.0f ms", a.mix_delay_ms) + fmt(" (at most %.0f) per hop", a.mix_delay_max_ms);
+  if (a.loop_rate > 0) defences += (defences.empty() ? "" : ", ") + fmt("loop cells %.2f/s", a.loop_rate);
+  if (a.drop_rate > 0) defences += (defences.empty() ? "" : ", ") + fmt("drop cells %.2f/s", a.drop_rate);
+  if (a.poll_padding_ms > 0)
+    defences += (defences.empty() ? "" : ", ") + fmt("polls padded every %.0f ms", a.poll_padding_ms);
+  line(out, "defences", defences.empty() ? "none" : defences);
+  for (const auto& c : a.compromised)
+    line(out, fmt("adversary %.0f%% nodes", c.fraction_of_nodes * 100).c_str(),
+         fmt("%.2f%% of messages linked", c.linked_fraction * 100) +
+             fmt(", %.1f%% of senders", c.senders_linked_fraction * 100) +
+             fmt(", %.1f%% of clients used its guard", c.exposure_fraction * 100) +
+             (c.first_link_ms.empty()
+                  ? std::string()
+                  : fmt(", first link after %.1f s (median)", percentile(c.first_link_ms, 50) / 1000)));
+  const auto& t = a.timing;
+  line(out, "timing attack",
+       fmt("precision %.3f", t.precision()) + fmt(", recall %.3f", t.recall()) + " (" +
+           std::to_string(t.claims) + " claims, " + std::to_string(t.messages) +
+           " messages; window " + fmt("%.0f ms)", a.timing_params.window_ms));
+  line(out, "swarm view",
+       fmt("last relays %.2f bits", a.swarm_view.seen_bits) +
+           fmt(", senders %.2f bits", a.swarm_view.sender_bits) +
+           fmt(", at most %.2f bits (", a.swarm_view.max_bits) +
+           std::to_string(a.swarm_view.recipients) + " recipients)");
+  std::string cost = fmt("%.0f B/s per client", a.client_bytes_per_s);
+  if (a.idle_client_bytes_per_s) cost += fmt(", %.0f B/s per idle client", *a.idle_client_bytes_per_s);
+  if (a.mix_released)
+    cost += fmt("; relays held %.1f ms", a.mix_mean_held_ms) + fmt(" per hop (longest %.1f ms)", a.mix_max_held_ms);
+  line(out, "defence cost", cost);
 }
 
 }  // namespace
@@ -278,6 +372,7 @@ void print_summary(std::ostream& out, const Report& r) {
            fmt("%.2f", r.paths.max_entropy_bits) + " bits; " +
            std::to_string(r.paths.distinct_guards) + " nodes used as guards, " +
            std::to_string(r.paths.backup_guard_first_hops) + " paths through a backup guard");
+  if (r.anonymity) print_anonymity(out, *r.anonymity);
   line(out, "memory",
        fmt("%.0f MB resident at the end", r.rss_mb) + fmt(", peak %.0f MB", r.rss_peak_mb));
   line(out, "cpu",

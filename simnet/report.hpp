@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "simnet/adversary.hpp"
 #include "simnet/workload.hpp"
 #include "swarm/message_store.hpp"
 
@@ -70,6 +71,11 @@ struct NodeReport {
   std::uint64_t cells_delivered = 0;  // requests handled as the destination
   std::uint64_t messages_stored = 0;  // in its store at the end
   std::uint64_t stores_accepted = 0;
+  // Mixing delays: cells and reply cells released, the time they were held
+  // (microseconds, summed), the longest hold.
+  std::uint64_t mix_released = 0;
+  std::uint64_t mix_held_us_sum = 0;
+  std::uint64_t mix_held_us_max = 0;
   bool stats_known = true;  // false: a process whose metrics could not be read
 };
 
@@ -112,6 +118,34 @@ struct GroupReport {
   std::uint64_t removed_opened = 0;
 };
 
+// What the adversary models learned (Scenario::adversary, simnet/adversary.hpp,
+// docs/ANONYMITY.md), and what the defences in force cost.
+struct AnonymityReport {
+  // The defences the network ran with (NetworkParams::defences).
+  double mix_delay_ms = 0, mix_delay_max_ms = 0, loop_rate = 0, drop_rate = 0;
+  double poll_padding_ms = 0;
+  // The record the models read.
+  std::uint64_t client_frames = 0;    // frames on client links, recorded
+  std::uint64_t frames_dropped = 0;   // beyond the record's bound (the models saw fewer)
+  std::uint64_t node_link_frames = 0; // node-to-node frames (in-process), counted
+  std::uint64_t requests = 0;         // client requests with their paths
+  std::uint64_t stores_attributed = 0;  // store requests matched to a planned message
+  std::vector<adversary::CompromisedSummary> compromised;  // one per Scenario fraction
+  adversary::TimingAttackParams timing_params;
+  adversary::TimingAttackFigures timing;
+  adversary::SwarmViewFigures swarm_view;
+  // Cost: bytes per second on a client's links (both directions) over the
+  // recorded time, the mean over all clients and over those that sent no
+  // message (idle; none: no idle client).
+  double client_bytes_per_s = 0;
+  std::optional<double> idle_client_bytes_per_s;
+  double recorded_s = 0;
+  // Mixing as the relays did it: cells released and the mean and longest
+  // time one was held (in-process: every node; process mode: from /metrics).
+  std::uint64_t mix_released = 0;
+  double mix_mean_held_ms = 0, mix_max_held_ms = 0;
+};
+
 struct Report {
   std::string mode;
   std::uint64_t seed = 0;
@@ -133,6 +167,7 @@ struct Report {
   std::vector<NodeReport> node_reports;
   PathReport paths;
   std::optional<GroupReport> groups;
+  std::optional<AnonymityReport> anonymity;
   std::vector<std::string> events;  // faults as applied, "12.0 s kill node3"
   std::vector<std::string> notes;   // what was skipped, and why
   double rss_mb = 0;                // the simnet process at the end

@@ -17,6 +17,9 @@
 #include "simnet/sim_clients.hpp"
 #include "simnet/sim_groups.hpp"
 #include "simnet/sim_network.hpp"
+#include "simnet/trace.hpp"
+#include "routing/frame.hpp"
+#include "routing/link_session.hpp"
 
 namespace nightjar::simnet {
 
@@ -53,6 +56,10 @@ class Runner {
     records_.resize(plan_.size());
     for (std::size_t i = 0; i < plan_.size(); ++i)
       records_[i].plan = plan_[i];
+    if (s_.adversary.enabled) {
+      trace_ = std::make_shared<RunTrace>();
+      trace_->set_clients(s_.clients);
+    }
   }
 
   ~Runner() {
@@ -66,7 +73,7 @@ class Runner {
   }
 
   Result<RunResult, std::string> run() {
-    NetworkSetup setup{s_, run_dir_, opt_.node_binary, log_, opt_.log_level, {}, {}};
+    NetworkSetup setup{s_, run_dir_, opt_.node_binary, log_, opt_.log_level, {}, {}, trace_};
     net_ = s_.mode == Mode::inproc ? make_inproc_network(&loop_, setup)
                                    : make_process_network(&loop_, setup);
     started_ms_ = uv_now(&loop_);
@@ -77,6 +84,9 @@ class Runner {
     if (auto r = net_->start(); !r) {
       error_ = r.error();
       begin_stop();
+    } else if (trace_) {
+      for (std::size_t i = 0; i < net_->nodes().size(); ++i)
+        trace_->add_node(i, net_->nodes()[i].link_key, net_->nodes()[i].id);
     }
     tick_.start(tick_ms, tick_ms);
     uv_signal_init(&loop_, &sigint_);
@@ -229,6 +239,10 @@ class Runner {
     workload_start_ms_ = uv_now(&loop_);
     workload_start_cpu_s_ = process_cpu_s();
     workload_start_ns_ = uv_hrtime();
+    if (trace_) {
+      trace_->set_origin(workload_start_ns_);
+      trace_->set_recording(true);
+    }
     progress_.event("clients ready; workload of " + std::to_string(plan_.size()) +
                     " messages over " + fmt1(s_.duration_s) + " s");
   }
@@ -241,7 +255,7 @@ class Runner {
           received(c, index, sender);
         },
         std::chrono::milliseconds(static_cast<std::int64_t>(s_.client_lookback_s * 1000)),
-        !group_plan_.empty());
+        !group_plan_.empty(), trace_);
     if (!group_plan_.empty()) {
       groups_ = std::make_unique<SimGroups>(
           s_, *clients_, group_plan_, plan_group_messages(s_, online_, group_plan_),
@@ -429,6 +443,10 @@ class Runner {
     phase_ = Phase::stopping;
     stop_deadline_s_ = now_s() + stop_bound_s;
     final_directory_ = net_ ? net_->directory() : nullptr;
+    if (trace_ && trace_->recording()) {
+      trace_->set_recording(false);
+      recorded_s_ = since_workload_ms() / 1000.0;
+    }
     if (clients_) {
       paths_ = clients_->path_report(
           [this](const NodeId& id) {
@@ -506,6 +524,7 @@ class Runner {
     }
     r.paths = paths_;
     if (groups_) r.groups = groups_->report();
+    if (trace_ && clients_) r.anonymity = anonymity_report(r.node_reports);
     r.events = events_;
     r.notes = net_->notes();
     r.notes.insert(r.notes.end(), notes_.begin(), notes_.end());
@@ -524,6 +543,80 @@ class Runner {
     r.cpu_s = process_cpu_s();
     r.workload_cpu_s = workload_cpu_s_;
     return r;
+  }
+
+  // The adversary models over what the run recorded, and the defences' cost.
+  AnonymityReport anonymity_report(const std::vector<NodeReport>& nodes) {
+    AnonymityReport a;
+    const DefenceSettings& d = s_.defences;
+    const NetworkParams params = network_params(s_);
+    a.mix_delay_ms = d.mix_delay_ms;
+    a.mix_delay_max_ms = params.defences.mix_delay_max_ms;
+    a.loop_rate = d.loop_rate;
+    a.drop_rate = d.drop_rate;
+    a.poll_padding_ms = d.poll_padding_ms;
+    trace_->attribute_stores(records_);
+    const auto& frames = trace_->frames();
+    const auto& requests = trace_->requests();
+    a.client_frames = frames.size();
+    a.frames_dropped = trace_->frames_dropped();
+    a.node_link_frames = trace_->node_link_frames();
+    a.requests = requests.size();
+    for (const auto& q : requests) a.stores_attributed += q.message.has_value();
+
+    std::vector<adversary::SentMessage> sent;
+    std::vector<bool> sent_any(s_.clients, false);
+    for (const auto& m : records_) {
+      if (!m.sent_ms) continue;
+      sent.push_back({m.plan.index, static_cast<std::uint32_t>(m.plan.sender),
+                      static_cast<std::uint32_t>(m.plan.recipient), *m.sent_ms, m.received_ms});
+      sent_any[m.plan.sender] = true;
+    }
+    const double horizon_ms = recorded_s_ * 1000;
+    for (std::size_t k = 0; k < s_.adversary.fractions.size(); ++k) {
+      const double f = s_.adversary.fractions[k];
+      const auto count = static_cast<std::size_t>(std::lround(f * static_cast<double>(s_.nodes)));
+      a.compromised.push_back(adversary::random_adversaries(
+          requests, sent, s_.nodes, std::min(count, s_.nodes), s_.adversary.trials,
+          s_.seed * 1000 + k, horizon_ms));
+    }
+    a.timing_params.cell_frame_bytes = static_cast<std::uint32_t>(
+        params.cell_bytes + onion_frame_header + LinkSession::frame_overhead);
+    a.timing_params.window_ms = s_.adversary.window_ms;
+    a.timing_params.reply_guard_ms = s_.adversary.reply_guard_ms;
+    a.timing_params.carry_ms = s_.adversary.carry_ms;
+    a.timing = adversary::timing_attack(frames, sent, a.timing_params);
+    a.swarm_view = adversary::swarm_view(requests, sent);
+
+    a.recorded_s = recorded_s_;
+    const auto& bytes = trace_->client_bytes();
+    double all = 0, idle = 0;
+    std::size_t idle_n = 0;
+    for (std::size_t c = 0; c < bytes.size(); ++c) {
+      all += static_cast<double>(bytes[c]);
+      if (!sent_any[c]) {
+        idle += static_cast<double>(bytes[c]);
+        ++idle_n;
+      }
+    }
+    if (recorded_s_ > 0 && !bytes.empty()) {
+      a.client_bytes_per_s = all / static_cast<double>(bytes.size()) / recorded_s_;
+      if (idle_n) a.idle_client_bytes_per_s = idle / static_cast<double>(idle_n) / recorded_s_;
+    }
+    std::uint64_t held_us = 0, max_us = 0;
+    for (const auto& n : nodes) {
+      a.mix_released += n.mix_released;
+      held_us += n.mix_held_us_sum;
+      max_us = std::max(max_us, n.mix_held_us_max);
+    }
+    if (a.mix_released)
+      a.mix_mean_held_ms = static_cast<double>(held_us) / static_cast<double>(a.mix_released) / 1000;
+    a.mix_max_held_ms = static_cast<double>(max_us) / 1000;
+    if (a.frames_dropped)
+      notes_.push_back(std::to_string(a.frames_dropped) +
+                       " client-link frames were beyond the trace's bound: the timing attack saw "
+                       "only the first " + std::to_string(a.client_frames));
+    return a;
   }
 
   static std::string fmt1(double v) {
@@ -567,6 +660,8 @@ class Runner {
   std::shared_ptr<const Directory> final_directory_;
   PathReport paths_;
   std::vector<std::string> events_, notes_;
+  std::shared_ptr<RunTrace> trace_;  // the adversary models' record; null: models off
+  double recorded_s_ = 0;
 };
 
 // In-process, every node holds a few descriptors (its store, its listener)

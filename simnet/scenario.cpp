@@ -220,6 +220,16 @@ std::string Scenario::check() const {
     if (offline[i].to_s < offline[i].from_s) return where + ".to_s: must not be before from_s";
   }
   if (random_offline.count > clients) return "random_offline.count: more than the clients";
+  if (defences.mix_delay_max_ms > 0 && defences.mix_delay_max_ms < defences.mix_delay_ms)
+    return "defences.mix_delay_max_ms: must be at least mix_delay_ms";
+  if (defences.mix_delay_max_ms > 0 && defences.mix_delay_ms == 0)
+    return "defences.mix_delay_max_ms: set without mix_delay_ms";
+  if (defences.mix_delay_ms > 0 && defences.mix_delay_max_ms == 0 &&
+      defences.mix_delay_ms * 5 > 10'000)
+    return "defences.mix_delay_ms: 5 x the mean (the default bound) is over 10000 ms; set "
+           "mix_delay_max_ms";
+  if (defences.poll_padding_ms != 0 && defences.poll_padding_ms < 50)
+    return "defences.poll_padding_ms: must be 0 (off) or at least 50";
   if (groups.count > max_groups)
     return "groups.count: must be at most " + std::to_string(max_groups);
   if (groups.count > 0) {
@@ -319,6 +329,45 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
     gf.number("setup_timeout_s", s.groups.setup_timeout_s, 1, 3600);
     gf.number("removal_timeout_s", s.groups.removal_timeout_s, 1, 3600);
     gf.finish();
+  }
+  if (const json* d = f.find("defences")) {
+    Fields df(*d, "defences", error);
+    df.number("mix_delay_ms", s.defences.mix_delay_ms, 0, 10'000);
+    df.number("mix_delay_max_ms", s.defences.mix_delay_max_ms, 0, 10'000);
+    df.number("loop_rate", s.defences.loop_rate, 0, 100);
+    df.number("drop_rate", s.defences.drop_rate, 0, 100);
+    df.number("poll_padding_ms", s.defences.poll_padding_ms, 0, 60'000);
+    df.finish();
+  }
+  if (const json* a = f.find("adversary")) {
+    Fields af(*a, "adversary", error);
+    if (const json* e = af.find("enabled")) {
+      if (!e->is_boolean())
+        af.fail(af.at("enabled"), "expected true or false");
+      else
+        s.adversary.enabled = e->get<bool>();
+    }
+    if (const json* list = af.find("fractions")) {
+      if (!list->is_array() || list->empty() || list->size() > 20) {
+        af.fail(af.at("fractions"), "expected a list of 1 to 20 numbers");
+      } else {
+        s.adversary.fractions.clear();
+        for (std::size_t i = 0; i < list->size(); ++i) {
+          const json& v = (*list)[i];
+          if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
+            af.fail(af.at("fractions") + "[" + std::to_string(i) + "]",
+                    "must be between 0 and 1");
+            break;
+          }
+          s.adversary.fractions.push_back(v.get<double>());
+        }
+      }
+    }
+    af.whole("trials", s.adversary.trials, 1, 1000);
+    af.number("window_ms", s.adversary.window_ms, 1, 60'000);
+    af.number("reply_guard_ms", s.adversary.reply_guard_ms, 0, 60'000);
+    af.number("carry_ms", s.adversary.carry_ms, 0, 60'000);
+    af.finish();
   }
   if (const json* list = f.find("faults")) {
     if (!list->is_array()) f.fail("faults", "expected a list");

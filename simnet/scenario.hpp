@@ -103,6 +103,26 @@ struct GroupWorkload {
   double removal_timeout_s = 120;   // every removal's keys delivered
 };
 
+// The network's anonymity defences (NetworkParams::defences, set by the
+// authorities; docs/ANONYMITY.md). All off by default.
+struct DefenceSettings {
+  double mix_delay_ms = 0;      // mean per-hop delay; 0: none
+  double mix_delay_max_ms = 0;  // bound; 0 with a delay: 5 x the mean
+  double loop_rate = 0;         // loop cells per second per client
+  double drop_rate = 0;         // drop cells per second per client
+  double poll_padding_ms = 0;   // 0: none
+};
+
+// The adversary models computed after the run (simnet/adversary.hpp).
+struct AdversarySettings {
+  bool enabled = false;
+  std::vector<double> fractions{0.05, 0.10, 0.20};  // of the nodes, compromised
+  std::size_t trials = 20;                          // random adversaries per fraction
+  double window_ms = 1000;                          // the timing attack's parameters
+  double reply_guard_ms = 300;
+  double carry_ms = 2000;
+};
+
 struct Scenario {
   Mode mode = Mode::inproc;
   std::uint64_t seed = 1;
@@ -125,6 +145,8 @@ struct Scenario {
   RandomOffline random_offline;
   std::vector<FaultSpec> faults;
   GroupWorkload groups;
+  DefenceSettings defences;
+  AdversarySettings adversary;
 
   // Empty when consistent, else the first problem ("nodes: must be at least
   // swarm.min (5)").

@@ -6,12 +6,14 @@
 #include <cstring>
 
 #include "client/path_selector.hpp"
+#include "simnet/trace.hpp"
 
 namespace nightjar::simnet {
 
 SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
                        std::shared_ptr<spdlog::logger> log, Received on_received,
-                       std::chrono::milliseconds lookback, bool forward_secret)
+                       std::chrono::milliseconds lookback, bool forward_secret,
+                       std::shared_ptr<RunTrace> trace)
     : loop_(loop), online_(count, true), on_received_(std::move(on_received)) {
   SystemRandom rng;
   for (std::size_t i = 0; i < count; ++i) {
@@ -24,6 +26,10 @@ SimClients::SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_
     // Group controls travel over version 2 conversations.
     o.publish_prekeys = forward_secret;
     o.forward_secret = forward_secret;
+    if (trace) {
+      o.link_observer = trace->client_observer(i);
+      o.on_request = trace->request_observer(i);
+    }
     if (log) {
       o.log = std::make_shared<spdlog::logger>("client" + std::to_string(i), log->sinks().begin(),
                                                log->sinks().end());

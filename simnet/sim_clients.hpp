@@ -21,6 +21,8 @@
 
 namespace nightjar::simnet {
 
+class RunTrace;
+
 using client::AccountKey;
 
 struct SendOutcome {
@@ -48,11 +50,12 @@ class SimClients {
   // `lookback`: how often each client sweeps back for messages that reached
   // its swarm member late (ClientOptions::lookback). `forward_secret`: the
   // clients publish prekey bundles and send version 2 envelopes (group
-  // controls need them); otherwise version 1 only.
+  // controls need them); otherwise version 1 only. `trace`: records each
+  // client's link frames and requests (simnet/trace.hpp).
   SimClients(uv_loop_t* loop, const NetworkConfig& network, std::size_t count,
              std::shared_ptr<spdlog::logger> log, Received on_received,
              std::chrono::milliseconds lookback = client::ClientOptions{}.lookback,
-             bool forward_secret = false);
+             bool forward_secret = false, std::shared_ptr<RunTrace> trace = nullptr);
   void on_group_received(ReceivedGroup f) { on_group_received_ = std::move(f); }
   ~SimClients();
 

@@ -1,5 +1,7 @@
 #include "simnet/sim_network.hpp"
 
+#include <cmath>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -125,6 +127,14 @@ NetworkParams network_params(const Scenario& s) {
   p.directory_epoch_seconds = s.epoch_seconds;
   p.swarm = SwarmSizes{s.swarm_min, s.swarm_ideal, s.swarm_max};
   p.quorum = s.quorum;
+  const DefenceSettings& d = s.defences;
+  p.defences.mix_delay_ms = static_cast<std::uint32_t>(std::lround(d.mix_delay_ms));
+  if (p.defences.mix_delay_ms > 0)
+    p.defences.mix_delay_max_ms = static_cast<std::uint32_t>(
+        std::lround(d.mix_delay_max_ms > 0 ? d.mix_delay_max_ms : 5 * d.mix_delay_ms));
+  p.defences.loop_rate_millihertz = static_cast<std::uint32_t>(std::lround(d.loop_rate * 1000));
+  p.defences.drop_rate_millihertz = static_cast<std::uint32_t>(std::lround(d.drop_rate * 1000));
+  p.defences.poll_padding_ms = static_cast<std::uint32_t>(std::lround(d.poll_padding_ms));
   return p;
 }
 

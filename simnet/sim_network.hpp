@@ -34,6 +34,8 @@ class logger;
 
 namespace nightjar::simnet {
 
+class RunTrace;
+
 struct SimNode {
   std::string name;
   NodeId id;
@@ -122,6 +124,9 @@ struct NetworkSetup {
   // Process mode: more arguments for every nightjar-node (a benchmark's
   // "--client-rate 0", say). In-process mode ignores them.
   std::vector<std::string> node_args;
+  // The adversary models' record (simnet/trace.hpp): in-process nodes count
+  // their node-to-node frames through it. Null: nothing recorded.
+  std::shared_ptr<RunTrace> trace;
 };
 
 std::unique_ptr<SimNetwork> make_inproc_network(uv_loop_t* loop, NetworkSetup setup);

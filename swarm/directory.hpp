@@ -49,7 +49,7 @@ enum class DirectoryError {
 const char* to_string(DirectoryError e);
 
 struct Directory {
-  static constexpr std::uint8_t format = 1;
+  static constexpr std::uint8_t format = 2;  // 2: network parameters carry the defences
   static constexpr std::size_t max_entries = 20'000;
   static constexpr std::size_t max_signatures = 32;
   static constexpr std::size_t max_encoded_bytes = 16u << 20;

@@ -28,6 +28,15 @@ std::string NetworkParams::check() const {
   if (max_body_bytes < 1 || max_body_bytes > 65535) return "max body must be 1..65535 bytes";
   if (recipient_quota_messages < 1 || recipient_quota_bytes < max_body_bytes)
     return "recipient quota must hold at least one message";
+  const Defences& d = defences;
+  if (d.mix_delay_ms > 0 && (d.mix_delay_max_ms < d.mix_delay_ms || d.mix_delay_max_ms > 10'000))
+    return "mix delay bound must be at least the mean and at most 10000 ms";
+  if (d.mix_delay_ms == 0 && d.mix_delay_max_ms != 0)
+    return "mix delay bound without a mix delay";
+  if (d.loop_rate_millihertz > 100'000 || d.drop_rate_millihertz > 100'000)
+    return "cover traffic rates must be at most 100 cells per second";
+  if (d.poll_padding_ms != 0 && (d.poll_padding_ms < 50 || d.poll_padding_ms > 60'000))
+    return "poll padding must be 0 (off) or 50..60000 ms";
   return {};
 }
 
@@ -37,6 +46,9 @@ void NetworkParams::encode(WireWriter& w) const {
   w.u32(onion_epoch_seconds).u32(onion_grace_seconds);
   w.u32(ttl_min_seconds).u32(ttl_max_seconds).u32(max_body_bytes);
   w.u32(recipient_quota_messages).u64(recipient_quota_bytes);
+  w.u32(defences.mix_delay_ms).u32(defences.mix_delay_max_ms);
+  w.u32(defences.loop_rate_millihertz).u32(defences.drop_rate_millihertz);
+  w.u32(defences.poll_padding_ms);
 }
 
 Result<NetworkParams, WireError> NetworkParams::decode(WireReader& r) {
@@ -62,6 +74,14 @@ Result<NetworkParams, WireError> NetworkParams::decode(WireReader& r) {
   auto q = r.u64();
   if (!q) return q.failure();
   p.recipient_quota_bytes = *q;
+  std::uint32_t* defences[] = {&p.defences.mix_delay_ms, &p.defences.mix_delay_max_ms,
+                               &p.defences.loop_rate_millihertz,
+                               &p.defences.drop_rate_millihertz, &p.defences.poll_padding_ms};
+  for (std::uint32_t* f : defences) {
+    auto v = r.u32();
+    if (!v) return v.failure();
+    *f = *v;
+  }
   if (!p.check().empty()) return fail(WireError::bad_value);
   return p;
 }

@@ -21,6 +21,30 @@ struct SwarmSizes {
   friend bool operator==(const SwarmSizes&, const SwarmSizes&) = default;
 };
 
+// Anonymity defences (docs/ANONYMITY.md): all off (0) unless the network's
+// authorities turn them on. Relays hold each cell and reply cell for a random
+// delay (exponential with mean mix_delay_ms, never more than
+// mix_delay_max_ms); clients send loop cells (which come back) and drop cells
+// (which the destination discards), each a Poisson stream at its rate; a
+// streamed long poll gets an answer at least every poll_padding_ms, empty
+// when nothing arrived.
+struct Defences {
+  std::uint32_t mix_delay_ms = 0;
+  std::uint32_t mix_delay_max_ms = 0;
+  std::uint32_t loop_rate_millihertz = 0;  // loop cells per 1,000 s per client
+  std::uint32_t drop_rate_millihertz = 0;  // drop cells per 1,000 s per client
+  std::uint32_t poll_padding_ms = 0;
+  bool any() const {
+    return mix_delay_ms || loop_rate_millihertz || drop_rate_millihertz || poll_padding_ms;
+  }
+  // How much later than without delays a request's last answer can come:
+  // every relay holds the cell, and then the reply, for at most the bound.
+  std::uint32_t worst_round_trip_delay_ms(std::uint32_t relays) const {
+    return mix_delay_ms ? 2 * relays * mix_delay_max_ms : 0;
+  }
+  friend bool operator==(const Defences&, const Defences&) = default;
+};
+
 struct NetworkParams {
   SwarmSizes swarm;
   // Copies that must be durable before a store is acknowledged, counting the
@@ -40,6 +64,7 @@ struct NetworkParams {
   std::uint32_t max_body_bytes = 440;  // fits one store request in a 1032-byte cell
   std::uint32_t recipient_quota_messages = 10'000;
   std::uint64_t recipient_quota_bytes = 8u << 20;
+  Defences defences;
 
   // The quorum for a swarm of `swarm_size` members.
   std::uint32_t quorum_for(std::uint32_t swarm_size) const;

@@ -19,8 +19,8 @@ using namespace nightjar::test;
 
 namespace {
 
-constexpr std::size_t off_count = 117;
-constexpr std::size_t off_entries = 121;
+constexpr std::size_t off_count = 137;
+constexpr std::size_t off_entries = 141;
 constexpr std::size_t entry_bytes = 8 + 2 + NodeDescriptor::min_encoded_bytes;  // IPv4, one key
 
 DirectoryError decode_error(const std::vector<std::uint8_t>& bytes) {
@@ -74,14 +74,14 @@ TEST_CASE("directory bytes follow the documented layout", "[directory]") {
   d.sign(auth.a);
   const auto b = d.encode();
   REQUIRE(b.size() == off_entries + 2 * entry_bytes + 1 + 96);
-  CHECK(b[0] == 0x01);
+  CHECK(b[0] == 0x02);
   CHECK(to_hex(Bytes{b}.subspan(1, 32)) == d.network_id.hex());
   CHECK(load_u64(&b[33]) == d.epoch);
   CHECK(load_u64(&b[41]) == d.valid_after);
   CHECK(load_u64(&b[49]) == d.valid_until);
   WireWriter params;
   d.params.encode(params);
-  CHECK(params.size() == 60u);
+  CHECK(params.size() == 80u);
   CHECK(std::equal(params.bytes().begin(), params.bytes().end(), b.begin() + 57));
   CHECK(load_u32(&b[off_count]) == 2);
   CHECK(load_u64(&b[off_entries]) == d.entries[0].swarm);
@@ -125,7 +125,7 @@ TEST_CASE("directory decode rejects each bad field", "[directory]") {
   REQUIRE(Directory::decode(good).ok());
 
   SECTION("format byte") {
-    for (std::uint8_t f : std::initializer_list<std::uint8_t>{0x00, 0x02, 0xff}) {
+    for (std::uint8_t f : std::initializer_list<std::uint8_t>{0x00, 0x01, 0x03, 0xff}) {
       auto b = good;
       b[0] = f;
       CHECK(decode_error(b) == DirectoryError::bad_format);
@@ -143,6 +143,17 @@ TEST_CASE("directory decode rejects each bad field", "[directory]") {
     auto b = good;
     store_u32(&b[57], 0);  // swarm.min 0
     CHECK(decode_error(b) == DirectoryError::bad_params);
+    auto mix = good;
+    store_u32(&mix[57 + 60], 100);  // a mixing delay of 100 ms with a bound of 0
+    CHECK(decode_error(mix) == DirectoryError::bad_params);
+    store_u32(&mix[57 + 64], 500);  // and now a bound of 500 ms: valid
+    auto back = Directory::decode(mix);
+    REQUIRE(back.ok());
+    CHECK(back->params.defences.mix_delay_ms == 100);
+    CHECK(back->params.defences.mix_delay_max_ms == 500);
+    auto padding = good;
+    store_u32(&padding[57 + 76], 10);  // poll padding under 50 ms
+    CHECK(decode_error(padding) == DirectoryError::bad_params);
   }
   SECTION("entry count") {
     auto over = good;

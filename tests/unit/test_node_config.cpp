@@ -197,7 +197,33 @@ TEST_CASE("node config: authority settings become the network parameters", "[uni
   CHECK(p.max_body_bytes == 300);
   CHECK(p.recipient_quota_messages == 10);
   CHECK(p.recipient_quota_bytes == 4096);
+  CHECK(p.defences == Defences{});  // off unless asked for
   CHECK(p.check().empty());
+}
+
+TEST_CASE("node config: the anonymity defences become network parameters", "[unit][node_config]") {
+  const DaemonConfig c = parse_ok(with(authority, {"--mix-delay-ms", "50", "--loop-rate", "0.25",
+                                                   "--drop-rate", "2", "--poll-padding-ms", "500"}));
+  const Defences& d = c.node.params.defences;
+  CHECK(d.mix_delay_ms == 50);
+  CHECK(d.mix_delay_max_ms == 250);  // 5 x the mean by default
+  CHECK(d.loop_rate_millihertz == 250);
+  CHECK(d.drop_rate_millihertz == 2000);
+  CHECK(d.poll_padding_ms == 500);
+  CHECK(parse_ok(with(authority, {"--mix-delay-ms", "3000"})).node.params.defences.mix_delay_max_ms ==
+        10'000);
+  CHECK(parse_ok(with(authority, {"--mix-delay-ms", "40", "--mix-delay-max-ms", "100"}))
+            .node.params.defences.mix_delay_max_ms == 100);
+  CHECK(parse_ok(with(authority, {"--loop-rate", "0.001"})).node.params.defences.loop_rate_millihertz ==
+        1);
+  for (const char* bad : {"-1", "0.0001", "abc", "1.", ".5", "101", "1e3"})
+    CHECK(parse_error(with(authority, {"--loop-rate", bad})).rfind("--loop-rate: ", 0) == 0);
+  CHECK(parse_error(with(authority, {"--mix-delay-max-ms", "100"})).rfind("--mix-delay-max-ms: ", 0) ==
+        0);
+  CHECK(parse_error(with(authority, {"--mix-delay-ms", "100", "--mix-delay-max-ms", "50"}))
+            .find("mix delay bound") != std::string::npos);
+  CHECK(parse_error(with(authority, {"--poll-padding-ms", "10"})).find("poll padding") !=
+        std::string::npos);
 }
 
 TEST_CASE("node config: the config file's sections map to the same settings",
