@@ -31,6 +31,7 @@ Client::Impl::Impl(uv_loop_t* l, ClientOptions o, Identity id)
       identity(std::move(id)),
       log(options.log ? options.log : spdlog::default_logger()),
       paths(options.paths, rng),
+      cover_timer(l, [this] { send_cover(); }),
       jobs(l) {
   LinkConfig link;
   link.prologue.assign(options.network.network_id.bytes.begin(),
@@ -90,6 +91,9 @@ void Client::Impl::adopt(std::shared_ptr<const Directory> d) {
   // from the floor first).
   directory = std::move(d);
   onion->set_directory(directory);
+  // Mixing delays: a request's answer may come this much later.
+  onion->set_timeout_allowance(std::chrono::milliseconds(
+      directory->params.defences.worst_round_trip_delay_ms(static_cast<std::uint32_t>(options.paths.relays))));
   paths.set_directory(directory);
   if (!options.profile_dir.empty()) {
     if (auto r = replace_cache_file(profile_file("directory.bin"), directory->encode()); !r)
@@ -276,6 +280,7 @@ void Client::stop() {
   m.subscribed = false;
   m.save_profile();
   m.jobs.cancel_all();
+  m.cover_timer.close();
   m.fetcher->close();
   m.onion->close();
   auto waiting = std::move(m.waiting_sends);

@@ -164,6 +164,9 @@ struct ClientStats {
   std::uint64_t group_retrieves = 0;
   std::uint64_t blocked_dropped = 0;  // messages from blocked accounts, dropped unseen
   std::uint64_t receipts_sent = 0, receipts_received = 0;
+  // Cover traffic: loop cells sent and back, drop cells sent, cells that
+  // could not be sent or whose loop failed.
+  std::uint64_t cover_loops = 0, cover_loops_returned = 0, cover_drops = 0, cover_failed = 0;
   std::int64_t clock_offset_ms = 0;
 };
 

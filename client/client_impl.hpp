@@ -297,6 +297,14 @@ struct Client::Impl {
                     std::optional<std::chrono::milliseconds> timeout = std::nullopt,
                     OnionClient::SegmentHandler on_segment = {});
 
+  // Cover traffic (client_cover.cpp, docs/ANONYMITY.md): while subscribed
+  // and the directory's defences ask for it, loop and drop cells as one
+  // Poisson stream; update_cover() (from tick) starts and stops it.
+  Timer cover_timer;
+  void update_cover();
+  void send_cover();
+  void schedule_cover();
+
   // tick() (directory refresh, polls), deferred answers, and every callback
   // handed to the onion client or the fetcher. Last: cancelled first.
   Scheduler jobs;

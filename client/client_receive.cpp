@@ -328,6 +328,7 @@ void Client::Impl::delete_handled(const std::vector<::nightjar::MessageId>& ids)
 
 void Client::Impl::tick() {
   if (stopped) return;
+  update_cover();
   const std::uint64_t now = options.clock.unix_ms();
   if (directory && now >= next_refresh_ms && !fetcher->busy()) {
     const std::uint64_t t = std::uint64_t{directory->params.directory_epoch_seconds} * 1000;

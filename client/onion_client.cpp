@@ -88,50 +88,59 @@ std::shared_ptr<Link> OnionClient::guard_link(const NodeId& node) {
   return guards_.dial(node, PeerInfo{e->node.address, e->node.link_key});
 }
 
-void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
-                       Callback done, std::optional<std::chrono::milliseconds> timeout,
-                       SegmentHandler on_segment) {
-  if (!directory_) return fail_later(std::move(done), {RequestError::no_directory, {}, {}, 0});
+Result<OnionClient::Prepared, RequestFailure> OnionClient::prepare(const std::vector<NodeId>& relays,
+                                                                   const NodeId& destination,
+                                                                   Bytes request) {
+  if (!directory_) return fail(RequestFailure{RequestError::no_directory, {}, {}, 0});
   if (pending_.size() >= config_.max_in_flight)
-    return fail_later(std::move(done), {RequestError::overloaded, {}, {}, 0});
-  std::vector<NodeId> path = relays;
-  path.push_back(destination);
+    return fail(RequestFailure{RequestError::overloaded, {}, {}, 0});
+  Prepared out;
+  out.path = relays;
+  out.path.push_back(destination);
   const std::uint64_t now_s = now_ms() / 1000;
   std::vector<OnionHop> hops;
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    const DirectoryEntry* e = directory_->find(path[i]);
+  for (std::size_t i = 0; i < out.path.size(); ++i) {
+    const DirectoryEntry* e = directory_->find(out.path[i]);
     const OnionKeyInfo* k = e ? e->node.onion_key_at(now_s) : nullptr;
-    if (!k) return fail_later(std::move(done), {RequestError::unknown_node, i, path[i], 0});
-    hops.push_back(OnionHop{path[i], k->key, k->epoch});
+    if (!k) return fail(RequestFailure{RequestError::unknown_node, i, out.path[i], 0});
+    hops.push_back(OnionHop{out.path[i], k->key, k->epoch});
   }
   auto built = build_cell(directory_->params.cell_bytes, hops, request, rng_);
   if (!built) {
     const auto err = built.error() == OnionError::data_too_large ? RequestError::too_large
                                                                  : RequestError::unknown_node;
-    return fail_later(std::move(done), {err, {}, {}, 0});
+    return fail(RequestFailure{err, {}, {}, 0});
   }
-  auto guard = guard_link(path.front());
-  if (!guard) return fail_later(std::move(done), {RequestError::unknown_node, 0, path.front(), 0});
-
-  std::uint64_t id;
-  do id = crypto::random_u64();
-  while (id == 0 || pending_.count(id));
-  const auto frame = make_onion_frame(FrameType::onion_cell, id, built->cell);
+  if (!guard_link(out.path.front()))
+    return fail(RequestFailure{RequestError::unknown_node, 0, out.path.front(), 0});
+  do out.id = crypto::random_u64();
+  while (out.id == 0 || pending_.count(out.id));
+  out.frame = make_onion_frame(FrameType::onion_cell, out.id, built->cell);
+  out.reply_keys = std::move(built->reply_keys);
   if (config_.on_request) config_.on_request(relays, destination, request);
+  return out;
+}
 
+void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
+                       Callback done, std::optional<std::chrono::milliseconds> timeout,
+                       SegmentHandler on_segment) {
+  auto prepared = prepare(relays, destination, request);
+  if (!prepared) return fail_later(std::move(done), prepared.error());
   Pending p;
-  p.reply_keys = std::move(built->reply_keys);
-  p.path = std::move(path);
-  p.deadline_ms =
-      config_.clock.unix_ms() + static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count());
+  p.reply_keys = std::move(prepared->reply_keys);
+  p.path = std::move(prepared->path);
+  p.deadline_ms = config_.clock.unix_ms() +
+                  static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count()) +
+                  static_cast<std::uint64_t>(allowance_.count());
   p.first_hop = p.path.front();
-  p.wait = ReplyWait(guard);
+  p.wait = ReplyWait(guard_link(p.first_hop));
   p.done = std::move(done);
   p.on_segment = std::move(on_segment);
   const NodeId first = p.first_hop;
+  const std::uint64_t id = prepared->id;
   arm_expiry(p.deadline_ms);
   pending_.emplace(id, std::move(p));
-  switch (guards_.send(first, frame, id).status) {
+  switch (guards_.send(first, prepared->frame, id).status) {
     case PoolSend::sent:
     case PoolSend::queued: return;  // guard_queued() reports a queued one
     default: {
@@ -140,6 +149,17 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
       pending_.erase(it);
       fail_later(std::move(cb), {RequestError::link_failed, 0, first, 0});
     }
+  }
+}
+
+Result<void, RequestError> OnionClient::send_oneway(const std::vector<NodeId>& relays,
+                                                     const NodeId& destination, Bytes request) {
+  auto prepared = prepare(relays, destination, request);
+  if (!prepared) return fail(prepared.error().error);
+  switch (guards_.send(prepared->path.front(), prepared->frame, prepared->id).status) {
+    case PoolSend::sent:
+    case PoolSend::queued: return {};
+    default: return fail(RequestError::link_failed);
   }
 }
 

@@ -80,6 +80,9 @@ class OnionClient {
   // Offset to add to the local clock (learned from nodes' answers) when
   // choosing onion keys.
   void set_clock_offset_ms(std::int64_t offset) { clock_offset_ms_ = offset; }
+  // Added to every request's timeout from now on: how much later an answer
+  // may come when the network's relays hold cells for mixing delays.
+  void set_timeout_allowance(std::chrono::milliseconds extra) { allowance_ = extra; }
 
   // Sends `request` over relays[0] -> ... -> destination. `done` is called
   // exactly once (never from inside send()).
@@ -89,6 +92,11 @@ class OnionClient {
   void send(const std::vector<NodeId>& relays, const NodeId& destination, Bytes request,
             Callback done, std::optional<std::chrono::milliseconds> timeout = std::nullopt,
             SegmentHandler on_segment = {});
+  // Sends `request` over the path expecting no answer (a drop cover cell,
+  // docs/ANONYMITY.md): nothing is kept, and a reply, were one to come, is
+  // ignored. An error only when the cell could not be built or sent.
+  Result<void, RequestError> send_oneway(const std::vector<NodeId>& relays,
+                                         const NodeId& destination, Bytes request);
   // Requests waiting for an answer.
   std::size_t in_flight() const { return pending_.size(); }
   // Fails every pending request and closes the links.
@@ -105,6 +113,15 @@ class OnionClient {
     Callback done;
     SegmentHandler on_segment;
   };
+  // A request's cell, ready for its guard link (which is dialled if need be).
+  struct Prepared {
+    std::vector<std::uint8_t> frame;
+    std::vector<ReplyKey> reply_keys;
+    std::vector<NodeId> path;  // relays, then the destination
+    std::uint64_t id = 0;
+  };
+  Result<Prepared, RequestFailure> prepare(const std::vector<NodeId>& relays,
+                                           const NodeId& destination, Bytes request);
   void handle_frame(Bytes frame);
   void handle_closed(const NodeId& guard);
   void finish(std::uint64_t id, Result<std::vector<std::uint8_t>, RequestFailure> r);
@@ -122,6 +139,7 @@ class OnionClient {
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<const Directory> directory_;
   std::int64_t clock_offset_ms_ = 0;
+  std::chrono::milliseconds allowance_{0};
   std::unordered_map<std::uint64_t, Pending> pending_;
   LinkPool<NodeId> guards_;  // links to first hops; frames tagged with the request id
   // tick() when the earliest request is due (at most a second ahead), not

@@ -36,7 +36,13 @@ constexpr std::uint64_t sweep_interval_ms = 10'000;
 }  // namespace
 
 Node::Node(uv_loop_t* loop, NodeOptions options)
-    : loop_(loop), options_(std::move(options)), limiter_(options_.rate_limits), jobs_(loop) {
+    : loop_(loop),
+      options_(std::move(options)),
+      limiter_(options_.rate_limits),
+      pad_timer_(loop, [this] {
+        if (storage_) storage_->pad();
+      }),
+      jobs_(loop) {
   log_ = options_.log ? options_.log : spdlog::default_logger();
   options_.link.log = log_;
 }
@@ -241,7 +247,17 @@ void Node::on_directory(const Directory*, const Directory& current) {
     relay_->set_mixing(std::chrono::milliseconds(current.params.defences.mix_delay_ms),
                        std::chrono::milliseconds(current.params.defences.mix_delay_max_ms));
   if (replicator_) replicator_->set_directory(state_->current());
-  if (storage_) storage_->directory_changed();
+  if (storage_) {
+    storage_->directory_changed();
+    const std::uint32_t padding = current.params.defences.poll_padding_ms;
+    if (padding != storage_->poll_padding()) {
+      storage_->set_poll_padding(padding);
+      if (padding > 0)
+        pad_timer_.start(std::chrono::milliseconds(padding), std::chrono::milliseconds(padding));
+      else
+        pad_timer_.stop();
+    }
+  }
 }
 
 void Node::tick() {
@@ -304,6 +320,7 @@ void Node::on_link_closed(Link& link) {
 
 void Node::stop() {
   jobs_.cancel_all();
+  pad_timer_.close();
   if (client_) client_->stop();
   if (authority_) authority_->stop();
   if (relay_) relay_->close();

@@ -127,6 +127,7 @@ class Node {
   std::uint64_t next_sweep_ms_ = 0;
   LinkRateLimiter limiter_;
   FrameRegistry frames_;  // every frame type this node handles, and who handles it
+  Timer pad_timer_;       // poll padding: StorageService::pad() every period
   Scheduler jobs_;  // tick() every 100 ms; last: cancelled first
 };
 

@@ -127,6 +127,13 @@ void register_storage(MetricsRegistry& r, const StorageService& storage) {
   r.add_counter("nightjar_long_poll_segments_total",
                 "Answers sent on streamed long polls that stay open for the next message.",
                 [&s] { return s.poll_segments; });
+  r.add_counter("nightjar_long_poll_padding_total",
+                "Empty answers sent on streamed long polls only to keep the poll padding's pace.",
+                [&s] { return s.padding_segments; });
+  r.add_counter("nightjar_cover_cells_total", "Cover cells that reached this node, by kind.",
+                {"kind"}, [&s] {
+                  return Series{{{"loop"}, s.cover_loops}, {{"drop"}, s.cover_drops}};
+                });
   r.add_gauge("nightjar_long_polls_waiting", "Retrieve requests waiting now.",
               [&s] { return s.waiting; });
 }

@@ -67,6 +67,11 @@ void StorageService::handle(Bytes bytes, Responder responder) {
           handle_delete_all(r, std::move(responder));
         } else if constexpr (std::is_same_v<T, LookupRequest>) {
           handle_lookup(r, std::move(responder));
+        } else if constexpr (std::is_same_v<T, CoverRequest>) {
+          // A loop goes back; a drop ends here, unanswered (its relays'
+          // reply routes expire).
+          ++(r.loop ? stats_.cover_loops : stats_.cover_drops);
+          if (r.loop) respond(responder, Response{Status::ok, {}});
         } else {
           InfoResult info{"nightjar " + std::string(nightjar_version()), clock_.unix_ms(),
                           replicator_.swarm().value_or(0)};
@@ -277,7 +282,8 @@ void StorageService::wake(const Mailbox& mailbox) {
   auto [first, last] = waiters_.equal_range(mailbox_key(mailbox));
   std::vector<Waiter> ready;
   for (auto it = first; it != last;) {
-    if (it->second.request.stream && answer_segment(it->second)) {
+    // Padded, a streamed poll's answers wait for pad().
+    if (it->second.request.stream && (padding_ms_ > 0 || answer_segment(it->second))) {
       ++it;
       continue;
     }
@@ -292,15 +298,31 @@ void StorageService::wake(const Mailbox& mailbox) {
 // out as one segment, and the waiter goes on from that answer's cursor. An
 // answer cut short (`more`) ends the poll instead (the client pages), as does
 // a path that is gone.
-bool StorageService::answer_segment(Waiter& w) {
+bool StorageService::answer_segment(Waiter& w, bool padding) {
   Response resp = retrieve_now(w.request);
   auto& got = std::get<RetrieveResult>(resp.body);
   if (got.more) return false;
-  if (got.messages.empty()) return true;  // nothing new for this one yet
+  if (got.messages.empty() && !padding) return true;  // nothing new for this one yet
   if (!w.responder->reply_segment(encode(resp))) return false;
   ++stats_.poll_segments;
+  if (got.messages.empty()) ++stats_.padding_segments;
   w.request.since = got.cursor;
   return true;
+}
+
+void StorageService::pad() {
+  if (padding_ms_ == 0) return;
+  std::vector<Waiter> done;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (!it->second.request.stream || answer_segment(it->second, true)) {
+      ++it;
+      continue;
+    }
+    done.push_back(std::move(it->second));
+    it = waiters_.erase(it);
+  }
+  stats_.waiting = waiters_.size();
+  for (auto& w : done) respond(*w.responder, retrieve_now(w.request));
 }
 
 void StorageService::tick() {

@@ -35,6 +35,8 @@ struct StorageStats {
   std::uint64_t long_polls = 0;      // retrieves parked
   std::uint64_t waiting = 0;         // parked now
   std::uint64_t poll_segments = 0;   // answers sent on streamed long polls that stayed open
+  std::uint64_t padding_segments = 0;  // of those, empty ones sent only to keep the pace (padding)
+  std::uint64_t cover_loops = 0, cover_drops = 0;  // cover cells that reached this node
 };
 
 class StorageService {
@@ -54,6 +56,14 @@ class StorageService {
   void directory_changed();
   // Ends long polls whose wait is over. Call every ~100 ms.
   void tick();
+  // Poll padding (NetworkParams::defences, docs/ANONYMITY.md): with a
+  // period, streamed long polls are answered only by pad(), which the node
+  // calls every period: each gets one answer then, with what arrived since
+  // the last or empty, so its client's link carries the same pace whether
+  // messages come or not. 0: answered as messages arrive.
+  void set_poll_padding(std::uint32_t period_ms) { padding_ms_ = period_ms; }
+  std::uint32_t poll_padding() const { return padding_ms_; }
+  void pad();
 
   const StorageStats& stats() const { return stats_; }
 
@@ -65,7 +75,8 @@ class StorageService {
   };
   void respond(Responder& r, const storage::Response& resp);
   // Sends what arrived to a streamed long poll; false: answer it and end it.
-  bool answer_segment(Waiter& w);
+  // `padding`: an empty answer too (pad()).
+  bool answer_segment(Waiter& w, bool padding = false);
   // Sends `resp` once every write staged so far is durable (internal if it failed).
   void answer_when_durable(Responder responder, storage::Response resp);
   void reject(Responder& r, storage::Status s);
@@ -97,6 +108,7 @@ class StorageService {
   std::size_t max_waiting_;
   StorageStats stats_;
   std::multimap<MailboxKey, Waiter> waiters_;  // by mailbox_key
+  std::uint32_t padding_ms_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

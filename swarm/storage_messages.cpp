@@ -37,6 +37,9 @@ constexpr Method method_of(const InfoRequest&) {
 constexpr Method method_of(const LookupRequest&) {
   return Method::lookup;
 }
+constexpr Method method_of(const CoverRequest&) {
+  return Method::cover;
+}
 
 // A mailbox: namespace (1) || owner (32).
 template <class R>
@@ -86,6 +89,9 @@ void write_fields(WireWriter& w, const Signed& r) {
   w.fixed(r.signature);
 }
 void write_fields(WireWriter&, const InfoRequest&) {}
+void write_fields(WireWriter& w, const CoverRequest& r) {
+  w.u8(r.loop ? 1 : 0);
+}
 
 template <class R>
 std::vector<std::uint8_t> labelled(std::string_view label, const R& r) {
@@ -162,6 +168,12 @@ Result<Request, WireError> decode_request(Bytes bytes) {
     case Method::lookup:
       read_fields(f, q.emplace<LookupRequest>());
       break;
+    case Method::cover: {
+      std::uint8_t loop = 0;
+      f.u8(loop).check(loop <= 1);
+      q = CoverRequest{loop == 1};
+      break;
+    }
     default:
       return fail(WireError::bad_value);
   }
@@ -313,6 +325,8 @@ void read_ok_body(FieldReader& f, Method method, Response& out) {
       return read_body(f, out.body.emplace<InfoResult>());
     case Method::lookup:
       return read_body(f, out.body.emplace<LookupResult>());
+    case Method::cover:
+      return;  // a loop's answer: the status alone
   }
   f.reject();  // not a method
 }

@@ -43,6 +43,7 @@ enum class Method : std::uint8_t {
   erase_all = 4,
   info = 5,
   lookup = 6,  // a public record, by owner and type; unsigned
+  cover = 7,   // cover traffic (docs/ANONYMITY.md): a loop is answered, a drop is not
 };
 
 // store, retrieve, delete and delete_all name a mailbox: a namespace and its
@@ -99,13 +100,20 @@ struct LookupRequest {
   std::uint8_t type = 0;
 };
 
+// A cover cell's request. A loop is answered with an empty ok (the cell
+// comes back to its client); a drop is discarded without an answer. Nothing
+// else: the destination learns only that a client sent cover.
+struct CoverRequest {
+  bool loop = false;
+};
+
 template <class R>
 Mailbox mailbox_of(const R& r) {
   return Mailbox{r.ns, r.recipient};
 }
 
 using Request = std::variant<StoreRequest, RetrieveRequest, DeleteRequest, DeleteAllRequest,
-                             InfoRequest, LookupRequest>;
+                             InfoRequest, LookupRequest, CoverRequest>;
 
 // Request = version (1) || method (1) || the method's fields. Encoding is
 // canonical: decode_request accepts only what encode produces (it rejects a

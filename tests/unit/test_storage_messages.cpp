@@ -305,7 +305,7 @@ TEST_CASE("Storage request decoding rejects a bad version or method", "[storage]
       check_request_fails(bad, WireError::bad_value);
     }
   }
-  for (int m : {0, 7, 0x80, 0xff}) {
+  for (int m : {0, 8, 0x80, 0xff}) {
     auto bad = bytes;
     bad[1] = static_cast<std::uint8_t>(m);
     check_request_fails(bad, WireError::bad_value);
@@ -314,6 +314,30 @@ TEST_CASE("Storage request decoding rejects a bad version or method", "[storage]
   auto other = bytes;
   other[1] = static_cast<std::uint8_t>(Method::erase_all);
   check_request_fails(other, WireError::trailing_bytes);
+}
+
+TEST_CASE("Cover requests are three bytes, a loop flag of 0 or 1, and a loop's answer is a status",
+          "[storage]") {
+  for (bool loop : {false, true}) {
+    const auto bytes = encode(Request{CoverRequest{loop}});
+    REQUIRE(bytes == std::vector<std::uint8_t>{version, 7, static_cast<std::uint8_t>(loop)});
+    auto back = decode_request(bytes);
+    REQUIRE(back.ok());
+    REQUIRE(std::holds_alternative<CoverRequest>(*back));
+    CHECK(std::get<CoverRequest>(*back).loop == loop);
+  }
+  for (int flag : {2, 0x80, 0xff}) {
+    std::vector<std::uint8_t> bad{version, 7, static_cast<std::uint8_t>(flag)};
+    check_request_fails(bad, WireError::bad_value);
+  }
+  check_request_fails({version, 7}, WireError::truncated);
+  check_request_fails({version, 7, 1, 0}, WireError::trailing_bytes);
+  const auto ok = encode(Response{Status::ok, {}});
+  CHECK(ok == std::vector<std::uint8_t>{0});
+  auto answer = decode_response(Method::cover, ok);
+  REQUIRE(answer.ok());
+  CHECK(answer->status == Status::ok);
+  CHECK_FALSE(decode_response(Method::cover, std::vector<std::uint8_t>{0, 1}).ok());
 }
 
 TEST_CASE("Storage request decoding rejects out-of-range limits and waits", "[storage]") {
@@ -685,7 +709,7 @@ TEST_CASE("Storage response decoding rejects bad statuses, counts and flags", "[
 
   // An ok answer to a method that does not exist.
   const auto ok_info = encode(Response{Status::ok, InfoResult{"x", 1, 2}});
-  for (int m : {0, 7, 0xff})
+  for (int m : {0, 8, 0xff})
     check_response_fails(static_cast<Method>(m), ok_info, WireError::bad_value);
 }
 
