@@ -175,7 +175,13 @@ void Client::Impl::fragment_answered(std::uint64_t job_id, std::size_t index, co
     paths.report_path_failure(path, r.error(), now_ms());
     f.avoid = path.destination;
     log->debug("store through a path failed: {}", to_string(r.error().error));
-    return send_fragment(job_id, index);
+    // The next path after a pause that doubles (50, 100, 200, 400 ms): what
+    // failed the path may pass within a second (a relay that has not yet
+    // taken the directory naming the next hop), and five attempts at once
+    // would all meet it.
+    const auto pause = std::chrono::milliseconds(25) * (1 << std::min(f.attempts, 4));
+    jobs.call_later(pause, [this, job_id, index] { send_fragment(job_id, index); });
+    return;
   }
   paths.report_path_success(path, now_ms());
   auto resp = storage::decode_response(storage::Method::store, *r);

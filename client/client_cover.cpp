@@ -8,6 +8,8 @@
 // like every other: same size, same guard, a fresh path.
 #include <spdlog/spdlog.h>
 
+#include <uv.h>
+
 #include <cmath>
 
 #include "client/client_impl.hpp"
@@ -31,14 +33,23 @@ void Client::Impl::update_cover() {
                       (directory->params.defences.loop_rate_millihertz > 0 ||
                        directory->params.defences.drop_rate_millihertz > 0);
   if (!wanted && cover_timer.active()) cover_timer.stop();
-  if (wanted && !cover_timer.active()) schedule_cover();
+  if (wanted && !cover_timer.active()) {
+    next_cover_us = uv_hrtime() / 1000;
+    schedule_cover();
+  }
 }
 
+// The next cell's time is drawn from the previous one's, not from when the
+// timer fired, so the loop's lateness does not slow the stream down.
 void Client::Impl::schedule_cover() {
   const auto& d = directory->params.defences;
   const double rate = static_cast<double>(d.loop_rate_millihertz + d.drop_rate_millihertz) / 1000.0;
-  const double wait_ms = -std::log(uniform_open(rng)) / rate * 1000.0;
-  cover_timer.start(std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(wait_ms))));
+  next_cover_us += static_cast<std::uint64_t>(-std::log(uniform_open(rng)) / rate * 1e6);
+  const std::uint64_t now_us = uv_hrtime() / 1000;
+  // After a stall of the loop, no burst to catch up: the stream goes on from now.
+  if (next_cover_us + 1'000'000 < now_us) next_cover_us = now_us;
+  const std::uint64_t wait_us = next_cover_us > now_us ? next_cover_us - now_us : 0;
+  cover_timer.start(std::chrono::milliseconds((wait_us + 500) / 1000));
 }
 
 void Client::Impl::send_cover() {

@@ -301,6 +301,7 @@ struct Client::Impl {
   // and the directory's defences ask for it, loop and drop cells as one
   // Poisson stream; update_cover() (from tick) starts and stops it.
   Timer cover_timer;
+  std::uint64_t next_cover_us = 0;  // uv_hrtime: the next cell's time
   void update_cover();
   void send_cover();
   void schedule_cover();

@@ -281,6 +281,9 @@ void OnionRelay::release_held() {
     const std::uint64_t held_us = now_us > h.since_us ? now_us - h.since_us : 0;
     stats_->mix_held_us_sum += held_us;
     stats_->mix_held_us_max = std::max(stats_->mix_held_us_max, held_us);
+    if (config_.on_mix_released)
+      config_.on_mix_released(std::chrono::microseconds(h.due_us - h.since_us),
+                              std::chrono::microseconds(held_us));
     if (h.reply) {
       if (auto e = table_.find(h.out_id); e != table_.end() && e->second.replies_held > 0)
         --e->second.replies_held;

@@ -58,6 +58,10 @@ struct RelayConfig {
   // Mixing delays (set_mixing): cells and reply cells held at once; a cell
   // beyond it is answered 'overloaded', a reply cell beyond it goes at once.
   std::size_t max_mix_held = 16384;
+  // Tests: each released cell's drawn delay and the time it was actually
+  // held (which adds the loop's lateness).
+  std::function<void(std::chrono::microseconds drawn, std::chrono::microseconds held)>
+      on_mix_released;
   LinkConfig link;                                 // for outgoing links
   Clock clock;                                     // wall time: onion key epochs
   // Called after rotation added or dropped onion keys (the node saves them

@@ -255,7 +255,11 @@ class InprocNetwork final : public SimNetwork {
       r.mix_held_us_sum += s.mix_held_us_sum;
       r.mix_held_us_max = std::max(r.mix_held_us_max, s.mix_held_us_max);
     }
-    if (const StorageService* storage = n.storage()) r.stores_accepted += storage->stats().stores;
+    if (const StorageService* storage = n.storage()) {
+      r.stores_accepted += storage->stats().stores;
+      r.cover_cells += storage->stats().cover_loops + storage->stats().cover_drops;
+      r.padding_segments += storage->stats().padding_segments;
+    }
   }
 
   void add_stats(std::size_t i, const Node& n) { add_to(stats_[i], n); }

@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
     ("groups", po::value<std::size_t>(), "closed groups (groups.count); 0: none")
     ("group-size", po::value<std::size_t>(), "members per group, picked among the clients (groups.size)")
     ("group-rate", po::value<double>(), "messages per second per group (groups.rate)")
+    ("check-defences", po::bool_switch(), "exit 3 if a defence the scenario sets left no trace in the nodes' figures (with --adversary)")
     ("adversary", po::bool_switch(), "record the run and report what adversaries learn (adversary.enabled; docs/ANONYMITY.md)")
     ("mix-delay", po::value<double>(), "defence: mean per-hop mixing delay, ms (defences.mix_delay_ms)")
     ("loop-rate", po::value<double>(), "defence: loop cover cells per second per client (defences.loop_rate)")
@@ -209,6 +210,17 @@ int main(int argc, char** argv) {
   if (vm["fail-on-loss"].as<bool>() && c.lost > 0) {
     std::cerr << "nightjar-simnet: " << c.lost << " messages lost\n";
     return exit_check;
+  }
+  if (vm["check-defences"].as<bool>()) {
+    const auto& a = result->report.anonymity;
+    if (!a) {
+      std::cerr << "nightjar-simnet: --check-defences needs the adversary record (--adversary)\n";
+      return exit_check;
+    }
+    for (const auto& unseen : a->defences_unseen) {
+      std::cerr << "nightjar-simnet: " << unseen << " set, but the nodes saw none\n";
+      return exit_check;
+    }
   }
   if (vm["fail-on-acked-loss"].as<bool>() && c.acked_lost > 0) {
     std::cerr << "nightjar-simnet: " << c.acked_lost << " acknowledged messages lost\n";

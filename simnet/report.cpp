@@ -157,7 +157,10 @@ json anonymity_json(const AnonymityReport& a) {
          a.idle_client_bytes_per_s ? json(round3(*a.idle_client_bytes_per_s)) : json(nullptr)},
         {"mix_released", a.mix_released},
         {"mix_mean_held_ms", round3(a.mix_mean_held_ms)},
-        {"mix_max_held_ms", round3(a.mix_max_held_ms)}}},
+        {"mix_max_held_ms", round3(a.mix_max_held_ms)},
+        {"cover_cells", a.cover_cells},
+        {"padding_segments", a.padding_segments}}},
+      {"defences_unseen", a.defences_unseen},
   };
 }
 
@@ -289,7 +292,12 @@ void print_anonymity(std::ostream& out, const AnonymityReport& a) {
   if (a.idle_client_bytes_per_s) cost += fmt(", %.0f B/s per idle client", *a.idle_client_bytes_per_s);
   if (a.mix_released)
     cost += fmt("; relays held %.1f ms", a.mix_mean_held_ms) + fmt(" per hop (longest %.1f ms)", a.mix_max_held_ms);
+  if (a.cover_cells) cost += "; " + std::to_string(a.cover_cells) + " cover cells reached nodes";
+  if (a.padding_segments)
+    cost += "; " + std::to_string(a.padding_segments) + " empty poll answers for padding";
   line(out, "defence cost", cost);
+  for (const auto& unseen : a.defences_unseen)
+    line(out, "defence unseen", unseen + " set, but the nodes' figures show none");
 }
 
 }  // namespace

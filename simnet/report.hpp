@@ -76,6 +76,8 @@ struct NodeReport {
   std::uint64_t mix_released = 0;
   std::uint64_t mix_held_us_sum = 0;
   std::uint64_t mix_held_us_max = 0;
+  std::uint64_t cover_cells = 0;       // loop and drop cells that reached it
+  std::uint64_t padding_segments = 0;  // empty long-poll answers sent for padding
   bool stats_known = true;  // false: a process whose metrics could not be read
 };
 
@@ -144,6 +146,11 @@ struct AnonymityReport {
   // time one was held (in-process: every node; process mode: from /metrics).
   std::uint64_t mix_released = 0;
   double mix_mean_held_ms = 0, mix_max_held_ms = 0;
+  // Cover cells the nodes received, and empty answers they sent for padding.
+  std::uint64_t cover_cells = 0, padding_segments = 0;
+  // Defences the network was given that left no trace in the nodes'
+  // figures (none expected: checked by --check-defences).
+  std::vector<std::string> defences_unseen;
 };
 
 struct Report {

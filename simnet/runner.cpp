@@ -605,6 +605,8 @@ class Runner {
     }
     std::uint64_t held_us = 0, max_us = 0;
     for (const auto& n : nodes) {
+      a.cover_cells += n.cover_cells;
+      a.padding_segments += n.padding_segments;
       a.mix_released += n.mix_released;
       held_us += n.mix_held_us_sum;
       max_us = std::max(max_us, n.mix_held_us_max);
@@ -612,6 +614,11 @@ class Runner {
     if (a.mix_released)
       a.mix_mean_held_ms = static_cast<double>(held_us) / static_cast<double>(a.mix_released) / 1000;
     a.mix_max_held_ms = static_cast<double>(max_us) / 1000;
+    if (d.mix_delay_ms > 0 && a.mix_released == 0) a.defences_unseen.push_back("mixing delays");
+    if ((d.loop_rate > 0 || d.drop_rate > 0) && a.cover_cells == 0)
+      a.defences_unseen.push_back("cover traffic");
+    if (d.poll_padding_ms > 0 && a.padding_segments == 0)
+      a.defences_unseen.push_back("poll padding");
     if (a.frames_dropped)
       notes_.push_back(std::to_string(a.frames_dropped) +
                        " client-link frames were beyond the trace's bound: the timing attack saw "
