@@ -39,7 +39,7 @@ class InprocNetwork final : public SimNetwork {
         setup_(std::move(setup)),
         log_(setup_.log ? setup_.log : spdlog::default_logger()),
         cache_(rocksdb::NewLRUCache(shared_cache_bytes)),
-        faults_(std::make_shared<FaultState>(setup_.scenario.nodes, setup_.scenario.seed)),
+        faults_(std::make_shared<FaultState>(total_nodes(setup_.scenario), setup_.scenario.seed)),
         release_timer_(loop, [this] { released(); }),
         create_timer_(loop, [this] { create_some(); }) {}
 
@@ -69,9 +69,11 @@ class InprocNetwork final : public SimNetwork {
       if (!a) return a.failure();
       authorities_.push_back(std::move(*a));
     }
-    running_.resize(s.nodes);
-    stats_.resize(s.nodes);
-    for (std::size_t i = 0; i < s.nodes; ++i) {
+    const std::size_t total = total_nodes(s);
+    held_back_ = total - s.nodes;
+    running_.resize(total);
+    stats_.resize(total);
+    for (std::size_t i = 0; i < total; ++i) {
       SimNode n;
       n.name = "node" + std::to_string(i);
       n.data_dir = setup_.run_dir / n.name;
@@ -90,16 +92,24 @@ class InprocNetwork final : public SimNetwork {
   }
 
   void create_some() {
-    for (std::size_t k = 0; k < nodes_per_tick && created_ < nodes_.size(); ++k) {
+    const std::size_t first = nodes_.size() - held_back_;
+    for (std::size_t k = 0; k < nodes_per_tick && created_ < first; ++k) {
       if (auto r = start_node(created_); !r) {
         error_ = r.error();
-        created_ = nodes_.size();
+        created_ = first;
         break;
       }
       ++created_;
     }
-    if (created_ < nodes_.size()) return;
+    if (created_ < first) return;
     create_timer_.close();
+  }
+
+  Result<void, std::string> join_held_back() override {
+    for (std::size_t i = nodes_.size() - held_back_; i < nodes_.size(); ++i)
+      if (!running_[i])
+        if (auto r = start_node(i); !r) return r;
+    return {};
   }
 
   void released() {
@@ -118,16 +128,17 @@ class InprocNetwork final : public SimNetwork {
   }
 
   bool ready() const override {
-    if (created_ < nodes_.size()) return false;
-    // Every running node holds a directory that lists every node (not
-    // necessarily the newest: one epoch may be on its way).
+    const std::size_t started = nodes_.size() - held_back_;
+    if (created_ < started) return false;
+    // Every running node holds a directory that lists every node started
+    // (not necessarily the newest: one epoch may be on its way).
     for (const auto& n : running_) {
       if (!n) continue;
       auto d = n->directory().current();
-      if (!d || d->entries.size() < nodes_.size()) return false;
+      if (!d || d->entries.size() < started) return false;
     }
     auto d = directory();
-    return d && d->entries.size() >= nodes_.size();
+    return d && d->entries.size() >= started;
   }
 
   void kill(std::size_t i) override {

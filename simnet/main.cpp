@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
     ("group-rate", po::value<double>(), "messages per second per group (groups.rate)")
     ("check-defences", po::bool_switch(), "exit 3 if a defence the scenario sets left no trace in the nodes' figures (with --adversary)")
     ("adversary", po::bool_switch(), "record the run and report what adversaries learn (adversary.enabled; docs/ANONYMITY.md)")
+    ("sybil-nodes", po::value<std::size_t>(), "with --adversary: this many adversary nodes join during the workload (adversary.sybil_nodes)")
+    ("sybil-join", po::value<double>(), "seconds into the workload the Sybil nodes join (adversary.sybil_join_s)")
     ("mix-delay", po::value<double>(), "defence: mean per-hop mixing delay, ms (defences.mix_delay_ms)")
     ("loop-rate", po::value<double>(), "defence: loop cover cells per second per client (defences.loop_rate)")
     ("drop-rate", po::value<double>(), "defence: drop cover cells per second per client (defences.drop_rate)")
@@ -175,6 +177,8 @@ int main(int argc, char** argv) {
   if (vm.count("group-rate")) s.groups.rate = vm["group-rate"].as<double>();
   if (vm.count("quorum")) s.quorum = vm["quorum"].as<std::uint32_t>();
   if (vm["adversary"].as<bool>()) s.adversary.enabled = true;
+  if (vm.count("sybil-nodes")) s.adversary.sybil_nodes = vm["sybil-nodes"].as<std::size_t>();
+  if (vm.count("sybil-join")) s.adversary.sybil_join_s = vm["sybil-join"].as<double>();
   if (vm.count("mix-delay")) s.defences.mix_delay_ms = vm["mix-delay"].as<double>();
   if (vm.count("loop-rate")) s.defences.loop_rate = vm["loop-rate"].as<double>();
   if (vm.count("drop-rate")) s.defences.drop_rate = vm["drop-rate"].as<double>();

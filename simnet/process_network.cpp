@@ -181,11 +181,13 @@ class ProcessNetwork final : public SimNetwork {
       if (!child) return child.failure();
       authority_children_.push_back(std::move(*child));
     }
-    children_.resize(s.nodes);
-    metrics_ports_.resize(s.nodes);
-    last_samples_.resize(s.nodes);
-    carried_.resize(s.nodes);
-    for (std::size_t i = 0; i < s.nodes; ++i) {
+    const std::size_t total = total_nodes(s);
+    held_back_ = total - s.nodes;
+    children_.resize(total);
+    metrics_ports_.resize(total);
+    last_samples_.resize(total);
+    carried_.resize(total);
+    for (std::size_t i = 0; i < total; ++i) {
       SimNode n;
       n.name = "node" + std::to_string(i);
       n.data_dir = setup_.run_dir / n.name;
@@ -202,7 +204,8 @@ class ProcessNetwork final : public SimNetwork {
         metrics_ports_[i] = *mport;
       }
       nodes_.push_back(n);
-      if (auto r = start_node(i); !r) return r.failure();
+      if (i < s.nodes)
+        if (auto r = start_node(i); !r) return r.failure();
     }
     start_fetcher();
     return {};
@@ -214,7 +217,14 @@ class ProcessNetwork final : public SimNetwork {
 
   bool ready() const override {
     auto d = directory();
-    return d && d->entries.size() >= nodes_.size();
+    return d && d->entries.size() >= nodes_.size() - held_back_;
+  }
+
+  Result<void, std::string> join_held_back() override {
+    for (std::size_t i = nodes_.size() - held_back_; i < nodes_.size(); ++i)
+      if (!nodes_[i].running)
+        if (auto r = start_node(i); !r) return r;
+    return {};
   }
 
   void kill(std::size_t i) override {

@@ -133,6 +133,17 @@ json anonymity_json(const AnonymityReport& a) {
         {"stores_attributed", a.stores_attributed},
         {"recorded_s", round3(a.recorded_s)}}},
       {"compromised_nodes", compromised},
+      {"sybil",
+       a.sybil ? json{{"nodes", a.sybil_nodes},
+                      {"join_s", a.sybil_join_s},
+                      {"linked_fraction", round3(a.sybil->linked_fraction())},
+                      {"senders_linked_fraction", round3(a.sybil->senders_linked_fraction())},
+                      {"guard_exposure_fraction", round3(a.sybil->exposure_fraction())},
+                      {"first_link_s", a.sybil->first_link_ms.empty()
+                                           ? json(nullptr)
+                                           : json(round3(percentile(a.sybil->first_link_ms, 50) / 1000))},
+                      {"exposed_by_step", a.sybil->exposed_by_step}}
+               : json(nullptr)},
       {"timing_attack",
        {{"window_ms", a.timing_params.window_ms},
         {"reply_guard_ms", a.timing_params.reply_guard_ms},
@@ -278,6 +289,12 @@ void print_anonymity(std::ostream& out, const AnonymityReport& a) {
              (c.first_link_ms.empty()
                   ? std::string()
                   : fmt(", first link after %.1f s (median)", percentile(c.first_link_ms, 50) / 1000)));
+  if (a.sybil)
+    line(out, "Sybil nodes",
+         std::to_string(a.sybil_nodes) + fmt(" joined at %.0f s: ", a.sybil_join_s) +
+             fmt("%.2f%% of messages linked", a.sybil->linked_fraction() * 100) +
+             fmt(", %.1f%% of senders", a.sybil->senders_linked_fraction() * 100) +
+             fmt(", %.1f%% of clients used one as a guard", a.sybil->exposure_fraction() * 100));
   const auto& t = a.timing;
   line(out, "timing attack",
        fmt("precision %.3f", t.precision()) + fmt(", recall %.3f", t.recall()) + " (" +

@@ -133,6 +133,10 @@ struct AnonymityReport {
   std::uint64_t requests = 0;         // client requests with their paths
   std::uint64_t stores_attributed = 0;  // store requests matched to a planned message
   std::vector<adversary::CompromisedSummary> compromised;  // one per Scenario fraction
+  // A Sybil adversary's nodes, joined during the workload (none: no Sybil).
+  std::size_t sybil_nodes = 0;
+  double sybil_join_s = 0;
+  std::optional<adversary::CompromisedFigures> sybil;
   adversary::TimingAttackParams timing_params;
   adversary::TimingAttackFigures timing;
   adversary::SwarmViewFigures swarm_view;

@@ -162,6 +162,7 @@ class Runner {
         break;
       case Phase::workload:
         apply_faults(workload_s());
+        join_sybils(workload_s());
         if (interrupted_ || workload_s() >= s_.duration_s) {
           // The plan's last messages, due between the last tick and the end.
           if (!interrupted_) send_due(s_.duration_s);
@@ -424,6 +425,19 @@ class Runner {
     return pick_swarm_members(swarms, e.swarm_members, e.pick);
   }
 
+  // A Sybil adversary's nodes join at their time (once).
+  void join_sybils(double t) {
+    if (sybils_joined_ || !net_->held_back() || t < s_.adversary.sybil_join_s) return;
+    sybils_joined_ = true;
+    if (auto r = net_->join_held_back(); !r) {
+      error_ = r.error();
+      return begin_stop();
+    }
+    events_.push_back(fmt1(t) + " s " + std::to_string(net_->held_back()) + " Sybil nodes join (node" +
+                      std::to_string(s_.nodes) + " on)");
+    progress_.event(events_.back());
+  }
+
   void begin_drain() {
     phase_ = Phase::draining;
     drain_start_ms_ = uv_now(&loop_);
@@ -453,7 +467,7 @@ class Runner {
             auto i = net_->index_of(id);
             return i ? "node" + std::to_string(*i) : id.hex().substr(0, 12);
           },
-          s_.nodes);
+          total_nodes(s_));
       clients_->stop();
     }
     rss_before_stop_mb_ = status_mb("VmRSS:");
@@ -580,6 +594,13 @@ class Runner {
           requests, sent, s_.nodes, std::min(count, s_.nodes), s_.adversary.trials,
           s_.seed * 1000 + k, horizon_ms));
     }
+    if (net_->held_back() > 0) {
+      std::vector<bool> sybil(net_->nodes().size(), false);
+      for (std::size_t i = s_.nodes; i < sybil.size(); ++i) sybil[i] = true;
+      a.sybil_nodes = net_->held_back();
+      a.sybil_join_s = s_.adversary.sybil_join_s;
+      a.sybil = adversary::compromised_nodes(requests, sent, sybil, horizon_ms);
+    }
     a.timing_params.cell_frame_bytes = static_cast<std::uint32_t>(
         params.cell_bytes + onion_frame_header + LinkSession::frame_overhead);
     a.timing_params.window_ms = s_.adversary.window_ms;
@@ -669,6 +690,7 @@ class Runner {
   std::vector<std::string> events_, notes_;
   std::shared_ptr<RunTrace> trace_;  // the adversary models' record; null: models off
   double recorded_s_ = 0;
+  bool sybils_joined_ = false;
 };
 
 // In-process, every node holds a few descriptors (its store, its listener)

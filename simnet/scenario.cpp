@@ -230,6 +230,10 @@ std::string Scenario::check() const {
            "mix_delay_max_ms";
   if (defences.poll_padding_ms != 0 && defences.poll_padding_ms < 50)
     return "defences.poll_padding_ms: must be 0 (off) or at least 50";
+  if (adversary.sybil_nodes > 0 && !adversary.enabled)
+    return "adversary.sybil_nodes: needs adversary.enabled";
+  if (nodes + adversary.sybil_nodes > max_nodes)
+    return "adversary.sybil_nodes: nodes and Sybil nodes together over " + std::to_string(max_nodes);
   if (groups.count > max_groups)
     return "groups.count: must be at most " + std::to_string(max_groups);
   if (groups.count > 0) {
@@ -367,6 +371,8 @@ Result<Scenario, std::string> parse_scenario(std::string_view json_text, std::st
     af.number("window_ms", s.adversary.window_ms, 1, 60'000);
     af.number("reply_guard_ms", s.adversary.reply_guard_ms, 0, 60'000);
     af.number("carry_ms", s.adversary.carry_ms, 0, 60'000);
+    af.whole("sybil_nodes", s.adversary.sybil_nodes, 0, max_nodes);
+    af.number("sybil_join_s", s.adversary.sybil_join_s, 0, 86400);
     af.finish();
   }
   if (const json* list = f.find("faults")) {

@@ -121,6 +121,11 @@ struct AdversarySettings {
   double window_ms = 1000;                          // the timing attack's parameters
   double reply_guard_ms = 300;
   double carry_ms = 2000;
+  // A Sybil adversary: this many nodes of its own join the network
+  // `sybil_join_s` into the workload (nodes node<N>.. after the `nodes`
+  // honest ones), and the run reports what they learn together.
+  std::size_t sybil_nodes = 0;
+  double sybil_join_s = 10;
 };
 
 struct Scenario {
@@ -152,6 +157,11 @@ struct Scenario {
   // swarm.min (5)").
   std::string check() const;
 };
+
+// Service nodes of a run: the honest ones and a Sybil adversary's.
+inline std::size_t total_nodes(const Scenario& s) {
+  return s.nodes + (s.adversary.enabled ? s.adversary.sybil_nodes : 0);
+}
 
 // Parses a scenario file's text over the defaults. `source` names the text
 // in errors.

@@ -64,6 +64,12 @@ class SimNetwork {
   // A failure after start() returned (a node that could not be created).
   const std::string& error() const { return error_; }
 
+  // Starts the nodes start() held back (a Sybil adversary's, Scenario::
+  // adversary): numbered from Scenario::nodes on.
+  virtual Result<void, std::string> join_held_back() = 0;
+  // Nodes that start() does not start (joining later).
+  std::size_t held_back() const { return held_back_; }
+
   // Stops node i at once, as a crash would (its data directory stays).
   virtual void kill(std::size_t i) = 0;
   // Starts node i again from its data directory. False: not yet possible
@@ -108,6 +114,7 @@ class SimNetwork {
   std::vector<SimNode> nodes_;
   std::vector<std::string> notes_;
   std::string error_;
+  std::size_t held_back_ = 0;
 };
 
 // What the runner needs to build either kind.

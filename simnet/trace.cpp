@@ -59,6 +59,8 @@ RequestKind kind_of(const storage::Request& r) {
   if (std::holds_alternative<storage::StoreRequest>(r)) return RequestKind::store;
   if (std::holds_alternative<storage::RetrieveRequest>(r)) return RequestKind::retrieve;
   if (std::holds_alternative<storage::LookupRequest>(r)) return RequestKind::lookup;
+  if (const auto* c = std::get_if<storage::CoverRequest>(&r))
+    return c->loop ? RequestKind::cover_loop : RequestKind::cover_drop;
   return RequestKind::other;
 }
 

@@ -1,8 +1,8 @@
 // Fuzzes decode_response, the client's parser of the storage API's answers.
 //
 // Input layout:
-//   byte 0  the Method the client asked: byte % 8, so 1..6 are the methods and
-//           0 and 7 are values that name none (an ok answer must then fail)
+//   byte 0  the Method the client asked: byte % 16, so 1..7 are the methods and
+//           0 and 8..15 are values that name none (an ok answer must then fail)
 //   rest    the response bytes
 //
 // Invariants (trap on violation):
@@ -33,7 +33,7 @@ namespace {
 
 bool is_method(std::uint8_t m) {
   return m >= static_cast<std::uint8_t>(Method::store) &&
-         m <= static_cast<std::uint8_t>(Method::lookup);
+         m <= static_cast<std::uint8_t>(Method::cover);
 }
 
 // The body an answer with this status carries, for this method.
@@ -56,6 +56,8 @@ bool body_matches(const Response& r, Method m) {
           return holds<InfoResult>(r);
         case Method::lookup:
           return holds<LookupResult>(r);
+        case Method::cover:
+          return holds<std::monostate>(r);
       }
       return false;
     case Status::wrong_swarm:
@@ -122,6 +124,7 @@ void write_seeds(const std::string& dir) {
   fuzz::write_seed(dir + "/ok-lookup", m(Method::lookup),
                    encode(Response{Status::ok, LookupResult{std::vector<std::uint8_t>(200, 0x33)}}));
   fuzz::write_seed(dir + "/stale", m(Method::store), encode(Response{Status::stale, {}}));
+  fuzz::write_seed(dir + "/ok-cover-loop", m(Method::cover), encode(Response{Status::ok, {}}));
 }
 
 }  // namespace
@@ -130,7 +133,7 @@ NIGHTJAR_FUZZ_INITIALIZE_WITH_SEEDS(write_seeds)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const std::uint8_t method_byte = static_cast<std::uint8_t>(data[0] % 8);
+  const std::uint8_t method_byte = static_cast<std::uint8_t>(data[0] % 16);
   const auto method = static_cast<Method>(method_byte);
   // Copy the rest so that ASan catches any read past its end.
   const std::vector<std::uint8_t> rest(data + 1, data + size);

@@ -181,3 +181,43 @@ TEST_CASE("a scenario file that cannot be read says so", "[simnet-scenario][unit
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error(), Catch::Contains("cannot read scenario file"));
 }
+
+TEST_CASE("defences and the adversary record are read, and refused when they contradict",
+          "[simnet-scenario][unit]") {
+  auto s = parse_scenario(R"({"defences": {"mix_delay_ms": 50, "loop_rate": 0.5, "drop_rate": 1,
+                                           "poll_padding_ms": 200},
+                              "adversary": {"enabled": true, "fractions": [0.1, 0.3], "trials": 5,
+                                            "window_ms": 500, "sybil_nodes": 4,
+                                            "sybil_join_s": 20}})",
+                          "s.json");
+  REQUIRE(s.ok());
+  CHECK(s->defences.mix_delay_ms == 50);
+  CHECK(s->defences.loop_rate == 0.5);
+  CHECK(s->defences.drop_rate == 1);
+  CHECK(s->defences.poll_padding_ms == 200);
+  CHECK(s->adversary.enabled);
+  CHECK(s->adversary.fractions == std::vector<double>{0.1, 0.3});
+  CHECK(s->adversary.trials == 5);
+  CHECK(s->adversary.window_ms == 500);
+  CHECK(s->adversary.sybil_nodes == 4);
+  CHECK(s->adversary.sybil_join_s == 20);
+  CHECK(total_nodes(*s) == s->nodes + 4);
+  CHECK_FALSE(Scenario{}.adversary.enabled);
+  CHECK(total_nodes(Scenario{}) == Scenario{}.nodes);
+
+  CHECK(error_of(R"({"adversary": {"sybil_nodes": 3}})") ==
+        "s.json: adversary.sybil_nodes: needs adversary.enabled");
+  CHECK(error_of(R"({"adversary": {"fractions": [1.5]}})") ==
+        "s.json: adversary.fractions[0]: must be between 0 and 1");
+  CHECK(error_of(R"({"adversary": {"fractions": []}})") ==
+        "s.json: adversary.fractions: expected a list of 1 to 20 numbers");
+  CHECK(error_of(R"({"defences": {"mix_delay_max_ms": 100}})") ==
+        "s.json: defences.mix_delay_max_ms: set without mix_delay_ms");
+  CHECK(error_of(R"({"defences": {"mix_delay_ms": 100, "mix_delay_max_ms": 50}})") ==
+        "s.json: defences.mix_delay_max_ms: must be at least mix_delay_ms");
+  CHECK(error_of(R"({"defences": {"poll_padding_ms": 20}})") ==
+        "s.json: defences.poll_padding_ms: must be 0 (off) or at least 50");
+  CHECK(error_of(R"({"defences": {"loop_rate": 200}})") ==
+        "s.json: defences.loop_rate: must be between 0 and 100");
+  CHECK(error_of(R"({"defences": {"mixing": 1}})") == "s.json: defences.mixing: unknown field");
+}
