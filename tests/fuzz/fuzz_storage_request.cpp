@@ -102,6 +102,9 @@ void write_seeds(const std::string& dir) {
   sign(all, key.sec);
   fuzz::write_seed(dir + "/delete-all-records-signed", encode(Request{all}));
   fuzz::write_seed(dir + "/info", encode(Request{InfoRequest{}}));
+  fuzz::write_seed(dir + "/cover-loop", encode(Request{CoverRequest{true}}));
+  fuzz::write_seed(dir + "/cover-drop", encode(Request{CoverRequest{false}}));
+  fuzz::write_seed(dir + "/cover-bad-flag", std::vector<std::uint8_t>{version, 7, 2});
 
   auto bad_limit = encode(Request{retrieve});  // limit 0
   bad_limit[2 + 1 + 32 + 16 + 40] = 0;
@@ -146,7 +149,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHECK(owned.size() == 2 + 1 + 32 + 4 + 2 + s->body.size());
   } else if (std::holds_alternative<LookupRequest>(*decoded)) {
     CHECK(owned.size() == 2 + 32 + 1);
+  } else if (const auto* c = std::get_if<CoverRequest>(&*decoded)) {
+    CHECK(owned.size() == 3 && owned[2] == (c->loop ? 1 : 0));
   } else {
+    CHECK(std::holds_alternative<InfoRequest>(*decoded));
     CHECK(owned.size() == 2);
   }
   return 0;
