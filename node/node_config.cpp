@@ -164,23 +164,6 @@ bool unspecified(const Endpoint& e) {
   return true;
 }
 
-// "0.25" -> 250: a rate per second, to three decimals, at most 100.
-Result<std::uint32_t, std::string> parse_millihertz(const std::string& text) {
-  const auto dot = text.find('.');
-  const std::string whole = text.substr(0, dot);
-  std::string frac = dot == std::string::npos ? "" : text.substr(dot + 1);
-  auto digits = [](const std::string& t) {
-    return std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (whole.empty() || whole.size() > 3 || frac.size() > 3 || !digits(whole) || !digits(frac) ||
-      (dot != std::string::npos && frac.empty()))
-    return fail(std::string("expected a rate per second such as 0.5 (at most three decimals)"));
-  frac.resize(3, '0');
-  const std::uint32_t v = static_cast<std::uint32_t>(std::stoul(whole) * 1000 + std::stoul(frac));
-  if (v > 100'000) return fail(std::string("at most 100 per second"));
-  return v;
-}
-
 void read_authority_params(Settings& s, NetworkParams& p) {
   p.directory_epoch_seconds = s.get<std::uint32_t>("authority.epoch-seconds");
   if (auto sizes = parse_swarm_sizes(s.get<std::string>("authority.swarm-sizes")); sizes)
@@ -259,6 +242,28 @@ void read_metrics(Settings& s, MetricsSettings& m) {
 }
 
 }  // namespace
+
+Result<std::uint32_t, std::string> parse_millihertz(const std::string& text) {
+  const auto dot = text.find('.');
+  const std::string whole = text.substr(0, dot);
+  std::string frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+  auto digits = [](const std::string& t) {
+    return std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (whole.empty() || whole.size() > 3 || frac.size() > 3 || !digits(whole) || !digits(frac) ||
+      (dot != std::string::npos && frac.empty()))
+    return fail(std::string("expected a rate per second such as 0.5 (at most three decimals)"));
+  frac.resize(3, '0');
+  const std::uint32_t v = static_cast<std::uint32_t>(std::stoul(whole) * 1000 + std::stoul(frac));
+  if (v > 100'000) return fail(std::string("at most 100 per second"));
+  return v;
+}
+
+std::string format_millihertz(std::uint32_t millihertz) {
+  std::string frac = std::to_string(millihertz % 1000);
+  frac.insert(0, 3 - frac.size(), '0');
+  return std::to_string(millihertz / 1000) + "." + frac;
+}
 
 Result<SwarmSizes, std::string> parse_swarm_sizes(std::string_view text) {
   std::uint32_t v[3] = {};

@@ -92,4 +92,11 @@ std::string node_config_help();
 // "MIN,IDEAL,MAX" with 1 <= MIN <= IDEAL <= MAX <= 64 (exposed for tests).
 Result<SwarmSizes, std::string> parse_swarm_sizes(std::string_view text);
 
+// A rate per second written with at most three decimals ("0.25" -> 250
+// millihertz; at most 100 per second), as authority.loop-rate and
+// authority.drop-rate take it; format_millihertz writes what it reads back
+// (250 -> "0.250").
+Result<std::uint32_t, std::string> parse_millihertz(const std::string& text);
+std::string format_millihertz(std::uint32_t millihertz);
+
 }  // namespace nightjar

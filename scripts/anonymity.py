@@ -16,6 +16,10 @@ client sends or receives a message) to measure what a client that only
 stays subscribed pays in bytes per second under that defence; the
 difference to the idle run without defences is the defence's own cost.
 
+Last, one *Sybil* run without defences (--sybil N, --sybil-join S): N more
+nodes, all the adversary's, join the network S seconds into the workload;
+the run reports what that set links, beside random sets held from the start.
+
 Output (in --out, default anonymity-results/): a table on standard output
 (and table.md), summary.json (every configuration's anonymity object,
 latency and counts, the command line, the seed, the simnet's version),
@@ -54,8 +58,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE_SCENARIO = os.path.join(REPO, "simnet", "scenarios", "anonymity.json")
 
 # --quick: a small network, a few minutes for the whole default sweep.
-QUICK = {"nodes": 30, "clients": 30, "duration": 20.0}
-DEFAULTS = {"nodes": 100, "clients": 100, "duration": 60.0}
+QUICK = {"nodes": 30, "clients": 30, "duration": 20.0, "sybil": 3}
+DEFAULTS = {"nodes": 100, "clients": 100, "duration": 60.0, "sybil": 10}
 
 
 class Failure(Exception):
@@ -441,6 +445,36 @@ def legend(settings, idle_ran):
     return lines
 
 
+def sybil_summary(report, cmd, json_path, out_path, out_dir, wall):
+    """The Sybil run's figures, beside the random adversaries of the same run."""
+    an = report["anonymity"]
+    if not an.get("sybil"):
+        raise Failure(f"the Sybil run reported no Sybil figures ({json_path})")
+    return {
+        "run": {"command": shlex.join(cmd), "json": os.path.relpath(json_path, out_dir),
+                "summary_text": os.path.relpath(out_path, out_dir), "wall_s": round(wall, 1)},
+        "sybil": an["sybil"],
+        "random": an["compromised_nodes"],
+        "messages": an["timing_attack"].get("messages"),
+        "latency_ms": report["latency_ms"],
+        "notes": report.get("notes", []),
+    }
+
+
+def sybil_lines(sy):
+    s = sy["sybil"]
+    first = "none linked" if s.get("first_link_s") is None else f"the first at {s['first_link_s']:.1f} s"
+    lines = [f"Sybil run (no defence): {s['nodes']} adversary nodes joined at {fmt_num(s['join_s'])} s "
+             f"of the workload: {pct(s['linked_fraction'], 2)}% of {sy.get('messages')} messages "
+             f"linked ({first}), {pct(s['senders_linked_fraction'])}% of senders; "
+             f"{pct(s['guard_exposure_fraction'])}% of clients used one as a guard."]
+    for r in sy.get("random") or []:
+        lines.append(f"  the same run, {pct(r['fraction_of_nodes'])}% of its first nodes held from the "
+                     f"start: {pct(r['linked_fraction'], 2)}% linked, "
+                     f"{pct(r['guard_exposure_fraction'])}% guard exposure.")
+    return lines
+
+
 # --- plots ------------------------------------------------------------------------
 
 
@@ -592,6 +626,13 @@ def parse_args(argv):
     g.add_argument("--window-ms", type=float, help="timing attack window (default: the scenario's, 1000)")
     g.add_argument("--reply-guard-ms", type=float, help="timing attack reply guard (default 300)")
     g.add_argument("--carry-ms", type=float, help="timing attack carry (default 2000)")
+    g.add_argument("--sybil", type=int, metavar="N",
+                   help=f"one more run without defences in which N adversary nodes join during the "
+                        f"workload (default {DEFAULTS['sybil']}; --quick: {QUICK['sybil']}; 0: no "
+                        "Sybil run)")
+    g.add_argument("--sybil-join", type=float, metavar="S",
+                   help="seconds into the workload the Sybil nodes join (default: a third of "
+                        "--duration)")
     g = p.add_argument_group("idle-client cost")
     g.add_argument("--idle-duration", type=float,
                    help="seconds of each idle run (--rate 0); default: the duration, at most 30; "
@@ -644,6 +685,12 @@ def main(argv):
     if not 1 <= a.trials <= 1000:
         raise Failure("--trials: 1..1000")
     configs = configurations(a)
+    sybil_nodes = size["sybil"] if a.sybil is None else a.sybil
+    sybil_join = float(round(duration / 3)) if a.sybil_join is None else a.sybil_join
+    if sybil_nodes < 0 or sybil_nodes > 1000:
+        raise Failure("--sybil: 0..1000 nodes")
+    if sybil_nodes and not 0 <= sybil_join < duration:
+        raise Failure("--sybil-join: from 0 to below --duration")
 
     if not (os.path.isfile(a.simnet) and os.access(a.simnet, os.X_OK)):
         raise Failure(f"no nightjar-simnet at {a.simnet}: build it (scripts/build.sh, or cmake "
@@ -684,6 +731,8 @@ def main(argv):
         common += ["--rate", fmt_num(a.rate)]
 
     plan = []  # (config, which, command, json, stdout, stderr, timeout)
+    sybil_config = {"name": "sybil", "label": f"Sybil: {sybil_nodes} nodes join at "
+                    f"{fmt_num(sybil_join)} s", "kind": "sybil", "defences": defences()}
     for c in configs:
         scen = dict(base)
         d = c["defences"]
@@ -708,6 +757,20 @@ def main(argv):
             plan.append((c, which, cmd, json_path, os.path.join(runs_dir, stem + ".txt"),
                          os.path.join(runs_dir, stem + ".stderr.txt"),
                          timeout_for(duration if which == "main" else idle_duration)))
+    if sybil_nodes:
+        # Without defences (they change no path, so none of the Sybil figures).
+        scen_path = os.path.join(runs_dir, "sybil.scenario.json")
+        sybil_config["scenario_file"] = os.path.relpath(scen_path, out_dir)
+        if not a.dry_run:
+            with open(scen_path, "w") as f:
+                json.dump(dict(base), f, indent=2)
+                f.write("\n")
+        json_path = os.path.join(runs_dir, "sybil.json")
+        cmd = [simnet, "run", "--scenario", scen_path] + common + [
+            "--duration", fmt_num(duration), "--sybil-nodes", str(sybil_nodes),
+            "--sybil-join", fmt_num(sybil_join), "--json", json_path]
+        plan.append((sybil_config, "sybil", cmd, json_path, os.path.join(runs_dir, "sybil.txt"),
+                     os.path.join(runs_dir, "sybil.stderr.txt"), timeout_for(duration)))
 
     settings = {"nodes": nodes, "clients": clients, "duration_s": duration, "seed": a.seed,
                 "mode": a.mode, "fractions": fractions, "trials": a.trials,
@@ -715,6 +778,7 @@ def main(argv):
                 "rate_per_client": a.rate if a.rate is not None
                 else (base.get("messages") or {}).get("rate_per_client", 0.5),
                 "epoch_seconds": epoch, "drain_s": drain, "idle_duration_s": idle_duration,
+                "sybil_nodes": sybil_nodes, "sybil_join_s": sybil_join if sybil_nodes else None,
                 "base_scenario": os.path.abspath(a.scenario) if a.scenario else None}
 
     if a.dry_run:
@@ -724,7 +788,7 @@ def main(argv):
 
     if base_defences:
         log(f"the base scenario's defences {base_defences} are ignored: each configuration sets its own")
-    est = sum(duration if w == "main" else idle_duration for _, w, *_ in plan)
+    est = sum(idle_duration if w == "idle" else duration for _, w, *_ in plan)
     log(f"{len(configs)} configurations, {len(plan)} runs of {nodes} nodes and {clients} clients, "
         f"one after another (at least {est / 60:.0f} min of workload); results in {out_dir}")
 
@@ -761,6 +825,10 @@ def main(argv):
                 f"running, at most {timeout_s:.0f} s")
             report, wall = run_simnet(cmd, json_path, out_path, err_path, timeout_s)
             log(f"[{i}/{len(plan)}] done in {wall:.1f} s")
+            if which == "sybil":
+                summary["sybil"] = sybil_summary(report, cmd, json_path, out_path, out_dir, wall)
+                save_summary()
+                continue
             unseen = defence_unseen(c["defences"], report["anonymity"])
             if unseen:
                 raise Failure(f"{c['label']} ({which}): {', '.join(unseen)} set, but the nodes' "
@@ -851,6 +919,11 @@ def main(argv):
         for r in done:
             for n in r.get("notes") or []:
                 report_lines.append(f"  note ({r['label']}): {n}")
+    if summary.get("sybil"):
+        lines = sybil_lines(summary["sybil"])
+        with open(os.path.join(out_dir, "table.md"), "a") as f:
+            f.write("\n" + "\n".join(lines) + "\n")
+        report_lines += [""] + ["  " + x for x in lines]
 
     if failure:
         summary["failure"] = failure
@@ -875,7 +948,16 @@ def main(argv):
     return 0
 
 
+def _terminated(signum, frame):
+    # SIGTERM and SIGHUP end the sweep as Ctrl-C does: the running simnet (in
+    # a session of its own, which no signal to this script reaches) is
+    # stopped first, and summary.json says what was done.
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
     try:
         sys.exit(main(sys.argv[1:]))
     except Failure as e:

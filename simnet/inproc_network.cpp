@@ -235,7 +235,7 @@ class InprocNetwork final : public SimNetwork {
     o.store.env = light_store_env();
     o.replication.anti_entropy_interval_ms = 2000;
     if (!authority) o.link.faults = std::make_shared<SimLinkFaults>(faults_, index);
-    if (!authority && setup_.trace) o.link.observer = setup_.trace->node_observer(index);
+    if (!authority && setup_.trace) o.link.observer = setup_.trace->node_observer();
     auto node = Node::create(loop_, std::move(o));
     if (!node) return fail(dir.filename().string() + ": " + node.error());
     if (auto r = (*node)->start(); !r) return fail(dir.filename().string() + ": " + r.error());

@@ -19,6 +19,7 @@
 
 #include "node/directory_client.hpp"
 #include "node/directory_state.hpp"
+#include "node/node_config.hpp"
 #include "node/peer_links.hpp"
 #include "routing/runtime.hpp"
 #include "simnet/metrics_scrape.hpp"
@@ -166,15 +167,10 @@ class ProcessNetwork final : public SimNetwork {
       if (features_.quorum) args.insert(args.end(), {"--quorum", std::to_string(s.quorum)});
       // The defences, as the authorities publish them (network_params()).
       if (const Defences d = network_params(s).defences; d.any()) {
-        auto rate = [](std::uint32_t millihertz) {
-          return std::to_string(millihertz / 1000) + "." +
-                 std::string(millihertz % 1000 < 100 ? (millihertz % 1000 < 10 ? "00" : "0") : "") +
-                 std::to_string(millihertz % 1000);
-        };
         args.insert(args.end(), {"--mix-delay-ms", std::to_string(d.mix_delay_ms),
                                  "--mix-delay-max-ms", std::to_string(d.mix_delay_max_ms),
-                                 "--loop-rate", rate(d.loop_rate_millihertz),
-                                 "--drop-rate", rate(d.drop_rate_millihertz),
+                                 "--loop-rate", format_millihertz(d.loop_rate_millihertz),
+                                 "--drop-rate", format_millihertz(d.drop_rate_millihertz),
                                  "--poll-padding-ms", std::to_string(d.poll_padding_ms)});
       }
       auto child = spawn(args, setup_.run_dir / a.name);

@@ -106,7 +106,7 @@ std::shared_ptr<LinkObserver> RunTrace::client_observer(std::size_t client) {
   return std::make_shared<ClientObserver>(weak_from_this(), client);
 }
 
-std::shared_ptr<LinkObserver> RunTrace::node_observer(std::size_t) {
+std::shared_ptr<LinkObserver> RunTrace::node_observer() {
   return std::make_shared<NodeObserver>(weak_from_this());
 }
 

@@ -43,7 +43,8 @@ class RunTrace : public std::enable_shared_from_this<RunTrace> {
   void set_clients(std::size_t count) { client_bytes_.assign(count, 0); }
 
   std::shared_ptr<LinkObserver> client_observer(std::size_t client);
-  std::shared_ptr<LinkObserver> node_observer(std::size_t node);
+  // Node links are only counted (frames and bytes, all nodes together).
+  std::shared_ptr<LinkObserver> node_observer();
   OnionClientConfig::RequestObserver request_observer(std::size_t client);
 
   // Sets RequestPath::message on every store request whose storage ID is

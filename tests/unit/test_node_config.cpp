@@ -226,6 +226,19 @@ TEST_CASE("node config: the anonymity defences become network parameters", "[uni
         std::string::npos);
 }
 
+TEST_CASE("node config: rates per second read back what they write", "[unit][node_config]") {
+  CHECK(format_millihertz(0) == "0.000");
+  CHECK(format_millihertz(5) == "0.005");
+  CHECK(format_millihertz(250) == "0.250");
+  CHECK(format_millihertz(2000) == "2.000");
+  CHECK(format_millihertz(100'000) == "100.000");
+  for (std::uint32_t v : {0u, 1u, 9u, 10u, 99u, 100u, 999u, 1000u, 1001u, 12'345u, 100'000u}) {
+    auto back = parse_millihertz(format_millihertz(v));
+    REQUIRE(back);
+    CHECK(*back == v);
+  }
+}
+
 TEST_CASE("node config: the config file's sections map to the same settings",
           "[unit][node_config]") {
   const std::string file =
