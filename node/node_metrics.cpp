@@ -226,6 +226,10 @@ void register_limits(MetricsRegistry& r, Node& node) {
                               {{"control"}, node.control_links()},
                               {{"relay"}, relay ? relay->outgoing_links() : std::size_t{0}}};
               });
+  r.add_counter("nightjar_link_descriptor_failures_total",
+                "Links this process could not dial or accept for want of file descriptors "
+                "(EMFILE, ENFILE): raise LimitNOFILE= or ulimit -n when it moves.",
+                [] { return link_descriptor_failures(); });
   const RateLimitStats& s = node.rate_limit_stats();
   r.add_counter("nightjar_rate_limited_total",
                 "Frames over their link's rate limit: onion cells answered 'overloaded' "

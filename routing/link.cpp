@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "routing/frame.hpp"
 
@@ -20,6 +21,25 @@ const char* to_string(SendStatus s) {
       return "frame too large";
   }
   return "unknown";
+}
+
+namespace {
+
+std::atomic<std::uint64_t> descriptor_failures{0};
+
+// Counts (and logs the first) socket failures for want of descriptors.
+void note_descriptors(int rc, const std::shared_ptr<spdlog::logger>& log, const char* what) {
+  if (rc != UV_EMFILE && rc != UV_ENFILE) return;
+  if (descriptor_failures.fetch_add(1, std::memory_order_relaxed) == 0)
+    log->warn("cannot {} a link: {} (raise the limit on open files; further failures are only "
+              "counted, nightjar_link_descriptor_failures_total)",
+              what, uv_strerror(rc));
+}
+
+}  // namespace
+
+std::uint64_t link_descriptor_failures() {
+  return descriptor_failures.load(std::memory_order_relaxed);
 }
 
 const char* to_string(CloseReason r) {
@@ -113,13 +133,17 @@ std::shared_ptr<Link> Link::dial(uv_loop_t* loop, const Endpoint& to,
         auto* self = static_cast<Link*>(req->data);
         if (status == UV_ECANCELED) return;  // we closed while connecting
         if (status < 0) {
+          note_descriptors(status, self->log_, "dial");
           self->drop(CloseReason::connect_failed, uv_strerror(status));
           return;
         }
         self->connected_ = true;
         self->start_io();
       });
-  if (rc < 0) link->drop(CloseReason::connect_failed, uv_strerror(rc));
+  if (rc < 0) {
+    note_descriptors(rc, link->log_, "dial");
+    link->drop(CloseReason::connect_failed, uv_strerror(rc));
+  }
   return link;
 }
 
@@ -669,7 +693,10 @@ void LinkListener::close_links(CloseReason reason) {
 
 void LinkListener::handle_connection(int status) {
   if (status < 0) {
-    log_->warn("accept failed: {}", uv_strerror(status));
+    if (status == UV_EMFILE || status == UV_ENFILE)
+      note_descriptors(status, log_, "accept");
+    else
+      log_->warn("accept failed: {}", uv_strerror(status));
     return;
   }
   auto session = LinkSession::responder(identity_, config_.prologue, options_.allow_anonymous,
@@ -677,7 +704,9 @@ void LinkListener::handle_connection(int status) {
   std::shared_ptr<Link> link(new Link(loop_, std::move(session), config_, {}));
   link->self_ = link;
   link->init_handles();
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(&handle_->tcp), link->stream()) != 0) {
+  if (const int rc = uv_accept(reinterpret_cast<uv_stream_t*>(&handle_->tcp), link->stream());
+      rc != 0) {
+    note_descriptors(rc, log_, "accept");
     link->close(CloseReason::io_error);
     return;
   }

@@ -102,6 +102,13 @@ enum class CloseReason {
 };
 const char* to_string(CloseReason r);
 
+// How many times this process could not get a socket for a link because it
+// was out of file descriptors (EMFILE or ENFILE), dialing or accepting. The
+// link fails like any other (connect_failed; an accept is dropped), so this
+// is the one place that says why: raise the limit (LimitNOFILE=, ulimit -n)
+// when it moves. Process-wide; the first failure is also logged as a warning.
+std::uint64_t link_descriptor_failures();
+
 struct LinkStats {
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;

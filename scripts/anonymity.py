@@ -608,8 +608,10 @@ def parse_args(argv):
                         f"{fmt_num(QUICK['duration'])} s (explicit --nodes/--clients/--duration win)")
     g.add_argument("--seed", type=int, default=1,
                    help="the simnet's seed (workload and adversaries; default: 1)")
-    g.add_argument("--mode", choices=("inproc", "process"), default="inproc",
-                   help="the simnet's mode (default: inproc)")
+    g.add_argument("--mode", choices=("inproc", "process"), default="process",
+                   help="the simnet's mode (default: process: every node a nightjar-node process "
+                        "of its own, as deployed; in one process a busy 100-node network with "
+                        "cover traffic needs more file descriptors than common limits allow)")
     g.add_argument("--rate", type=float, help="messages per second per client (default: the "
                                               "scenario's, 0.5)")
     g.add_argument("--epoch-seconds", type=int, help="directory epoch (default: the scenario's, 2 s; "
@@ -919,6 +921,8 @@ def main(argv):
         for r in done:
             for n in r.get("notes") or []:
                 report_lines.append(f"  note ({r['label']}): {n}")
+            for n in (r.get("idle") or {}).get("notes") or []:
+                report_lines.append(f"  note ({r['label']}, idle): {n}")
     if summary.get("sybil"):
         lines = sybil_lines(summary["sybil"])
         with open(os.path.join(out_dir, "table.md"), "a") as f:

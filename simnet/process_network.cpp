@@ -410,6 +410,7 @@ class ProcessNetwork final : public SimNetwork {
     carried_[i].cover_cells +=
         static_cast<std::uint64_t>(metric_sum(m, "nightjar_cover_cells_total"));
     carried_[i].padding_segments += sample("nightjar_long_poll_padding_total");
+    carried_[i].descriptor_failures += sample("nightjar_link_descriptor_failures_total");
     carried_[i].mix_held_us_max =
         std::max(carried_[i].mix_held_us_max, sample("nightjar_mix_held_microseconds_max"));
     last_samples_[i].clear();

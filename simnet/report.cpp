@@ -238,7 +238,9 @@ json to_json(const Report& r) {
        {{"rss_mb", round3(r.rss_mb)},
         {"rss_peak_mb", round3(r.rss_peak_mb)},
         {"cpu_s", round3(r.cpu_s)},
-        {"workload_cpu_s", round3(r.workload_cpu_s)}}},
+        {"workload_cpu_s", round3(r.workload_cpu_s)},
+        {"descriptor_failures", r.descriptor_failures},
+        {"descriptor_limit", r.descriptor_limit}}},
   };
   j["replication_complete"] =
       r.replication_complete ? json(round3(*r.replication_complete)) : json(nullptr);

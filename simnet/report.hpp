@@ -78,6 +78,9 @@ struct NodeReport {
   std::uint64_t mix_held_us_max = 0;
   std::uint64_t cover_cells = 0;       // loop and drop cells that reached it
   std::uint64_t padding_segments = 0;  // empty long-poll answers sent for padding
+  // Process mode: links its process could not dial or accept for want of
+  // file descriptors (in-process, all nodes share one count: Report's).
+  std::uint64_t descriptor_failures = 0;
   bool stats_known = true;  // false: a process whose metrics could not be read
 };
 
@@ -188,6 +191,11 @@ struct Report {
   // node's and client's; in process mode only the clients' and the simnet's.
   double cpu_s = 0;
   double workload_cpu_s = 0;
+  // Links that could not be dialed or accepted for want of file descriptors
+  // (link_descriptor_failures): the simnet process's, and in process mode
+  // every node process's too. Above 0, some failures are the machine's.
+  std::uint64_t descriptor_failures = 0;
+  std::uint64_t descriptor_limit = 0;  // the simnet's RLIMIT_NOFILE during the run
 };
 
 nlohmann::json to_json(const Report& r);

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "simnet/sim_network.hpp"
 #include "simnet/trace.hpp"
 #include "routing/frame.hpp"
+#include "routing/link.hpp"
 #include "routing/link_session.hpp"
 
 namespace nightjar::simnet {
@@ -46,7 +48,8 @@ class Runner {
         s_(options.scenario),
         run_dir_(std::move(run_dir)),
         log_(std::move(log)),
-        progress_(ProgressLine::for_stderr(options.progress)) {
+        progress_(ProgressLine::for_stderr(options.progress)),
+        descriptor_failures_at_start_(link_descriptor_failures()) {
     uv_loop_init(&loop_);
     online_ = plan_online(s_);
     plan_ = plan_messages(s_, online_);
@@ -552,6 +555,17 @@ class Runner {
     if (foreign_)
       r.notes.push_back(std::to_string(foreign_) + " received messages were not the simnet's");
     if (interrupted_) r.notes.push_back("interrupted (SIGINT): the workload ended early");
+    r.descriptor_failures = link_descriptor_failures() - descriptor_failures_at_start_;
+    for (const auto& n : r.node_reports)
+      r.descriptor_failures += n.descriptor_failures;
+    if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0) r.descriptor_limit = lim.rlim_cur;
+    if (r.descriptor_failures)
+      r.notes.push_back(
+          std::to_string(r.descriptor_failures) +
+          " links could not be dialed or accepted for want of file descriptors (the simnet's "
+          "limit: " + std::to_string(r.descriptor_limit) +
+          "): cells and messages failed for that, not for the network; raise the limit (ulimit "
+          "-Hn, -n), use fewer nodes, or --mode process");
     r.rss_mb = rss_before_stop_mb_;
     r.rss_peak_mb = status_mb("VmHWM:");
     r.cpu_s = process_cpu_s();
@@ -691,6 +705,7 @@ class Runner {
   std::shared_ptr<RunTrace> trace_;  // the adversary models' record; null: models off
   double recorded_s_ = 0;
   bool sybils_joined_ = false;
+  std::uint64_t descriptor_failures_at_start_ = 0;
 };
 
 // In-process, every node holds a few descriptors (its store, its listener)
@@ -700,6 +715,20 @@ class Runner {
 std::optional<std::string> check_descriptors(const Scenario& s) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return std::nullopt;
+  // A busy network links every relay to most others (2 descriptors a link
+  // in one process): raise the hard limit too where that is allowed (root,
+  // CAP_SYS_RESOURCE), up to the kernel's fs.nr_open.
+  if (s.mode == Mode::inproc) {
+    rlim_t want = rlim_t{1} << 20;
+    if (std::ifstream nr_open("/proc/sys/fs/nr_open"); nr_open) {
+      unsigned long long v = 0;
+      if (nr_open >> v && v > 0) want = std::min<rlim_t>(want, static_cast<rlim_t>(v));
+    }
+    if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < want) {
+      rlimit raised{want, want};
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) (void)::getrlimit(RLIMIT_NOFILE, &lim);
+    }
+  }
   if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &lim);

@@ -1,7 +1,14 @@
 // The link layer over real TCP on loopback.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <deque>
+#include <optional>
 #include <random>
+#include <vector>
 
 #include "routing/frame.hpp"
 #include "routing/link.hpp"
@@ -159,6 +166,46 @@ TEST_CASE("dialing a port with no listener reports connect_failed", "[link][inte
   REQUIRE(loop.run_until([&] { return c.closed.has_value(); }));
   CHECK(*c.closed == CloseReason::connect_failed);
   c.link.reset();
+  CHECK(loop.drain_and_close());
+}
+
+TEST_CASE("a dial without a file descriptor fails as connect_failed and is counted",
+          "[link][integration]") {
+  TestLoop loop;
+  {
+    EchoServer server(loop, test_config());
+    const std::uint64_t before = link_descriptor_failures();
+    std::optional<Client> c;
+    {
+      // Out of descriptors for a moment: a soft limit a few above the open
+      // ones, every free number below it taken by /dev/null.
+      rlimit saved{};
+      REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+      const int probe = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      REQUIRE(probe >= 0);
+      rlimit low = saved;
+      low.rlim_cur = static_cast<rlim_t>(probe) + 8;
+      REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+      std::vector<int> fillers{probe};
+      for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+        fillers.push_back(fd);
+      const int why = errno;
+      c.emplace(loop, server.port(), server.key->pub, make_key(), test_config());
+      for (int fd : fillers)
+        ::close(fd);
+      REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+      REQUIRE(why == EMFILE);
+    }
+    REQUIRE(loop.run_until([&] { return c->closed.has_value(); }));
+    CHECK(*c->closed == CloseReason::connect_failed);
+    CHECK_FALSE(c->established);
+    CHECK(link_descriptor_failures() == before + 1);
+    // With descriptors again, the same dial works.
+    Client again(loop, server.port(), server.key->pub, make_key(), test_config());
+    REQUIRE(loop.run_until([&] { return again.established; }));
+    CHECK(link_descriptor_failures() == before + 1);
+    c.reset();
+  }
   CHECK(loop.drain_and_close());
 }
 
