@@ -174,6 +174,21 @@ TEST_CASE("a dial without a file descriptor fails as connect_failed and is count
   TestLoop loop;
   {
     EchoServer server(loop, test_config());
+    // Warm-up: a dial that works and one that fails, before the window. The
+    // sanitizers' vptr check opens a pipe the first time it meets a type
+    // (to see that the memory is readable); out of descriptors, that check
+    // would fail and be reported as undefined behaviour.
+    std::uint16_t closed_port;
+    {
+      EchoServer tmp(loop, test_config());
+      closed_port = tmp.port();
+    }
+    {
+      Client ok(loop, server.port(), server.key->pub, make_key(), test_config());
+      REQUIRE(loop.run_until([&] { return ok.established; }));
+      Client refused(loop, closed_port, make_key()->pub, make_key(), test_config());
+      REQUIRE(loop.run_until([&] { return refused.closed.has_value(); }));
+    }
     const std::uint64_t before = link_descriptor_failures();
     std::optional<Client> c;
     {
