@@ -111,7 +111,8 @@ Result<OnionClient::Prepared, RequestFailure> OnionClient::prepare(const std::ve
                                                                  : RequestError::unknown_node;
     return fail(RequestFailure{err, {}, {}, 0});
   }
-  if (!guard_link(out.path.front()))
+  out.guard = guard_link(out.path.front());
+  if (!out.guard)
     return fail(RequestFailure{RequestError::unknown_node, 0, out.path.front(), 0});
   do out.id = crypto::random_u64();
   while (out.id == 0 || pending_.count(out.id));
@@ -133,7 +134,7 @@ void OnionClient::send(const std::vector<NodeId>& relays, const NodeId& destinat
                   static_cast<std::uint64_t>((timeout ? *timeout : config_.timeout).count()) +
                   static_cast<std::uint64_t>(allowance_.count());
   p.first_hop = p.path.front();
-  p.wait = ReplyWait(guard_link(p.first_hop));
+  p.wait = ReplyWait(prepared->guard);
   p.done = std::move(done);
   p.on_segment = std::move(on_segment);
   const NodeId first = p.first_hop;

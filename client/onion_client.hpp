@@ -119,6 +119,7 @@ class OnionClient {
     std::vector<ReplyKey> reply_keys;
     std::vector<NodeId> path;  // relays, then the destination
     std::uint64_t id = 0;
+    std::shared_ptr<Link> guard;  // the first relay's link, dialed if need be
   };
   Result<Prepared, RequestFailure> prepare(const std::vector<NodeId>& relays,
                                            const NodeId& destination, Bytes request);

@@ -278,20 +278,28 @@ void StorageService::handle_retrieve(RetrieveRequest& req, Responder responder) 
   stats_.waiting = waiters_.size();
 }
 
-void StorageService::wake(const Mailbox& mailbox) {
-  auto [first, last] = waiters_.equal_range(mailbox_key(mailbox));
-  std::vector<Waiter> ready;
+template <class Keep>
+void StorageService::answer_unless(std::multimap<MailboxKey, Waiter>::iterator first,
+                                   std::multimap<MailboxKey, Waiter>::iterator last, Keep keep) {
+  std::vector<Waiter> done;
   for (auto it = first; it != last;) {
-    // Padded, a streamed poll's answers wait for pad().
-    if (it->second.request.stream && (padding_ms_ > 0 || answer_segment(it->second))) {
+    if (keep(it->second)) {
       ++it;
       continue;
     }
-    ready.push_back(std::move(it->second));
+    done.push_back(std::move(it->second));
     it = waiters_.erase(it);
   }
   stats_.waiting = waiters_.size();
-  for (auto& w : ready) respond(*w.responder, retrieve_now(w.request));
+  for (auto& w : done) respond(*w.responder, retrieve_now(w.request));
+}
+
+void StorageService::wake(const Mailbox& mailbox) {
+  auto [first, last] = waiters_.equal_range(mailbox_key(mailbox));
+  // Padded, a streamed poll's answers wait for pad().
+  answer_unless(first, last, [this](Waiter& w) {
+    return w.request.stream && (padding_ms_ > 0 || answer_segment(w));
+  });
 }
 
 // A streamed long poll stays parked after it is answered: what arrived goes
@@ -312,32 +320,14 @@ bool StorageService::answer_segment(Waiter& w, bool padding) {
 
 void StorageService::pad() {
   if (padding_ms_ == 0) return;
-  std::vector<Waiter> done;
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (!it->second.request.stream || answer_segment(it->second, true)) {
-      ++it;
-      continue;
-    }
-    done.push_back(std::move(it->second));
-    it = waiters_.erase(it);
-  }
-  stats_.waiting = waiters_.size();
-  for (auto& w : done) respond(*w.responder, retrieve_now(w.request));
+  answer_unless(waiters_.begin(), waiters_.end(),
+                [this](Waiter& w) { return !w.request.stream || answer_segment(w, true); });
 }
 
 void StorageService::tick() {
   const std::uint64_t now = clock_.unix_ms();
-  std::vector<Waiter> done;
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.deadline_ms <= now) {
-      done.push_back(std::move(it->second));
-      it = waiters_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  stats_.waiting = waiters_.size();
-  for (auto& w : done) respond(*w.responder, retrieve_now(w.request));
+  answer_unless(waiters_.begin(), waiters_.end(),
+                [now](const Waiter& w) { return w.deadline_ms > now; });
 }
 
 void StorageService::answer_when_durable(Responder responder, Response resp) {

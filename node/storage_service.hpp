@@ -77,6 +77,11 @@ class StorageService {
   // Sends what arrived to a streamed long poll; false: answer it and end it.
   // `padding`: an empty answer too (pad()).
   bool answer_segment(Waiter& w, bool padding = false);
+  // Answers (a retrieval now) and removes the waiters in [first, last) that
+  // `keep` does not keep.
+  template <class Keep>
+  void answer_unless(std::multimap<MailboxKey, Waiter>::iterator first,
+                     std::multimap<MailboxKey, Waiter>::iterator last, Keep keep);
   // Sends `resp` once every write staged so far is durable (internal if it failed).
   void answer_when_durable(Responder responder, storage::Response resp);
   void reject(Responder& r, storage::Status s);

@@ -92,7 +92,7 @@ class InprocNetwork final : public SimNetwork {
   }
 
   void create_some() {
-    const std::size_t first = nodes_.size() - held_back_;
+    const std::size_t first = first_held_back();
     for (std::size_t k = 0; k < nodes_per_tick && created_ < first; ++k) {
       if (auto r = start_node(created_); !r) {
         error_ = r.error();
@@ -106,7 +106,7 @@ class InprocNetwork final : public SimNetwork {
   }
 
   Result<void, std::string> join_held_back() override {
-    for (std::size_t i = nodes_.size() - held_back_; i < nodes_.size(); ++i)
+    for (std::size_t i = first_held_back(); i < nodes_.size(); ++i)
       if (!running_[i])
         if (auto r = start_node(i); !r) return r;
     return {};
@@ -128,7 +128,7 @@ class InprocNetwork final : public SimNetwork {
   }
 
   bool ready() const override {
-    const std::size_t started = nodes_.size() - held_back_;
+    const std::size_t started = first_held_back();
     if (created_ < started) return false;
     // Every running node holds a directory that lists every node started
     // (not necessarily the newest: one epoch may be on its way).

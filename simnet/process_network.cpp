@@ -213,11 +213,11 @@ class ProcessNetwork final : public SimNetwork {
 
   bool ready() const override {
     auto d = directory();
-    return d && d->entries.size() >= nodes_.size() - held_back_;
+    return d && d->entries.size() >= first_held_back();
   }
 
   Result<void, std::string> join_held_back() override {
-    for (std::size_t i = nodes_.size() - held_back_; i < nodes_.size(); ++i)
+    for (std::size_t i = first_held_back(); i < nodes_.size(); ++i)
       if (!nodes_[i].running)
         if (auto r = start_node(i); !r) return r;
     return {};

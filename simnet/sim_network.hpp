@@ -69,6 +69,8 @@ class SimNetwork {
   virtual Result<void, std::string> join_held_back() = 0;
   // Nodes that start() does not start (joining later).
   std::size_t held_back() const { return held_back_; }
+  // The first held-back node's index: the nodes start() starts come before.
+  std::size_t first_held_back() const { return nodes_.size() - held_back_; }
 
   // Stops node i at once, as a crash would (its data directory stays).
   virtual void kill(std::size_t i) = 0;
